@@ -1,0 +1,83 @@
+// Content addressing: every byte Ferry moves passes through one of these.
+
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { FerryError } from './errors.js';
+
+const SHA256_RE = /^sha256:[a-f0-9]{64}$/;
+
+export function isSha256Digest(d: string): boolean {
+  return SHA256_RE.test(d);
+}
+
+/** The hex part of a sha256 digest; throws on anything else so it can be used in paths safely. */
+export function digestHex(d: string): string {
+  if (!SHA256_RE.test(d)) throw new FerryError('SCHEMA_INVALID', `not a sha256 digest: ${JSON.stringify(d).slice(0, 100)}`);
+  return d.slice(7);
+}
+
+export function sha256Digest(data: Uint8Array | string): string {
+  return 'sha256:' + createHash('sha256').update(data).digest('hex');
+}
+
+export interface VerifyContext {
+  /** Where the bytes come from, for the error message (volume file, source ref...). */
+  where: string;
+}
+
+/**
+ * Pass-through stream that hashes what flows through it and fails the stream, before it
+ * ends, if the size or digest differs from what was expected. Also refuses to pass more bytes
+ * than expected, so a lying source cannot make us write or decompress without bound.
+ */
+export class VerifyingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private seen = 0;
+
+  constructor(
+    private readonly expectedDigest: string,
+    private readonly expectedSize: number,
+    private readonly ctx: VerifyContext,
+  ) {
+    super();
+    digestHex(expectedDigest);
+  }
+
+  get bytesSeen(): number {
+    return this.seen;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.expectedSize) {
+      cb(new FerryError('BLOB_MISMATCH', `${this.expectedDigest} in ${this.ctx.where}: more than the expected ${this.expectedSize} bytes`, { digest: this.expectedDigest, where: this.ctx.where }));
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.seen !== this.expectedSize) {
+      cb(new FerryError('BLOB_MISMATCH', `${this.expectedDigest} in ${this.ctx.where}: ${this.seen} bytes, expected ${this.expectedSize}`, { digest: this.expectedDigest, where: this.ctx.where }));
+      return;
+    }
+    const got = 'sha256:' + this.hash.digest('hex');
+    if (got !== this.expectedDigest) {
+      cb(new FerryError('BLOB_MISMATCH', `${this.expectedDigest} in ${this.ctx.where}: content hashes to ${got}`, { digest: this.expectedDigest, actual: got, where: this.ctx.where }));
+      return;
+    }
+    cb();
+  }
+}
+
+/** Check bytes already in memory (manifests). */
+export function verifyBytes(bytes: Uint8Array, expectedDigest: string, expectedSize: number, ctx: VerifyContext): void {
+  if (bytes.length !== expectedSize) {
+    throw new FerryError('BLOB_MISMATCH', `${expectedDigest} in ${ctx.where}: ${bytes.length} bytes, expected ${expectedSize}`, { digest: expectedDigest, where: ctx.where });
+  }
+  const got = sha256Digest(bytes);
+  if (got !== expectedDigest) {
+    throw new FerryError('BLOB_MISMATCH', `${expectedDigest} in ${ctx.where}: content hashes to ${got}`, { digest: expectedDigest, actual: got, where: ctx.where });
+  }
+}

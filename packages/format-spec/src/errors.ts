@@ -1,0 +1,80 @@
+// Every failure Ferry reports is a FerryError with a stable string code. The CLI maps
+// codes to exit codes and hints here, in one place, so scripts can rely on them.
+
+export const ERROR_CODES = {
+  // usage and input
+  USAGE: { exit: 2, hint: 'Run the command with --help to see the accepted options.' },
+  INPUT_NOT_FOUND: { exit: 3, hint: 'Check the path; PATH may be the bundle directory, NAME.manifest.json or NAME.sha256.' },
+  SPEC_INVALID: { exit: 4, hint: 'Fix the field named above in the spec file; schemas/bundle-spec.schema.json lists what is allowed.' },
+  SCHEMA_INVALID: { exit: 4, hint: 'The bundle manifest does not match schemas/bundle-manifest.schema.json; it was not written by a compatible Ferry.' },
+  SCHEMA_VERSION_UNSUPPORTED: { exit: 4, hint: 'This bundle was written by a different Ferry format version; use a Ferry release that reads it.' },
+  // keys and signatures
+  KEY_INVALID: { exit: 5, hint: 'Give a PEM key made by `ferry-bundle keygen` (PKCS#8 private, PKIX public; ECDSA P-256 or Ed25519).' },
+  KEY_PASSWORD_REQUIRED: { exit: 5, hint: 'The private key is encrypted: set FERRY_KEY_PASSWORD to its passphrase.' },
+  KEY_PASSWORD_WRONG: { exit: 5, hint: 'FERRY_KEY_PASSWORD does not decrypt this key.' },
+  SIGNATURE_MISSING: { exit: 6, hint: 'The bundle is unsigned. Ask for a signed bundle, or pass --allow-unsigned if your policy allows it.' },
+  SIGNATURE_INVALID: { exit: 6, hint: 'Do not load this bundle: it was changed after signing or signed by a key you do not trust.' },
+  TRUSTED_KEY_REQUIRED: { exit: 6, hint: 'Pass --trusted-key KEY.pub (a key the high side already trusts; never one taken from the bundle).' },
+  // integrity
+  CHECKSUM_MISMATCH: { exit: 7, hint: 'Re-copy or re-burn the file named above from the original media.' },
+  VOLUME_MISSING: { exit: 8, hint: 'Bring the missing volume(s) and run the command again; nothing already loaded is lost.' },
+  VOLUME_UNEXPECTED: { exit: 8, hint: 'A file that is not part of this bundle sits beside it; remove it or check where it came from.' },
+  BLOB_MISMATCH: { exit: 9, hint: 'The volume named above is damaged or was tampered with: re-copy it from the original media.' },
+  ARCHIVE_CORRUPT: { exit: 10, hint: 'The volume named above is damaged or truncated: re-copy it from the original media.' },
+  ARCHIVE_HOSTILE: { exit: 11, hint: 'The volume holds entries no Ferry writer produces; treat it as hostile and do not extract it by hand.' },
+  // sources and targets
+  SOURCE_INVALID: { exit: 12, hint: 'Check the image reference or archive named above.' },
+  SOURCE_NOT_FOUND: { exit: 12, hint: 'Check the image reference or path named above.' },
+  REGISTRY_ERROR: { exit: 13, hint: 'Check the registry address, that it is running, and your network.' },
+  REGISTRY_AUTH: { exit: 13, hint: 'Check the credentials for this registry (--authfile, --creds or docker login).' },
+  REGISTRY_TLS: { exit: 13, hint: 'Give the registry CA with --ca-file, or --insecure-registry HOST if you accept an unverified connection to that host.' },
+  TARGET_ERROR: { exit: 14, hint: 'Check that the target is writable and has space.' },
+  INCOMPLETE: { exit: 15, hint: 'Bring the remaining volumes and run the same command again; what was loaded is kept.' },
+  PARTIAL_FAILURE: { exit: 16, hint: 'Some items failed; the report lists each with its reason.' },
+  INTERNAL: { exit: 70, hint: 'This is a bug in Ferry; please report it with the command you ran.' },
+} as const satisfies Record<string, { exit: number; hint: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  /** Extra machine-readable facts (file, volume, digest...). Never credentials. */
+  readonly details: Readonly<Record<string, string | number | boolean | null>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, string | number | boolean | null> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FerryError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  get hint(): string {
+    return ERROR_CODES[this.code].hint;
+  }
+}
+
+export function isFerryError(e: unknown, code?: ErrorCode): e is FerryError {
+  return e instanceof FerryError && (code === undefined || e.code === code);
+}
+
+/** Wrap anything thrown into a FerryError so the CLI always has a code to report. */
+export function toFerryError(e: unknown): FerryError {
+  if (e instanceof FerryError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err === 'object' && typeof err.code === 'string') {
+    if (err.code === 'ENOENT') return new FerryError('INPUT_NOT_FOUND', `not found: ${err.path ?? err.message}`, {}, { cause: e });
+    if (err.code === 'EACCES' || err.code === 'EPERM') return new FerryError('TARGET_ERROR', `permission denied: ${err.path ?? err.message}`, {}, { cause: e });
+    if (err.code === 'ENOSPC') return new FerryError('TARGET_ERROR', `no space left on device${err.path ? `: ${err.path}` : ''}`, {}, { cause: e });
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return new FerryError('INTERNAL', message, {}, { cause: e });
+}
+
+/** Exit code for a command's outcome; one table for both CLIs. */
+export function exitCodeFor(e: unknown): number {
+  return toFerryError(e).exitCode;
+}

@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './oci-types.js';
+export * from './manifest-types.js';
+export * from './digest.js';

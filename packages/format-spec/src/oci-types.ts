@@ -1,0 +1,91 @@
+// The slice of the OCI image spec that the bundle format itself needs.
+
+export const MediaTypes = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
+  ociLayoutHeader: 'application/vnd.oci.layout.header.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerLayerForeign: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  octetStream: 'application/octet-stream',
+} as const;
+
+export const INDEX_MEDIA_TYPES: readonly string[] = [MediaTypes.ociIndex, MediaTypes.dockerManifestList];
+export const MANIFEST_MEDIA_TYPES: readonly string[] = [MediaTypes.ociManifest, MediaTypes.dockerManifest];
+
+export function isIndexMediaType(mt: string | undefined): boolean {
+  return mt !== undefined && INDEX_MEDIA_TYPES.includes(mt);
+}
+export function isManifestMediaType(mt: string | undefined): boolean {
+  return mt !== undefined && MANIFEST_MEDIA_TYPES.includes(mt);
+}
+
+/** Annotation that names a tag in an OCI layout's index.json. */
+export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: Platform;
+  artifactType?: string;
+  urls?: string[];
+  data?: string;
+}
+
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  artifactType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export interface ImageIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  artifactType?: string;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export function platformString(p: Platform | undefined): string {
+  if (!p) return 'unknown';
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+/** Parse "os/arch[/variant]" as given to --platform. */
+export function parsePlatform(s: string): Platform {
+  const parts = s.split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((x) => !/^[a-z0-9._-]+$/i.test(x))) {
+    throw new Error(`bad platform "${s}": expected OS/ARCH or OS/ARCH/VARIANT, e.g. linux/amd64`);
+  }
+  const [os, architecture, variant] = parts as [string, string, string | undefined];
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+
+/** Does descriptor platform `have` satisfy requested platform `want`? A missing variant in `want` matches any. */
+export function platformMatches(have: Platform | undefined, want: Platform): boolean {
+  if (!have) return false;
+  if (have.os !== want.os || have.architecture !== want.architecture) return false;
+  return want.variant === undefined || have.variant === want.variant;
+}
