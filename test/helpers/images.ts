@@ -117,7 +117,8 @@ export async function writeLayer(blobsDir: string, spec: LayerSpec, name: string
   const gzip = createGzip({ level: spec.gzipLevel ?? 1, memLevel: 9, chunkSize: 1 << 20, strategy: zc.Z_DEFAULT_STRATEGY });
   const out = createWriteStream(tmp);
   const body = spec.content === 'text' ? textBytes(seed, spec.size) : seededBytes(seed, spec.size);
-  const entry = pack.entry({ name: `data/${name}.bin`, size: spec.size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 });
+  // Named by seed so the same seed gives the same layer (shared base layers).
+  const entry = pack.entry({ name: `data/${spec.seed ?? name}.bin`, size: spec.size, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 });
   const feeding = pipeline(body, entry).then(() => pack.finalize());
   const hashing = pipeline(
     pack,

@@ -1,1 +1,4 @@
-export {};
+export * from './create.js';
+export * from './sources/files.js';
+export * from './sources/keys.js';
+export * from './spec-file.js';

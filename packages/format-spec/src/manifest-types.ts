@@ -11,7 +11,9 @@ export type SignatureAlgorithm = 'ecdsa-p256' | 'ed25519';
 /** What a blob is, so a loader knows how to treat it without parsing it. */
 export type BlobKind = 'index' | 'manifest' | 'config' | 'layer' | 'file' | 'key' | 'blob';
 
-/** A piece of a blob that was too large for one volume. */
+/** A piece of a blob that was too large for one volume. Segments carry no digest of their
+ *  own: the manifest is written before blobs stream, so only the whole-blob digest (checked
+ *  when the segments are reassembled) is known. */
 export interface BlobSegment {
   /** 1-based volume number. */
   volume: number;
@@ -20,8 +22,6 @@ export interface BlobSegment {
   /** Byte offset of this segment inside the blob. */
   offset: number;
   size: number;
-  /** sha256 of this segment's bytes, so each volume verifies on its own. */
-  digest: string;
 }
 
 export interface BundleBlob {
@@ -117,6 +117,8 @@ export interface BundleManifest {
   compression: { algorithm: 'zstd'; level: number; framing: 'entry'; seekTable: boolean };
   volumeSize: number;
   volumes: BundleVolume[];
+  /** The `index.json` every volume carries (identical in each), so a reader can check it. */
+  layoutIndex: { digest: string; size: number };
   images: BundleImage[];
   files: BundleFile[];
   keys: BundleKey[];

@@ -1,0 +1,212 @@
+// ferry-bundle: the connected-side command. Parses flags (and a spec file), then hands one
+// options object to create.ts; all output decisions (json / tty / plain / CI) are made here.
+
+import { readFile, writeFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import {
+  FerryError,
+  KEY_PASSWORD_ENV,
+  VOLUME_PRESETS,
+  generateKeyPair,
+  parsePlatform,
+  parseVolumeSize,
+  type SignatureAlgorithm,
+} from '@ferry/format-spec';
+import { createProgress, exitCodeHelp, formatBytes, outputMode, reportError, writeJson } from '@ferry/cli-kit';
+import { createBundle, type ImageRequest } from './create.js';
+import { loadSpecFile } from './spec-file.js';
+import { openImageSources } from './open-sources.js';
+import type { FileRequest } from './sources/files.js';
+
+const PROGRAM = 'ferry-bundle';
+
+function arr(v: unknown): string[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/** --images-file: one reference a line; blank lines and # comments ignored (the seed's images-to-mirror.txt). */
+export async function readImagesFile(path: string): Promise<string[]> {
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw new FerryError('INPUT_NOT_FOUND', `--images-file ${path}: not found`);
+  });
+  return text.split('\n').map((l) => l.replace(/(^|\s)#.*$/, '').trim()).filter(Boolean);
+}
+
+async function keygen(argv: { out: string; algorithm: string; force: boolean; json: boolean }): Promise<void> {
+  const algorithm = argv.algorithm as SignatureAlgorithm;
+  const priv = `${argv.out}.key`;
+  const pub = `${argv.out}.pub`;
+  if (!argv.force) {
+    for (const p of [priv, pub]) {
+      if (await stat(p).catch(() => undefined)) throw new FerryError('USAGE', `${p} already exists; pass --force to replace it`);
+    }
+  }
+  const password = process.env[KEY_PASSWORD_ENV];
+  const pair = generateKeyPair(algorithm, password || undefined);
+  await writeFile(priv, pair.privatePem, { mode: 0o600 });
+  await writeFile(pub, pair.publicPem, { mode: 0o644 });
+  if (argv.json) {
+    writeJson({ ok: true, privateKey: priv, publicKey: pub, algorithm, fingerprint: pair.fingerprint, encrypted: pair.encrypted });
+    return;
+  }
+  process.stdout.write(
+    `Wrote ${priv} (private, ${pair.encrypted ? `encrypted with ${KEY_PASSWORD_ENV}` : 'NOT encrypted: set FERRY_KEY_PASSWORD to encrypt it'}) and ${pub}\n` +
+      `Algorithm:   ${algorithm}\nFingerprint: ${pair.fingerprint}\n` +
+      `Next: carry ${pub} to the high side once, by a trusted path; operators pass it as --trusted-key.\n`,
+  );
+}
+
+interface CreateArgv {
+  spec?: string;
+  out?: string;
+  name?: string;
+  key?: string;
+  unsigned: boolean;
+  image?: string[];
+  imagesFile?: string[];
+  chart?: string[];
+  file?: string[];
+  publicKey?: string[];
+  platform?: string[];
+  volumeSize?: string;
+  baseline?: string;
+  compressionLevel?: number;
+  concurrency?: number;
+  json: boolean;
+}
+
+async function create(argv: CreateArgv): Promise<number> {
+  const spec = argv.spec ? await loadSpecFile(argv.spec) : undefined;
+  const specDir = argv.spec ? dirname(resolve(argv.spec)) : process.cwd();
+  if (arr(argv.chart).length) throw new FerryError('USAGE', '--chart: Helm charts are not supported by this build yet; carry the .tgz with --file for now');
+  if (argv.baseline) throw new FerryError('USAGE', '--baseline: delta bundles are not supported by this build yet');
+
+  const images: ImageRequest[] = [];
+  for (const i of spec?.images ?? []) images.push(typeof i === 'string' ? { source: i } : { source: i.source, ...(i.name ? { name: i.name } : {}), ...(i.platforms ? { platforms: i.platforms } : {}) });
+  for (const f of arr(argv.imagesFile)) for (const r of await readImagesFile(f)) images.push({ source: r });
+  for (const r of arr(argv.image)) images.push({ source: r });
+
+  const files: FileRequest[] = [];
+  const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
+  for (const r of arr(argv.file)) files.push({ source: r });
+
+  const platforms = arr(argv.platform).length ? arr(argv.platform) : spec?.platforms ?? [];
+  for (const p of platforms) {
+    try {
+      parsePlatform(p);
+    } catch (e) {
+      throw new FerryError('USAGE', `--platform: ${(e as Error).message}`);
+    }
+  }
+  const name = argv.name ?? spec?.name;
+  if (!name) throw new FerryError('USAGE', 'give --name NAME (or name: in the spec file)');
+  const out = argv.out ?? '.';
+  const sizeText = argv.volumeSize ?? (spec?.volumeSize !== undefined ? String(spec.volumeSize) : 'usb-fat32');
+  const volumeSize = parseVolumeSize(sizeText);
+  const mode = outputMode(argv.json);
+  const progress = await createProgress(mode, 'bundling');
+  const say = (line: string) => progress.log(line);
+  try {
+    // Spec-file files resolve against the spec's directory, command-line ones against the cwd.
+    const result = await createBundle({
+      outDir: resolve(out),
+      name,
+      ...(argv.key ? { keyPath: argv.key } : {}),
+      unsigned: argv.unsigned,
+      images,
+      files: [...specFiles.map((f) => ({ ...f, source: resolve(specDir, f.source) })), ...files],
+      publicKeys: [...(spec?.publicKeys ?? []).map((p) => resolve(specDir, p)), ...arr(argv.publicKey)],
+      platforms,
+      volumeSize,
+      ...(argv.compressionLevel !== undefined ? { compressionLevel: argv.compressionLevel } : spec?.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
+      cwd: process.cwd(),
+      openSources: openImageSources,
+      onEvent: (e) => {
+        if (e.type === 'resolved') say(`✅ ${e.source} -> ${e.repository}${e.tag ? `:${e.tag}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}`);
+        else if (e.type === 'planned') say(`Plan: ${e.blobs} blobs, ${formatBytes(e.bytes)} in ${e.volumes} volume(s) of at most ${formatBytes(volumeSize)}`);
+        else if (e.type === 'progress') progress.update({ bytes: e.bytes, total: e.total, detail: `volume ${e.volume}` });
+        else if (e.type === 'written') say(`Wrote ${e.file} (${formatBytes(e.size)})`);
+      },
+    });
+    await progress.finish();
+    if (argv.json) {
+      writeJson({ ok: true, ...result });
+      return 0;
+    }
+    const lines = [
+      `Bundle ${result.name} in ${result.dir}: ${result.images.length} image(s), ${result.files.length} file(s), ${result.keys.length} key(s), ${formatBytes(result.blobBytes)} in ${result.volumes.length} volume(s)`,
+      result.signed ? `Signed with key ${result.signer?.fingerprint} (${result.signer?.algorithm})` : 'UNSIGNED: loaders will refuse it unless given --allow-unsigned',
+      ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
+      `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } catch (e) {
+    await progress.finish();
+    throw e;
+  }
+}
+
+export async function main(args: string[] = hideBin(process.argv)): Promise<number> {
+  const wantsJson = args.includes('--json');
+  let code = 0;
+  try {
+    await yargs(args)
+      .scriptName(PROGRAM)
+      .usage('$0 <command> [options]\n\nBuild signed, content-addressed, zstd-compressed bundles for carrying across an air gap.')
+      .command(
+        'keygen',
+        'Make a signing key pair: PREFIX.key (PKCS#8, encrypted when FERRY_KEY_PASSWORD is set) and PREFIX.pub',
+        (y) =>
+          y
+            .option('out', { type: 'string', demandOption: true, describe: 'Path prefix for PREFIX.key and PREFIX.pub' })
+            .option('algorithm', { choices: ['ecdsa-p256', 'ed25519'], default: 'ecdsa-p256', describe: 'ECDSA P-256 (cosign-compatible, default) or Ed25519' })
+            .option('force', { type: 'boolean', default: false, describe: 'Replace existing key files' })
+            .option('json', { type: 'boolean', default: false }),
+        async (a) => keygen(a as unknown as { out: string; algorithm: string; force: boolean; json: boolean }),
+      )
+      .command(
+        'create [spec]',
+        'Bundle images, files and public keys into signed volumes',
+        (y) =>
+          y
+            .positional('spec', { type: 'string', describe: 'Spec file (YAML or JSON) listing what to carry; flags add to it' })
+            .option('out', { type: 'string', describe: 'Directory to write the bundle into (default: current directory)' })
+            .option('name', { type: 'string', describe: 'Bundle NAME: files are NAME.manifest.json, NAME-001.tar.zst, NAME.sha256…' })
+            .option('key', { type: 'string', describe: `Private key from "ferry-bundle keygen" (password in ${KEY_PASSWORD_ENV})` })
+            .option('unsigned', { type: 'boolean', default: false, describe: 'Write an unsigned bundle (loaders refuse it without --allow-unsigned)' })
+            .option('image', { type: 'string', array: true, describe: 'Image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] or a registry reference' })
+            .option('images-file', { type: 'string', array: true, describe: 'File with one image reference per line (# comments allowed)' })
+            .option('chart', { type: 'string', array: true, describe: 'Helm chart (not yet supported by this build)' })
+            .option('file', { type: 'string', array: true, describe: 'File path or glob to carry' })
+            .option('public-key', { type: 'string', array: true, describe: 'Public key to carry for the high side (never used for trust there)' })
+            .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (digests never change)' })
+            .option('volume-size', { type: 'string', describe: `Largest volume: bytes with units (700M, 4.7GB, 2GiB) or a preset: ${Object.keys(VOLUME_PRESETS).join(', ')} (default usb-fat32)` })
+            .option('baseline', { type: 'string', describe: 'Previous NAME.manifest.json or inventory to leave out what the high side has (not yet supported)' })
+            .option('compression-level', { type: 'number', describe: 'zstd level (default 3; layers are already compressed, so higher rarely pays)' })
+            .option('concurrency', { type: 'number', describe: 'Parallel downloads (registry sources)' })
+            .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
+            .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
+            .example('$0 create bundle.yaml --key ferry.key --out out/', ''),
+        async (a) => {
+          code = await create(a as unknown as CreateArgv);
+        },
+      )
+      .demandCommand(1, 'Give a command: keygen or create')
+      .strict()
+      .epilogue(exitCodeHelp())
+      .help()
+      .version(false)
+      .fail((msg, err) => {
+        if (err) throw err;
+        throw new FerryError('USAGE', msg);
+      })
+      .parseAsync();
+    return code;
+  } catch (e) {
+    return reportError(e, { program: PROGRAM, json: wantsJson });
+  }
+}

@@ -1,0 +1,310 @@
+// ferry-bundle create: sources -> one resolved plan -> signed manifest -> volumes -> checksums.
+// Every digest and size is known before a blob byte is read, so the signed manifest is written
+// first in every volume and blobs then stream straight from their source into the volumes.
+
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { KeyObject } from 'node:crypto';
+import {
+  BUNDLE_MEDIA_TYPE,
+  FerryError,
+  MediaTypes,
+  REF_NAME_ANNOTATION,
+  formatChecksums,
+  keyAlgorithm,
+  keyFingerprint,
+  loadPrivateKey,
+  planVolumes,
+  sha256Digest,
+  signBytes,
+  validateManifest,
+  writeVolumes,
+  type BlobKind,
+  type BundleBlob,
+  type BundleImage,
+  type BundleManifest,
+  type Descriptor,
+} from '@ferry/format-spec';
+import { resolveImage, type ImageSource, type ResolvedImage } from '@ferry/oci';
+import { collectFiles, type CollectedFile, type FileRequest } from './sources/files.js';
+import { collectKeys, type CollectedKey } from './sources/keys.js';
+import { VERSION } from './version.js';
+
+export const OCI_LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
+const BUNDLE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export interface ImageRequest {
+  source: string;
+  /** Target `repository[:tag]` (no registry host) overriding the one derived from the source. */
+  name?: string;
+  platforms?: string[];
+}
+
+export interface CreateOptions {
+  outDir: string;
+  name: string;
+  /** Private key path; omit only with `unsigned: true`. */
+  keyPath?: string;
+  unsigned?: boolean;
+  images: ImageRequest[];
+  files: FileRequest[];
+  publicKeys: string[];
+  /** Default platforms for every image without its own. */
+  platforms: string[];
+  volumeSize: number;
+  compressionLevel?: number;
+  workers?: number;
+  /** Base directory for relative file paths. */
+  cwd: string;
+  /** Opens an image source string into one or more images (a docker-archive may hold several). */
+  openSources: (source: string) => Promise<ImageSource[]>;
+  onEvent?: (e: CreateEvent) => void;
+  now?: Date;
+  signal?: AbortSignal;
+}
+
+export type CreateEvent =
+  | { type: 'resolving'; source: string }
+  | { type: 'resolved'; source: string; repository: string; tag?: string; digest: string; bytes: number }
+  | { type: 'planned'; volumes: number; blobs: number; bytes: number }
+  | { type: 'progress'; volume: number; bytes: number; total: number }
+  | { type: 'written'; file: string; size: number };
+
+export interface CreateResult {
+  name: string;
+  dir: string;
+  manifestDigest: string;
+  signed: boolean;
+  signer?: { algorithm: string; fingerprint: string };
+  images: Array<{ source: string; repository: string; tag?: string; digest: string; platforms: string[] }>;
+  files: Array<{ path: string; size: number; digest: string }>;
+  keys: Array<{ path: string; fingerprint: string }>;
+  volumes: Array<{ file: string; size: number; sha256: string }>;
+  blobBytes: number;
+  blobCount: number;
+}
+
+/** Where a blob's bytes come from. */
+type BlobProvider = () => Promise<Readable>;
+
+function parseTargetName(name: string, what: string): { repository: string; tag?: string } {
+  const at = name.lastIndexOf(':');
+  const slash = name.lastIndexOf('/');
+  const repository = at > slash ? name.slice(0, at) : name;
+  const tag = at > slash ? name.slice(at + 1) : undefined;
+  if (!/^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/.test(repository)) {
+    throw new FerryError('SPEC_INVALID', `${what}: "${repository}" is not a valid repository path (lowercase, no registry host)`);
+  }
+  if (tag !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(tag)) {
+    throw new FerryError('SPEC_INVALID', `${what}: "${tag}" is not a valid tag`);
+  }
+  return tag === undefined ? { repository } : { repository, tag };
+}
+
+function refName(img: { repository: string; tag?: string; digest: string }): string {
+  return img.tag ? `${img.repository}:${img.tag}` : `${img.repository}@${img.digest}`;
+}
+
+/** The index.json every volume carries: one entry per image, named repository:tag. */
+export function layoutIndexBytes(images: readonly BundleImage[]): Buffer {
+  const manifests: Descriptor[] = images.map((img) => ({
+    mediaType: img.mediaType,
+    digest: img.digest,
+    size: img.size,
+    annotations: { [REF_NAME_ANNOTATION]: refName(img) },
+  }));
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
+}
+
+export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
+  if (!BUNDLE_NAME_RE.test(opts.name)) {
+    throw new FerryError('USAGE', `--name ${JSON.stringify(opts.name)}: use letters, digits, '.', '_' and '-' (it names the files)`);
+  }
+  if (!opts.keyPath && !opts.unsigned) throw new FerryError('USAGE', 'give --key KEY.key to sign the bundle (or --unsigned to make an unsigned one)');
+  if (opts.images.length + opts.files.length + opts.publicKeys.length === 0) {
+    throw new FerryError('USAGE', 'nothing to bundle: give --image, --file, --public-key or a spec file');
+  }
+  const emit = opts.onEvent ?? (() => {});
+  // Fail on the key before any long work.
+  const key: KeyObject | undefined = opts.keyPath ? await loadPrivateKey(opts.keyPath) : undefined;
+
+  await mkdir(opts.outDir, { recursive: true });
+  const manifestPath = join(opts.outDir, `${opts.name}.manifest.json`);
+  if (await stat(manifestPath).catch(() => undefined)) {
+    throw new FerryError('USAGE', `${manifestPath} already exists; choose another --name or --out, or remove the old bundle first`);
+  }
+
+  // 1. Resolve images.
+  const resolved: Array<{ req: ImageRequest; img: ResolvedImage; repository: string; tag?: string }> = [];
+  const openedSources: ImageSource[] = [];
+  try {
+    for (const req of opts.images) {
+      emit({ type: 'resolving', source: req.source });
+      const sources = await opts.openSources(req.source);
+      openedSources.push(...sources);
+      if (req.name && sources.length > 1) throw new FerryError('SPEC_INVALID', `${req.source} holds ${sources.length} images; name: applies to one image only`);
+      for (const src of sources) {
+        const img = await resolveImage(src, req.platforms ?? opts.platforms);
+        const target = req.name ? parseTargetName(req.name, req.source) : { repository: src.repository, tag: src.tag };
+        const tag = target.tag ?? (req.name ? src.tag : undefined);
+        resolved.push({ req, img, repository: target.repository, ...(tag ? { tag } : {}) });
+        emit({ type: 'resolved', source: src.description, repository: target.repository, ...(tag ? { tag } : {}), digest: img.root.digest, bytes: img.blobs.reduce((n, b) => n + b.descriptor.size, 0) });
+      }
+    }
+    const names = new Map<string, string>();
+    for (const r of resolved) {
+      const n = refName({ repository: r.repository, ...(r.tag ? { tag: r.tag } : {}), digest: r.img.root.digest });
+      const prev = names.get(n);
+      if (prev) throw new FerryError('SPEC_INVALID', `${prev} and ${r.img.source.description} would both be loaded as ${n}; give one a name:`);
+      names.set(n, r.img.source.description);
+    }
+
+    // 2. Files and keys.
+    const files: CollectedFile[] = await collectFiles(opts.files, opts.cwd);
+    const keys: CollectedKey[] = await collectKeys(opts.publicKeys);
+
+    // 3. One blob table in write order: images (children first), then files, then keys.
+    const blobs: Array<{ digest: string; size: number; mediaType: string; kind: BlobKind }> = [];
+    const providers = new Map<string, BlobProvider>();
+    const addBlob = (desc: Descriptor, kind: BlobKind, provider: BlobProvider) => {
+      if (providers.has(desc.digest)) return;
+      providers.set(desc.digest, provider);
+      blobs.push({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, kind });
+    };
+    const images: BundleImage[] = resolved.map(({ req, img, repository, tag }) => {
+      for (const b of img.blobs) {
+        const bytes = b.bytes;
+        addBlob(b.descriptor, b.kind, bytes ? async () => Readable.from([bytes]) : () => img.source.openBlob(b.descriptor));
+      }
+      return {
+        source: req.source === img.source.description ? req.source : img.source.description,
+        repository,
+        ...(tag ? { tag } : {}),
+        digest: img.root.digest,
+        mediaType: img.root.mediaType,
+        size: img.root.size,
+        platformFilter: img.platformFilter,
+        platforms: img.platforms,
+        blobs: img.blobs.map((b) => b.descriptor.digest),
+      };
+    });
+    for (const f of files) {
+      addBlob({ digest: f.digest, size: f.size, mediaType: MediaTypes.octetStream }, 'file', async () => createReadStream(f.absPath, { highWaterMark: 1 << 20 }));
+    }
+    for (const k of keys) {
+      addBlob({ digest: k.digest, size: k.size, mediaType: 'application/x-pem-file' }, 'key', async () => Readable.from([k.bytes]));
+    }
+
+    // 4. Plan volumes. The header (manifest, signature, oci-layout, index.json) goes into every
+    //    volume and its size depends on the plan, so reserve generously and re-plan if short.
+    const indexBytes = layoutIndexBytes(images);
+    const base: Omit<BundleManifest, 'volumes' | 'blobs'> = {
+      schemaVersion: 1,
+      mediaType: BUNDLE_MEDIA_TYPE,
+      name: opts.name,
+      created: (opts.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      tool: { name: 'ferry', version: VERSION },
+      ...(key ? { signer: { algorithm: keyAlgorithm(key, opts.keyPath ?? 'key'), fingerprint: keyFingerprint(key) } } : {}),
+      compression: { algorithm: 'zstd', level: opts.compressionLevel ?? 3, framing: 'entry', seekTable: true },
+      volumeSize: opts.volumeSize,
+      layoutIndex: { digest: sha256Digest(indexBytes), size: indexBytes.length },
+      images,
+      files: files.map((f) => ({ path: f.path, digest: f.digest, size: f.size, integrity: f.integrity, mode: f.mode })),
+      keys: keys.map((k) => ({ path: k.path, digest: k.digest, size: k.size, algorithm: k.algorithm, fingerprint: k.fingerprint })),
+    };
+    const totalBytes = blobs.reduce((n, b) => n + b.size, 0);
+    const estimate = (planned: BundleBlob[], volumeCount: number) =>
+      Buffer.byteLength(serialise({ ...base, volumes: volumeList(opts.name, volumeCount), blobs: planned })) + 200 /* signature */ + OCI_LAYOUT_BYTES.length + indexBytes.length;
+    let reserve = estimate(blobs.map((b) => ({ ...b, volume: 999 })), Math.max(1, Math.ceil(totalBytes / opts.volumeSize))) + 64 * 1024;
+    let plan = planVolumes(blobs, { volumeSize: opts.volumeSize, headerReserve: reserve });
+    for (let i = 0; estimate(plan.blobs, plan.volumeCount) > reserve; i++) {
+      if (i > 5) throw new FerryError('INTERNAL', 'volume plan did not converge');
+      reserve = estimate(plan.blobs, plan.volumeCount) * 2;
+      plan = planVolumes(blobs, { volumeSize: opts.volumeSize, headerReserve: reserve });
+    }
+    const manifest: BundleManifest = { ...base, volumes: volumeList(opts.name, plan.volumeCount), blobs: plan.blobs };
+    validateManifest(JSON.parse(serialise(manifest)), `${opts.name}.manifest.json (being written)`);
+    const manifestBytes = Buffer.from(serialise(manifest));
+    const sigText = key ? signBytes(manifestBytes, key) : undefined;
+    emit({ type: 'planned', volumes: plan.volumeCount, blobs: plan.blobs.length, bytes: totalBytes });
+
+    // 5. Stream every blob into the volumes.
+    const header = [
+      { name: `${opts.name}.manifest.json`, bytes: manifestBytes },
+      ...(sigText ? [{ name: `${opts.name}.manifest.json.sig`, bytes: Buffer.from(sigText) }] : []),
+      { name: 'oci-layout', bytes: OCI_LAYOUT_BYTES },
+      { name: 'index.json', bytes: indexBytes },
+    ];
+    const written = await writeVolumes({
+      dir: opts.outDir,
+      name: opts.name,
+      volumeCount: plan.volumeCount,
+      header,
+      blobs: plan.blobs,
+      openBlob: (b) => providers.get(b.digest)!(),
+      volumeSize: opts.volumeSize,
+      level: opts.compressionLevel ?? 3,
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      mtime: new Date(manifest.created),
+      onProgress: (e) => emit({ type: 'progress', volume: e.volume, bytes: e.bytes, total: totalBytes }),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    for (const v of written) emit({ type: 'written', file: v.file, size: v.size });
+
+    // 6. Manifest and signature beside the volumes, then the checksum list (and its signature) last:
+    //    a bundle without NAME.sha256 is visibly unfinished.
+    await writeAtomic(manifestPath, manifestBytes);
+    if (sigText) await writeAtomic(`${manifestPath}.sig`, sigText);
+    const sums = [
+      { sha256: manifestDigestHex(manifestBytes), file: `${opts.name}.manifest.json` },
+      ...(sigText ? [{ sha256: manifestDigestHex(Buffer.from(sigText)), file: `${opts.name}.manifest.json.sig` }] : []),
+      ...written.map((v) => ({ sha256: v.sha256, file: v.file })),
+    ];
+    const sumsText = formatChecksums(sums);
+    const sumsPath = join(opts.outDir, `${opts.name}.sha256`);
+    if (key) await writeAtomic(`${sumsPath}.sig`, signBytes(Buffer.from(sumsText), key));
+    await writeAtomic(sumsPath, sumsText);
+
+    return {
+      name: opts.name,
+      dir: opts.outDir,
+      manifestDigest: sha256Digest(manifestBytes),
+      signed: Boolean(key),
+      ...(manifest.signer ? { signer: manifest.signer } : {}),
+      images: images.map((i) => ({ source: i.source, repository: i.repository, ...(i.tag ? { tag: i.tag } : {}), digest: i.digest, platforms: i.platforms.map((p) => [p.platform.os, p.platform.architecture, p.platform.variant].filter(Boolean).join('/')) })),
+      files: files.map((f) => ({ path: f.path, size: f.size, digest: f.digest })),
+      keys: keys.map((k) => ({ path: k.path, fingerprint: k.fingerprint })),
+      volumes: written.map((v) => ({ file: v.file, size: v.size, sha256: v.sha256 })),
+      blobBytes: totalBytes,
+      blobCount: blobs.length,
+    };
+  } finally {
+    await Promise.all(openedSources.map((s) => s.close().catch(() => {})));
+  }
+}
+
+function volumeList(name: string, count: number): BundleManifest['volumes'] {
+  return Array.from({ length: count }, (_, i) => ({ index: i + 1, file: `${name}-${String(i + 1).padStart(3, '0')}.tar.zst` }));
+}
+
+/** Pretty JSON with a final newline: transfer officers read it. These bytes are what is signed. */
+function serialise(m: unknown): string {
+  return JSON.stringify(m, null, 2) + '\n';
+}
+
+function manifestDigestHex(bytes: Buffer): string {
+  return sha256Digest(bytes).slice(7);
+}
+
+async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.partial`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}

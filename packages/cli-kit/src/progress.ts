@@ -1,0 +1,69 @@
+// Progress on long work: ink when stderr is a terminal, plain lines otherwise, nothing but the
+// final state when CI=true, nothing at all with --json (machines read stdout).
+
+import { bar, formatBytes, formatDuration } from './format.js';
+
+export type OutputMode = 'json' | 'tty' | 'plain' | 'ci';
+
+export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.stderr): OutputMode {
+  if (json) return 'json';
+  if (process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0') return 'ci';
+  return stream.isTTY ? 'tty' : 'plain';
+}
+
+export interface ProgressState {
+  bytes: number;
+  total: number;
+  detail?: string;
+}
+
+export interface Progress {
+  /** A line of narrative (an image resolved, a volume written). */
+  log(line: string): void;
+  update(state: ProgressState): void;
+  /** Stop drawing; leaves the final state on screen in tty mode. */
+  finish(): Promise<void>;
+}
+
+class Silent implements Progress {
+  log(): void {}
+  update(): void {}
+  async finish(): Promise<void> {}
+}
+
+/** Plain lines: narrative as it happens, a progress line at most every 5 s or 10%. */
+class Lines implements Progress {
+  private lastAt = 0;
+  private lastFrac = -1;
+  private readonly start = Date.now();
+  constructor(private readonly out: NodeJS.WritableStream, private readonly title: string) {}
+  log(line: string): void {
+    this.out.write(line + '\n');
+  }
+  update(s: ProgressState): void {
+    const now = Date.now();
+    const frac = s.total > 0 ? s.bytes / s.total : 0;
+    if (now - this.lastAt < 5000 && frac - this.lastFrac < 0.1 && frac < 1) return;
+    this.lastAt = now;
+    this.lastFrac = frac;
+    const secs = (now - this.start) / 1000;
+    const rate = secs > 0 ? s.bytes / secs : 0;
+    this.out.write(`${this.title}: ${(frac * 100).toFixed(0)}% ${formatBytes(s.bytes)} / ${formatBytes(s.total)} ${formatBytes(rate)}/s${s.detail ? ` ${s.detail}` : ''}\n`);
+  }
+  async finish(): Promise<void> {}
+}
+
+export function renderLine(title: string, s: ProgressState, startedAt: number, now = Date.now()): string {
+  const secs = (now - startedAt) / 1000;
+  const rate = secs > 0 ? s.bytes / secs : 0;
+  const frac = s.total > 0 ? s.bytes / s.total : 0;
+  const eta = rate > 0 ? (s.total - s.bytes) / rate : NaN;
+  return `${title} ${bar(frac)} ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(s.bytes)}/${formatBytes(s.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
+}
+
+export async function createProgress(mode: OutputMode, title: string): Promise<Progress> {
+  if (mode === 'json' || mode === 'ci') return new Silent();
+  if (mode === 'plain') return new Lines(process.stderr, title);
+  const { InkProgress } = await import('./ink-progress.js');
+  return new InkProgress(title);
+}

@@ -1,0 +1,121 @@
+// Finding a bundle on disk and deciding whether to trust its manifest. PATH may be the bundle
+// directory, NAME.manifest.json, NAME.sha256 or a volume; the signed manifest is checked against
+// keys the high side gives us, never against anything found in the bundle.
+
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import {
+  FerryError,
+  parseManifest,
+  readEmbeddedManifest,
+  verifyDetached,
+  type BundleManifest,
+  type TrustedKey,
+} from '@ferry/format-spec';
+
+export interface BundleLocation {
+  dir: string;
+  name: string;
+}
+
+const MAX_MANIFEST_BYTES = 64 << 20;
+
+/** Resolve PATH to the bundle directory and NAME. */
+export async function locateBundle(path: string): Promise<BundleLocation> {
+  const abs = resolve(path);
+  const st = await stat(abs).catch(() => undefined);
+  if (!st) throw new FerryError('INPUT_NOT_FOUND', `${path}: no such file or directory`);
+  if (st.isFile()) {
+    const base = basename(abs);
+    const m = /^(.+?)(\.manifest\.json(\.sig)?|\.sha256(\.sig)?|-\d{3}\.tar\.zst)$/.exec(base);
+    if (!m) throw new FerryError('USAGE', `${path}: expected a bundle directory, NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst`);
+    return { dir: dirname(abs), name: m[1]! };
+  }
+  const entries = await readdir(abs);
+  const names = new Set<string>();
+  for (const e of entries) {
+    const m = /^(.+?)(\.manifest\.json|\.sha256|-\d{3}\.tar\.zst)$/.exec(e);
+    if (m) names.add(m[1]!);
+  }
+  if (names.size === 0) throw new FerryError('INPUT_NOT_FOUND', `${path}: no bundle here (no NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst)`);
+  if (names.size > 1) {
+    throw new FerryError('USAGE', `${path} holds several bundles (${[...names].sort().join(', ')}); give the NAME.manifest.json of the one you mean`);
+  }
+  return { dir: abs, name: [...names][0]! };
+}
+
+export function volumePath(loc: BundleLocation, index: number): string {
+  return join(loc.dir, `${loc.name}-${String(index).padStart(3, '0')}.tar.zst`);
+}
+
+export interface LoadedManifest {
+  loc: BundleLocation;
+  bytes: Buffer;
+  /** The .sig text, when there is one. */
+  signature?: Buffer;
+  /** Where the manifest bytes came from: the file beside the volumes or a copy inside a volume. */
+  from: string;
+}
+
+async function readCapped(path: string): Promise<Buffer | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return undefined;
+  if (!st.isFile()) throw new FerryError('ARCHIVE_HOSTILE', `${path} is not a regular file`);
+  if (st.size > MAX_MANIFEST_BYTES) throw new FerryError('SCHEMA_INVALID', `${path} is ${st.size} bytes, larger than any manifest Ferry writes`);
+  return readFile(path);
+}
+
+/**
+ * Read the manifest bytes and signature. Prefer the files beside the volumes; when they are
+ * missing (only the volumes were carried), use the copy at the head of the first volume found.
+ */
+export async function readManifest(loc: BundleLocation): Promise<LoadedManifest> {
+  const mPath = join(loc.dir, `${loc.name}.manifest.json`);
+  const bytes = await readCapped(mPath);
+  if (bytes) {
+    const signature = await readCapped(`${mPath}.sig`);
+    return { loc, bytes, ...(signature ? { signature } : {}), from: mPath };
+  }
+  const vols = (await readdir(loc.dir)).filter((e) => new RegExp(`^${escapeRe(loc.name)}-\\d{3}\\.tar\\.zst$`).test(e)).sort();
+  if (vols.length === 0) throw new FerryError('INPUT_NOT_FOUND', `${mPath}: not found, and no volume to read its copy from`);
+  const first = join(loc.dir, vols[0]!);
+  const emb = await readEmbeddedManifest(first);
+  if (emb.manifestName !== `${loc.name}.manifest.json`) {
+    throw new FerryError('ARCHIVE_HOSTILE', `${first} starts with ${emb.manifestName}, not ${loc.name}.manifest.json`);
+  }
+  return { loc, bytes: emb.manifestBytes, ...(emb.signatureBytes ? { signature: emb.signatureBytes } : {}), from: `${first} (embedded copy)` };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export interface TrustOptions {
+  trustedKeys: readonly TrustedKey[];
+  allowUnsigned?: boolean;
+}
+
+export interface TrustedManifest extends LoadedManifest {
+  manifest: BundleManifest;
+  /** The trusted key that verified the signature; undefined only for an allowed unsigned bundle. */
+  verifiedBy?: TrustedKey;
+}
+
+/** Signature first (against trusted keys only), then schema. */
+export async function openTrusted(path: string, trust: TrustOptions): Promise<TrustedManifest> {
+  const loc = await locateBundle(path);
+  const loaded = await readManifest(loc);
+  let verifiedBy: TrustedKey | undefined;
+  if (!loaded.signature) {
+    if (!trust.allowUnsigned) throw new FerryError('SIGNATURE_MISSING', `${loc.name} has no ${loc.name}.manifest.json.sig: the bundle is unsigned`);
+  } else if (trust.trustedKeys.length === 0) {
+    if (!trust.allowUnsigned) throw new FerryError('TRUSTED_KEY_REQUIRED', `${loc.name} is signed; pass --trusted-key KEY.pub to check who signed it`);
+  } else {
+    verifiedBy = verifyDetached(loaded.bytes, loaded.signature, trust.trustedKeys, `${loc.name}.manifest.json`);
+  }
+  const manifest = parseManifest(loaded.bytes, loaded.from);
+  if (manifest.name !== loc.name) {
+    throw new FerryError('SCHEMA_INVALID', `${loaded.from} names the bundle "${manifest.name}", but its files are named "${loc.name}"`);
+  }
+  return { ...loaded, manifest, ...(verifiedBy ? { verifiedBy } : {}) };
+}

@@ -1,0 +1,243 @@
+// ferry-load: the high-side command (and the transfer officer's checksum). Flags -> options ->
+// checksum.ts / verify.ts / inspect.ts / push.ts; output mode decided here.
+
+import { createInterface } from 'node:readline/promises';
+import { writeFile } from 'node:fs/promises';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { FerryError, loadTrustedKeys, type TrustedKey } from '@ferry/format-spec';
+import { createProgress, exitCodeHelp, formatBytes, outputMode, reportError, writeJson } from '@ferry/cli-kit';
+import { checksumBundle, formatReceipt } from './checksum.js';
+import { verifyBundle, verifyFailure } from './verify.js';
+import { inspectBundle, type InspectReport } from './inspect.js';
+import { pushBundle, pushIncomplete, type PushPlan } from './push.js';
+import { parseRewrite } from './rewrite.js';
+import type { TrustedManifest } from './bundle.js';
+
+const PROGRAM = 'ferry-load';
+
+function arr(v: unknown): string[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+async function trusted(keys: string[]): Promise<TrustedKey[]> {
+  return loadTrustedKeys(keys);
+}
+
+async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; json: boolean }): Promise<number> {
+  const mode = outputMode(a.json);
+  const progress = await createProgress(mode, 'checking');
+  let total = 0;
+  const report = await checksumBundle(a.path, {
+    keys: arr(a.key),
+    onFile: (l) => progress.log(`${l.status.padEnd(10)} ${l.file}`),
+    onBytes: (n) => {
+      total += n;
+      progress.update({ bytes: total, total: Math.max(total, 1) });
+    },
+  });
+  await progress.finish();
+  const receipt = formatReceipt(report);
+  if (a.receipt) await writeFile(a.receipt, receipt);
+  if (a.json) writeJson({ ok: report.passed, ...report });
+  else process.stdout.write(receipt);
+  return report.passed ? 0 : new FerryError(report.files.some((f) => f.status === 'MISSING') ? 'VOLUME_MISSING' : report.files.some((f) => f.status === 'FAIL') ? 'CHECKSUM_MISMATCH' : 'VOLUME_UNEXPECTED', 'checksum failed').exitCode;
+}
+
+async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean }): Promise<number> {
+  const mode = outputMode(a.json);
+  const progress = await createProgress(mode, 'verifying');
+  const report = await verifyBundle(a.path, {
+    trustedKeys: await trusted(arr(a.trustedKey)),
+    allowUnsigned: a.allowUnsigned,
+    onVolume: (v) => progress.log(v.status === 'ok' ? `✅ ${v.file}: ${v.entries} entries verified` : v.status === 'missing' ? `❌ ${v.file}: missing` : `❌ ${v.file}: ${v.error?.message}`),
+    onBytes: (bytes, total) => progress.update({ bytes, total }),
+  }).finally(() => progress.finish());
+  const failure = verifyFailure(report);
+  if (a.json) {
+    writeJson({ ...report, ok: !failure, ...(failure ? { error: { code: failure.code, message: failure.message } } : {}) });
+  } else {
+    process.stdout.write(
+      `Bundle ${report.bundle}: signature ${report.signature === 'verified' ? `verified by ${report.signedBy}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
+        report.volumes.map((v) => `  ${v.status === 'ok' ? 'OK     ' : v.status === 'missing' ? 'MISSING' : 'BAD    '} ${v.file}${v.error ? `  ${v.error.message}` : ''}`).join('\n') +
+        `\n${failure ? 'RESULT: FAIL' : 'RESULT: OK'} — ${report.blobsVerified} blobs, ${formatBytes(report.bytesVerified)} verified in ${report.seconds.toFixed(1)} s\n`,
+    );
+  }
+  if (failure) {
+    if (!a.json) process.stderr.write(`${PROGRAM}: error [${failure.code}]: ${failure.message}\n  ${failure.hint}\n`);
+    return failure.exitCode;
+  }
+  return 0;
+}
+
+function printInspect(r: InspectReport): void {
+  const sig =
+    r.signature.status === 'verified' ? `verified by ${r.signature.verifiedBy}` :
+    r.signature.status === 'absent' ? 'UNSIGNED' :
+    `present, NOT verified (pass --trusted-key to check); claims key ${r.signature.signer?.fingerprint ?? 'unknown'} (${r.signature.signer?.algorithm ?? '?'})`;
+  const out: string[] = [
+    `Bundle:    ${r.bundle} (${r.dir})`,
+    `Created:   ${r.created} by ${r.tool}`,
+    `Signature: ${sig}`,
+    `Content:   ${r.images.length} image(s), ${r.files.length} file(s), ${r.keys.length} key(s); ${r.totals.blobs} blobs, ${formatBytes(r.totals.bytes)}`,
+    '',
+    'Images:',
+    ...r.images.map((i) => `  ${i.ref}\n      ${i.digest}  ${i.platforms.join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${i.platformFilter}` : ''}\n      from ${i.source}`),
+    'Files:',
+    ...(r.files.length ? r.files.map((f) => `  ${f.path}  ${formatBytes(f.size)}  ${f.digest}`) : ['  (none)']),
+    'Public keys carried (cargo, not trusted by Ferry):',
+    ...(r.keys.length ? r.keys.map((k) => `  ${k.path}  ${k.algorithm}  ${k.fingerprint}`) : ['  (none)']),
+    `Volumes (at most ${formatBytes(r.totals.volumeSize)} each):`,
+    ...r.volumes.map((v) => `  ${v.present ? 'present' : 'MISSING'}  ${v.file}  ${v.size !== undefined ? formatBytes(v.size) : ''}  ${v.blobs} blobs, ${formatBytes(v.bytes)} content`),
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+async function inspectCmd(a: { path: string; trustedKey?: string[]; json: boolean }): Promise<number> {
+  const report = await inspectBundle(a.path, await trusted(arr(a.trustedKey)));
+  if (a.json) writeJson({ ok: true, ...report });
+  else printInspect(report);
+  return 0;
+}
+
+async function askToProceed(tm: TrustedManifest, plan: PushPlan): Promise<boolean> {
+  const m = tm.manifest;
+  const who = tm.verifiedBy ? `signed by ${tm.verifiedBy.path} (${tm.verifiedBy.fingerprint})` : 'UNSIGNED (allowed by --allow-unsigned)';
+  process.stderr.write(
+    `Bundle ${m.name}, created ${m.created}, ${who}\n` +
+      `  ${m.images.length} image(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${plan.target} (files to ${plan.filesDir})\n` +
+      `  volumes here: ${plan.volumesPresent.length}/${m.volumes.length}${plan.volumesMissing.length ? ` (missing ${plan.volumesMissing.join(', ')}: load them in a later run)` : ''}\n`,
+  );
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question('Load it? [y/N] ');
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function pushCmd(a: { path: string; trustedKey?: string[]; to: string; filesDir?: string; rewrite?: string[]; allowUnsigned: boolean; yes: boolean; json: boolean; charts?: string }): Promise<number> {
+  if (a.charts) throw new FerryError('USAGE', '--charts: chart repositories are not supported by this build yet');
+  const interactive = !a.yes && !a.json && process.stdin.isTTY === true;
+  if (!a.yes && !interactive) throw new FerryError('USAGE', 'not a terminal, so there is no one to confirm: pass --yes to load without asking');
+  const mode = outputMode(a.json);
+  const rewrites = arr(a.rewrite).map(parseRewrite);
+  const keys = await trusted(arr(a.trustedKey));
+  let progress: Awaited<ReturnType<typeof createProgress>> | undefined;
+  const report = await pushBundle(a.path, {
+    trustedKeys: keys,
+    allowUnsigned: a.allowUnsigned,
+    to: a.to,
+    ...(a.filesDir ? { filesDir: a.filesDir } : {}),
+    rewrites,
+    confirm: async (tm, plan) => {
+      const ok = interactive ? await askToProceed(tm, plan) : true;
+      progress = await createProgress(mode, 'loading');
+      return ok;
+    },
+    onEvent: (e) => {
+      if (!progress) return;
+      if (e.type === 'volume-start') progress.log(`Reading ${e.file}`);
+      else if (e.type === 'volume-skip') progress.log(`Skipping ${e.file}: ${e.reason}`);
+      else if (e.type === 'bytes') progress.update({ bytes: e.bytes, total: e.total });
+      else if (e.type === 'image') progress.log(`✅ ${e.ref} ${e.digest}`);
+      else if (e.type === 'file') progress.log(`✅ file ${e.path}`);
+    },
+  }).finally(() => progress?.finish());
+  const incomplete = pushIncomplete(report);
+  if (a.json) {
+    writeJson({ ok: !incomplete, ...report });
+  } else {
+    const loaded = report.images.filter((i) => i.status === 'loaded').length;
+    process.stdout.write(
+      `Loaded ${loaded}/${report.images.length} image(s) into ${report.target}, ${report.files.filter((f) => f.status === 'written').length}/${report.files.length} file(s) into ${report.filesDir}; ${report.blobsWritten} blobs (${formatBytes(report.bytesWritten)}) written in ${report.seconds.toFixed(1)} s\n` +
+        report.images.map((i) => `  ${i.status === 'loaded' ? '✅' : '⏳'} ${i.ref}  ${i.digest}`).join('\n') +
+        '\n' +
+        (incomplete ? `Not complete: bring ${report.volumesMissing.join(', ')} and run the same command again.\n` : 'Complete.\n'),
+    );
+  }
+  if (incomplete) return incomplete.exitCode;
+  return 0;
+}
+
+export async function main(args: string[] = hideBin(process.argv)): Promise<number> {
+  const wantsJson = args.includes('--json');
+  let code = 0;
+  const trustedKeyOpt = { type: 'string', array: true, describe: 'Public key the high side trusts (repeatable). Never taken from the bundle.' } as const;
+  try {
+    await yargs(args)
+      .scriptName(PROGRAM)
+      .usage('$0 <command> PATH [options]\n\nCheck, inspect and load Ferry bundles on the air-gapped side.\nPATH is the bundle directory, NAME.manifest.json or NAME.sha256.')
+      .command(
+        'checksum <path>',
+        'Transfer officer: check every volume against NAME.sha256 and print a PASS/FAIL receipt (same result as sha256sum -c)',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('key', { type: 'string', array: true, describe: 'Also check NAME.sha256.sig with this public key' })
+            .option('receipt', { type: 'string', describe: 'Also write the receipt to this file' })
+            .option('json', { type: 'boolean', default: false }),
+        async (a) => {
+          code = await checksumCmd(a as unknown as Parameters<typeof checksumCmd>[0]);
+        },
+      )
+      .command(
+        'verify <path>',
+        'Check the signature against trusted keys, the manifest schema, and every blob in every volume; writes nothing',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('json', { type: 'boolean', default: false }),
+        async (a) => {
+          code = await verifyCmd(a as unknown as Parameters<typeof verifyCmd>[0]);
+        },
+      )
+      .command(
+        'inspect <path>',
+        'Show what a bundle carries: images, platforms, files, keys, volumes, signer',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('json', { type: 'boolean', default: false }),
+        async (a) => {
+          code = await inspectCmd(a as unknown as Parameters<typeof inspectCmd>[0]);
+        },
+      )
+      .command(
+        'push <path>',
+        'Verify, then load images into the target and files/keys beside it; volumes may come in any order and over several runs',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('to', { type: 'string', demandOption: true, describe: 'Target: oci:DIR (an OCI image layout directory)' })
+            .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default: DIR-files beside the layout)' })
+            .option('charts', { type: 'string', describe: 'Chart repository target (not yet supported by this build)' })
+            .option('rewrite', { type: 'string', array: true, describe: 'FROM=TO: rename repositories on load (repeatable; first match wins)' })
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Do not ask for confirmation' })
+            .option('json', { type: 'boolean', default: false }),
+        async (a) => {
+          code = await pushCmd(a as unknown as Parameters<typeof pushCmd>[0]);
+        },
+      )
+      .demandCommand(1, 'Give a command: checksum, verify, inspect or push')
+      .strict()
+      .epilogue(exitCodeHelp())
+      .help()
+      .version(false)
+      .fail((msg, err) => {
+        if (err) throw err;
+        throw new FerryError('USAGE', msg);
+      })
+      .parseAsync();
+    return code;
+  } catch (e) {
+    return reportError(e, { program: PROGRAM, json: wantsJson });
+  }
+}

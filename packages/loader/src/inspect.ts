@@ -1,0 +1,75 @@
+// ferry-load inspect: what a bundle carries, from its manifest alone. The signature is checked
+// when trusted keys are given; otherwise the report says plainly that it was not.
+
+import { stat } from 'node:fs/promises';
+import {
+  parseManifest,
+  platformString,
+  verifyDetached,
+  type BundleManifest,
+  type TrustedKey,
+} from '@ferry/format-spec';
+import { locateBundle, readManifest, volumePath } from './bundle.js';
+
+export interface InspectReport {
+  bundle: string;
+  dir: string;
+  created: string;
+  tool: string;
+  signature: { present: boolean; status: 'verified' | 'not-checked' | 'absent'; signer?: BundleManifest['signer']; verifiedBy?: string };
+  images: Array<{ source: string; ref: string; digest: string; mediaType: string; platforms: string[]; platformFilter: string; blobs: number; bytes: number; referrers: number }>;
+  files: Array<{ path: string; size: number; digest: string }>;
+  keys: Array<{ path: string; algorithm: string; fingerprint: string }>;
+  volumes: Array<{ file: string; present: boolean; size?: number; blobs: number; bytes: number }>;
+  totals: { blobs: number; bytes: number; volumes: number; volumeSize: number };
+}
+
+export async function inspectBundle(path: string, trustedKeys: readonly TrustedKey[] = []): Promise<InspectReport> {
+  const loc = await locateBundle(path);
+  const loaded = await readManifest(loc);
+  let status: InspectReport['signature']['status'] = loaded.signature ? 'not-checked' : 'absent';
+  let verifiedBy: string | undefined;
+  if (loaded.signature && trustedKeys.length) {
+    const k = verifyDetached(loaded.bytes, loaded.signature, trustedKeys, `${loc.name}.manifest.json`);
+    status = 'verified';
+    verifiedBy = `${k.path} (${k.fingerprint})`;
+  }
+  const m = parseManifest(loaded.bytes, loaded.from);
+  const sizeOf = new Map(m.blobs.map((b) => [b.digest, b.size]));
+  const volumes: InspectReport['volumes'] = [];
+  for (const v of m.volumes) {
+    const st = await stat(volumePath(loc, v.index)).catch(() => undefined);
+    let blobs = 0;
+    let bytes = 0;
+    for (const b of m.blobs) {
+      if (b.volume === v.index) {
+        blobs++;
+        bytes += b.size;
+      }
+      for (const s of b.segments ?? []) if (s.volume === v.index) { blobs++; bytes += s.size; }
+    }
+    volumes.push({ file: v.file, present: Boolean(st), ...(st ? { size: st.size } : {}), blobs, bytes });
+  }
+  return {
+    bundle: m.name,
+    dir: loc.dir,
+    created: m.created,
+    tool: `${m.tool.name} ${m.tool.version}`,
+    signature: { present: Boolean(loaded.signature), status, ...(m.signer ? { signer: m.signer } : {}), ...(verifiedBy ? { verifiedBy } : {}) },
+    images: m.images.map((i) => ({
+      source: i.source,
+      ref: i.tag ? `${i.repository}:${i.tag}` : `${i.repository}@${i.digest}`,
+      digest: i.digest,
+      mediaType: i.mediaType,
+      platforms: i.platforms.map((p) => platformString(p.platform)),
+      platformFilter: i.platformFilter.mode === 'all' ? 'all' : `filtered (${i.platformFilter.requested.join(', ')}; source index ${i.platformFilter.sourceIndex.digest})`,
+      blobs: i.blobs.length,
+      bytes: i.blobs.reduce((n, d) => n + (sizeOf.get(d) ?? 0), 0),
+      referrers: i.referrers?.length ?? 0,
+    })),
+    files: m.files.map((f) => ({ path: f.path, size: f.size, digest: f.digest })),
+    keys: m.keys.map((k) => ({ path: k.path, algorithm: k.algorithm, fingerprint: k.fingerprint })),
+    volumes,
+    totals: { blobs: m.blobs.length, bytes: m.blobs.reduce((n, b) => n + b.size, 0), volumes: m.volumes.length, volumeSize: m.volumeSize },
+  };
+}
