@@ -4,6 +4,7 @@ import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { compress, decompress } from 'zstd-napi';
+import { encodeSeekTable } from '@ferry/format-spec';
 
 export async function flipByte(path: string, offset: number): Promise<void> {
   const fh = await open(path, 'r+');
@@ -70,7 +71,10 @@ export async function writeEntries(path: string, entries: TarEntry[]): Promise<v
   }
   pack.finalize();
   await ended;
-  await writeFile(path, compress(Buffer.concat(chunks)));
+  // One frame plus a valid seek table, so the reader gets past framing to the entries themselves.
+  const tarBytes = Buffer.concat(chunks);
+  const frame = compress(tarBytes);
+  await writeFile(path, Buffer.concat([frame, encodeSeekTable([{ compressedSize: frame.length, decompressedSize: tarBytes.length }])]));
 }
 
 export async function repack(path: string, change: (entries: TarEntry[]) => TarEntry[]): Promise<void> {

@@ -17,7 +17,7 @@ import {
 import { createProgress, exitCodeHelp, formatBytes, outputMode, reportError, writeJson } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
 import { loadSpecFile } from './spec-file.js';
-import { openImageSources } from './open-sources.js';
+import { sourceOpener } from './open-sources.js';
 import type { FileRequest } from './sources/files.js';
 
 const PROGRAM = 'ferry-bundle';
@@ -75,6 +75,13 @@ interface CreateArgv {
   baseline?: string;
   compressionLevel?: number;
   concurrency?: number;
+  authfile?: string;
+  creds?: string;
+  caFile?: string[];
+  insecureRegistry?: string[];
+  referrers: boolean;
+  keepGoing: boolean;
+  cache?: string;
   json: boolean;
 }
 
@@ -107,6 +114,13 @@ async function create(argv: CreateArgv): Promise<number> {
   const sizeText = argv.volumeSize ?? (spec?.volumeSize !== undefined ? String(spec.volumeSize) : 'usb-fat32');
   const volumeSize = parseVolumeSize(sizeText);
   const mode = outputMode(argv.json);
+  const opener = sourceOpener({
+    ...(argv.authfile ? { authFile: argv.authfile } : {}),
+    ...(argv.creds ?? process.env.FERRY_REGISTRY_CREDS ? { creds: argv.creds ?? process.env.FERRY_REGISTRY_CREDS } : {}),
+    ...(arr(argv.caFile).length ? { caFile: arr(argv.caFile) } : {}),
+    ...(arr(argv.insecureRegistry).length ? { insecure: arr(argv.insecureRegistry) } : {}),
+    ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
+  }, argv.cache ? resolve(argv.cache) : undefined);
   const progress = await createProgress(mode, 'bundling');
   const say = (line: string) => progress.log(line);
   try {
@@ -123,18 +137,22 @@ async function create(argv: CreateArgv): Promise<number> {
       volumeSize,
       ...(argv.compressionLevel !== undefined ? { compressionLevel: argv.compressionLevel } : spec?.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
       cwd: process.cwd(),
-      openSources: openImageSources,
+      openSources: opener,
+      referrers: argv.referrers,
+      keepGoing: argv.keepGoing,
       onEvent: (e) => {
-        if (e.type === 'resolved') say(`✅ ${e.source} -> ${e.repository}${e.tag ? `:${e.tag}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}`);
+        if (e.type === 'resolved') say(`✅ ${e.source} -> ${e.repository}${e.tag ? `:${e.tag}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
+        else if (e.type === 'failed') say(`❌ ${e.source}: ${e.message}`);
         else if (e.type === 'planned') say(`Plan: ${e.blobs} blobs, ${formatBytes(e.bytes)} in ${e.volumes} volume(s) of at most ${formatBytes(volumeSize)}`);
         else if (e.type === 'progress') progress.update({ bytes: e.bytes, total: e.total, detail: `volume ${e.volume}` });
         else if (e.type === 'written') say(`Wrote ${e.file} (${formatBytes(e.size)})`);
       },
     });
     await progress.finish();
+    const failed = result.failures.length > 0;
     if (argv.json) {
-      writeJson({ ok: true, ...result });
-      return 0;
+      writeJson({ ok: !failed, ...result });
+      return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
     }
     const lines = [
       `Bundle ${result.name} in ${result.dir}: ${result.images.length} image(s), ${result.files.length} file(s), ${result.keys.length} key(s), ${formatBytes(result.blobBytes)} in ${result.volumes.length} volume(s)`,
@@ -142,11 +160,14 @@ async function create(argv: CreateArgv): Promise<number> {
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
     ];
+    if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${f.source}: [${f.code}] ${f.message}`));
     process.stdout.write(lines.join('\n') + '\n');
-    return 0;
+    return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
   } catch (e) {
     await progress.finish();
     throw e;
+  } finally {
+    opener.close();
   }
 }
 
@@ -187,7 +208,14 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('volume-size', { type: 'string', describe: `Largest volume: bytes with units (700M, 4.7GB, 2GiB) or a preset: ${Object.keys(VOLUME_PRESETS).join(', ')} (default usb-fat32)` })
             .option('baseline', { type: 'string', describe: 'Previous NAME.manifest.json or inventory to leave out what the high side has (not yet supported)' })
             .option('compression-level', { type: 'number', describe: 'zstd level (default 3; layers are already compressed, so higher rarely pays)' })
-            .option('concurrency', { type: 'number', describe: 'Parallel downloads (registry sources)' })
+            .option('concurrency', { type: 'number', describe: 'Requests in flight per registry (default 6)' })
+            .option('authfile', { type: 'string', describe: 'Registry credentials file (docker config.json / containers auth.json); default $REGISTRY_AUTH_FILE, ~/.docker/config.json, containers auth.json' })
+            .option('creds', { type: 'string', describe: 'USER[:PASSWORD] for registry sources (or FERRY_REGISTRY_CREDS); never written anywhere' })
+            .option('ca-file', { type: 'string', array: true, describe: 'Extra CA certificate(s) (PEM) to trust for registry TLS' })
+            .option('insecure-registry', { type: 'string', array: true, describe: 'HOST[:PORT] reached over plain HTTP or unverified TLS (that host only)' })
+            .option('referrers', { type: 'boolean', default: true, describe: 'Carry cosign signatures/attestations/SBOMs and OCI referrers (--no-referrers to leave them out)' })
+            .option('cache', { type: 'string', describe: 'Content-addressed blob cache for registry sources: later runs (and a re-run after an interruption) reuse what it holds' })
+            .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
             .example('$0 create bundle.yaml --key ferry.key --out out/', ''),

@@ -19,6 +19,7 @@ import {
   planVolumes,
   sha256Digest,
   signBytes,
+  toFerryError,
   validateManifest,
   writeVolumes,
   type BlobKind,
@@ -27,7 +28,7 @@ import {
   type BundleManifest,
   type Descriptor,
 } from '@ferry/format-spec';
-import { resolveImage, type ImageSource, type ResolvedImage } from '@ferry/oci';
+import { resolveImage, resolveReferrers, type ImageSource, type ResolvedImage, type ResolvedReferrer } from '@ferry/oci';
 import { collectFiles, type CollectedFile, type FileRequest } from './sources/files.js';
 import { collectKeys, type CollectedKey } from './sources/keys.js';
 import { VERSION } from './version.js';
@@ -58,6 +59,10 @@ export interface CreateOptions {
   workers?: number;
   /** Base directory for relative file paths. */
   cwd: string;
+  /** Carry signatures, attestations and SBOMs found for each image (default true). */
+  referrers?: boolean;
+  /** Leave out images that fail, report them, and bundle the rest (exit code still says so). */
+  keepGoing?: boolean;
   /** Opens an image source string into one or more images (a docker-archive may hold several). */
   openSources: (source: string) => Promise<ImageSource[]>;
   onEvent?: (e: CreateEvent) => void;
@@ -67,7 +72,8 @@ export interface CreateOptions {
 
 export type CreateEvent =
   | { type: 'resolving'; source: string }
-  | { type: 'resolved'; source: string; repository: string; tag?: string; digest: string; bytes: number }
+  | { type: 'resolved'; source: string; repository: string; tag?: string; digest: string; bytes: number; referrers: number }
+  | { type: 'failed'; source: string; code: string; message: string }
   | { type: 'planned'; volumes: number; blobs: number; bytes: number }
   | { type: 'progress'; volume: number; bytes: number; total: number }
   | { type: 'written'; file: string; size: number };
@@ -78,7 +84,9 @@ export interface CreateResult {
   manifestDigest: string;
   signed: boolean;
   signer?: { algorithm: string; fingerprint: string };
-  images: Array<{ source: string; repository: string; tag?: string; digest: string; platforms: string[] }>;
+  images: Array<{ source: string; repository: string; tag?: string; digest: string; platforms: string[]; referrers: number }>;
+  /** Images left out under keepGoing, with the reason. */
+  failures: Array<{ source: string; code: string; message: string }>;
   files: Array<{ path: string; size: number; digest: string }>;
   keys: Array<{ path: string; fingerprint: string }>;
   volumes: Array<{ file: string; size: number; sha256: string }>;
@@ -136,22 +144,36 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     throw new FerryError('USAGE', `${manifestPath} already exists; choose another --name or --out, or remove the old bundle first`);
   }
 
-  // 1. Resolve images.
-  const resolved: Array<{ req: ImageRequest; img: ResolvedImage; repository: string; tag?: string }> = [];
+  // 1. Resolve images (and what refers to them). One failing image stops the run unless
+  //    keepGoing, in which case it is reported and left out, never silently.
+  const resolved: Array<{ req: ImageRequest; img: ResolvedImage; referrers: ResolvedReferrer[]; repository: string; tag?: string }> = [];
+  const failures: CreateResult['failures'] = [];
   const openedSources: ImageSource[] = [];
   try {
     for (const req of opts.images) {
       emit({ type: 'resolving', source: req.source });
-      const sources = await opts.openSources(req.source);
-      openedSources.push(...sources);
-      if (req.name && sources.length > 1) throw new FerryError('SPEC_INVALID', `${req.source} holds ${sources.length} images; name: applies to one image only`);
-      for (const src of sources) {
-        const img = await resolveImage(src, req.platforms ?? opts.platforms);
-        const target = req.name ? parseTargetName(req.name, req.source) : { repository: src.repository, tag: src.tag };
-        const tag = target.tag ?? (req.name ? src.tag : undefined);
-        resolved.push({ req, img, repository: target.repository, ...(tag ? { tag } : {}) });
-        emit({ type: 'resolved', source: src.description, repository: target.repository, ...(tag ? { tag } : {}), digest: img.root.digest, bytes: img.blobs.reduce((n, b) => n + b.descriptor.size, 0) });
+      try {
+        const sources = await opts.openSources(req.source);
+        openedSources.push(...sources);
+        if (req.name && sources.length > 1) throw new FerryError('SPEC_INVALID', `${req.source} holds ${sources.length} images; name: applies to one image only`);
+        for (const src of sources) {
+          const img = await resolveImage(src, req.platforms ?? opts.platforms);
+          const referrers = opts.referrers === false ? [] : await resolveReferrers(img);
+          const target = req.name ? parseTargetName(req.name, req.source) : { repository: src.repository, tag: src.tag };
+          const tag = target.tag ?? (req.name ? src.tag : undefined);
+          resolved.push({ req, img, referrers, repository: target.repository, ...(tag ? { tag } : {}) });
+          const bytes = [...img.blobs, ...referrers.flatMap((r) => r.blobs)].reduce((n, b) => n + b.descriptor.size, 0);
+          emit({ type: 'resolved', source: src.description, repository: target.repository, ...(tag ? { tag } : {}), digest: img.root.digest, bytes, referrers: referrers.length });
+        }
+      } catch (e) {
+        const fe = toFerryError(e);
+        if (!opts.keepGoing) throw fe;
+        failures.push({ source: req.source, code: fe.code, message: fe.message });
+        emit({ type: 'failed', source: req.source, code: fe.code, message: fe.message });
       }
+    }
+    if (opts.images.length > 0 && resolved.length === 0 && opts.files.length + opts.publicKeys.length === 0) {
+      throw new FerryError('PARTIAL_FAILURE', `no image could be resolved (${failures.length} failed); nothing to bundle`);
     }
     const names = new Map<string, string>();
     for (const r of resolved) {
@@ -173,8 +195,9 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       providers.set(desc.digest, provider);
       blobs.push({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, kind });
     };
-    const images: BundleImage[] = resolved.map(({ req, img, repository, tag }) => {
-      for (const b of img.blobs) {
+    const images: BundleImage[] = resolved.map(({ req, img, referrers, repository, tag }) => {
+      // Image blobs children first, then each referrer's (a signature after what it signs).
+      for (const b of [...img.blobs, ...referrers.flatMap((r) => r.blobs)]) {
         const bytes = b.bytes;
         addBlob(b.descriptor, b.kind, bytes ? async () => Readable.from([bytes]) : () => img.source.openBlob(b.descriptor));
       }
@@ -188,6 +211,20 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         platformFilter: img.platformFilter,
         platforms: img.platforms,
         blobs: img.blobs.map((b) => b.descriptor.digest),
+        ...(referrers.length
+          ? {
+              referrers: referrers.map((r) => ({
+                digest: r.descriptor.digest,
+                mediaType: r.descriptor.mediaType,
+                size: r.descriptor.size,
+                ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+                scheme: r.scheme,
+                ...(r.tag ? { tag: r.tag } : {}),
+                subject: r.subject,
+                blobs: r.blobs.map((b) => b.descriptor.digest),
+              })),
+            }
+          : {}),
       };
     });
     for (const f of files) {
@@ -217,11 +254,11 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const totalBytes = blobs.reduce((n, b) => n + b.size, 0);
     const estimate = (planned: BundleBlob[], volumeCount: number) =>
       Buffer.byteLength(serialise({ ...base, volumes: volumeList(opts.name, volumeCount), blobs: planned })) + 200 /* signature */ + OCI_LAYOUT_BYTES.length + indexBytes.length;
-    let reserve = estimate(blobs.map((b) => ({ ...b, volume: 999 })), Math.max(1, Math.ceil(totalBytes / opts.volumeSize))) + 64 * 1024;
+    let reserve = estimate(blobs.map((b) => ({ ...b, volume: 999 })), Math.max(1, Math.ceil(totalBytes / opts.volumeSize))) + 2048;
     let plan = planVolumes(blobs, { volumeSize: opts.volumeSize, headerReserve: reserve });
     for (let i = 0; estimate(plan.blobs, plan.volumeCount) > reserve; i++) {
       if (i > 5) throw new FerryError('INTERNAL', 'volume plan did not converge');
-      reserve = estimate(plan.blobs, plan.volumeCount) * 2;
+      reserve = estimate(plan.blobs, plan.volumeCount) + 2048 * (i + 1);
       plan = planVolumes(blobs, { volumeSize: opts.volumeSize, headerReserve: reserve });
     }
     const manifest: BundleManifest = { ...base, volumes: volumeList(opts.name, plan.volumeCount), blobs: plan.blobs };
@@ -273,7 +310,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       manifestDigest: sha256Digest(manifestBytes),
       signed: Boolean(key),
       ...(manifest.signer ? { signer: manifest.signer } : {}),
-      images: images.map((i) => ({ source: i.source, repository: i.repository, ...(i.tag ? { tag: i.tag } : {}), digest: i.digest, platforms: i.platforms.map((p) => [p.platform.os, p.platform.architecture, p.platform.variant].filter(Boolean).join('/')) })),
+      images: images.map((i) => ({ source: i.source, repository: i.repository, ...(i.tag ? { tag: i.tag } : {}), digest: i.digest, platforms: i.platforms.map((p) => [p.platform.os, p.platform.architecture, p.platform.variant].filter(Boolean).join('/')), referrers: i.referrers?.length ?? 0 })),
+      failures,
       files: files.map((f) => ({ path: f.path, size: f.size, digest: f.digest })),
       keys: keys.map((k) => ({ path: k.path, fingerprint: k.fingerprint })),
       volumes: written.map((v) => ({ file: v.file, size: v.size, sha256: v.sha256 })),

@@ -1,8 +1,22 @@
 // Turn an image source string into image sources: local transports (oci:, oci-archive:,
-// docker-archive:) from @ferry/oci; registry references go to the registry client.
+// docker-archive:) from @ferry/oci, registry references through one shared set of registry
+// clients (connections and tokens reused across images).
 
-import { openLocalImageSources, type ImageSource } from '@ferry/oci';
+import { withCache } from './cache.js';
+import { RegistryClients, RegistrySource, openLocalImageSources, parseImageSource, type ImageSource, type RegistryOptions } from '@ferry/oci';
 
-export async function openImageSources(source: string): Promise<ImageSource[]> {
-  return openLocalImageSources(source);
+export type SourceOpener = ((source: string) => Promise<ImageSource[]>) & { close(): void };
+
+export function sourceOpener(registry: RegistryOptions = {}, cacheDir?: string): SourceOpener {
+  let clients: RegistryClients | undefined;
+  const open = async (source: string): Promise<ImageSource[]> => {
+    const parsed = parseImageSource(source);
+    if (parsed.transport === 'docker') {
+      clients ??= new RegistryClients(registry);
+      const src = new RegistrySource(parsed.reference ?? source, clients);
+      return [cacheDir ? withCache(src, cacheDir) : src];
+    }
+    return openLocalImageSources(source);
+  };
+  return Object.assign(open, { close: () => clients?.close() });
 }

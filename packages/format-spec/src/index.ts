@@ -5,3 +5,8 @@ export * from './digest.js';
 export * from './signing.js';
 export * from './checksums.js';
 export * from './schema.js';
+export * from './sizes.js';
+export * from './plan.js';
+export * from './zstd-frames.js';
+export * from './volume-writer.js';
+export * from './volume-reader.js';

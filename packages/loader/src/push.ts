@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { createWriteStream } from 'node:fs';
 import {
   FerryError,
@@ -163,12 +163,17 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
       manifestBytes: tm.bytes,
       ...(tm.signature ? { signatureBytes: tm.signature } : {}),
       onEntry: async (info, stream) => {
-        const count = (s: Readable) => {
-          s.on('data', (c: Buffer) => {
-            bytes += c.length;
-            emit({ type: 'bytes', bytes, total });
+        // Count bytes without switching the entry stream to flowing mode before the sink reads it.
+        const count = (s: Readable): Readable => {
+          const counter = new Transform({
+            transform(c: Buffer, _e, cb) {
+              bytes += c.length;
+              emit({ type: 'bytes', bytes, total });
+              cb(null, c);
+            },
           });
-          return s;
+          s.on('error', (e) => counter.destroy(e));
+          return s.pipe(counter);
         };
         if ((info.kind !== 'blob' && info.kind !== 'segment') || !info.blob || !needed.includes(info.blob)) {
           if (info.kind === 'blob' || info.kind === 'segment') volSkipped++;

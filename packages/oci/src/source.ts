@@ -26,6 +26,16 @@ export interface ImageSource {
   openBlob(desc: Descriptor): Promise<Readable>;
   /** Release file handles / connections. */
   close(): Promise<void>;
+  /** Signatures, attestations, SBOMs that refer to `subject` (sources that can find them). */
+  listReferrers?(subject: Descriptor): Promise<SourceReferrer[]>;
+}
+
+/** A manifest found to refer to an image: by cosign's tag scheme or the OCI subject field. */
+export interface SourceReferrer {
+  scheme: 'cosign-tag' | 'oci-referrer';
+  descriptor: Descriptor;
+  tag?: string;
+  subject: string;
 }
 
 /** Something blobs and manifests can be written to (OCI layout dir, registry repo). */

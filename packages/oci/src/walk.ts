@@ -170,6 +170,54 @@ export async function resolveImage(source: ImageSource, platforms: readonly stri
   };
 }
 
+export interface ResolvedReferrer {
+  scheme: 'cosign-tag' | 'oci-referrer';
+  descriptor: Descriptor;
+  artifactType?: string;
+  tag?: string;
+  subject: string;
+  /** Children first, the referrer manifest last. */
+  blobs: PlannedBlob[];
+}
+
+/**
+ * Everything that refers to the image's root or its platform manifests (one level: signatures
+ * of signatures are not followed), with the blobs each needs. Sources without referrer
+ * discovery return none.
+ */
+export async function resolveReferrers(img: ResolvedImage): Promise<ResolvedReferrer[]> {
+  const source = img.source;
+  if (!source.listReferrers) return [];
+  const subjects = [img.root, ...img.blobs.filter((b) => b.kind === 'manifest' && b.descriptor.digest !== img.root.digest).map((b) => b.descriptor)];
+  const out: ResolvedReferrer[] = [];
+  const seen = new Set<string>();
+  for (const subject of subjects) {
+    for (const r of await source.listReferrers(subject)) {
+      if (seen.has(r.descriptor.digest)) continue;
+      seen.add(r.descriptor.digest);
+      const m = await source.fetchManifest(r.descriptor);
+      const doc = parseJson<ImageIndex & ImageManifest>(m, source.description);
+      const coll = new BlobCollector();
+      if (manifestKind(m.descriptor.mediaType, doc) === 'index') {
+        for (const child of doc.manifests ?? []) addImageManifest(await source.fetchManifest(child), source.description, coll);
+        coll.add({ descriptor: strip(m.descriptor), kind: 'index', bytes: m.bytes });
+      } else {
+        addImageManifest(m, source.description, coll);
+      }
+      const artifactType = doc.artifactType ?? r.descriptor.artifactType ?? (doc.config as Descriptor | undefined)?.mediaType;
+      out.push({
+        scheme: r.scheme,
+        descriptor: strip(m.descriptor),
+        ...(artifactType ? { artifactType } : {}),
+        ...(r.tag ? { tag: r.tag } : {}),
+        subject: r.subject,
+        blobs: coll.blobs,
+      });
+    }
+  }
+  return out;
+}
+
 /** The platform a single-manifest image was built for, from its config (small JSON). */
 async function configPlatform(source: ImageSource, doc: ImageManifest): Promise<Platform | undefined> {
   const cfg = doc.config;

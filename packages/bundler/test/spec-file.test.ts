@@ -1,0 +1,194 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FerryError } from '@ferry/format-spec';
+import { loadSpecFile, parseSpecText } from '../src/spec-file.js';
+
+let root: string;
+
+async function spec(name: string, text: string): Promise<string> {
+  const p = join(root, name);
+  await writeFile(p, text);
+  return p;
+}
+
+async function problems(path: string): Promise<string[]> {
+  try {
+    await loadSpecFile(path);
+  } catch (e) {
+    assert.instance(e, FerryError);
+    assert.is((e as FerryError).code, 'SPEC_INVALID', (e as Error).message);
+    return (e as Error).message.split('\n');
+  }
+  assert.unreachable(`${path} should be refused`);
+  return [];
+}
+
+test.before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'ferry-spec-'));
+  await mkdir(join(root, 'sub'));
+});
+test.after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+test('a full YAML spec loads; relative paths resolve against the spec file directory', async () => {
+  const p = await spec('sub/weekly.yaml', `# weekly sync
+schemaVersion: 1
+name: weekly-2024.06
+volumeSize: dvd
+compressionLevel: 3
+platforms: [linux/amd64, linux/arm64/v8]
+images:
+  - gcr.io/cleanstart/python:3.11-prod
+  - oci:layouts/demo:1.0
+  - source: docker-archive:../saves/app.tar:web/app:2
+    name: team/app:2
+    platforms: [linux/amd64]
+files:
+  - docs/*.md
+  - source: charts/
+    dest: helm/charts
+publicKeys:
+  - keys/cosign.pub
+`);
+  const s = await loadSpecFile(p);
+  assert.is(s.name, 'weekly-2024.06');
+  assert.is(s.volumeSize, 'dvd');
+  assert.is(s.compressionLevel, 3);
+  assert.equal(s.platforms, ['linux/amd64', 'linux/arm64/v8']);
+  assert.equal(s.images, [
+    'gcr.io/cleanstart/python:3.11-prod',
+    `oci:${join(root, 'sub/layouts/demo')}:1.0`,
+    { source: `docker-archive:${join(root, 'saves/app.tar')}:web/app:2`, name: 'team/app:2', platforms: ['linux/amd64'] },
+  ]);
+  assert.equal(s.files, [join(root, 'sub/docs/*.md'), { source: join(root, 'sub/charts'), dest: 'helm/charts' }]);
+  assert.equal(s.publicKeys, [join(root, 'sub/keys/cosign.pub')]);
+  assert.is(s.specFile, p);
+});
+
+test('JSON is recognised by content, whatever the extension; numbers stay numbers', async () => {
+  const p = await spec('spec.conf', '{\n  "images": ["alpine:3.19"],\n  "volumeSize": 4000000000\n}\n');
+  const s = await loadSpecFile(p);
+  assert.equal(s.images, ['alpine:3.19']);
+  assert.is(s.volumeSize, 4_000_000_000);
+  // and a .json file with YAML in it is read as YAML
+  const y = await loadSpecFile(await spec('looks.json', 'images:\n  - alpine\n'));
+  assert.equal(y.images, ['alpine']);
+});
+
+test('wrong platform: message has file:line:col, the field path and the value', async () => {
+  const p = await spec('plat.yaml', `images:
+  - alpine
+  - source: oci:x:1
+    platforms:
+      - linux
+`);
+  assert.equal(await problems(p), [`${p}:5:9: images[1].platforms[0]: must match OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8 (got "linux")`]);
+});
+
+test('unknown keys are errors with their line, top level and nested, with a suggestion', async () => {
+  const p = await spec('typo.yaml', `name: x
+imagse:
+  - alpine
+files:
+  - source: a.txt
+    destination: docs
+`);
+  const lines = await problems(p);
+  assert.is(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0]!, new RegExp(`^${p}:2:1: imagse: unknown field \\(did you mean "images"\\?\\)`));
+  assert.ok(lines.some((l) => l.startsWith(`${p}:6:5: files[0].destination: unknown field`)), lines.join('\n'));
+  assert.ok(!lines.some((l) => /files\[0\]: must be a path/.test(l)), 'the string-branch complaint is noise here');
+});
+
+test('wrong types: quoted hint for numbers where strings belong; mapping where a list belongs', async () => {
+  const p = await spec('types.yaml', `name: 1.10
+images:
+  source: alpine
+compressionLevel: "3"
+volumeSize: -5
+`);
+  const lines = await problems(p);
+  assert.ok(lines.includes(`${p}:1:7: name: must be a bundle name: letters, digits, . _ - (starting with a letter or digit, at most 100); quote the value to make it a string (got 1.1)`), lines.join('\n'));
+  assert.ok(lines.includes(`${p}:3:3: images: must be array (got a mapping)`), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith(`${p}:4:19: compressionLevel: must be a zstd level`)), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith(`${p}:5:13: volumeSize: must be bytes`) && l.endsWith('(got -5)')), lines.join('\n'));
+});
+
+test('JSON specs get line:column too', async () => {
+  const p = await spec('bad.json', `{
+  "images": [
+    {"source": "alpine", "platforms": ["linux/amd64", "windows"]}
+  ],
+  "extra": 1
+}`);
+  const lines = await problems(p);
+  assert.ok(lines.includes(`${p}:3:55: images[0].platforms[1]: must match OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8 (got "windows")`), lines.join('\n'));
+  assert.ok(lines.includes(`${p}:5:3: extra: unknown field; allowed here: schemaVersion, name, volumeSize, platforms, images, files, publicKeys, compressionLevel`), lines.join('\n'));
+  const syntax = await problems(await spec('syntax.json', '{\n  "images": ["a"],,\n}'));
+  assert.match(syntax[0]!, /syntax\.json:2:19: not valid JSON/);
+});
+
+test('nothing to carry, wrong schemaVersion, empty and non-mapping files are refused', async () => {
+  assert.match((await problems(await spec('nothing.yaml', 'name: x\nimages: []\n')))[0]!, /must hold at least one of images, files or publicKeys/);
+  assert.match((await problems(await spec('v2.yaml', 'schemaVersion: 2\nimages: [a]\n')))[0]!, /v2\.yaml:1:16: schemaVersion: must be 1/);
+  assert.match((await problems(await spec('empty.yaml', '\n# only a comment\n')))[0]!, /empty/);
+  const list = await problems(await spec('list.yaml', '- alpine\n'));
+  assert.equal(list.length, 1);
+  assert.match(list[0]!, /list\.yaml:1:1: the spec file must be a mapping/);
+  assert.match((await problems(await spec('missing.yaml', 'images:\n  - name: a/b\n')))[0]!, /missing\.yaml:2:5: images\[0\]: missing required field "source"/);
+});
+
+test('YAML syntax errors and duplicate keys point at the line', async () => {
+  const dup = await problems(await spec('dup.yaml', 'images: [a]\nname: x\nname: y\n'));
+  assert.match(dup[0]!, /dup\.yaml:3:1: YAML syntax error: .*unique/i);
+  const bad = await problems(await spec('bad.yaml', 'images:\n  - a\n  b: [\n'));
+  assert.match(bad[0]!, /bad\.yaml:3:\d+: YAML syntax error/);
+});
+
+test('image sources are checked as transports; dest may not escape the bundle', async () => {
+  const p = await spec('src.yaml', `images:
+  - dir:/var/lib/images
+  - source: "oci:layout:bad ref"
+files:
+  - source: a
+    dest: ../../etc
+  - source: b
+    dest: /abs
+`);
+  const lines = await problems(p);
+  assert.ok(lines.some((l) => l.startsWith(`${p}:6:11: files[0].dest: must be a relative directory inside the bundle`)), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith(`${p}:8:11: files[1].dest: must be a relative directory`)), lines.join('\n'));
+  // transport problems come after the schema passes
+  const q = await spec('src2.yaml', 'images:\n  - dir:/var/lib/images\n  - source: "oci:layout:bad ref"\n');
+  const l2 = await problems(q);
+  assert.match(l2[0]!, new RegExp(`^${q}:2:5: images\\[0\\]: .*dir: transport is not supported`));
+  assert.match(l2[1]!, new RegExp(`^${q}:3:13: images\\[1\\]\\.source: .*not a valid layout reference name`));
+});
+
+test('missing spec file is INPUT_NOT_FOUND; a directory is SPEC_INVALID', async () => {
+  try {
+    await loadSpecFile(join(root, 'nope.yaml'));
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as FerryError).code, 'INPUT_NOT_FOUND');
+  }
+  try {
+    await loadSpecFile(root);
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as FerryError).code, 'SPEC_INVALID');
+    assert.match((e as Error).message, /is a directory/);
+  }
+});
+
+test('parseSpecText: alias bombs are refused, BOM tolerated', () => {
+  const bomb = ['a: &a [x,x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'images: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]'].join('\n');
+  assert.throws(() => parseSpecText(bomb, 'bomb.yaml'), (e: Error) => (e as FerryError).code === 'SPEC_INVALID');
+  assert.equal(parseSpecText('\uFEFFimages: [alpine]\n', '/x/s.yaml').images, ['alpine']);
+});
+
+test.run();

@@ -1,0 +1,455 @@
+// Reads one volume as a stream (zstd -> tar-stream extract), checking every entry against what
+// the signed manifest says this volume holds: names, order, types, sizes, exact tar offsets and
+// content. Nothing is extracted to disk; each entry is handed to the caller as a stream.
+
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { PassThrough, Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { VerifyingStream, verifyBytes } from './digest.js';
+import { FerryError } from './errors.js';
+import type { BlobSegment, BundleBlob, BundleManifest } from './manifest-types.js';
+import {
+  TAR_END_BYTES,
+  needsPaxHeader,
+  tarHeaderBytes,
+  tarLayout,
+  validatePlan,
+  volumeFileName,
+  volumePieces,
+  blobEntryName,
+  segmentEntryName,
+} from './plan.js';
+import { decodeZstd, readSeekTable } from './zstd-frames.js';
+
+export type VolumeEntryKind = 'manifest' | 'signature' | 'oci-layout' | 'index' | 'blob' | 'segment';
+
+export interface VolumeEntryInfo {
+  name: string;
+  kind: VolumeEntryKind;
+  size: number;
+  blob?: BundleBlob;
+  segment?: BlobSegment;
+}
+
+export interface ReadVolumeOptions {
+  path: string;
+  /** 1-based volume number this file must be. */
+  volume: number;
+  /** The verified manifest, and its exact bytes (and signature) as checked by the caller. */
+  manifest: BundleManifest;
+  manifestBytes: Buffer;
+  signatureBytes?: Buffer;
+  /** Called for every entry in order. It must consume `stream` (whatever it leaves unread is
+   *  drained so blobs are still verified). Whole blobs are verified as they stream: a mismatch
+   *  errors the stream before it ends. Segments are size-checked; the caller hashes them. */
+  onEntry: (info: VolumeEntryInfo, stream: Readable) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface ReadVolumeResult {
+  entries: number;
+  compressedBytes: number;
+  tarBytes: number;
+}
+
+export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
+/** Largest manifest accepted inside a volume, and largest signature. */
+export const MAX_EMBEDDED_MANIFEST_BYTES = 64 * 1024 * 1024;
+export const MAX_EMBEDDED_SIGNATURE_BYTES = 1024 * 1024;
+/** Beyond the two end-of-archive blocks a tar may be zero-padded to a 10 KiB record. */
+const TRAILING_ZERO_ALLOWANCE = 10240 - TAR_END_BYTES;
+const READ_CHUNK_BYTES = 1024 * 1024;
+const BUNDLE_NAME = '[A-Za-z0-9][A-Za-z0-9._-]{0,99}';
+const MANIFEST_ENTRY_RE = new RegExp(`^(${BUNDLE_NAME})\\.manifest\\.json$`);
+
+interface Expected extends VolumeEntryInfo {
+  bytes?: Buffer;
+}
+
+type TarEntry = tar.Extract extends AsyncIterable<infer T> ? T : never;
+type TarHeader = tar.Header & { byteOffset?: number; pax?: Record<string, string> | null };
+
+const show = (name: string): string => JSON.stringify(name.length > 200 ? name.slice(0, 200) + '…' : name);
+
+/** Why a tar entry name is unsafe to extract, or null. */
+function unsafeName(n: string): string | null {
+  if (n.length === 0) return 'an empty name';
+  if (n.includes('\0')) return 'a NUL byte in its name';
+  if (n.includes('\\')) return 'a backslash in its name';
+  if (/[\x00-\x1f\x7f]/.test(n)) return 'control characters in its name';
+  if (n.startsWith('/')) return 'an absolute path';
+  if (n.startsWith('./')) return "a './' prefix";
+  const parts = n.split('/');
+  if (parts.includes('..')) return "a '..' path component";
+  if (parts.some((p) => p === '' || p === '.')) return "an empty or '.' path component";
+  return null;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  link: 'a hard link',
+  symlink: 'a symbolic link',
+  'character-device': 'a character device',
+  'block-device': 'a block device',
+  directory: 'a directory',
+  fifo: 'a FIFO',
+  'contiguous-file': 'a contiguous file',
+};
+
+interface TarFeed {
+  extract: tar.Extract;
+  /** Settles when the whole file was read (or reading failed). */
+  done: Promise<void>;
+  stats: { compressedBytes: number; tarBytes: number };
+  /** The first error from reading/decoding: the cause of anything that fails after it. */
+  rootError: () => unknown;
+  stop: (err?: Error) => void;
+}
+
+/**
+ * Read `path`, decode zstd (at most maxTar bytes out) and feed the first `feedLimit` tar bytes
+ * to a tar-stream extract; bytes past feedLimit must be zeros (end-of-archive padding).
+ */
+function openTarFeed(path: string, file: string, maxTar: number, feedLimit: number, describe: () => string): TarFeed {
+  const extract = tar.extract();
+  const rs = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
+  const stats = { compressedBytes: 0, tarBytes: 0 };
+  let root: unknown = null;
+  let stopped = false;
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const c of rs) {
+      stats.compressedBytes += (c as Buffer).length;
+      yield c as Buffer;
+    }
+  }
+  const decoded = decodeZstd(counted(), {
+    maxOutput: maxTar,
+    onTooLarge: (limit) => new FerryError('ARCHIVE_HOSTILE', `${file} decompresses to more than the ${limit} bytes its entries need (a zstd bomb or trailing data)${describe()}`, { file }),
+    onCorrupt: (msg) => new FerryError('ARCHIVE_CORRUPT', `${file} is damaged: ${msg}${describe()}`, { file }),
+  });
+  const done = (async () => {
+    try {
+      for await (const chunk of decoded) {
+        if (stopped) break;
+        const start = stats.tarBytes;
+        stats.tarBytes += chunk.length;
+        let feed = chunk;
+        if (stats.tarBytes > feedLimit) {
+          const cut = Math.max(0, feedLimit - start);
+          const tail = chunk.subarray(cut);
+          const nz = tail.findIndex((b) => b !== 0);
+          if (nz !== -1) {
+            throw new FerryError('ARCHIVE_HOSTILE', `${file} has data after its last expected entry (tar offset ${start + cut + nz}): an extra entry or trailing garbage`, { file });
+          }
+          feed = chunk.subarray(0, cut);
+        }
+        if (feed.length && !extract.destroyed) {
+          if (!extract.write(feed)) await drainedStreamx(extract);
+        }
+      }
+      if (!extract.destroyed) extract.end(undefined);
+    } catch (e) {
+      // After stop() the read stream's premature close is ours, not a cause.
+      if (!stopped) root ??= e;
+      extract.destroy(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    } finally {
+      rs.destroy();
+    }
+  })();
+  done.catch(() => undefined); // observed through rootError()/awaits
+  return {
+    extract,
+    done,
+    stats,
+    rootError: () => root,
+    stop: (err?: Error) => {
+      stopped = true;
+      if (err) root ??= err;
+      rs.destroy();
+      extract.destroy(err);
+    },
+  };
+}
+
+function drainedStreamx(s: tar.Extract): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: unknown): void => {
+      s.off('drain', onDrain);
+      s.off('error', onErr);
+      s.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = (): void => done();
+    const onErr = (e: unknown): void => done(e);
+    const onClose = (): void => done(new Error('tar extract closed'));
+    s.on('drain', onDrain);
+    s.on('error', onErr);
+    s.on('close', onClose);
+  });
+}
+
+async function readAll(entry: TarEntry, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of entry) {
+    n += (c as Buffer).length;
+    if (n > limit) throw new FerryError('INTERNAL', `entry larger than ${limit} bytes`);
+    parts.push(c as Buffer);
+  }
+  return Buffer.concat(parts, n);
+}
+
+/** Hand `out` (fed from the entry) to the callback; drain what it leaves; first error wins. */
+async function deliver(entry: AsyncIterable<unknown> | Iterable<unknown>, out: Transform, info: VolumeEntryInfo, onEntry: ReadVolumeOptions['onEntry']): Promise<void> {
+  let first: unknown = null;
+  const pump = pipeline(
+    (async function* () {
+      for await (const c of entry) yield c as Buffer;
+    })(),
+    out,
+  ).catch((e: unknown) => {
+    first ??= e;
+  });
+  const user = Promise.resolve()
+    .then(() => onEntry(info, out))
+    .then(
+      () => {
+        if (!out.readableEnded) out.resume();
+      },
+      (e: unknown) => {
+        first ??= e;
+        out.destroy(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  await Promise.all([pump, user]);
+  if (first !== null) throw first;
+}
+
+function expectedEntries(opts: ReadVolumeOptions, file: string): Expected[] {
+  const { manifest, manifestBytes, signatureBytes, volume } = opts;
+  const exp: Expected[] = [{ name: `${manifest.name}.manifest.json`, kind: 'manifest', size: manifestBytes.length, bytes: manifestBytes }];
+  if (signatureBytes) exp.push({ name: `${manifest.name}.manifest.json.sig`, kind: 'signature', size: signatureBytes.length, bytes: signatureBytes });
+  exp.push({ name: 'oci-layout', kind: 'oci-layout', size: OCI_LAYOUT_CONTENT.length, bytes: Buffer.from(OCI_LAYOUT_CONTENT) });
+  const li = manifest.layoutIndex;
+  if (!li || !Number.isSafeInteger(li.size) || li.size < 0 || li.size > MAX_EMBEDDED_MANIFEST_BYTES) {
+    throw new FerryError('SCHEMA_INVALID', `${manifest.name}.manifest.json: bad layoutIndex (needed to check index.json in ${file})`);
+  }
+  exp.push({ name: 'index.json', kind: 'index', size: li.size });
+  for (const p of volumePieces(manifest.blobs, volume)) {
+    exp.push({ name: p.name, kind: p.segment ? 'segment' : 'blob', size: p.size, blob: p.blob, ...(p.segment ? { segment: p.segment } : {}) });
+  }
+  return exp;
+}
+
+/** Where the manifest puts a blob or segment entry name, for "belongs to another volume". */
+function assignedVolume(manifest: BundleManifest, name: string): number | undefined {
+  for (const b of manifest.blobs) {
+    if (b.segments) {
+      for (const s of b.segments) if (segmentEntryName(b.digest, s.index) === name) return s.volume;
+    } else if (blobEntryName(b.digest) === name) {
+      return b.volume;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Stream one volume, checking it against the manifest, and hand each entry to onEntry.
+ * Fails closed with ARCHIVE_HOSTILE / ARCHIVE_CORRUPT / BLOB_MISMATCH / SIGNATURE_INVALID.
+ */
+export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeResult> {
+  const { manifest, volume, signal } = opts;
+  const file = basename(opts.path);
+  if (!new RegExp(`^${BUNDLE_NAME}$`).test(manifest.name)) throw new FerryError('SCHEMA_INVALID', `bad bundle name ${show(manifest.name)} in the manifest`);
+  validatePlan(manifest.blobs, manifest.volumes.length, `${manifest.name}.manifest.json`);
+  if (!Number.isSafeInteger(volume) || volume < 1 || volume > manifest.volumes.length) {
+    throw new FerryError('USAGE', `volume ${volume} is not part of bundle ${manifest.name} (it has ${manifest.volumes.length})`);
+  }
+  const volFile = volumeFileName(manifest.name, volume);
+  const exp = expectedEntries(opts, file);
+  const layout = tarLayout(exp);
+  const seek = manifest.compression?.seekTable ? await readSeekTable(opts.path) : undefined;
+
+  const hostile = (msg: string): FerryError => new FerryError('ARCHIVE_HOSTILE', `${file}: ${msg}`, { file, volume });
+  let i = 0;
+  const describe = (): string => (i < exp.length ? ` (while reading entry ${exp[i]!.name})` : '');
+  const feed = openTarFeed(opts.path, file, layout.tarSize + TRAILING_ZERO_ALLOWANCE, layout.entriesEnd, describe);
+  const onAbort = (): void => feed.stop(signal?.reason instanceof Error ? signal.reason : new FerryError('INTERNAL', 'aborted'));
+  signal?.addEventListener('abort', onAbort);
+  const seen = new Set<string>();
+  const sigName = `${manifest.name}.manifest.json.sig`;
+
+  const check = (h: TarHeader): Expected => {
+    const name = h.name;
+    const bad = unsafeName(name);
+    if (bad) throw hostile(`entry ${show(name)} has ${bad}`);
+    if (h.type !== 'file') throw hostile(`entry ${show(name)} is ${TYPE_WORDS[h.type] ?? `of tar type ${String(h.type)}`}; a volume holds regular files only`);
+    if (i >= exp.length) throw hostile(`unexpected entry ${show(name)} after the last expected entry`);
+    const e = exp[i]!;
+    if (name !== e.name) {
+      if (name === sigName && !opts.signatureBytes) throw new FerryError('SIGNATURE_INVALID', `${file} carries a signature entry ${sigName} but the bundle is unsigned`, { file });
+      if (e.kind === 'signature') throw new FerryError('SIGNATURE_INVALID', `${file} has no signature entry (found ${show(name)} where ${sigName} belongs) but the bundle is signed`, { file });
+      if (seen.has(name)) throw hostile(`duplicate entry ${show(name)}`);
+      if (exp.slice(i + 1).some((x) => x.name === name)) throw hostile(`entry ${show(name)} is out of order (expected ${e.name} at position ${i + 1})`);
+      const other = assignedVolume(manifest, name);
+      if (other !== undefined) throw hostile(`entry ${show(name)} belongs to volume ${other} (${volumeFileName(manifest.name, other)}) according to the manifest, not to ${volFile}`);
+      throw hostile(`unexpected entry ${show(name)} (expected ${e.name} at position ${i + 1})`);
+    }
+    if (h.size !== e.size) {
+      if (e.kind === 'manifest') throw new FerryError('SIGNATURE_INVALID', `manifest copy inside ${file} differs from the signed manifest (${h.size} bytes, signed manifest has ${e.size})`, { file });
+      if (e.kind === 'signature') throw new FerryError('SIGNATURE_INVALID', `signature copy inside ${file} differs from the bundle's signature (${h.size} bytes, expected ${e.size})`, { file });
+      throw hostile(`entry ${e.name} claims ${h.size} bytes; the manifest plans ${e.size}`);
+    }
+    if ((h.mode ?? 0) & 0o7000) throw hostile(`entry ${e.name} has setuid/setgid/sticky mode bits (${(h.mode ?? 0).toString(8)})`);
+    if (h.byteOffset !== layout.entries[i]!.dataStart) {
+      throw hostile(`extra tar header blocks (pax, GNU long-name or padding) before entry ${e.name}: its data starts at offset ${String(h.byteOffset)}, expected ${layout.entries[i]!.dataStart}`);
+    }
+    if (h.pax) {
+      const keys = Object.keys(h.pax);
+      if (!needsPaxHeader(e.name) || keys.length !== 1 || keys[0] !== 'path') throw hostile(`entry ${e.name} has a pax extended header (${keys.join(', ').slice(0, 100)}) that Ferry never writes`);
+    }
+    return e;
+  };
+
+  const handle = async (entry: TarEntry): Promise<void> => {
+    const e = check(entry.header as TarHeader);
+    seen.add(e.name);
+    const info: VolumeEntryInfo = { name: e.name, kind: e.kind, size: e.size, ...(e.blob ? { blob: e.blob } : {}), ...(e.segment ? { segment: e.segment } : {}) };
+    switch (e.kind) {
+      case 'manifest':
+      case 'signature':
+      case 'oci-layout': {
+        const got = await readAll(entry, e.size);
+        if (!got.equals(e.bytes!)) {
+          if (e.kind === 'manifest') throw new FerryError('SIGNATURE_INVALID', `manifest copy inside ${file} differs from the signed manifest`, { file });
+          if (e.kind === 'signature') throw new FerryError('SIGNATURE_INVALID', `signature copy inside ${file} differs from the bundle's signature`, { file });
+          throw hostile(`oci-layout is not exactly ${OCI_LAYOUT_CONTENT}`);
+        }
+        await deliver([got], new PassThrough(), info, opts.onEntry);
+        return;
+      }
+      case 'index': {
+        const got = await readAll(entry, e.size);
+        verifyBytes(got, manifest.layoutIndex.digest, manifest.layoutIndex.size, { where: `index.json in ${file}` });
+        await deliver([got], new PassThrough(), info, opts.onEntry);
+        return;
+      }
+      case 'blob':
+        await deliver(entry, new VerifyingStream(e.blob!.digest, e.blob!.size, { where: file }), info, opts.onEntry);
+        return;
+      case 'segment':
+        // The tar header size was checked against the plan and tar-stream yields exactly that many bytes.
+        await deliver(entry, new PassThrough(), info, opts.onEntry);
+        return;
+    }
+  };
+
+  let failure: unknown = null;
+  try {
+    for await (const entry of feed.extract) {
+      await handle(entry);
+      i++;
+    }
+  } catch (e) {
+    failure = e;
+  }
+  if (failure === null) {
+    try {
+      await feed.done;
+    } catch (e) {
+      failure = e;
+    }
+  } else {
+    feed.stop();
+    await feed.done.catch(() => undefined);
+  }
+  signal?.removeEventListener('abort', onAbort);
+  // A read/decode error is the cause of whatever failed after it.
+  const root = feed.rootError();
+  if (root !== null) throw root;
+  const { tarBytes, compressedBytes } = feed.stats;
+  if (failure !== null) {
+    if (failure instanceof FerryError) throw failure;
+    if (tarBytes < layout.entriesEnd) throw truncated();
+    throw hostile(`malformed tar data${describe()}: ${failure instanceof Error ? failure.message : String(failure)}`);
+  }
+  if (i < exp.length) throw truncated();
+  if (tarBytes < layout.entriesEnd + TAR_END_BYTES) {
+    throw new FerryError('ARCHIVE_CORRUPT', `${file} is truncated: it ends without the tar end-of-archive blocks (${tarBytes} of ${layout.tarSize} bytes)`, { file });
+  }
+  if (seek && (seek.decompressedBytes !== tarBytes || seek.dataBytes + seek.tableBytes !== compressedBytes)) {
+    throw new FerryError('ARCHIVE_CORRUPT', `${file}: the zstd seek table (${seek.decompressedBytes} bytes in ${seek.frames.length} frames) does not match the data (${tarBytes} bytes)`, { file });
+  }
+  return { entries: i, compressedBytes, tarBytes };
+
+  function truncated(): FerryError {
+    const missing = exp.slice(i).map((x) => x.name);
+    const list = missing.slice(0, 3).join(', ') + (missing.length > 3 ? ` and ${missing.length - 3} more` : '');
+    return new FerryError('ARCHIVE_CORRUPT', `${file} is truncated or incomplete: the tar stream ends after ${feed.stats.tarBytes} of ${layout.tarSize} bytes; missing ${list}`, { file, missing: missing.length });
+  }
+}
+
+export interface EmbeddedManifest {
+  /** Entry name, `<bundle>.manifest.json`. */
+  manifestName: string;
+  manifestBytes: Buffer;
+  signatureBytes?: Buffer;
+}
+
+/**
+ * Read only the first entries of a volume: `<name>.manifest.json` and, if present next,
+ * `<name>.manifest.json.sig`. For when only the volumes are at hand. Trust nothing returned
+ * before the signature is verified against a trusted key.
+ */
+export async function readEmbeddedManifest(path: string): Promise<EmbeddedManifest> {
+  const file = basename(path);
+  const hostile = (msg: string): FerryError => new FerryError('ARCHIVE_HOSTILE', `${file}: ${msg}`, { file });
+  const limit = MAX_EMBEDDED_MANIFEST_BYTES + MAX_EMBEDDED_SIGNATURE_BYTES + 8 * 1024;
+  const feed = openTarFeed(path, file, limit, Number.POSITIVE_INFINITY, () => '');
+  let offset = 0;
+  const checkHeader = (h: TarHeader, what: string): void => {
+    const bad = unsafeName(h.name);
+    if (bad) throw hostile(`entry ${show(h.name)} has ${bad}`);
+    if (h.type !== 'file') throw hostile(`first entries must be regular files; ${show(h.name)} is ${TYPE_WORDS[h.type] ?? String(h.type)}`);
+    if (h.byteOffset !== offset + tarHeaderBytes(h.name)) throw hostile(`extra tar header blocks before ${what}`);
+    if (h.pax && (!needsPaxHeader(h.name) || Object.keys(h.pax).join() !== 'path')) throw hostile(`${what} has a pax extended header that Ferry never writes`);
+  };
+  let result: EmbeddedManifest | null = null;
+  let failure: unknown = null;
+  try {
+    const it = feed.extract[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done) throw new FerryError('ARCHIVE_CORRUPT', `${file} holds no entries (truncated?)`, { file });
+    const h = first.value.header as TarHeader;
+    const m = MANIFEST_ENTRY_RE.exec(h.name);
+    if (!m) throw hostile(`the first entry is ${show(h.name)}, not <bundle>.manifest.json`);
+    checkHeader(h, h.name);
+    if (h.size > MAX_EMBEDDED_MANIFEST_BYTES) throw hostile(`${h.name} claims ${h.size} bytes, more than the ${MAX_EMBEDDED_MANIFEST_BYTES} allowed`);
+    const manifestBytes = await readAll(first.value, h.size);
+    offset = (h.byteOffset ?? 0) + Math.ceil(h.size / 512) * 512;
+    result = { manifestName: h.name, manifestBytes };
+    const second = await it.next();
+    if (!second.done) {
+      const h2 = second.value.header as TarHeader;
+      if (h2.name === `${m[1]}.manifest.json.sig`) {
+        checkHeader(h2, h2.name);
+        if (h2.size > MAX_EMBEDDED_SIGNATURE_BYTES) throw hostile(`${h2.name} claims ${h2.size} bytes, more than the ${MAX_EMBEDDED_SIGNATURE_BYTES} allowed`);
+        result.signatureBytes = await readAll(second.value, h2.size);
+      }
+    }
+  } catch (e) {
+    failure = e;
+  }
+  feed.stop();
+  await feed.done.catch(() => undefined);
+  const root = feed.rootError();
+  if (failure !== null || result === null) {
+    if (root !== null) throw root;
+    if (failure instanceof FerryError) throw failure;
+    throw new FerryError('ARCHIVE_CORRUPT', `${file}: cannot read the embedded manifest: ${failure instanceof Error ? failure.message : String(failure)}`, { file });
+  }
+  return result;
+}

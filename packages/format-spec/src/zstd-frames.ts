@@ -1,0 +1,272 @@
+// zstd with explicit frames: a frame per tar entry, a seek table (the zstd seekable format,
+// contrib/seekable_format v0.1.0) as the final skippable frame, and a bounded decoder.
+// Both directions use zstd-napi's low-level binding because the high-level streams can neither
+// report compressed bytes per frame nor stop a decompression bomb before it fills memory
+// (DecompressStream pushes a whole input chunk's output in one go).
+
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
+// binding.js is CommonJS (module.exports = the native addon): import it whole.
+import binding from 'zstd-napi/binding.js';
+import type { EndDirective } from 'zstd-napi/binding.js';
+import { FerryError } from './errors.js';
+
+export const SEEKABLE_SKIPPABLE_MAGIC = 0x184d2a5e;
+export const SEEKABLE_FOOTER_MAGIC = 0x8f92eab1;
+export const SEEK_TABLE_FOOTER_BYTES = 9;
+/** Seek_Table_Descriptor bit 7: entries carry a checksum. */
+const CHECKSUM_FLAG = 0x80;
+/** The reference implementation's limits (ZSTD_SEEKABLE_MAXFRAMES, ..._MAX_FRAME_DECOMPRESSED_SIZE). */
+const MAX_SEEK_FRAMES = 0x8000000;
+const MAX_FRAME_DECOMPRESSED = 0x40000000;
+/** Decoder window cap: 2^23 = 8 MiB, the spec's interoperability limit. Levels 1..19 never need
+ *  more, and a hostile frame cannot make the reader allocate a larger window. */
+export const DECODER_WINDOW_LOG_MAX = 23;
+export const MIN_LEVEL = 1;
+export const MAX_LEVEL = 19;
+
+export interface FrameInfo {
+  compressedSize: number;
+  decompressedSize: number;
+  /** Low 32 bits of XXH64 of the frame's content (equal to the frame's own content checksum). */
+  checksum?: number;
+}
+
+export interface FrameEncoderOptions {
+  /** 1..19; default 3. */
+  level?: number;
+  /** libzstd worker threads; 0 compresses on the calling thread. */
+  workers?: number;
+}
+
+/** Where FrameEncoder puts compressed bytes: it compresses straight into `space()` (no copy). */
+export interface FrameSink {
+  /** Free space for output; at least 64 KiB. */
+  space(): Buffer;
+  /** The first n bytes of the last space() now hold output. */
+  commit(n: number): void;
+}
+
+/**
+ * Synchronous frame-by-frame compressor writing into a FrameSink; the caller owns backpressure
+ * (it feeds more only when its sink has room). Frames carry their content size (pledged) and a
+ * content checksum. Seek-table checksums are copied from each frame's own checksum (both are the
+ * low 32 bits of XXH64 of the content), so they cost nothing extra.
+ */
+export class FrameEncoder {
+  readonly frames: FrameInfo[] = [];
+  private readonly cctx = new binding.CCtx();
+  private frameOpen = false;
+  private pledged = 0;
+  private fed = 0;
+  private produced = 0;
+  private readonly tail = Buffer.alloc(4);
+
+  constructor(private readonly sink: FrameSink, opts: FrameEncoderOptions = {}) {
+    const level = opts.level ?? 3;
+    if (!Number.isInteger(level) || level < MIN_LEVEL || level > MAX_LEVEL) throw new FerryError('USAGE', `compression level must be ${MIN_LEVEL}..${MAX_LEVEL}, got ${level}`);
+    const workers = opts.workers ?? 0;
+    if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new FerryError('USAGE', `compression workers must be 0..64, got ${workers}`);
+    this.cctx.setParameter(binding.CParameter.compressionLevel, level);
+    this.cctx.setParameter(binding.CParameter.checksumFlag, 1);
+    this.cctx.setParameter(binding.CParameter.contentSizeFlag, 1);
+    if (workers > 0) this.cctx.setParameter(binding.CParameter.nbWorkers, workers);
+  }
+
+  /** Start a frame that will hold exactly `size` bytes. */
+  beginFrame(size: number): void {
+    if (this.frameOpen) throw new FerryError('INTERNAL', 'zstd frame already open');
+    if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_FRAME_DECOMPRESSED) throw new FerryError('INTERNAL', `bad zstd frame size ${size}`);
+    this.cctx.setPledgedSrcSize(size);
+    this.frameOpen = true;
+    this.pledged = size;
+    this.fed = 0;
+    this.produced = 0;
+  }
+
+  write(chunk: Buffer): void {
+    if (!this.frameOpen) throw new FerryError('INTERNAL', 'zstd write outside a frame');
+    this.fed += chunk.length;
+    if (this.fed > this.pledged) throw new FerryError('INTERNAL', `zstd frame overrun: ${this.fed} > ${this.pledged} bytes`);
+    this.run(chunk, binding.EndDirective.continue);
+  }
+
+  endFrame(): FrameInfo {
+    if (!this.frameOpen) throw new FerryError('INTERNAL', 'zstd endFrame without a frame');
+    if (this.fed !== this.pledged) throw new FerryError('INTERNAL', `zstd frame got ${this.fed} bytes, planned ${this.pledged}`);
+    this.run(EMPTY, binding.EndDirective.end);
+    this.frameOpen = false;
+    const info: FrameInfo = { compressedSize: this.produced, decompressedSize: this.fed, checksum: this.tail.readUInt32LE(0) };
+    this.frames.push(info);
+    return info;
+  }
+
+  /** Emit the seek table (with checksums) as the final skippable frame. */
+  finish(): void {
+    if (this.frameOpen) throw new FerryError('INTERNAL', 'zstd finish inside a frame');
+    let table = encodeSeekTable(this.frames);
+    while (table.length) {
+      const dst = this.sink.space();
+      const n = table.copy(dst);
+      this.sink.commit(n);
+      table = table.subarray(n);
+    }
+  }
+
+  private run(src: Buffer, op: EndDirective): void {
+    for (;;) {
+      const dst = this.sink.space();
+      const [remaining, produced, consumed] = this.cctx.compressStream2(dst, src, op);
+      if (produced > 0) {
+        this.keepTail(dst, produced);
+        this.produced += produced;
+        this.sink.commit(produced);
+      }
+      src = src.subarray(consumed);
+      if (src.length === 0 && (op === binding.EndDirective.continue || remaining === 0)) return;
+    }
+  }
+
+  private keepTail(dst: Buffer, n: number): void {
+    if (n >= 4) {
+      dst.copy(this.tail, 0, n - 4, n);
+    } else {
+      this.tail.copy(this.tail, 0, n);
+      dst.copy(this.tail, 4 - n, 0, n);
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function encodeSeekTable(frames: readonly FrameInfo[]): Buffer {
+  const withChecksums = frames.every((f) => f.checksum !== undefined);
+  const entry = withChecksums ? 12 : 8;
+  const payload = frames.length * entry + SEEK_TABLE_FOOTER_BYTES;
+  const b = Buffer.alloc(8 + payload);
+  b.writeUInt32LE(SEEKABLE_SKIPPABLE_MAGIC, 0);
+  b.writeUInt32LE(payload, 4);
+  let at = 8;
+  for (const f of frames) {
+    b.writeUInt32LE(f.compressedSize, at);
+    b.writeUInt32LE(f.decompressedSize, at + 4);
+    if (withChecksums) b.writeUInt32LE(f.checksum!, at + 8);
+    at += entry;
+  }
+  b.writeUInt32LE(frames.length, at);
+  b.writeUInt8(withChecksums ? CHECKSUM_FLAG : 0, at + 4);
+  b.writeUInt32LE(SEEKABLE_FOOTER_MAGIC, at + 5);
+  return b;
+}
+
+export interface SeekTable {
+  frames: FrameInfo[];
+  checksums: boolean;
+  /** Bytes of the skippable frame holding the table (header included). */
+  tableBytes: number;
+  /** Compressed bytes before the table: the sum of the frames' compressed sizes. */
+  dataBytes: number;
+  /** Sum of the frames' decompressed sizes: the tar stream's length. */
+  decompressedBytes: number;
+}
+
+/** Read the seek table from the end of a volume, checking it against the file's size. */
+export async function readSeekTable(path: string): Promise<SeekTable> {
+  const file = basename(path);
+  const corrupt = (msg: string): FerryError => new FerryError('ARCHIVE_CORRUPT', `${file}: ${msg}`, { file });
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size < 8 + SEEK_TABLE_FOOTER_BYTES) throw corrupt(`only ${size} bytes, too short to hold a zstd seek table (truncated?)`);
+    const footer = Buffer.alloc(SEEK_TABLE_FOOTER_BYTES);
+    await fh.read(footer, 0, footer.length, size - footer.length);
+    if (footer.readUInt32LE(5) !== SEEKABLE_FOOTER_MAGIC) throw corrupt('no zstd seek table at the end of the file (truncated, or not written by Ferry)');
+    const count = footer.readUInt32LE(0);
+    const descriptor = footer.readUInt8(4);
+    if (descriptor & 0x7c) throw corrupt(`seek table descriptor has reserved bits set (0x${descriptor.toString(16)})`);
+    if (count > MAX_SEEK_FRAMES) throw corrupt(`seek table claims ${count} frames`);
+    const checksums = (descriptor & CHECKSUM_FLAG) !== 0;
+    const entry = checksums ? 12 : 8;
+    const tableBytes = 8 + count * entry + SEEK_TABLE_FOOTER_BYTES;
+    if (tableBytes > size) throw corrupt(`seek table of ${count} frames is larger than the file`);
+    const table = Buffer.alloc(tableBytes);
+    await fh.read(table, 0, tableBytes, size - tableBytes);
+    if (table.readUInt32LE(0) !== SEEKABLE_SKIPPABLE_MAGIC || table.readUInt32LE(4) !== tableBytes - 8) throw corrupt('seek table skippable frame header is damaged');
+    const frames: FrameInfo[] = [];
+    let dataBytes = 0;
+    let decompressedBytes = 0;
+    for (let i = 0, at = 8; i < count; i++, at += entry) {
+      const f: FrameInfo = { compressedSize: table.readUInt32LE(at), decompressedSize: table.readUInt32LE(at + 4) };
+      if (checksums) f.checksum = table.readUInt32LE(at + 8);
+      frames.push(f);
+      dataBytes += f.compressedSize;
+      decompressedBytes += f.decompressedSize;
+    }
+    if (dataBytes + tableBytes !== size) throw corrupt(`seek table accounts for ${dataBytes + tableBytes} bytes but the file has ${size}`);
+    return { frames, checksums, tableBytes, dataBytes, decompressedBytes };
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface DecodeOptions {
+  /** Most decompressed bytes accepted; one more is an error. */
+  maxOutput: number;
+  /** Called when maxOutput would be exceeded; its error is thrown. */
+  onTooLarge: (limit: number) => Error;
+  /** Called for a libzstd error or a stream that ends inside a frame. */
+  onCorrupt: (message: string) => Error;
+  /** Output chunk size (default 1 MiB). */
+  chunkBytes?: number;
+}
+
+/**
+ * Decompress a zstd stream (any number of frames, skippable frames skipped) chunk by chunk,
+ * pulling input only when the consumer wants more output, and refusing to produce more than
+ * maxOutput bytes. Content checksums are verified by libzstd.
+ */
+export async function* decodeZstd(source: AsyncIterable<Buffer>, opts: DecodeOptions): AsyncGenerator<Buffer, void, undefined> {
+  const dctx = new binding.DCtx();
+  dctx.setParameter(binding.DParameter.windowLogMax, DECODER_WINDOW_LOG_MAX);
+  const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
+  let total = 0;
+  let inFrame = false;
+  let sawInput = false;
+  let dst = Buffer.allocUnsafe(chunkBytes);
+  for await (const input of source) {
+    if (input.length === 0) continue;
+    sawInput = true;
+    let src = input;
+    for (;;) {
+      let ret: number;
+      let produced: number;
+      let consumed: number;
+      try {
+        [ret, produced, consumed] = dctx.decompressStream(dst, src);
+      } catch (e) {
+        throw opts.onCorrupt(`zstd: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      src = src.subarray(consumed);
+      const full = produced === dst.length;
+      if (produced > 0) {
+        total += produced;
+        if (total > opts.maxOutput) throw opts.onTooLarge(opts.maxOutput);
+        let out: Buffer;
+        if (produced < dst.length / 4) {
+          out = Buffer.from(dst.subarray(0, produced)); // small: copy, keep the big buffer
+        } else {
+          out = dst.subarray(0, produced);
+          dst = Buffer.allocUnsafe(chunkBytes);
+        }
+        yield out;
+      }
+      // ret 0: a frame just ended. A full output buffer may mean more output is pending.
+      if (src.length === 0 && (!full || ret === 0)) {
+        inFrame = ret !== 0;
+        break;
+      }
+    }
+  }
+  if (!sawInput) throw opts.onCorrupt('empty file, no zstd frame');
+  if (inFrame) throw opts.onCorrupt('the zstd stream ends in the middle of a frame (truncated)');
+}

@@ -1,0 +1,239 @@
+// Pushing blobs and manifests. Small blobs: POST then one PUT (the whole attempt is replayed on
+// failure). Large blobs: POST, then PATCH requests streamed straight from the source (at most
+// `uploadChunkSize` bytes each, Content-Range set for registries that check it), then PUT
+// ?digest= — the bytes are hashed on the way and the PUT that makes the blob visible is only
+// sent when size and digest match. Cross-repo mounts are tried first when another repository
+// of the registry is known to hold the blob. distribution 2.8 ignores ?digest= on POST, so a
+// single-request upload is never attempted.
+
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { FerryError, type Descriptor } from '@ferry/format-spec';
+import { registryError, describeRef, type RegistryErrorContext } from './errors.js';
+import { header, readBody, type HttpResponse } from './transport.js';
+import { repositoryScope } from './auth.js';
+import type { RegistryClient } from './client.js';
+
+export type BlobPushResult = 'mounted' | 'uploaded' | 'exists';
+
+export interface PushBlobOptions {
+  /** Other repositories of the same registry to try a cross-repo mount from. */
+  mountFrom?: string[];
+  /** HEAD first and skip the upload if present (the stream is then destroyed unread). */
+  skipIfExists?: boolean;
+}
+
+function addQuery(location: URL, key: string, value: string): URL {
+  // The Location may carry state (?_state=...): add to it, never rebuild it.
+  const u = new URL(location);
+  u.searchParams.set(key, value);
+  return u;
+}
+
+function location(res: HttpResponse, ctx: RegistryErrorContext, client: RegistryClient): URL {
+  const loc = header(res, 'location');
+  if (!loc) throw registryError('REGISTRY_ERROR', ctx, `upload of ${describeRef(ctx)} to registry ${client.registry}: HTTP ${res.status} without a Location header`, { status: res.status });
+  return new URL(loc, res.url);
+}
+
+/** Open an upload session; with `mountFrom`, ask for a mount first (201 = done, 202 = a session). */
+async function startSession(client: RegistryClient, repository: string, digest: string, ctx: RegistryErrorContext, mountFrom?: string): Promise<{ mounted: true } | { mounted: false; location: URL; minChunk: number }> {
+  const q = mountFrom ? `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}` : '';
+  const res = await client.send({ method: 'POST', url: `/v2/${repository}/blobs/uploads/${q}` }, ctx, ['pull', 'push'], mountFrom ? [repositoryScope(mountFrom, ['pull'])] : []);
+  if (mountFrom && res.status === 201) {
+    res.body.resume();
+    return { mounted: true };
+  }
+  if (res.status !== 202) throw await client.statusError(res, ctx, 'blob upload');
+  res.body.resume();
+  return { mounted: false, location: location(res, ctx, client), minChunk: Number(header(res, 'oci-chunk-min-length') ?? 0) || 0 };
+}
+
+async function finish(client: RegistryClient, loc: URL, desc: Descriptor, ctx: RegistryErrorContext, body?: Buffer): Promise<void> {
+  const res = await client.send({ method: 'PUT', url: addQuery(loc, 'digest', desc.digest), headers: { 'Content-Type': 'application/octet-stream' }, ...(body ? { body } : {}) }, ctx, ['pull', 'push']);
+  if (res.status !== 201) throw await client.statusError(res, ctx, 'blob upload');
+  res.body.resume();
+  const dcd = header(res, 'docker-content-digest');
+  if (dcd && dcd !== desc.digest) {
+    throw registryError('REGISTRY_ERROR', ctx, `registry ${client.registry} stored blob ${describeRef(ctx)} as ${dcd}`, { status: res.status });
+  }
+}
+
+function mismatch(ctx: RegistryErrorContext, desc: Descriptor, what: string): FerryError {
+  return registryError('BLOB_MISMATCH', ctx, `blob ${desc.digest} for ${describeRef(ctx)}: ${what}; nothing was made visible in the registry`);
+}
+
+/** Collect a small blob fully, checking size and digest. */
+async function collect(data: Readable | Buffer, desc: Descriptor, ctx: RegistryErrorContext): Promise<Buffer> {
+  let buf: Buffer;
+  if (Buffer.isBuffer(data)) {
+    buf = data;
+  } else {
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const c of data as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > desc.size) { data.destroy(); throw mismatch(ctx, desc, `source gave more than the expected ${desc.size} bytes`); }
+      parts.push(c);
+    }
+    buf = Buffer.concat(parts, n);
+  }
+  if (buf.length !== desc.size) throw mismatch(ctx, desc, `source gave ${buf.length} bytes, expected ${desc.size}`);
+  const got = 'sha256:' + createHash('sha256').update(buf).digest('hex');
+  if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
+  return buf;
+}
+
+/** Hands out consecutive byte slices of one source as separate streams, hashing as it goes. */
+class Slicer {
+  private readonly it: AsyncIterator<Buffer>;
+  private leftover: Buffer | undefined;
+  readonly hash = createHash('sha256');
+  consumed = 0;
+
+  constructor(src: Readable, private readonly desc: Descriptor, private readonly ctx: RegistryErrorContext) {
+    this.it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  slice(n: number): Readable {
+    const self = this;
+    return Readable.from((async function* () {
+      let left = n;
+      while (left > 0) {
+        let chunk = self.leftover;
+        self.leftover = undefined;
+        if (!chunk) {
+          const r = await self.it.next();
+          if (r.done) throw mismatch(self.ctx, self.desc, `source ended after ${self.consumed} bytes, expected ${self.desc.size}`);
+          chunk = r.value;
+        }
+        if (chunk.length > left) {
+          self.leftover = chunk.subarray(left);
+          chunk = chunk.subarray(0, left);
+        }
+        left -= chunk.length;
+        self.consumed += chunk.length;
+        self.hash.update(chunk);
+        yield chunk;
+      }
+    })(), { objectMode: false });
+  }
+
+  /** After the last slice: the source must be exhausted. */
+  async assertEnd(): Promise<void> {
+    if (this.leftover?.length) throw mismatch(this.ctx, this.desc, `source gave more than the expected ${this.desc.size} bytes`);
+    for (;;) {
+      const r = await this.it.next();
+      if (r.done) return;
+      if (r.value.length) {
+        await this.it.return?.();
+        throw mismatch(this.ctx, this.desc, `source gave more than the expected ${this.desc.size} bytes`);
+      }
+    }
+  }
+}
+
+/**
+ * Push one blob; the stream is verified against `desc` and the blob only becomes visible when
+ * it matches. Returns how it got there.
+ */
+export async function pushBlob(client: RegistryClient, repository: string, desc: Descriptor, data: Readable | Buffer, opts: PushBlobOptions = {}): Promise<BlobPushResult> {
+  client.checkDigest(repository, desc.digest);
+  const ctx = client.ctx(repository, desc.digest);
+  const release = await client.transport.slots.acquire();
+  try {
+    if (opts.skipIfExists) {
+      const res = await client.send({ method: 'HEAD', url: `/v2/${repository}/blobs/${desc.digest}` }, ctx);
+      res.body.resume();
+      if (res.status === 200) {
+        if (!Buffer.isBuffer(data)) data.destroy();
+        client.noteBlob(repository, desc.digest);
+        return 'exists';
+      }
+    }
+    const from = opts.mountFrom?.find((r) => r !== repository);
+    let session = await startSession(client, repository, desc.digest, ctx, from);
+    if (session.mounted) {
+      if (!Buffer.isBuffer(data)) data.destroy();
+      client.noteBlob(repository, desc.digest);
+      return 'mounted';
+    }
+    const small = desc.size <= (client.options.monolithicUploadMax ?? 8 << 20);
+    if (small) {
+      const buf = await collect(data, desc, ctx);
+      // The buffer can be replayed: a failed attempt gets a fresh session (a half-written one
+      // cannot be resumed on distribution 2.8).
+      const attempts = client.options.attempts ?? 4;
+      for (let i = 1; ; i++) {
+        try {
+          await finish(client, session.location, desc, ctx, buf);
+          break;
+        } catch (e) {
+          if (i >= attempts || (e instanceof FerryError && e.code !== 'REGISTRY_ERROR')) throw e;
+          const s = await startSession(client, repository, desc.digest, ctx);
+          if (s.mounted) break;
+          session = s;
+        }
+      }
+    } else {
+      if (Buffer.isBuffer(data)) data = Readable.from([data], { objectMode: false });
+      const chunkSize = Math.max(client.options.uploadChunkSize ?? 64 << 20, session.minChunk, 1);
+      const slicer = new Slicer(data, desc, ctx);
+      let loc = session.location;
+      while (slicer.consumed < desc.size) {
+        const start = slicer.consumed;
+        const n = Math.min(chunkSize, desc.size - start);
+        const res = await client.send({
+          method: 'PATCH',
+          url: loc,
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${start}-${start + n - 1}` },
+          body: slicer.slice(n),
+          contentLength: n,
+        }, ctx, ['pull', 'push']);
+        if (res.status !== 202) throw await client.statusError(res, ctx, 'blob upload (PATCH)');
+        res.body.resume();
+        loc = location(res, ctx, client);
+      }
+      await slicer.assertEnd();
+      const got = 'sha256:' + slicer.hash.digest('hex');
+      if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
+      await finish(client, loc, desc, ctx);
+    }
+    client.noteBlob(repository, desc.digest);
+    return 'uploaded';
+  } catch (e) {
+    if (!Buffer.isBuffer(data) && !data.destroyed) data.destroy();
+    throw e;
+  } finally {
+    release();
+  }
+}
+
+export interface ManifestPushResult {
+  digest: string;
+  /** The registry answered OCI-Subject: it indexes referrers itself. */
+  subjectProcessed: boolean;
+}
+
+/** PUT a manifest's exact bytes under a tag or its digest, with its media type as Content-Type. */
+export async function putManifest(client: RegistryClient, repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<ManifestPushResult> {
+  client.checkReference(repository, reference);
+  const ctx = client.ctx(repository, reference);
+  const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  if (reference.includes(':') && reference !== digest) {
+    throw registryError('BLOB_MISMATCH', ctx, `manifest for ${describeRef(ctx)} hashes to ${digest}; refusing to push it under another digest`);
+  }
+  return client.transport.slots.run(async () => {
+    const res = await client.send({ method: 'PUT', url: `/v2/${repository}/manifests/${reference}`, headers: { 'Content-Type': mediaType }, body: bytes }, ctx, ['pull', 'push']);
+    if (res.status !== 201 && res.status !== 200) {
+      // distribution answers 400 MANIFEST_BLOB_UNKNOWN when a child is missing: the message names it.
+      throw await client.statusError(res, ctx, 'manifest push');
+    }
+    await readBody(res, 64 << 10).catch(() => undefined);
+    const dcd = header(res, 'docker-content-digest');
+    if (dcd && dcd !== digest) {
+      throw registryError('REGISTRY_ERROR', ctx, `registry ${client.registry} stored manifest ${describeRef(ctx)} as ${dcd}, but its bytes hash to ${digest}`, { status: res.status });
+    }
+    return { digest, subjectProcessed: header(res, 'oci-subject') !== undefined };
+  });
+}
