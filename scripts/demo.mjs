@@ -26,7 +26,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(bundle, { recursive: true });
 const node = process.execPath;
 run('1. Make a signing key (encrypted with FERRY_KEY_PASSWORD)', node, [bin('bundler', 'ferry-bundle.js'), 'keygen', '--out', join(out, 'ferry-demo')]);
-run('2. Bundle examples/ (spec file: a two-platform image, a file, a public key) into 200 KiB volumes', node, [
+run('2. Bundle examples/ (spec file: a two-platform image, a file, a public key) into 128 KiB volumes', node, [
   bin('bundler', 'ferry-bundle.js'), 'create', 'examples/bundle.yaml', '--key', join(out, 'ferry-demo.key'), '--out', bundle,
 ]);
 run('3. Transfer officer: check every volume against demo.sha256', node, [bin('loader', 'ferry-load.js'), 'checksum', join(bundle, 'demo.sha256'), '--key', join(out, 'ferry-demo.pub')]);

@@ -131,7 +131,7 @@ async function create(argv: CreateArgv): Promise<number> {
       ...(argv.key ? { keyPath: argv.key } : {}),
       unsigned: argv.unsigned,
       images,
-      files: [...specFiles.map((f) => ({ ...f, source: resolve(specDir, f.source) })), ...files],
+      files: [...specFiles.map((f) => ({ ...f, source: resolve(specDir, f.source), cwd: specDir })), ...files],
       publicKeys: [...(spec?.publicKeys ?? []).map((p) => resolve(specDir, p)), ...arr(argv.publicKey)],
       platforms,
       volumeSize,

@@ -78,8 +78,9 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
             return;
           }
           for await (const c of stream) {
+            if (info.kind !== 'blob') continue; // header entries are not part of the blob total
             bytes += (c as Buffer).length;
-            if (info.kind === 'blob') opts.onBytes?.(bytes, total);
+            opts.onBytes?.(bytes, total);
           }
           if (info.kind === 'blob') blobs++;
         },

@@ -14,6 +14,8 @@ export interface FileRequest {
   source: string;
   /** Directory prefix inside the bundle (POSIX, relative). */
   dest?: string;
+  /** Base for relative paths and for the path kept in the bundle (default: the caller's cwd). */
+  cwd?: string;
 }
 
 export interface CollectedFile {
@@ -60,13 +62,14 @@ export async function collectFiles(requests: readonly FileRequest[], cwd: string
   const out: CollectedFile[] = [];
   const byPath = new Map<string, string>();
   for (const req of requests) {
+    const base = req.cwd ?? cwd;
     const isGlob = fg.isDynamicPattern(req.source);
     let matches: string[];
     if (isGlob) {
-      matches = (await fg(req.source, { cwd, onlyFiles: true, dot: false, followSymbolicLinks: false, absolute: true })).sort();
-      if (matches.length === 0) throw new FerryError('SOURCE_NOT_FOUND', `--file ${req.source}: the pattern matches no file (in ${cwd})`);
+      matches = (await fg(req.source, { cwd: base, onlyFiles: true, dot: false, followSymbolicLinks: false, absolute: true })).sort();
+      if (matches.length === 0) throw new FerryError('SOURCE_NOT_FOUND', `--file ${req.source}: the pattern matches no file (in ${base})`);
     } else {
-      const abs = resolve(cwd, req.source);
+      const abs = resolve(base, req.source);
       const st = await stat(abs).catch(() => undefined);
       if (!st) throw new FerryError('SOURCE_NOT_FOUND', `--file ${req.source}: no such file`);
       if (!st.isFile()) throw new FerryError('SOURCE_INVALID', `--file ${req.source}: not a regular file (give a glob like '${req.source}/**' for a directory)`);
@@ -74,7 +77,7 @@ export async function collectFiles(requests: readonly FileRequest[], cwd: string
     }
     for (const abs of matches) {
       const st = await stat(abs);
-      const rel = relative(cwd, abs);
+      const rel = relative(base, abs);
       // Inside cwd keep the relative path; outside it only the name (never "../").
       const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
       const name = isGlob || inside ? rel : basename(abs);
