@@ -115,10 +115,10 @@ export async function writeLayer(blobsDir: string, spec: LayerSpec, name: string
   const feeding = pipeline(body, entry).then(() => pack.finalize());
   const hashing = pipeline(
     pack,
-    async function* (src: AsyncIterable<Buffer>) {
+    async function* (src: AsyncIterable<unknown>) {
       for await (const chunk of src) {
-        diff.update(chunk);
-        yield chunk;
+        diff.update(chunk as Buffer);
+        yield chunk as Buffer;
       }
     },
     gzip,

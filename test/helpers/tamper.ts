@@ -39,7 +39,7 @@ export async function readEntries(path: string): Promise<TarEntry[]> {
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (h, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
         out.push({ name: h.name, data: Buffer.concat(chunks), type: h.type as TarEntry['type'] });
         next();
@@ -56,7 +56,7 @@ export async function readEntries(path: string): Promise<TarEntry[]> {
 export async function writeEntries(path: string, entries: TarEntry[]): Promise<void> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   const ended = new Promise<void>((r) => pack.on('end', () => r()));
   for (const e of entries) {
     const type = e.type ?? 'file';

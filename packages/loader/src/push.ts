@@ -153,6 +153,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
       emit({ type: 'volume-skip', file, reason: 'everything in it is already loaded' });
       continue;
     }
+    const neededDigests = new Set(needed.map((b) => b.digest));
     emit({ type: 'volume-start', file });
     let volWritten = 0;
     let volSkipped = 0;
@@ -175,7 +176,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
           s.on('error', (e) => counter.destroy(e));
           return s.pipe(counter);
         };
-        if ((info.kind !== 'blob' && info.kind !== 'segment') || !info.blob || !needed.includes(info.blob)) {
+        if ((info.kind !== 'blob' && info.kind !== 'segment') || !info.blob || !neededDigests.has(info.blob.digest)) {
           if (info.kind === 'blob' || info.kind === 'segment') volSkipped++;
           stream.resume();
           await new Promise<void>((res, rej) => stream.on('end', res).on('error', rej));

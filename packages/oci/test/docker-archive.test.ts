@@ -25,8 +25,8 @@ type TarItem = { name: string; body?: Buffer; type?: 'file' | 'symlink'; linknam
 async function writeTar(out: string, items: TarItem[]): Promise<void> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => pack.on('end', r));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const it of items) {
     if (it.type === 'symlink') pack.entry({ name: it.name, type: 'symlink', linkname: it.linkname! });
     else pack.entry({ name: it.name, size: it.body!.length, mode: 0o644 }, it.body!);

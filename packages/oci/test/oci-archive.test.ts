@@ -57,8 +57,8 @@ async function checkAllBlobs(src: Awaited<ReturnType<typeof openOciArchive>>): P
 async function packLayout(dir: string, out: string, extra: Array<{ name: string; type?: 'file' | 'symlink'; body?: Buffer; linkname?: string }>, skip: (name: string) => boolean = () => false): Promise<void> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => pack.on('end', r));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
   const names = ['oci-layout', 'index.json', ...(await readdir(join(dir, 'blobs/sha256'))).map((h) => `blobs/sha256/${h}`)];
   for (const n of names) {
     if (skip(n)) continue;

@@ -17,8 +17,8 @@ type Entry = { name: string; body?: string | Buffer; type?: 'file' | 'symlink' |
 async function makeTar(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((r) => pack.on('end', r));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const done = new Promise<void>((r) => pack.on('end', () => r()));
   for (const e of entries) {
     const body = e.body === undefined ? undefined : Buffer.from(e.body);
     const header = { name: e.name, type: e.type ?? 'file', mode: 0o644, mtime: new Date(0), ...(e.linkname ? { linkname: e.linkname } : {}), ...(e.pax ? { pax: e.pax } : {}), ...(e.type === 'character-device' ? { devmajor: 1, devminor: 3 } : {}) };
