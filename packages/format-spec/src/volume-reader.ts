@@ -8,7 +8,7 @@ import { PassThrough, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { VerifyingStream, verifyBytes } from './digest.js';
-import { FerryError } from './errors.js';
+import { FerryError, isFerryError, toFerryError } from './errors.js';
 import type { BlobSegment, BundleBlob, BundleManifest } from './manifest-types.js';
 import {
   TAR_END_BYTES,
@@ -111,7 +111,7 @@ interface TarFeed {
  * Read `path`, decode zstd (at most maxTar bytes out) and feed the first `feedLimit` tar bytes
  * to a tar-stream extract; bytes past feedLimit must be zeros (end-of-archive padding).
  */
-function openTarFeed(path: string, file: string, maxTar: number, feedLimit: number, describe: () => string): TarFeed {
+function openTarFeed(path: string, file: string, maxTar: number, feedLimit: number, describe: () => string, entriesDone?: Promise<void>): TarFeed {
   const extract = tar.extract();
   const rs = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
   const stats = { compressedBytes: 0, tarBytes: 0 };
@@ -129,29 +129,38 @@ function openTarFeed(path: string, file: string, maxTar: number, feedLimit: numb
     onCorrupt: (msg) => new FerryError('ARCHIVE_CORRUPT', `${file} is damaged: ${msg}${describe()}`, { file }),
   });
   const done = (async () => {
+    let ended = false;
     try {
       for await (const chunk of decoded) {
         if (stopped) break;
         const start = stats.tarBytes;
         stats.tarBytes += chunk.length;
         let feed = chunk;
+        let trailing: FerryError | null = null;
         if (stats.tarBytes > feedLimit) {
           const cut = Math.max(0, feedLimit - start);
-          const tail = chunk.subarray(cut);
-          const nz = tail.findIndex((b) => b !== 0);
-          if (nz !== -1) {
-            throw new FerryError('ARCHIVE_HOSTILE', `${file} has data after its last expected entry (tar offset ${start + cut + nz}): an extra entry or trailing garbage`, { file });
-          }
+          const nz = chunk.subarray(cut).findIndex((b) => b !== 0);
+          if (nz !== -1) trailing = new FerryError('ARCHIVE_HOSTILE', `${file} has data after its last expected entry (tar offset ${start + cut + nz}): an extra entry or trailing garbage`, { file });
           feed = chunk.subarray(0, cut);
         }
-        if (feed.length && !extract.destroyed) {
-          if (!extract.write(feed)) await drainedStreamx(extract);
+        if (feed.length) {
+          // A destroyed extract means the entry side failed or stopped: it reports why.
+          if (extract.destroyed) break;
+          if (!extract.write(feed) && !(await drainedStreamx(extract))) break;
         }
+        if (!ended && stats.tarBytes >= feedLimit) {
+          // Let every expected entry be checked (by the reader loop) before judging what
+          // follows them, so the most specific error wins.
+          ended = true;
+          await endAndWait(extract);
+          await entriesDone;
+        }
+        if (trailing) throw trailing;
       }
-      if (!extract.destroyed) extract.end(undefined);
+      if (!ended) await endAndWait(extract);
     } catch (e) {
       // After stop() the read stream's premature close is ours, not a cause.
-      if (!stopped) root ??= e;
+      if (!stopped) root ??= e instanceof FerryError ? e : new FerryError('ARCHIVE_CORRUPT', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, { file }, { cause: e });
       extract.destroy(e instanceof Error ? e : new Error(String(e)));
       throw e;
     } finally {
@@ -173,21 +182,32 @@ function openTarFeed(path: string, file: string, maxTar: number, feedLimit: numb
   };
 }
 
-function drainedStreamx(s: tar.Extract): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: unknown): void => {
+/** End the extract and wait until it has parsed everything (the reader may still be on the last entry). */
+function endAndWait(s: tar.Extract): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.destroyed) {
+      resolve();
+      return;
+    }
+    s.once('close', () => resolve());
+    s.end(undefined);
+  });
+}
+
+/** Wait for 'drain'; false if the extract was closed or failed instead. */
+function drainedStreamx(s: tar.Extract): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
       s.off('drain', onDrain);
-      s.off('error', onErr);
-      s.off('close', onClose);
-      if (err) reject(err);
-      else resolve();
+      s.off('error', onEnd);
+      s.off('close', onEnd);
+      resolve(ok);
     };
-    const onDrain = (): void => done();
-    const onErr = (e: unknown): void => done(e);
-    const onClose = (): void => done(new Error('tar extract closed'));
+    const onDrain = (): void => done(true);
+    const onEnd = (): void => done(false);
     s.on('drain', onDrain);
-    s.on('error', onErr);
-    s.on('close', onClose);
+    s.on('error', onEnd);
+    s.on('close', onEnd);
   });
 }
 
@@ -271,12 +291,23 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
   const volFile = volumeFileName(manifest.name, volume);
   const exp = expectedEntries(opts, file);
   const layout = tarLayout(exp);
-  const seek = manifest.compression?.seekTable ? await readSeekTable(opts.path) : undefined;
+  // A bad seek table is reported only if streaming finds nothing more specific (a truncated
+  // volume then names the entry it stops in rather than just "no seek table").
+  let seekError: FerryError | null = null;
+  const seek = manifest.compression?.seekTable
+    ? await readSeekTable(opts.path).catch((e: unknown) => {
+        if (!(e instanceof FerryError)) throw toFerryError(e);
+        seekError = e;
+        return undefined;
+      })
+    : undefined;
 
   const hostile = (msg: string): FerryError => new FerryError('ARCHIVE_HOSTILE', `${file}: ${msg}`, { file, volume });
   let i = 0;
-  const describe = (): string => (i < exp.length ? ` (while reading entry ${exp[i]!.name})` : '');
-  const feed = openTarFeed(opts.path, file, layout.tarSize + TRAILING_ZERO_ALLOWANCE, layout.entriesEnd, describe);
+  const describe = (): string => (i < exp.length ? ` (while reading entry ${exp[i]!.name}, ${i + 1} of ${exp.length})` : '');
+  let loopDone = (): void => undefined;
+  const entriesDone = new Promise<void>((resolve) => (loopDone = resolve));
+  const feed = openTarFeed(opts.path, file, layout.tarSize + TRAILING_ZERO_ALLOWANCE, layout.entriesEnd, describe, entriesDone);
   const onAbort = (): void => feed.stop(signal?.reason instanceof Error ? signal.reason : new FerryError('INTERNAL', 'aborted'));
   signal?.addEventListener('abort', onAbort);
   const seen = new Set<string>();
@@ -355,6 +386,8 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
     }
   } catch (e) {
     failure = e;
+  } finally {
+    loopDone();
   }
   if (failure === null) {
     try {
@@ -367,9 +400,10 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
     await feed.done.catch(() => undefined);
   }
   signal?.removeEventListener('abort', onAbort);
-  // A read/decode error is the cause of whatever failed after it.
+  // Damage explains whatever failed after it; otherwise a specific entry error beats the
+  // general ones (trailing data, bomb) found by the reading side.
   const root = feed.rootError();
-  if (root !== null) throw root;
+  if (root !== null && (!(failure instanceof FerryError) || isFerryError(root, 'ARCHIVE_CORRUPT'))) throw root;
   const { tarBytes, compressedBytes } = feed.stats;
   if (failure !== null) {
     if (failure instanceof FerryError) throw failure;
@@ -380,6 +414,7 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
   if (tarBytes < layout.entriesEnd + TAR_END_BYTES) {
     throw new FerryError('ARCHIVE_CORRUPT', `${file} is truncated: it ends without the tar end-of-archive blocks (${tarBytes} of ${layout.tarSize} bytes)`, { file });
   }
+  if (seekError) throw seekError;
   if (seek && (seek.decompressedBytes !== tarBytes || seek.dataBytes + seek.tableBytes !== compressedBytes)) {
     throw new FerryError('ARCHIVE_CORRUPT', `${file}: the zstd seek table (${seek.decompressedBytes} bytes in ${seek.frames.length} frames) does not match the data (${tarBytes} bytes)`, { file });
   }
@@ -424,6 +459,8 @@ export async function readEmbeddedManifest(path: string): Promise<EmbeddedManife
     const first = await it.next();
     if (first.done) throw new FerryError('ARCHIVE_CORRUPT', `${file} holds no entries (truncated?)`, { file });
     const h = first.value.header as TarHeader;
+    const unsafe = unsafeName(h.name);
+    if (unsafe) throw hostile(`entry ${show(h.name)} has ${unsafe}`);
     const m = MANIFEST_ENTRY_RE.exec(h.name);
     if (!m) throw hostile(`the first entry is ${show(h.name)}, not <bundle>.manifest.json`);
     checkHeader(h, h.name);

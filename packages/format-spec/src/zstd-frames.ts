@@ -37,6 +37,8 @@ export interface FrameEncoderOptions {
   level?: number;
   /** libzstd worker threads; 0 compresses on the calling thread. */
   workers?: number;
+  /** Multi-threaded job size in bytes (libzstd default when absent). */
+  jobSize?: number;
 }
 
 /** Where FrameEncoder puts compressed bytes: it compresses straight into `space()` (no copy). */
@@ -54,15 +56,21 @@ export interface FrameSink {
  * low 32 bits of XXH64 of the content), so they cost nothing extra.
  */
 export class FrameEncoder {
-  readonly frames: FrameInfo[] = [];
+  frames: FrameInfo[] = [];
   private readonly cctx = new binding.CCtx();
   private frameOpen = false;
   private pledged = 0;
   private fed = 0;
   private produced = 0;
   private readonly tail = Buffer.alloc(4);
+  private readonly workers: number;
+  private activeWorkers: number;
+  /** Stored frame in progress: raw blocks written by hand, no compression attempted. */
+  private stored = false;
+  private readonly block = Buffer.allocUnsafe(RAW_BLOCK_MAX);
+  private blockFill = 0;
 
-  constructor(private readonly sink: FrameSink, opts: FrameEncoderOptions = {}) {
+  constructor(private sink: FrameSink, opts: FrameEncoderOptions = {}) {
     const level = opts.level ?? 3;
     if (!Number.isInteger(level) || level < MIN_LEVEL || level > MAX_LEVEL) throw new FerryError('USAGE', `compression level must be ${MIN_LEVEL}..${MAX_LEVEL}, got ${level}`);
     const workers = opts.workers ?? 0;
@@ -70,13 +78,44 @@ export class FrameEncoder {
     this.cctx.setParameter(binding.CParameter.compressionLevel, level);
     this.cctx.setParameter(binding.CParameter.checksumFlag, 1);
     this.cctx.setParameter(binding.CParameter.contentSizeFlag, 1);
-    if (workers > 0) this.cctx.setParameter(binding.CParameter.nbWorkers, workers);
+    if (workers > 0) {
+      this.cctx.setParameter(binding.CParameter.nbWorkers, workers);
+      if (opts.jobSize) this.cctx.setParameter(binding.CParameter.jobSize, opts.jobSize);
+    }
+    this.workers = workers;
+    this.activeWorkers = workers;
   }
 
-  /** Start a frame that will hold exactly `size` bytes. */
-  beginFrame(size: number): void {
+  /** Start a new file on another sink, keeping the compression context (and, with workers,
+   *  its buffers: a context per volume would hold them until garbage collection). */
+  restart(sink: FrameSink): void {
+    if (this.frameOpen) throw new FerryError('INTERNAL', 'zstd restart inside a frame');
+    this.sink = sink;
+    this.frames = [];
+  }
+
+  /** Start a frame that will hold exactly `size` bytes. `threaded: false` compresses it on the
+   *  calling thread even when workers are configured (libzstd keeps its thread pool);
+   *  `'stored'` writes raw blocks without trying to compress (already-compressed layers: zstd
+   *  would spend the CPU and store them raw anyway). */
+  beginFrame(size: number, threaded: boolean | 'stored' = true): void {
     if (this.frameOpen) throw new FerryError('INTERNAL', 'zstd frame already open');
     if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_FRAME_DECOMPRESSED) throw new FerryError('INTERNAL', `bad zstd frame size ${size}`);
+    if (threaded === 'stored') {
+      this.frameOpen = true;
+      this.stored = true;
+      this.pledged = size;
+      this.fed = 0;
+      this.produced = 0;
+      this.blockFill = 0;
+      this.emit(storedFrameHeader(size));
+      return;
+    }
+    const want = threaded ? this.workers : 0;
+    if (want !== this.activeWorkers) {
+      this.cctx.setParameter(binding.CParameter.nbWorkers, want);
+      this.activeWorkers = want;
+    }
     this.cctx.setPledgedSrcSize(size);
     this.frameOpen = true;
     this.pledged = size;
@@ -88,12 +127,21 @@ export class FrameEncoder {
     if (!this.frameOpen) throw new FerryError('INTERNAL', 'zstd write outside a frame');
     this.fed += chunk.length;
     if (this.fed > this.pledged) throw new FerryError('INTERNAL', `zstd frame overrun: ${this.fed} > ${this.pledged} bytes`);
-    this.run(chunk, binding.EndDirective.continue);
+    if (this.stored) this.storeBytes(chunk);
+    else this.run(chunk, binding.EndDirective.continue);
   }
 
   endFrame(): FrameInfo {
     if (!this.frameOpen) throw new FerryError('INTERNAL', 'zstd endFrame without a frame');
     if (this.fed !== this.pledged) throw new FerryError('INTERNAL', `zstd frame got ${this.fed} bytes, planned ${this.pledged}`);
+    if (this.stored) {
+      this.flushBlock(true);
+      this.frameOpen = false;
+      this.stored = false;
+      const info: FrameInfo = { compressedSize: this.produced, decompressedSize: this.fed };
+      this.frames.push(info);
+      return info;
+    }
     this.run(EMPTY, binding.EndDirective.end);
     this.frameOpen = false;
     const info: FrameInfo = { compressedSize: this.produced, decompressedSize: this.fed, checksum: this.tail.readUInt32LE(0) };
@@ -127,6 +175,35 @@ export class FrameEncoder {
     }
   }
 
+  /** Raw blocks are emitted only when full (or at frame end), so block headers cost 3 bytes per
+   *  128 KiB whatever the size of the chunks the source delivers. */
+  private storeBytes(chunk: Buffer): void {
+    while (chunk.length) {
+      if (this.blockFill === RAW_BLOCK_MAX) this.flushBlock(false);
+      const n = chunk.copy(this.block, this.blockFill);
+      this.blockFill += n;
+      chunk = chunk.subarray(n);
+    }
+  }
+
+  private flushBlock(last: boolean): void {
+    const head = Buffer.alloc(3);
+    head.writeUIntLE((this.blockFill << 3) | (last ? 1 : 0), 0, 3); // Block_Type 0 = Raw
+    this.emit(head);
+    this.emit(this.block.subarray(0, this.blockFill));
+    this.blockFill = 0;
+  }
+
+  private emit(buf: Buffer): void {
+    this.produced += buf.length;
+    while (buf.length) {
+      const dst = this.sink.space();
+      const n = buf.copy(dst);
+      this.sink.commit(n);
+      buf = buf.subarray(n);
+    }
+  }
+
   private keepTail(dst: Buffer, n: number): void {
     if (n >= 4) {
       dst.copy(this.tail, 0, n - 4, n);
@@ -138,6 +215,20 @@ export class FrameEncoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Largest raw block: Block_Maximum_Size = min(Window_Size, 128 KiB). */
+const RAW_BLOCK_MAX = 128 * 1024;
+
+/** Frame header for a stored frame: no single-segment (so a decoder needs only a 128 KiB
+ *  window, not the whole frame), 8-byte content size, no checksum (the blob digest covers it). */
+function storedFrameHeader(size: number): Buffer {
+  const h = Buffer.alloc(14);
+  h.writeUInt32LE(0xfd2fb528, 0);
+  h.writeUInt8(0xc0, 4); // FCS_Field_Size 8 bytes, Single_Segment 0, no checksum, no dictionary
+  h.writeUInt8(7 << 3, 5); // Window_Descriptor: 2^(10+7) = 128 KiB
+  h.writeBigUInt64LE(BigInt(size), 6);
+  return h;
+}
 
 export function encodeSeekTable(frames: readonly FrameInfo[]): Buffer {
   const withChecksums = frames.every((f) => f.checksum !== undefined);
@@ -250,7 +341,12 @@ export async function* decodeZstd(source: AsyncIterable<Buffer>, opts: DecodeOpt
       const full = produced === dst.length;
       if (produced > 0) {
         total += produced;
-        if (total > opts.maxOutput) throw opts.onTooLarge(opts.maxOutput);
+        if (total > opts.maxOutput) {
+          // Hand over what is within the limit first, so the consumer can judge it.
+          const allowed = produced - (total - opts.maxOutput);
+          if (allowed > 0) yield Buffer.from(dst.subarray(0, allowed));
+          throw opts.onTooLarge(opts.maxOutput);
+        }
         let out: Buffer;
         if (produced < dst.length / 4) {
           out = Buffer.from(dst.subarray(0, produced)); // small: copy, keep the big buffer
