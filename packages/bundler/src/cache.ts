@@ -1,6 +1,7 @@
 // --cache DIR: a content-addressed store (blobs/sha256/<hex>, like an OCI layout) in front of
 // slow sources. A blob streamed from the source is written to the cache as it passes and kept
 // only if its digest and size check out, so an interrupted or repeated run reads it locally.
+// An entry is hashed again before it is used; a damaged one is dropped and fetched again.
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
@@ -39,12 +40,27 @@ class CacheTee extends Transform {
   }
 }
 
+async function hashFile(path: string): Promise<string | undefined> {
+  const h = createHash('sha256');
+  try {
+    for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+  } catch {
+    return undefined;
+  }
+  return `sha256:${h.digest('hex')}`;
+}
+
 export function withCache(src: ImageSource, dir: string): ImageSource {
   const blobs = join(dir, 'blobs', 'sha256');
   const openBlob = async (desc: Descriptor): Promise<Readable> => {
     const final = join(blobs, digestHex(desc.digest));
     const st = await stat(final).catch(() => undefined);
-    if (st?.size === desc.size) return createReadStream(final, { highWaterMark: 1 << 20 });
+    if (st?.size === desc.size) {
+      // A damaged entry (bit rot, a bad disk, a hand edit) must not fail this and every later
+      // run: check it first, and fetch again when it does not hash to its name.
+      if ((await hashFile(final)) === desc.digest) return createReadStream(final, { highWaterMark: 1 << 20 });
+      await rm(final, { force: true });
+    }
     await mkdir(blobs, { recursive: true });
     const upstream = await src.openBlob(desc);
     const tee = new CacheTee(desc, `${final}.${randomBytes(6).toString('hex')}.partial`, final);

@@ -57,7 +57,8 @@ export interface PushReport {
   target: string;
   filesDir: string;
   signedBy?: string;
-  images: Array<{ source: string; ref: string; digest: string; status: 'loaded' | 'pending' }>;
+  /** `referrers`: cosign-tag artifacts tagged beside the image. */
+  images: Array<{ source: string; ref: string; digest: string; status: 'loaded' | 'pending'; referrers: number }>;
   files: Array<{ path: string; status: 'written' | 'pending' }>;
   volumesMissing: string[];
   blobsWritten: number;
@@ -214,7 +215,19 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
       await target.tag(img, ref, bytesOfRoot);
       emit({ type: 'image', ref, digest: img.digest });
     }
-    images.push({ source: img.source, ref, digest: img.digest, status: complete ? 'loaded' : 'pending' });
+    // cosign signatures/attestations keep their sha256-<hex>.sig/.att tags beside the image, so
+    // `cosign verify` finds them once the image moves on; only after the image itself is there.
+    let referrersLoaded = 0;
+    for (const r of complete ? img.referrers ?? [] : []) {
+      if (r.scheme !== 'cosign-tag' || !r.tag) continue;
+      let ready = true;
+      for (const d of r.blobs) if (!have.has(d) && !(await target.hasBlob(d))) ready = false;
+      if (!ready) continue;
+      const repo = applyRewrites(img.repository, opts.rewrites ?? []);
+      await target.tag({ ...img, digest: r.digest, mediaType: r.mediaType, size: r.size }, `${repo}:${r.tag}`, await target.readSmallBlob(r.digest, 4 << 20));
+      referrersLoaded++;
+    }
+    images.push({ source: img.source, ref, digest: img.digest, status: complete ? 'loaded' : 'pending', referrers: referrersLoaded });
   }
   const files: PushReport['files'] = [];
   for (const f of [...manifest.files, ...manifest.keys]) files.push({ path: f.path, status: (await fileDone(f)) ? 'written' : 'pending' });

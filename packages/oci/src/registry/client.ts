@@ -180,11 +180,12 @@ export class RegistryClient {
   /**
    * A blob as a stream that checks size and digest (it errors with BLOB_MISMATCH before
    * ending otherwise) and resumes with Range after a dropped connection. Holds a concurrency
-   * slot until the stream ends or is destroyed: consume or destroy it.
+   * slot until the stream ends or is destroyed: consume or destroy it. `hash: false` leaves
+   * the digest check to a caller that hashes anyway (the size is still enforced).
    */
-  async openBlob(repository: string, desc: Descriptor): Promise<Readable> {
+  async openBlob(repository: string, desc: Descriptor, opts: { hash?: boolean } = {}): Promise<Readable> {
     this.checkDigest(repository, desc.digest);
-    return openResumableBlob(this, repository, desc, { resumeAttempts: this.options.resumeAttempts ?? 5, backoffMs: this.options.backoffMs ?? 250 });
+    return openResumableBlob(this, repository, desc, { resumeAttempts: this.options.resumeAttempts ?? 5, backoffMs: this.options.backoffMs ?? 250, hash: opts.hash ?? true });
   }
 
   /** Every tag of a repository, following `Link: rel="next"` pages. */

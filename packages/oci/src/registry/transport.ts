@@ -104,7 +104,10 @@ function tlsHint(registry: string, e: unknown): string {
   if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(String((e as Error).message))) {
     return `registry ${registry} did not answer with TLS (is it a plain HTTP registry? then name it as an insecure registry)`;
   }
-  return `TLS connection to registry ${registry} failed: ${code || (e as Error).message} (give its CA with --ca-file, or name it as an insecure registry to skip verification)`;
+  // The code alone (UNABLE_TO_VERIFY_LEAF_SIGNATURE) does not say "certificate"; node's text does.
+  const text = String((e as Error).message ?? '');
+  const what = code && text && !text.includes(code) ? `${code}: ${text}` : code || text;
+  return `TLS connection to registry ${registry} failed: ${what} (give its CA with --ca-file, or name it as an insecure registry to skip verification)`;
 }
 
 export class Transport {
