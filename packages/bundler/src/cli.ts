@@ -157,6 +157,7 @@ async function create(argv: CreateArgv): Promise<number> {
     const lines = [
       `Bundle ${result.name} in ${result.dir}: ${result.images.length} image(s), ${result.files.length} file(s), ${result.keys.length} key(s), ${formatBytes(result.blobBytes)} in ${result.volumes.length} volume(s)`,
       result.signed ? `Signed with key ${result.signer?.fingerprint} (${result.signer?.algorithm})` : 'UNSIGNED: loaders will refuse it unless given --allow-unsigned',
+      ...result.images.map((i) => `  ✅ ${i.repository}${i.tag ? `:${i.tag}` : ''} ${i.digest}${i.referrers ? ` (+${i.referrers} signature/attestation/SBOM)` : ''}  from ${i.source}`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
     ];

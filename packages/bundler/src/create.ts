@@ -149,6 +149,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const resolved: Array<{ req: ImageRequest; img: ResolvedImage; referrers: ResolvedReferrer[]; repository: string; tag?: string }> = [];
   const failures: CreateResult['failures'] = [];
   const openedSources: ImageSource[] = [];
+  const single = new Set<ImageSource>();
   try {
     for (const req of opts.images) {
       emit({ type: 'resolving', source: req.source });
@@ -162,6 +163,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
           const target = req.name ? parseTargetName(req.name, req.source) : { repository: src.repository, tag: src.tag };
           const tag = target.tag ?? (req.name ? src.tag : undefined);
           resolved.push({ req, img, referrers, repository: target.repository, ...(tag ? { tag } : {}) });
+          if (sources.length === 1) single.add(src);
           const bytes = [...img.blobs, ...referrers.flatMap((r) => r.blobs)].reduce((n, b) => n + b.descriptor.size, 0);
           emit({ type: 'resolved', source: src.description, repository: target.repository, ...(tag ? { tag } : {}), digest: img.root.digest, bytes, referrers: referrers.length });
         }
@@ -202,7 +204,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         addBlob(b.descriptor, b.kind, bytes ? async () => Readable.from([bytes]) : () => img.source.openBlob(b.descriptor));
       }
       return {
-        source: req.source === img.source.description ? req.source : img.source.description,
+        // As the user wrote it, unless one source string opened several images (docker-archive).
+        source: single.has(img.source) ? req.source : img.source.description,
         repository,
         ...(tag ? { tag } : {}),
         digest: img.root.digest,

@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   CHECKSUM_MISMATCH: { exit: 7, hint: 'Re-copy or re-burn the file named above from the original media.' },
   VOLUME_MISSING: { exit: 8, hint: 'Bring the missing volume(s) and run the command again; nothing already loaded is lost.' },
   VOLUME_UNEXPECTED: { exit: 8, hint: 'A file that is not part of this bundle sits beside it; remove it or check where it came from.' },
-  BLOB_MISMATCH: { exit: 9, hint: 'The volume named above is damaged or was tampered with: re-copy it from the original media.' },
+  BLOB_MISMATCH: { exit: 9, hint: 'The content does not match its digest. From a volume: it is damaged or was tampered with, re-copy it from the original media. From a source while bundling: the source changed or is damaged, fetch it again.' },
   ARCHIVE_CORRUPT: { exit: 10, hint: 'The volume named above is damaged or truncated: re-copy it from the original media.' },
   ARCHIVE_HOSTILE: { exit: 11, hint: 'The volume holds entries no Ferry writer produces; treat it as hostile and do not extract it by hand.' },
   // sources and targets

@@ -67,8 +67,9 @@ export class FrameEncoder {
   private activeWorkers: number;
   /** Stored frame in progress: raw blocks written by hand, no compression attempted. */
   private stored = false;
-  private readonly block = Buffer.allocUnsafe(RAW_BLOCK_MAX);
-  private blockFill = 0;
+  /** Bytes still to come in the current raw block, and bytes of the frame not yet in a block. */
+  private blockLeft = 0;
+  private unblocked = 0;
 
   constructor(private sink: FrameSink, opts: FrameEncoderOptions = {}) {
     const level = opts.level ?? 3;
@@ -107,7 +108,8 @@ export class FrameEncoder {
       this.pledged = size;
       this.fed = 0;
       this.produced = 0;
-      this.blockFill = 0;
+      this.blockLeft = 0;
+      this.unblocked = size;
       this.emit(storedFrameHeader(size));
       return;
     }
@@ -135,7 +137,6 @@ export class FrameEncoder {
     if (!this.frameOpen) throw new FerryError('INTERNAL', 'zstd endFrame without a frame');
     if (this.fed !== this.pledged) throw new FerryError('INTERNAL', `zstd frame got ${this.fed} bytes, planned ${this.pledged}`);
     if (this.stored) {
-      this.flushBlock(true);
       this.frameOpen = false;
       this.stored = false;
       const info: FrameInfo = { compressedSize: this.produced, decompressedSize: this.fed };
@@ -175,23 +176,24 @@ export class FrameEncoder {
     }
   }
 
-  /** Raw blocks are emitted only when full (or at frame end), so block headers cost 3 bytes per
-   *  128 KiB whatever the size of the chunks the source delivers. */
+  /** The frame size is known, so every raw block's size is too (128 KiB, the last one less):
+   *  each block header is written when its block starts and the data goes straight to the
+   *  sink, whatever the size of the chunks the source delivers (3 bytes per 128 KiB). */
   private storeBytes(chunk: Buffer): void {
     while (chunk.length) {
-      if (this.blockFill === RAW_BLOCK_MAX) this.flushBlock(false);
-      const n = chunk.copy(this.block, this.blockFill);
-      this.blockFill += n;
+      if (this.blockLeft === 0) {
+        const size = Math.min(RAW_BLOCK_MAX, this.unblocked);
+        this.unblocked -= size;
+        const head = Buffer.allocUnsafe(3);
+        head.writeUIntLE((size << 3) | (this.unblocked === 0 ? 1 : 0), 0, 3); // Block_Type 0 = Raw; bit 0 = last
+        this.emit(head);
+        this.blockLeft = size;
+      }
+      const n = Math.min(this.blockLeft, chunk.length);
+      this.emit(n === chunk.length ? chunk : chunk.subarray(0, n));
+      this.blockLeft -= n;
       chunk = chunk.subarray(n);
     }
-  }
-
-  private flushBlock(last: boolean): void {
-    const head = Buffer.alloc(3);
-    head.writeUIntLE((this.blockFill << 3) | (last ? 1 : 0), 0, 3); // Block_Type 0 = Raw
-    this.emit(head);
-    this.emit(this.block.subarray(0, this.blockFill));
-    this.blockFill = 0;
   }
 
   private emit(buf: Buffer): void {
