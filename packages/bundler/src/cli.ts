@@ -3,7 +3,6 @@
 
 import { readFile, writeFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import {
   FerryError,
@@ -14,7 +13,7 @@ import {
   parseVolumeSize,
   type SignatureAlgorithm,
 } from '@ferry/format-spec';
-import { createProgress, exitCodeHelp, formatBytes, outputMode, reportError, writeJson } from '@ferry/cli-kit';
+import { createProgress, formatBytes, outputMode, runCommands, writeJson } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
 import { loadSpecFile } from './spec-file.js';
 import { sourceOpener } from './open-sources.js';
@@ -173,12 +172,8 @@ async function create(argv: CreateArgv): Promise<number> {
 }
 
 export async function main(args: string[] = hideBin(process.argv)): Promise<number> {
-  const wantsJson = args.includes('--json');
-  let code = 0;
-  try {
-    await yargs(args)
-      .scriptName(PROGRAM)
-      .usage('$0 <command> [options]\n\nBuild signed, content-addressed, zstd-compressed bundles for carrying across an air gap.')
+  return runCommands(PROGRAM, args, '$0 <command> [options]\n\nBuild signed, content-addressed, zstd-compressed bundles for carrying across an air gap.', (y, setCode) =>
+    y
       .command(
         'keygen',
         'Make a signing key pair: PREFIX.key (PKCS#8, encrypted when FERRY_KEY_PASSWORD is set) and PREFIX.pub',
@@ -221,21 +216,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
             .example('$0 create bundle.yaml --key ferry.key --out out/', ''),
         async (a) => {
-          code = await create(a as unknown as CreateArgv);
+          setCode(await create(a as unknown as CreateArgv));
         },
-      )
-      .demandCommand(1, 'Give a command: keygen or create')
-      .strict()
-      .epilogue(exitCodeHelp())
-      .help()
-      .version(false)
-      .fail((msg, err) => {
-        if (err) throw err;
-        throw new FerryError('USAGE', msg);
-      })
-      .parseAsync();
-    return code;
-  } catch (e) {
-    return reportError(e, { program: PROGRAM, json: wantsJson });
-  }
+      ),
+    'Give a command: keygen or create',
+  );
 }

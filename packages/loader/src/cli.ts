@@ -3,10 +3,9 @@
 
 import { createInterface } from 'node:readline/promises';
 import { writeFile } from 'node:fs/promises';
-import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { FerryError, loadTrustedKeys, type TrustedKey } from '@ferry/format-spec';
-import { createProgress, exitCodeHelp, formatBytes, outputMode, reportError, writeJson } from '@ferry/cli-kit';
+import { createProgress, formatBytes, outputMode, runCommands, writeJson } from '@ferry/cli-kit';
 import { checksumBundle, formatReceipt } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
@@ -163,13 +162,9 @@ async function pushCmd(a: { path: string; trustedKey?: string[]; to: string; fil
 }
 
 export async function main(args: string[] = hideBin(process.argv)): Promise<number> {
-  const wantsJson = args.includes('--json');
-  let code = 0;
   const trustedKeyOpt = { type: 'string', array: true, describe: 'Public key the high side trusts (repeatable). Never taken from the bundle.' } as const;
-  try {
-    await yargs(args)
-      .scriptName(PROGRAM)
-      .usage('$0 <command> PATH [options]\n\nCheck, inspect and load Ferry bundles on the air-gapped side.\nPATH is the bundle directory, NAME.manifest.json or NAME.sha256.')
+  return runCommands(PROGRAM, args, '$0 <command> PATH [options]\n\nCheck, inspect and load Ferry bundles on the air-gapped side.\nPATH is the bundle directory, NAME.manifest.json or NAME.sha256.', (y, setCode) =>
+    y
       .command(
         'checksum <path>',
         'Transfer officer: check every volume against NAME.sha256 and print a PASS/FAIL receipt (same result as sha256sum -c)',
@@ -180,7 +175,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('receipt', { type: 'string', describe: 'Also write the receipt to this file' })
             .option('json', { type: 'boolean', default: false }),
         async (a) => {
-          code = await checksumCmd(a as unknown as Parameters<typeof checksumCmd>[0]);
+          setCode(await checksumCmd(a as unknown as Parameters<typeof checksumCmd>[0]));
         },
       )
       .command(
@@ -193,7 +188,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
             .option('json', { type: 'boolean', default: false }),
         async (a) => {
-          code = await verifyCmd(a as unknown as Parameters<typeof verifyCmd>[0]);
+          setCode(await verifyCmd(a as unknown as Parameters<typeof verifyCmd>[0]));
         },
       )
       .command(
@@ -205,7 +200,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('trusted-key', trustedKeyOpt)
             .option('json', { type: 'boolean', default: false }),
         async (a) => {
-          code = await inspectCmd(a as unknown as Parameters<typeof inspectCmd>[0]);
+          setCode(await inspectCmd(a as unknown as Parameters<typeof inspectCmd>[0]));
         },
       )
       .command(
@@ -223,21 +218,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Do not ask for confirmation' })
             .option('json', { type: 'boolean', default: false }),
         async (a) => {
-          code = await pushCmd(a as unknown as Parameters<typeof pushCmd>[0]);
+          setCode(await pushCmd(a as unknown as Parameters<typeof pushCmd>[0]));
         },
-      )
-      .demandCommand(1, 'Give a command: checksum, verify, inspect or push')
-      .strict()
-      .epilogue(exitCodeHelp())
-      .help()
-      .version(false)
-      .fail((msg, err) => {
-        if (err) throw err;
-        throw new FerryError('USAGE', msg);
-      })
-      .parseAsync();
-    return code;
-  } catch (e) {
-    return reportError(e, { program: PROGRAM, json: wantsJson });
-  }
+      ),
+    'Give a command: checksum, verify, inspect or push',
+  );
 }

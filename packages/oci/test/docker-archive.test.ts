@@ -14,6 +14,7 @@ import { OciLayoutSink } from '../src/layout-sink.js';
 import { indexTar, openTarEntry } from '../src/tar-index.js';
 import type { ImageSource } from '../src/source.js';
 import { makeOciLayout, type WrittenImage } from '../../../test/helpers/images.js';
+import { rejectsCode as rejects, hashStream } from '../../../test/helpers/assert.js';
 
 const run = promisify(execFile);
 let root: string;
@@ -59,25 +60,7 @@ function configFor(diffIds: string[], extra: Record<string, unknown> = {}): Buff
   return Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: diffIds }, ...extra }));
 }
 
-async function hashStream(s: Readable): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of s) h.update(c as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
 
-async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, FerryError, `expected FerryError, got ${String(e)}`);
-    const fe = e as FerryError;
-    assert.is(fe.code, code, `code ${fe.code}: ${fe.message}`);
-    if (re) assert.match(fe.message, re);
-    return fe;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 /** Resolve, check layers = config diff_ids, stream-verify every blob; returns the manifest digest. */
 async function checkSynthesised(src: ImageSource): Promise<{ digest: string; manifest: { config: Descriptor; layers: Descriptor[] } }> {

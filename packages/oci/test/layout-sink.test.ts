@@ -10,25 +10,13 @@ import { FerryError, sha256Digest, type Descriptor } from '@ferry/format-spec';
 import { OciLayoutSink } from '../src/layout-sink.js';
 import { openOciLayout } from '../src/layout-source.js';
 import { makeOciLayout, type WrittenImage } from '../../../test/helpers/images.js';
+import { rejectsCode as rejects } from '../../../test/helpers/assert.js';
 
 const run = promisify(execFile);
 let root: string;
 let srcDir: string;
 let written: WrittenImage[];
 
-async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, FerryError, `expected FerryError, got ${String(e)}`);
-    const fe = e as FerryError;
-    assert.is(fe.code, code, `code ${fe.code}: ${fe.message}`);
-    if (re) assert.match(fe.message, re);
-    return fe;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 const blob = (s: string): { desc: Descriptor; data: Buffer } => {
   const data = Buffer.from(s);

@@ -8,30 +8,13 @@ import type { Readable } from 'node:stream';
 import { FerryError, type Descriptor } from '@ferry/format-spec';
 import { openOciLayout, targetName, sanitiseRepositoryName } from '../src/layout-source.js';
 import { makeOciLayout, type WrittenImage } from '../../../test/helpers/images.js';
+import { rejectsCode as rejects, hashStream } from '../../../test/helpers/assert.js';
 
 let root: string;
 let layout: string;
 let written: WrittenImage[];
 
-async function hashStream(s: Readable): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of s) h.update(c as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
 
-async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, FerryError, `expected FerryError, got ${String(e)}`);
-    const fe = e as FerryError;
-    assert.is(fe.code, code, `code ${fe.code}: ${fe.message}`);
-    if (re) assert.match(fe.message, re);
-    return fe;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 /** A fresh copy of the two-image layout, to tamper with. */
 async function copyLayout(name: string): Promise<string> {

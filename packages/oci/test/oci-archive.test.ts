@@ -11,31 +11,14 @@ import tar from 'tar-stream';
 import { FerryError, type Descriptor } from '@ferry/format-spec';
 import { openOciArchive } from '../src/oci-archive.js';
 import { makeOciLayout, type WrittenImage } from '../../../test/helpers/images.js';
+import { rejectsCode as rejects, hashStream } from '../../../test/helpers/assert.js';
 
 const run = promisify(execFile);
 let root: string;
 let layout: string;
 let written: WrittenImage[];
 
-async function hashStream(s: Readable): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of s) h.update(c as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
 
-async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, FerryError, `expected FerryError, got ${String(e)}`);
-    const fe = e as FerryError;
-    assert.is(fe.code, code, `code ${fe.code}: ${fe.message}`);
-    if (re) assert.match(fe.message, re);
-    return fe;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 /** Every blob of the image (all platforms) streamed from the source hashes to its digest. */
 async function checkAllBlobs(src: Awaited<ReturnType<typeof openOciArchive>>): Promise<number> {

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import tar from 'tar-stream';
 import { FerryError } from '@ferry/format-spec';
 import { indexTar, lookupTarEntry, openTarEntry, readTarEntry, normaliseTarName } from '../src/tar-index.js';
+import { rejectsCode as rejects } from '../../../test/helpers/assert.js';
 
 const run = promisify(execFile);
 let root: string;
@@ -36,19 +37,6 @@ async function file(name: string, data: Buffer): Promise<string> {
   return p;
 }
 
-async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, FerryError, `expected FerryError, got ${String(e)}`);
-    const fe = e as FerryError;
-    assert.is(fe.code, code, `code ${fe.code}: ${fe.message}`);
-    if (re) assert.match(fe.message, re);
-    return fe;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 async function text(s: NodeJS.ReadableStream): Promise<string> {
   let out = '';
