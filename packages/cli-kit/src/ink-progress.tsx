@@ -1,6 +1,6 @@
 // The terminal view: finished lines scroll above (ink <Static>), the live bar stays at the bottom.
 
-import React, { useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Box, Static, Text, render, type Instance } from 'ink';
 import { renderLine, type Progress, type ProgressState } from './progress.js';
 

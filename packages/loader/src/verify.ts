@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { FerryError, readVolume, toFerryError, type TrustedKey } from '@ferry/format-spec';
-import { openTrusted, volumePath, type TrustedManifest } from './bundle.js';
+import { openTrusted, volumePath } from './bundle.js';
 
 export interface VolumeResult {
   file: string;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
-import { FerryError, sha256Digest, type Descriptor } from '@ferry/format-spec';
+import { sha256Digest, type Descriptor } from '@ferry/format-spec';
 import { OciLayoutSink } from '../src/layout-sink.js';
 import { openOciLayout } from '../src/layout-source.js';
 import { makeOciLayout, type WrittenImage } from '../../../test/helpers/images.js';
