@@ -75,7 +75,7 @@ export type CreateEvent =
   | { type: 'resolved'; source: string; repository: string; tag?: string; digest: string; bytes: number; referrers: number }
   | { type: 'failed'; source: string; code: string; message: string }
   | { type: 'planned'; volumes: number; blobs: number; bytes: number }
-  | { type: 'progress'; volume: number; bytes: number; total: number }
+  | { type: 'progress'; volume: number; bytes: number; total: number; images: { done: number; total: number }; done?: string }
   | { type: 'written'; file: string; size: number };
 
 export interface CreateResult {
@@ -271,6 +271,9 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     emit({ type: 'planned', volumes: plan.volumeCount, blobs: plan.blobs.length, bytes: totalBytes });
 
     // 5. Stream every blob into the volumes.
+    const rootOf = new Map<string, BundleImage[]>();
+    for (const img of images) rootOf.set(img.digest, [...(rootOf.get(img.digest) ?? []), img]);
+    let imagesDone = 0;
     const header = [
       { name: `${opts.name}.manifest.json`, bytes: manifestBytes },
       ...(sigText ? [{ name: `${opts.name}.manifest.json.sig`, bytes: Buffer.from(sigText) }] : []),
@@ -288,7 +291,17 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       level: opts.compressionLevel ?? 3,
       ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
       mtime: new Date(manifest.created),
-      onProgress: (e) => emit({ type: 'progress', volume: e.volume, bytes: e.bytes, total: totalBytes }),
+      onProgress: (e) => {
+        // Per-image state: an image is done when the last of its blobs (its root) is written.
+        let done: string | undefined;
+        if (e.digest) {
+          for (const img of rootOf.get(e.digest) ?? []) {
+            imagesDone++;
+            done = refName(img);
+          }
+        }
+        emit({ type: 'progress', volume: e.volume, bytes: e.bytes, total: totalBytes, images: { done: imagesDone, total: images.length }, ...(done ? { done } : {}) });
+      },
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     for (const v of written) emit({ type: 'written', file: v.file, size: v.size });
