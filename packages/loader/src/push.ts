@@ -186,16 +186,14 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
         const blob = info.blob;
         if (info.kind === 'segment' && info.segment) {
           const whole = await writeSegment(target, blob, info.segment, count(stream));
-          if (whole) {
-            await finishBlob(target, blob, () => createReadStream(whole), pathsByDigest, filesDir);
-            await rm(whole, { force: true });
-            await rm(`${whole}.json`, { force: true });
-            have.add(blob.digest);
-          }
+          if (!whole) return; // more segments to come (this run or a later one)
+          await finishBlob(target, blob, () => createReadStream(whole), pathsByDigest, filesDir);
+          await rm(whole, { force: true });
+          await rm(`${whole}.json`, { force: true });
         } else {
           await finishBlob(target, blob, () => count(stream), pathsByDigest, filesDir);
-          have.add(blob.digest);
         }
+        have.add(blob.digest);
         volWritten++;
         written++;
         if (blob.kind === 'file' || blob.kind === 'key') for (const p of pathsByDigest.get(blob.digest)!) emit({ type: 'file', path: p.path });
