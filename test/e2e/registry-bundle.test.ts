@@ -310,6 +310,21 @@ test('--keep-going: exit 16, the good image is bundled and verifies, the failure
   assert.match(p.stdout + p.stderr, /✅ [^\n]*ns\/multi:v1/);
 });
 
+test('a registry that keeps dying mid-blob: a clear error naming the blob, and no bundle files left', async () => {
+  const base = multi.layers[0]![0]!.digest;
+  const from = proxy.requests.length;
+  // The first try and the client's 5 resumes all break off (times: 6 leaves nothing armed).
+  proxy.arm({ match: new RegExp(`^GET /v2/ns/multi/blobs/${base}`), cutAfterBytes: 20_000, times: 6 });
+  const r = await create('dies', ['--image', `${proxy.host}/ns/multi:v1`, '--insecure-registry', proxy.host]);
+  assert.is(r.code, 13, r.stdout + r.stderr);
+  assert.match(r.stderr, /REGISTRY_ERROR/);
+  assert.match(r.stderr, new RegExp(`${base.slice(7, 19)}`), 'names the blob');
+  assert.match(r.stderr, /broke off at byte/);
+  assert.is(blobGets(proxy, from).filter((l) => l.includes(base)).length, 6);
+  const left = existsSync(r.out) ? await readdir(r.out) : [];
+  assert.equal(left, [], `nothing written: ${left.join(', ')}`);
+});
+
 test('a blob download cut mid-way is resumed with Range; the bundle completes and verifies', async () => {
   const base = multi.layers[0]![0]!.digest;
   const from = proxy.requests.length;
