@@ -192,6 +192,19 @@ test('create from a plain-HTTP registry: registry digests, referrers by scheme, 
   assert.equal(await readFile(join(x, 'blobs', 'sha256', hex(sig.layer.digest))), sig.payload);
 });
 
+test('push into an OCI layout tags cosign signatures and attestations beside their image', async () => {
+  const out = join(tmp, 'reg1-load', 'oci');
+  const r = await loadCli(['push', join(tmp, 'reg1'), '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${out}`, '--yes', '--json'], { env: env() });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const rep = JSON.parse(r.stdout) as { images: Array<{ ref: string; referrers: number }> };
+  assert.equal(rep.images.map((i) => [i.ref, i.referrers]), [['ns/multi:v1', 2], ['ns/single:v1', 0]]);
+  for (const [tag, d] of [[`sha256-${hex(multiDigest)}.sig`, sig.digest], [`sha256-${hex(multiDigest)}.att`, att.digest]] as const) {
+    const insp = await sh(`set -e; skopeo inspect --raw oci:${out}:ns/multi:${tag} | sha256sum`);
+    assert.is(insp.code, 0, insp.stderr);
+    assert.is(`sha256:${insp.stdout.split(' ')[0]}`, d, tag);
+  }
+});
+
 test('--no-referrers carries no signatures, attestations or SBOMs', async () => {
   const r = await create('noref', ['--image', `${plain.host}/ns/multi:v1`, '--image', `${plain.host}/ns/single:v1`, '--insecure-registry', plain.host, '--no-referrers', '--json']);
   assert.is(r.code, 0, r.stdout + r.stderr);
