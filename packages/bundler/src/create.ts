@@ -32,6 +32,7 @@ import { resolveImage, resolveReferrers, type ImageSource, type ResolvedImage, t
 import { collectFiles, type CollectedFile, type FileRequest } from './sources/files.js';
 import { collectKeys, type CollectedKey } from './sources/keys.js';
 import { VERSION } from './version.js';
+import { PREFETCH_BLOBS, Prefetcher } from './prefetch.js';
 
 export const OCI_LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
 const BUNDLE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -280,13 +281,14 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       { name: 'oci-layout', bytes: OCI_LAYOUT_BYTES },
       { name: 'index.json', bytes: indexBytes },
     ];
+    const prefetch = new Prefetcher(plan.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS);
     const written = await writeVolumes({
       dir: opts.outDir,
       name: opts.name,
       volumeCount: plan.volumeCount,
       header,
       blobs: plan.blobs,
-      openBlob: (b) => providers.get(b.digest)!(),
+      openBlob: (b) => prefetch.open(b),
       volumeSize: opts.volumeSize,
       level: opts.compressionLevel ?? 3,
       ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
@@ -303,7 +305,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         emit({ type: 'progress', volume: e.volume, bytes: e.bytes, total: totalBytes, images: { done: imagesDone, total: images.length }, ...(done ? { done } : {}) });
       },
       ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    }).finally(() => prefetch.close());
     for (const v of written) emit({ type: 'written', file: v.file, size: v.size });
 
     // 6. Manifest and signature beside the volumes, then the checksum list (and its signature) last:
