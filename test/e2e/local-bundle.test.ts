@@ -135,6 +135,20 @@ test('push into an OCI layout: skopeo reads the same digest; files and keys land
   assert.is(JSON.parse(again.stdout).blobsWritten, 0);
 });
 
+test('a carried file identical to an image layer is stored once and still lands as a file', async () => {
+  const layer = img.layers[0]![1]!; // a small layer
+  const hex = layer.digest.slice(7);
+  const r = await bundleCli(['create', '--name', 'dup', '--out', join(tmp, 'dup'), '--key', join(tmp, 'signer.key'),
+    '--image', `oci:${join(tmp, 'src')}:v1`, '--file', join(tmp, 'src', 'blobs', 'sha256', hex)], { env: PW });
+  assert.is(r.code, 0, r.stderr);
+  const m = JSON.parse(await readFile(join(tmp, 'dup', 'dup.manifest.json'), 'utf8'));
+  assert.is(m.blobs.filter((b: { digest: string }) => b.digest === layer.digest).length, 1);
+  const out = join(tmp, 'dup-load', 'oci');
+  const p = await loadCli(['push', join(tmp, 'dup'), '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${out}`, '--yes', '--json']);
+  assert.is(p.code, 0, p.stdout + p.stderr);
+  assert.equal(await readFile(join(tmp, 'dup-load', 'oci-files', hex)), await readFile(join(tmp, 'src', 'blobs', 'sha256', hex)));
+});
+
 test('volumes in any order over several runs: nothing is tagged until all its blobs are there', async () => {
   const dir = join(tmp, 'b1');
   const m = JSON.parse(await readFile(join(dir, 'b1.manifest.json'), 'utf8'));

@@ -74,6 +74,8 @@ interface ImageTarget {
   writeBlob(blob: BundleBlob, data: Readable): Promise<void>;
   readSmallBlob(digest: string, max: number): Promise<Buffer>;
   tag(img: BundleImage, ref: string, bytes: Buffer): Promise<void>;
+  /** Where a verified blob sits (to copy a carried file identical to image content). */
+  blobPath(digest: string): string;
   /** Scratch space for blobs split across volumes (reassembled in place, then moved in). */
   partialDir: string;
 }
@@ -101,6 +103,7 @@ async function ociTarget(dir: string): Promise<ImageTarget> {
       return readFile(blobPath(d));
     },
     tag: (img, ref, bytes) => sink.writeManifest({ mediaType: img.mediaType, digest: img.digest, size: img.size }, bytes, ref),
+    blobPath,
     partialDir: join(dir, '.ferry-partial'),
   };
 }
@@ -146,9 +149,11 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     const mine = manifest.blobs.filter((b) => b.volume === index || b.segments?.some((s) => s.volume === index));
     const needed: BundleBlob[] = [];
     for (const b of mine) {
-      if (b.kind === 'file' || b.kind === 'key') {
-        if (!(await Promise.all(pathsByDigest.get(b.digest)!.map(fileDone))).every(Boolean)) needed.push(b);
-      } else if (!have.has(b.digest)) needed.push(b);
+      // A blob may be image content, a carried file, or both (a file identical to a layer).
+      const forImage = b.kind !== 'file' && b.kind !== 'key' && !have.has(b.digest);
+      const paths = pathsByDigest.get(b.digest);
+      const forFiles = paths !== undefined && !(await Promise.all(paths.map(fileDone))).every(Boolean);
+      if (forImage || forFiles) needed.push(b);
     }
     if (needed.length === 0) {
       emit({ type: 'volume-skip', file, reason: 'everything in it is already loaded' });
@@ -253,14 +258,20 @@ async function finishBlob(
   pathsByDigest: Map<string, Array<{ path: string; size: number; mode?: number }>>,
   filesDir: string,
 ): Promise<void> {
+  const paths = pathsByDigest.get(blob.digest) ?? [];
+  let copyFrom: string;
+  let rest: typeof paths;
   if (blob.kind !== 'file' && blob.kind !== 'key') {
     await target.writeBlob(blob, data());
-    return;
+    copyFrom = target.blobPath(blob.digest);
+    rest = paths;
+  } else {
+    copyFrom = join(filesDir, paths[0]!.path);
+    await writeVerifiedFile(copyFrom, blob, data(), paths[0]!.mode);
+    rest = paths.slice(1);
   }
-  const paths = pathsByDigest.get(blob.digest)!;
-  const first = join(filesDir, paths[0]!.path);
-  await writeVerifiedFile(first, blob, data(), paths[0]!.mode);
-  for (const p of paths.slice(1)) await writeVerifiedFile(join(filesDir, p.path), blob, createReadStream(first), p.mode);
+  // Every other path carrying the same content is copied from the verified copy (and checked again).
+  for (const p of rest) await writeVerifiedFile(join(filesDir, p.path), blob, createReadStream(copyFrom), p.mode);
 }
 
 async function writeVerifiedFile(dest: string, blob: BundleBlob, data: Readable, mode?: number): Promise<void> {
