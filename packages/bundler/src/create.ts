@@ -28,7 +28,7 @@ import {
   type BundleManifest,
   type Descriptor,
 } from '@ferry/format-spec';
-import { resolveImage, resolveReferrers, type ImageSource, type ResolvedImage, type ResolvedReferrer } from '@ferry/oci';
+import { isRepositoryPath, isTag, resolveImage, resolveReferrers, type ImageSource, type ResolvedImage, type ResolvedReferrer } from '@ferry/oci';
 import { collectFiles, type CollectedFile, type FileRequest } from './sources/files.js';
 import { collectKeys, type CollectedKey } from './sources/keys.js';
 import { VERSION } from './version.js';
@@ -103,10 +103,10 @@ function parseTargetName(name: string, what: string): { repository: string; tag?
   const slash = name.lastIndexOf('/');
   const repository = at > slash ? name.slice(0, at) : name;
   const tag = at > slash ? name.slice(at + 1) : undefined;
-  if (!/^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/.test(repository)) {
+  if (!isRepositoryPath(repository)) {
     throw new FerryError('SPEC_INVALID', `${what}: "${repository}" is not a valid repository path (lowercase, no registry host)`);
   }
-  if (tag !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(tag)) {
+  if (tag !== undefined && !isTag(tag)) {
     throw new FerryError('SPEC_INVALID', `${what}: "${tag}" is not a valid tag`);
   }
   return tag === undefined ? { repository } : { repository, tag };

@@ -82,6 +82,16 @@ function checkRepository(input: string, repository: string): void {
   }
 }
 
+/** A repository path by the OCI name grammar (no registry host): `team/app`, `library/alpine`. */
+export function isRepositoryPath(repository: string): boolean {
+  return repository !== '' && repository.split('/').every((c) => PATH_COMPONENT.test(c));
+}
+
+/** A tag by the OCI grammar. */
+export function isTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
+
 function checkTag(input: string, tag: string): void {
   if (!TAG_RE.test(tag)) throw invalid(input, `tag "${tag}" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`);
 }

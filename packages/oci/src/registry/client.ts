@@ -2,7 +2,7 @@
 // (push). Every request goes through auth (anonymous / Basic / Bearer), the per-registry
 // concurrency bound and retries; every failure is a FerryError naming ref, registry and status.
 
-import { FerryError, type Descriptor } from '@ferry/format-spec';
+import { FerryError, isSha256Digest, type Descriptor } from '@ferry/format-spec';
 import type { Readable } from 'node:stream';
 import type { ManifestBytes } from '../source.js';
 import { registryApiHost } from '../reference.js';
@@ -141,7 +141,7 @@ export class RegistryClient {
       const digest = header(res, 'docker-content-digest');
       const size = Number(header(res, 'content-length'));
       const mediaType = stripParams(header(res, 'content-type'));
-      if (!digest || !/^sha256:[a-f0-9]{64}$/.test(digest) || !Number.isFinite(size) || !mediaType) return undefined;
+      if (!digest || !isSha256Digest(digest) || !Number.isFinite(size) || !mediaType) return undefined;
       return { mediaType, digest, size } satisfies Descriptor;
     });
     if (d === null) return undefined;
@@ -151,7 +151,7 @@ export class RegistryClient {
 
   /** Refuse digests that are not sha256 before they go into a URL (they come from manifests we do not control). */
   checkDigest(repository: string, digest: string): void {
-    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
+    if (!isSha256Digest(digest)) {
       throw registryError('SOURCE_INVALID', this.ctx(repository), `${this.registry}/${repository}: "${digest.slice(0, 100)}" is not a sha256 digest`);
     }
   }
