@@ -1,6 +1,9 @@
-// Make damaged and hostile volumes for tests: flip a byte, truncate, or re-pack a volume's tar
-// entries with changes (a different manifest copy, ../ names, links, devices, duplicates...).
-import { open, readFile, truncate, writeFile } from 'node:fs/promises';
+// Make damaged and hostile volumes for tests: flip a byte, truncate, re-pack a volume's tar
+// entries with changes (a different manifest copy, ../ names, links, devices, duplicates...),
+// or re-sign a changed manifest so the hostile content arrives with a valid signature.
+import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { compress, decompress } from 'zstd-napi';
@@ -79,4 +82,64 @@ export async function writeEntries(path: string, entries: TarEntry[]): Promise<v
 
 export async function repack(path: string, change: (entries: TarEntry[]) => TarEntry[]): Promise<void> {
   await writeEntries(path, change(await readEntries(path)));
+}
+
+export interface ResignOptions {
+  /** Private key that signs the changed manifest (unencrypted PEM, or a KeyObject). */
+  key: string | KeyObject;
+  /** Change the parsed manifest in place (or return a replacement). */
+  manifest?: (m: any) => any;
+  /** Change a volume's entries after its header copies were replaced (volume is 1-based). */
+  entries?: (volume: number, entries: TarEntry[]) => TarEntry[];
+  /** index.json in every volume: 'auto' (default) rebuilds it from images[] as ferry-bundle does,
+   *  'keep' leaves the volumes' copy and the manifest's layoutIndex alone, a Buffer puts those
+   *  exact bytes in every volume and records their digest in layoutIndex. */
+  layoutIndex?: 'auto' | 'keep' | Buffer;
+}
+
+/**
+ * A hostile but correctly signed bundle: change the manifest, sign it with `key`, put the new
+ * manifest and signature (and index.json) into every volume, and rewrite NAME.sha256 (and its
+ * signature) so the transfer officer's check passes too. What the loader then refuses, it
+ * refuses on content, not on a broken signature.
+ */
+export async function resignBundle(dir: string, opts: ResignOptions): Promise<void> {
+  const name = (await readdir(dir)).find((f) => f.endsWith('.manifest.json'))!.slice(0, -'.manifest.json'.length);
+  const key = typeof opts.key === 'string' ? createPrivateKey(await readFile(opts.key)) : opts.key;
+  const signText = (b: Buffer): string => (key.asymmetricKeyType === 'ed25519' ? sign(null, b, key) : sign('sha256', b, { key, dsaEncoding: 'der' })).toString('base64');
+  const mPath = join(dir, `${name}.manifest.json`);
+  let m = JSON.parse(await readFile(mPath, 'utf8'));
+  m = opts.manifest?.(m) ?? m;
+  let index: Buffer | undefined;
+  if (opts.layoutIndex === undefined || opts.layoutIndex === 'auto') {
+    index = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: m.images.map((i: any) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { 'org.opencontainers.image.ref.name': i.tag ? `${i.repository}:${i.tag}` : `${i.repository}@${i.digest}` } })),
+    }));
+  } else if (Buffer.isBuffer(opts.layoutIndex)) {
+    index = opts.layoutIndex;
+  }
+  if (index) m.layoutIndex = { digest: `sha256:${createHash('sha256').update(index).digest('hex')}`, size: index.length };
+  const bytes = Buffer.from(JSON.stringify(m, null, 2) + '\n');
+  const sig = signText(bytes);
+  await writeFile(mPath, bytes);
+  await writeFile(`${mPath}.sig`, sig);
+  const volumes = (await readdir(dir)).filter((f) => /-\d{3}\.tar\.zst$/.test(f) && f.startsWith(`${name}-`)).sort();
+  for (const v of volumes) {
+    const n = Number(/-(\d{3})\.tar\.zst$/.exec(v)![1]);
+    await repack(join(dir, v), (es) => {
+      const out = es.map((e) =>
+        e.name === `${name}.manifest.json` ? { ...e, data: bytes } :
+        e.name === `${name}.manifest.json.sig` ? { ...e, data: Buffer.from(sig) } :
+        e.name === 'index.json' && index ? { ...e, data: index } : e);
+      return opts.entries ? opts.entries(n, out) : out;
+    });
+  }
+  const files = [`${name}.manifest.json`, `${name}.manifest.json.sig`, ...volumes];
+  const lines: string[] = [];
+  for (const f of files) lines.push(`${createHash('sha256').update(await readFile(join(dir, f))).digest('hex')}  ${f}\n`);
+  const sums = Buffer.from(lines.join(''));
+  await writeFile(join(dir, `${name}.sha256`), sums);
+  await writeFile(join(dir, `${name}.sha256.sig`), signText(sums));
 }

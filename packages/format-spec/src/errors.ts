@@ -5,6 +5,7 @@ export const ERROR_CODES = {
   // usage and input
   USAGE: { exit: 2, hint: 'Run the command with --help to see the accepted options.' },
   INPUT_NOT_FOUND: { exit: 3, hint: 'Check the path; PATH may be the bundle directory, NAME.manifest.json or NAME.sha256.' },
+  INPUT_INVALID: { exit: 17, hint: 'A bundle file must be a regular file no larger than Ferry writes it; re-copy the file named above from the original media, or find out what replaced it.' },
   SPEC_INVALID: { exit: 4, hint: 'Fix the field named above in the spec file; schemas/bundle-spec.schema.json lists what is allowed.' },
   SCHEMA_INVALID: { exit: 4, hint: 'The bundle manifest does not match schemas/bundle-manifest.schema.json; it was not written by a compatible Ferry.' },
   SCHEMA_VERSION_UNSUPPORTED: { exit: 4, hint: 'This bundle was written by a different Ferry format version; use a Ferry release that reads it.' },
@@ -29,8 +30,12 @@ export const ERROR_CODES = {
   REGISTRY_AUTH: { exit: 13, hint: 'Check the credentials for this registry (--authfile, --creds or docker login).' },
   REGISTRY_TLS: { exit: 13, hint: 'Give the registry CA with --ca-file, or --insecure-registry HOST if you accept an unverified connection to that host.' },
   TARGET_ERROR: { exit: 14, hint: 'Check that the target is writable and has space.' },
+  TARGET_BUSY: { exit: 18, hint: 'Wait for the other ferry-load to finish, then run the same command again (a lock left by a process that no longer runs is taken over automatically).' },
+  TAG_CONFLICT: { exit: 19, hint: 'Nothing was written. A tag in the target points at a different image: run without --no-retag to move it, or load into another target.' },
   INCOMPLETE: { exit: 15, hint: 'Bring the remaining volumes and run the same command again; what was loaded is kept.' },
   PARTIAL_FAILURE: { exit: 16, hint: 'Some items failed; the report lists each with its reason.' },
+  DECLINED: { exit: 20, hint: 'Nothing was written. Run the same command again and answer y to load, or pass --yes.' },
+  INTERRUPTED: { exit: 130, hint: 'Nothing incomplete was tagged; run the same command again to continue.' },
   INTERNAL: { exit: 70, hint: 'This is a bug in Ferry; please report it with the command you ran.' },
 } as const satisfies Record<string, { exit: number; hint: string }>;
 

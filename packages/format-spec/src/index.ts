@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './text.js';
 export * from './oci-types.js';
 export * from './manifest-types.js';
 export * from './digest.js';
