@@ -1,7 +1,8 @@
 // Content addressing: every byte Ferry moves passes through one of these.
 
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import ssri from 'ssri';
 import { FerryError } from './errors.js';
 
 const SHA256_RE = /^sha256:[a-f0-9]{64}$/;
@@ -23,6 +24,18 @@ export function sha256Digest(data: Uint8Array | string): string {
 export interface VerifyContext {
   /** Where the bytes come from, for the error message (volume file, source ref...). */
   where: string;
+  /** A second, independent hash to check as well: an SRI string (`sha512-…`, as the manifest
+   *  records for carried files). */
+  integrity?: string;
+}
+
+/** The algorithm and expected base64 digest of an SRI string with exactly one sha512 hash. */
+function parseIntegrity(integrity: string): { algorithm: string; digest: string } {
+  const parsed = ssri.parse(integrity, { single: true });
+  if (!parsed || parsed.algorithm !== 'sha512' || !parsed.digest) {
+    throw new FerryError('SCHEMA_INVALID', `integrity ${JSON.stringify(integrity).slice(0, 120)} is not one sha512 SRI hash`);
+  }
+  return { algorithm: parsed.algorithm, digest: parsed.digest };
 }
 
 /**
@@ -32,6 +45,7 @@ export interface VerifyContext {
  */
 export class VerifyingStream extends Transform {
   private readonly hash = createHash('sha256');
+  private readonly second?: { hash: Hash; digest: string };
   private seen = 0;
 
   constructor(
@@ -41,6 +55,10 @@ export class VerifyingStream extends Transform {
   ) {
     super();
     digestHex(expectedDigest);
+    if (ctx.integrity !== undefined) {
+      const { algorithm, digest } = parseIntegrity(ctx.integrity);
+      this.second = { hash: createHash(algorithm), digest };
+    }
   }
 
   get bytesSeen(): number {
@@ -54,6 +72,7 @@ export class VerifyingStream extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this.second?.hash.update(chunk);
     cb(null, chunk);
   }
 
@@ -65,6 +84,12 @@ export class VerifyingStream extends Transform {
     const got = 'sha256:' + this.hash.digest('hex');
     if (got !== this.expectedDigest) {
       cb(new FerryError('BLOB_MISMATCH', `${this.expectedDigest} in ${this.ctx.where}: content hashes to ${got}`, { digest: this.expectedDigest, actual: got, where: this.ctx.where }));
+      return;
+    }
+    if (this.second && this.second.hash.digest('base64') !== this.second.digest) {
+      // The sha256 matched, so the bytes are what the manifest names; its second hash disagrees
+      // with them, so the manifest itself is inconsistent.
+      cb(new FerryError('ARCHIVE_HOSTILE', `${this.expectedDigest} in ${this.ctx.where}: the content matches its sha256 but not the manifest's sha512 integrity ${this.ctx.integrity}; the manifest's two hashes disagree`, { digest: this.expectedDigest, where: this.ctx.where }));
       return;
     }
     cb();

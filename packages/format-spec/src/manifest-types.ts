@@ -22,6 +22,8 @@ export interface BlobSegment {
   /** Byte offset of this segment inside the blob. */
   offset: number;
   size: number;
+  /** sha256 of this segment's bytes (being added to the format on another branch). */
+  digest?: string;
 }
 
 export interface BundleBlob {

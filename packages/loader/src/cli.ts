@@ -1,7 +1,6 @@
 // ferry-load: the high-side command (and the transfer officer's checksum). Flags -> options ->
 // checksum.ts / verify.ts / inspect.ts / push.ts; output mode decided here.
 
-import { createInterface } from 'node:readline/promises';
 import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
 import { FerryError, loadTrustedKeys, type TrustedKey } from '@ferry/format-spec';
@@ -9,9 +8,7 @@ import { createProgress, formatBytes, outputMode, runCommands, writeJson } from 
 import { checksumBundle, formatReceipt } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
-import { pushBundle, pushIncomplete, type PushPlan } from './push.js';
-import { parseRewrite } from './rewrite.js';
-import type { TrustedManifest } from './bundle.js';
+import { pushCmd } from './push-command.js';
 
 const PROGRAM = 'ferry-load';
 
@@ -100,67 +97,6 @@ async function inspectCmd(a: { path: string; trustedKey?: string[]; json: boolea
   return 0;
 }
 
-async function askToProceed(tm: TrustedManifest, plan: PushPlan): Promise<boolean> {
-  const m = tm.manifest;
-  const who = tm.verifiedBy ? `signed by ${tm.verifiedBy.path} (${tm.verifiedBy.fingerprint})` : 'UNSIGNED (allowed by --allow-unsigned)';
-  process.stderr.write(
-    `Bundle ${m.name}, created ${m.created}, ${who}\n` +
-      `  ${m.images.length} image(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${plan.target} (files to ${plan.filesDir})\n` +
-      `  volumes here: ${plan.volumesPresent.length}/${m.volumes.length}${plan.volumesMissing.length ? ` (missing ${plan.volumesMissing.join(', ')}: load them in a later run)` : ''}\n`,
-  );
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question('Load it? [y/N] ');
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
-}
-
-async function pushCmd(a: { path: string; trustedKey?: string[]; to: string; filesDir?: string; rewrite?: string[]; allowUnsigned: boolean; yes: boolean; json: boolean; charts?: string }): Promise<number> {
-  if (a.charts) throw new FerryError('USAGE', '--charts: chart repositories are not supported by this build yet');
-  const interactive = !a.yes && !a.json && process.stdin.isTTY === true;
-  if (!a.yes && !interactive) throw new FerryError('USAGE', 'not a terminal, so there is no one to confirm: pass --yes to load without asking');
-  const mode = outputMode(a.json);
-  const rewrites = arr(a.rewrite).map(parseRewrite);
-  const keys = await trusted(arr(a.trustedKey));
-  let progress: Awaited<ReturnType<typeof createProgress>> | undefined;
-  const report = await pushBundle(a.path, {
-    trustedKeys: keys,
-    allowUnsigned: a.allowUnsigned,
-    to: a.to,
-    ...(a.filesDir ? { filesDir: a.filesDir } : {}),
-    rewrites,
-    confirm: async (tm, plan) => {
-      const ok = interactive ? await askToProceed(tm, plan) : true;
-      progress = await createProgress(mode, 'loading');
-      return ok;
-    },
-    onEvent: (e) => {
-      if (!progress) return;
-      if (e.type === 'volume-start') progress.log(`Reading ${e.file}`);
-      else if (e.type === 'volume-skip') progress.log(`Skipping ${e.file}: ${e.reason}`);
-      else if (e.type === 'bytes') progress.update({ bytes: e.bytes, total: e.total });
-      else if (e.type === 'image') progress.log(`✅ ${e.ref} ${e.digest}`);
-      else if (e.type === 'file') progress.log(`✅ file ${e.path}`);
-    },
-  }).finally(() => progress?.finish());
-  const incomplete = pushIncomplete(report);
-  if (a.json) {
-    writeJson({ ok: !incomplete, ...report });
-  } else {
-    const loaded = report.images.filter((i) => i.status === 'loaded').length;
-    process.stdout.write(
-      `Loaded ${loaded}/${report.images.length} image(s) into ${report.target}, ${report.files.filter((f) => f.status === 'written').length}/${report.files.length} file(s) into ${report.filesDir}; ${report.blobsWritten} blobs (${formatBytes(report.bytesWritten)}) written in ${report.seconds.toFixed(1)} s\n` +
-        report.images.map((i) => `  ${i.status === 'loaded' ? '✅' : '⏳'} ${i.ref}  ${i.digest}`).join('\n') +
-        '\n' +
-        (incomplete ? `Not complete: bring ${report.volumesMissing.join(', ')} and run the same command again.\n` : 'Complete.\n'),
-    );
-  }
-  if (incomplete) return incomplete.exitCode;
-  return 0;
-}
-
 export async function main(args: string[] = hideBin(process.argv)): Promise<number> {
   const trustedKeyOpt = { type: 'string', array: true, describe: 'Public key the high side trusts (repeatable). Never taken from the bundle.' } as const;
   return runCommands(PROGRAM, args, '$0 <command> PATH [options]\n\nCheck, inspect and load Ferry bundles on the air-gapped side.\nPATH is the bundle directory, NAME.manifest.json or NAME.sha256.', (y, setCode) =>
@@ -211,10 +147,13 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
             .option('to', { type: 'string', demandOption: true, describe: 'Target: oci:DIR (an OCI image layout directory)' })
-            .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default: DIR-files beside the layout)' })
+            .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default: DIR-files beside the layout; must not overlap it)' })
             .option('charts', { type: 'string', describe: 'Chart repository target (not yet supported by this build)' })
             .option('rewrite', { type: 'string', array: true, describe: 'FROM=TO: rename repositories on load (repeatable; first match wins)' })
+            .option('overwrite-files', { type: 'boolean', default: false, describe: 'Replace carried files whose local copy was changed since Ferry wrote it (default: keep them and report it)' })
+            .option('retag', { type: 'boolean', default: true, describe: 'Move tags that point at other content (shown before loading). --no-retag refuses the load instead, before writing anything' })
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('report', { type: 'string', describe: 'Also write the JSON report to this file' })
             .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Do not ask for confirmation' })
             .option('json', { type: 'boolean', default: false }),
         async (a) => {

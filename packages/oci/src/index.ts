@@ -4,6 +4,8 @@ export * from './walk.js';
 export * from './tar-index.js';
 export * from './layout-source.js';
 export * from './layout-sink.js';
+export * from './target-dir.js';
+export * from './dir-lock.js';
 export * from './oci-archive.js';
 export * from './docker-archive.js';
 export * from './transports.js';

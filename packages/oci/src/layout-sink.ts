@@ -1,11 +1,11 @@
-// Writes an OCI image layout directory (`ferry-load push --to oci:DIR`). Blobs become visible
-// under blobs/sha256/<hex> only after their size and digest were checked; index.json is
-// replaced atomically, so a reader (skopeo) never sees a half-written layout and a re-run
-// after a crash completes it.
+// Writes an OCI image layout directory (`ferry-load push --to oci:DIR`). Storing and making
+// visible are separate steps: blobs and manifests are stored by digest (verified, then renamed
+// into blobs/sha256/<hex>), and a tag is added to index.json only by tag(). index.json is
+// replaced atomically under a cross-process lock, so a reader (skopeo) never sees a half-written
+// layout, a re-run after a crash completes it, and two writers never lose each other's tags.
+// Temp files live in DIR/.ferry/tmp; nothing inside DIR that Ferry did not make is followed.
 
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,14 +15,37 @@ import {
   VerifyingStream,
   isFerryError,
   isSha256Digest,
+  printable,
   verifyBytes,
   type Descriptor,
 } from '@ferry/format-spec';
 import type { ImageSink } from './source.js';
+import {
+  checkFerryArea,
+  checkRealDir,
+  checkRegularFile,
+  createExclusive,
+  ensureFerryArea,
+  ensureRealDir,
+  ferryArea,
+  tempName,
+  cleanTemp,
+  targetFsError,
+  openNoFollow,
+  exclusiveWriteStream,
+  noFollowReadStream,
+  FERRY_AREA,
+  type FerryArea,
+} from './target-dir.js';
+import { acquireDirLock, type DirLock } from './dir-lock.js';
 
 const OCI_LAYOUT_BYTES = '{"imageLayoutVersion":"1.0.0"}';
 const EMPTY_INDEX = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}';
 const MAX_INDEX_BYTES = 64 << 20;
+/** Largest manifest read back for checking (the registry limit distribution uses). */
+const MAX_MANIFEST_BYTES = 4 << 20;
+/** index.json writers wait this long for one another (each holds the lock for one rename). */
+const INDEX_LOCK_WAIT_MS = 60_000;
 
 // image-spec annotations.md grammar for org.opencontainers.image.ref.name (what skopeo accepts).
 const REF_NAME_RE = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
@@ -30,11 +53,15 @@ const REF_NAME_RE = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-
 export interface OciLayoutSinkOptions {
   /**
    * fsync each blob before its rename and the directory after (default false). Without it a
-   * power cut can leave a renamed blob short or empty; the next run sees the wrong size and
-   * rewrites it, so correctness holds at the cost of a re-run. Turn on for removable media.
+   * power cut can leave a renamed blob short or empty; presence checks compare the size and
+   * the loader re-verifies what it finds, so correctness holds at the cost of a re-run.
    */
   durable?: boolean;
 }
+
+/** What a presence check found for a blob: absent, present with the right size, or a file of
+ *  the wrong size (a crash-truncated write: it must be replaced, never trusted). */
+export type BlobState = 'absent' | 'present' | 'damaged';
 
 function targetError(msg: string, e?: unknown, details: Record<string, string> = {}): FerryError {
   return new FerryError('TARGET_ERROR', msg, details, e === undefined ? undefined : { cause: e });
@@ -43,16 +70,18 @@ function targetError(msg: string, e?: unknown, details: Record<string, string> =
 export class OciLayoutSink implements ImageSink {
   readonly description: string;
   private readonly blobsDir: string;
+  private readonly area: FerryArea;
   private readonly durable: boolean;
-  /** Serialises read-modify-write of index.json within this process. */
-  private indexLock: Promise<void> = Promise.resolve();
-
+  /** Serialises read-modify-write of index.json within this process (the file lock does across). */
+  private indexChain: Promise<void> = Promise.resolve();
+  private runLock?: DirLock;
   private initialised?: Promise<void>;
 
   /** Call init() (or use OciLayoutSink.open) before writing; write methods also run it once. */
   constructor(readonly dir: string, opts: OciLayoutSinkOptions = {}) {
     this.description = `oci:${dir}`;
     this.blobsDir = join(dir, 'blobs', 'sha256');
+    this.area = ferryArea(dir);
     this.durable = opts.durable ?? false;
   }
 
@@ -63,10 +92,59 @@ export class OciLayoutSink implements ImageSink {
     return sink;
   }
 
+  /** Where split blobs are reassembled before adoptBlob() (same file system as the blobs). */
+  get partialDir(): string {
+    return this.area.partial;
+  }
+
+  get ferryArea(): FerryArea {
+    return this.area;
+  }
+
   /**
-   * Make `dir` a usable layout. A missing or empty directory becomes a new layout; an existing
-   * layout is added to; any other non-empty directory is refused so we never mix blobs into
-   * someone's unrelated files. Idempotent.
+   * Read-only: is `dir` absent (false), or a layout (or an empty directory) Ferry can add to
+   * (true)? Refuses anything else — a non-empty directory that is not a layout, links or
+   * special files where the layout's own files and directories belong — without writing.
+   */
+  async check(): Promise<boolean> {
+    const dir = this.dir;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return false;
+      if (code === 'ENOTDIR') throw targetError(`oci:${printable(dir)}: ${printable(dir)} exists and is not a directory`, e, { path: dir });
+      throw targetFsError(e, dir, `oci:${dir}: cannot read the target`);
+    }
+    const own = names.filter((n) => n !== FERRY_AREA);
+    if (!names.includes('oci-layout') && own.length > 0) {
+      throw targetError(
+        `oci:${printable(dir)}: ${printable(dir)} is not empty and is not an OCI layout (no oci-layout file); give a new or empty directory, or an existing layout`,
+        undefined,
+        { path: dir },
+      );
+    }
+    await checkFerryArea(dir);
+    if (await checkRegularFile(join(dir, 'oci-layout'), 'the oci-layout file') !== undefined) {
+      let version: unknown;
+      try {
+        version = (JSON.parse(await readFile(join(dir, 'oci-layout'), 'utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+      } catch (e) {
+        throw targetError(`oci:${printable(dir)}: ${printable(join(dir, 'oci-layout'))} is not valid JSON; this is not a layout Ferry can add to`, e, { path: dir });
+      }
+      if (typeof version !== 'string' || !/^1\.\d+\.\d+$/.test(version)) {
+        throw targetError(`oci:${printable(dir)}: oci-layout has imageLayoutVersion ${printable(JSON.stringify(version) ?? 'undefined')}, not 1.x`, undefined, { path: dir });
+      }
+    }
+    if (await checkRealDir(join(dir, 'blobs'), 'the blobs directory')) await checkRealDir(this.blobsDir, 'the blobs/sha256 directory');
+    if (await checkRegularFile(join(dir, 'index.json'), 'the layout index (index.json)') !== undefined) await this.readIndex();
+    return true;
+  }
+
+  /**
+   * Make `dir` a usable layout: check() first, then create what is missing (the directory,
+   * Ferry's area, oci-layout, blobs/sha256, index.json). Idempotent.
    */
   init(): Promise<void> {
     this.initialised ??= this.doInit();
@@ -74,68 +152,52 @@ export class OciLayoutSink implements ImageSink {
   }
 
   private async doInit(): Promise<void> {
-    const dir = this.dir;
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR') throw targetError(`oci:${dir}: ${dir} exists and is not a directory`, e, { path: dir });
-      if (code !== 'ENOENT') throw targetError(`oci:${dir}: cannot read ${dir} (${(e as Error).message})`, e, { path: dir });
-      names = [];
-    }
-    if (!names.includes('oci-layout')) {
-      if (names.length > 0) {
-        throw targetError(
-          `oci:${dir}: ${dir} is not empty and is not an OCI layout (no oci-layout file); give a new or empty directory, or an existing layout`,
-          undefined,
-          { path: dir },
-        );
-      }
+    const exists = await this.check();
+    if (!exists) {
       try {
-        await mkdir(dir, { recursive: true });
+        await mkdir(this.dir, { recursive: true });
       } catch (e) {
-        throw targetError(`oci:${dir}: cannot create ${dir} (${(e as Error).message})`, e, { path: dir });
-      }
-      // oci-layout first: if we are interrupted after it, the next run recognises the layout
-      // and completes it (blobs/ and index.json are created below when missing).
-      await this.atomicWrite('oci-layout', Buffer.from(OCI_LAYOUT_BYTES));
-    } else {
-      let version: unknown;
-      try {
-        version = (JSON.parse(await readFile(join(dir, 'oci-layout'), 'utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
-      } catch (e) {
-        throw targetError(`oci:${dir}: ${join(dir, 'oci-layout')} is not valid JSON; this is not a layout Ferry can add to`, e, { path: dir });
-      }
-      if (typeof version !== 'string' || !/^1\.\d+\.\d+$/.test(version)) {
-        throw targetError(`oci:${dir}: oci-layout has imageLayoutVersion ${JSON.stringify(version)}, not 1.x`, undefined, { path: dir });
+        throw targetFsError(e, this.dir, `oci:${this.dir}: cannot create the target`);
       }
     }
-    try {
-      await mkdir(this.blobsDir, { recursive: true });
-    } catch (e) {
-      throw targetError(`oci:${dir}: cannot create ${this.blobsDir} (${(e as Error).message})`, e, { path: dir });
-    }
-    if (names.includes('index.json')) await this.readIndex(); // fail now, not after copying gigabytes
-    else await this.atomicWrite('index.json', Buffer.from(EMPTY_INDEX));
+    await ensureFerryArea(this.dir);
+    // oci-layout first: if we are interrupted after it, the next run recognises the layout
+    // and completes it (blobs/ and index.json are created below when missing).
+    if ((await checkRegularFile(join(this.dir, 'oci-layout'))) === undefined) await this.atomicWrite('oci-layout', Buffer.from(OCI_LAYOUT_BYTES));
+    await ensureRealDir(join(this.dir, 'blobs'), 'the blobs directory');
+    await ensureRealDir(this.blobsDir, 'the blobs/sha256 directory');
+    if ((await checkRegularFile(join(this.dir, 'index.json'))) === undefined) await this.atomicWrite('index.json', Buffer.from(EMPTY_INDEX));
+  }
+
+  /**
+   * Hold the layout for one run (`ferry-load push`): a second run gets TARGET_BUSY naming this
+   * process. Released by close(). Also clears temp files an interrupted run left behind.
+   */
+  async lock(what: string): Promise<void> {
+    await this.init();
+    this.runLock ??= await acquireDirLock(join(this.area.dir, 'lock'), { what });
+    await cleanTemp(this.area);
   }
 
   private hex(digest: string): string {
     if (!isSha256Digest(digest)) {
-      throw targetError(`${this.description}: refusing digest ${JSON.stringify(digest).slice(0, 120)}: only sha256:<64 lowercase hex> digests are written`, undefined, { digest: String(digest).slice(0, 120) });
+      throw targetError(`${this.description}: refusing digest ${printable(JSON.stringify(digest).slice(0, 120))}: only sha256:<64 lowercase hex> digests are written`, undefined, { digest: String(digest).slice(0, 120) });
     }
     return digest.slice(7);
   }
 
+  blobPath(digest: string): string {
+    return join(this.blobsDir, this.hex(digest));
+  }
+
+  /** Size of a stored blob, undefined when absent; a link or special file there is refused. */
   private async blobSize(digest: string): Promise<number | undefined> {
-    try {
-      const st = await stat(join(this.blobsDir, this.hex(digest)));
-      return st.isFile() ? st.size : undefined;
-    } catch (e) {
-      if (isFerryError(e)) throw e;
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw targetError(`${this.description}: cannot stat blob ${digest} (${(e as Error).message})`, e);
-    }
+    return checkRegularFile(this.blobPath(digest), `blob ${digest}`);
+  }
+
+  async blobState(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<BlobState> {
+    const size = await this.blobSize(desc.digest);
+    return size === undefined ? 'absent' : size === desc.size ? 'present' : 'damaged';
   }
 
   async hasBlob(digest: string): Promise<boolean> {
@@ -157,66 +219,135 @@ export class OciLayoutSink implements ImageSink {
     return present;
   }
 
+  /** Re-read a stored blob and check its digest (a same-size file can still be damaged). */
+  async verifyBlob(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    if ((await this.blobState(desc)) !== 'present') return false;
+    const path = this.blobPath(desc.digest);
+    try {
+      await pipeline(noFollowReadStream(path), new VerifyingStream(desc.digest, desc.size, { where: path }), discard());
+      return true;
+    } catch (e) {
+      if (isFerryError(e, 'BLOB_MISMATCH')) return false;
+      throw targetFsError(e, path, `${this.description}: cannot read blob ${desc.digest}`);
+    }
+  }
+
   /**
-   * Stream `data` into blobs/sha256/<hex>. The bytes go to a temp file beside it, are checked
-   * against desc (size and digest) as they pass, and are renamed into place only when right.
-   * A blob already present with the right size is kept; the stream is still drained through
-   * the verifier (not destroyed: it may be a tar entry whose parser must move on).
+   * Stream `data` into blobs/sha256/<hex>. The bytes go to a new temp file in Ferry's area, are
+   * checked against desc (size and digest) as they pass, and are renamed into place only when
+   * right — replacing whatever was there (a damaged copy is repaired, never trusted).
    */
   async writeBlob(desc: Descriptor, data: Readable): Promise<void> {
     await this.init();
     const hex = this.hex(desc.digest);
     const where = `${this.description} (writing ${desc.digest})`;
-    const existing = await this.blobSize(desc.digest);
-    if (existing === desc.size) {
-      const sinkNull = new Writable({ write: (_c, _e, cb) => cb() });
-      await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), sinkNull);
-      return;
-    }
-    const tmp = join(this.blobsDir, `.ferry-tmp-${hex.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
+    const tmp = tempName(this.area, hex.slice(0, 12));
     try {
-      await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), createWriteStream(tmp, { flags: 'wx' }));
-      if (this.durable) await this.fsyncFile(tmp);
-      await rename(tmp, join(this.blobsDir, hex));
-      if (this.durable) await this.fsyncFile(this.blobsDir);
+      await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), exclusiveWriteStream(tmp, { flush: this.durable }));
+      await this.moveIntoPlace(tmp, hex);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       if (isFerryError(e)) throw e;
-      throw targetError(`${where}: ${(e as Error).message}`, e, { digest: desc.digest });
+      throw targetFsError(e, tmp, where);
     }
   }
 
   /**
-   * Store a manifest's exact bytes (checked against desc) and, when `tag` is given, point the
-   * index.json entry named `tag` at it (replacing an entry of that name in place, keeping all
-   * others and their fields as they were).
+   * Make a file Ferry assembled in its own area (a blob reassembled from segments) the blob:
+   * its content is hashed first, then it is renamed into place without a copy.
+   */
+  async adoptBlob(desc: Descriptor, path: string): Promise<void> {
+    await this.init();
+    const hex = this.hex(desc.digest);
+    try {
+      await pipeline(noFollowReadStream(path), new VerifyingStream(desc.digest, desc.size, { where: `${this.description} (reassembled ${desc.digest})` }), discard());
+    } catch (e) {
+      if (isFerryError(e)) throw e;
+      throw targetFsError(e, path, `${this.description}: cannot read reassembled blob ${desc.digest}`);
+    }
+    await this.moveIntoPlace(path, hex);
+  }
+
+  private async moveIntoPlace(from: string, hex: string): Promise<void> {
+    const dest = join(this.blobsDir, hex);
+    try {
+      await rename(from, dest);
+      if (this.durable) await this.fsyncPath(this.blobsDir);
+    } catch (e) {
+      throw targetFsError(e, dest, `${this.description}: cannot store blob sha256:${hex}`);
+    }
+  }
+
+  /** The exact bytes of a stored manifest or index, checked against desc. */
+  async readManifest(desc: Descriptor, max = MAX_MANIFEST_BYTES): Promise<Buffer> {
+    if (desc.size > max) throw targetError(`${this.description}: manifest ${desc.digest} is ${desc.size} bytes; manifests are at most ${max}`, undefined, { digest: desc.digest });
+    const path = this.blobPath(desc.digest);
+    const fh = await openNoFollow(path, 0);
+    let bytes: Buffer;
+    try {
+      if ((await fh.stat()).size !== desc.size) throw new FerryError('BLOB_MISMATCH', `${this.description}: stored manifest ${desc.digest} has the wrong size`, { digest: desc.digest });
+      bytes = await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+    verifyBytes(bytes, desc.digest, desc.size, { where: `${this.description} (manifest ${desc.digest})` });
+    return bytes;
+  }
+
+  /**
+   * Store a manifest's exact bytes (checked against desc) and, when `tag` is given, tag it
+   * (see tag()). Callers store children first; the tag is the last step.
    */
   async writeManifest(desc: Descriptor, bytes: Buffer, tag?: string): Promise<void> {
     await this.init();
     const hex = this.hex(desc.digest);
-    if (tag !== undefined && !REF_NAME_RE.test(tag)) {
-      throw targetError(`${this.description}: "${tag}" is not a valid OCI layout reference name (letters, digits and - . _ : @ + separators, / between components)`, undefined, { tag });
-    }
+    if (tag !== undefined) this.checkRefName(tag);
     verifyBytes(bytes, desc.digest, desc.size, { where: `${this.description} (manifest ${desc.digest})` });
-    if ((await this.blobSize(desc.digest)) !== desc.size) {
-      await this.atomicWrite(join('blobs', 'sha256', hex), bytes);
+    if ((await this.blobSize(desc.digest)) !== desc.size || !(await this.verifyBlob(desc))) {
+      const tmp = tempName(this.area, hex.slice(0, 12));
+      await this.writeSmall(tmp, bytes);
+      await this.moveIntoPlace(tmp, hex);
     }
-    if (tag === undefined) return;
+    if (tag !== undefined) await this.tag(tag, desc);
+  }
+
+  private checkRefName(ref: string): void {
+    if (!REF_NAME_RE.test(ref)) {
+      throw targetError(`${this.description}: "${printable(ref)}" is not a valid OCI layout reference name (letters, digits and - . _ : @ + separators, / between components)`, undefined, { tag: ref });
+    }
+  }
+
+  /** What `ref` points at now (the first index.json entry of that name), if anything. Read-only. */
+  async resolveTag(ref: string): Promise<Descriptor | undefined> {
+    if ((await checkRegularFile(join(this.dir, 'index.json'), 'the layout index (index.json)')) === undefined) return undefined;
+    const index = await this.readIndex();
+    const m = index.manifests.find((x) => named(x, ref));
+    return m as Descriptor | undefined;
+  }
+
+  /**
+   * Point the index.json entry named `ref` at `desc` (replacing an entry of that name in place,
+   * keeping all others and their fields as they were). The manifest must be stored already.
+   */
+  async tag(ref: string, desc: Descriptor): Promise<void> {
+    await this.init();
+    this.checkRefName(ref);
+    if ((await this.blobSize(desc.digest)) !== desc.size) {
+      throw new FerryError('INTERNAL', `${this.description}: tag ${ref} would point at ${desc.digest}, which is not stored`);
+    }
     const entry: Descriptor = {
       mediaType: desc.mediaType,
       digest: desc.digest,
       size: desc.size,
       ...(desc.artifactType !== undefined ? { artifactType: desc.artifactType } : {}),
       ...(desc.platform !== undefined ? { platform: desc.platform } : {}),
-      annotations: { [REF_NAME_ANNOTATION]: tag },
+      annotations: { [REF_NAME_ANNOTATION]: ref },
     };
     await this.withIndexLock(async () => {
       const index = await this.readIndex();
-      const manifests = index.manifests as unknown[];
-      const named = (m: unknown): boolean =>
-        typeof m === 'object' && m !== null && (m as { annotations?: Record<string, unknown> }).annotations?.[REF_NAME_ANNOTATION] === tag;
-      const first = manifests.findIndex(named);
-      const kept = manifests.filter((m, i) => i === first || !named(m));
+      const manifests = index.manifests;
+      const first = manifests.findIndex((m) => named(m, ref));
+      const kept = manifests.filter((m, i) => i === first || !named(m, ref));
       if (first >= 0) kept[kept.indexOf(manifests[first])] = entry;
       else kept.push(entry);
       index.manifests = kept;
@@ -227,61 +358,97 @@ export class OciLayoutSink implements ImageSink {
   }
 
   async close(): Promise<void> {
-    await this.indexLock;
+    await this.indexChain;
+    const l = this.runLock;
+    this.runLock = undefined;
+    await l?.release();
   }
 
   private async readIndex(): Promise<{ manifests: unknown[]; [k: string]: unknown }> {
     const path = join(this.dir, 'index.json');
     let text: string;
     try {
-      const st = await stat(path);
-      if (st.size > MAX_INDEX_BYTES) throw targetError(`${path} is ${st.size} bytes, more than ${MAX_INDEX_BYTES}`);
-      text = await readFile(path, 'utf8');
+      const size = await checkRegularFile(path, 'the layout index (index.json)');
+      if (size === undefined) throw targetError(`${this.description}: ${printable(path)} is missing`, undefined, { path });
+      if (size > MAX_INDEX_BYTES) throw targetError(`${printable(path)} is ${size} bytes, more than ${MAX_INDEX_BYTES}`);
+      const fh = await openNoFollow(path, 0);
+      try {
+        text = await fh.readFile('utf8');
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
       if (isFerryError(e)) throw e;
-      throw targetError(`${this.description}: cannot read ${path} (${(e as Error).message})`, e, { path });
+      throw targetFsError(e, path, `${this.description}: cannot read index.json`);
     }
     let doc: unknown;
     try {
       doc = JSON.parse(text);
     } catch (e) {
-      throw targetError(`${this.description}: ${path} is not valid JSON (${(e as Error).message}); fix or remove it`, e, { path });
+      throw targetError(`${this.description}: ${printable(path)} is not valid JSON (${(e as Error).message}); fix or remove it`, e, { path });
     }
     if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { manifests?: unknown }).manifests)) {
-      throw targetError(`${this.description}: ${path} has no "manifests" array; fix or remove it`, undefined, { path });
+      throw targetError(`${this.description}: ${printable(path)} has no "manifests" array; fix or remove it`, undefined, { path });
     }
     return doc as { manifests: unknown[] };
   }
 
+  /** In-process chain, then the cross-process lock file, around one read-modify-rename. */
   private withIndexLock(fn: () => Promise<void>): Promise<void> {
-    const run = this.indexLock.then(fn);
-    this.indexLock = run.catch(() => undefined);
+    const run = this.indexChain.then(async () => {
+      const lock = await acquireDirLock(join(this.area.dir, 'index.lock'), { what: `updating ${join(this.dir, 'index.json')}`, waitMs: INDEX_LOCK_WAIT_MS });
+      try {
+        await fn();
+      } finally {
+        await lock.release();
+      }
+    });
+    this.indexChain = run.catch(() => undefined);
     return run;
   }
 
-  /** Write a small file via temp + rename in the same directory, so readers see old or new, never half. */
-  private async atomicWrite(rel: string, bytes: Buffer): Promise<void> {
-    const path = join(this.dir, rel);
-    const tmp = `${path}.ferry-tmp-${randomBytes(6).toString('hex')}`;
+  private async writeSmall(tmp: string, bytes: Buffer): Promise<void> {
+    const fh = await createExclusive(tmp);
     try {
-      await writeFile(tmp, bytes, { flag: 'wx' });
-      if (this.durable) await this.fsyncFile(tmp);
-      await rename(tmp, path);
-      if (this.durable) await this.fsyncFile(dirname(path));
+      await fh.writeFile(bytes);
+      if (this.durable) await fh.sync();
     } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw targetError(`${this.description}: cannot write ${path} (${(e as Error).message})`, e, { path });
+      throw targetFsError(e, tmp, `${this.description}: cannot write`);
+    } finally {
+      await fh.close();
     }
   }
 
-  private async fsyncFile(path: string): Promise<void> {
-    const fh = await open(path, 'r');
+  /** Write a small file via a temp file + rename, so readers see old or new, never half. */
+  private async atomicWrite(rel: string, bytes: Buffer): Promise<void> {
+    const path = join(this.dir, rel);
+    const tmp = tempName(this.area, rel);
+    try {
+      await this.writeSmall(tmp, bytes);
+      await rename(tmp, path);
+      if (this.durable) await this.fsyncPath(dirname(path));
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw targetFsError(e, path, `${this.description}: cannot write ${rel}`);
+    }
+  }
+
+  private async fsyncPath(path: string): Promise<void> {
+    const fh = await openNoFollow(path, 0);
     try {
       await fh.sync();
     } finally {
       await fh.close();
     }
   }
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
+
+function named(m: unknown, ref: string): boolean {
+  return typeof m === 'object' && m !== null && (m as { annotations?: Record<string, unknown> }).annotations?.[REF_NAME_ANNOTATION] === ref;
 }
 
 /** `oci:DIR` as a sink. */

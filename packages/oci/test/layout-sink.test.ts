@@ -38,9 +38,11 @@ async function copyImage(sink: OciLayoutSink, ref: string, tag: string): Promise
   return root.descriptor.digest;
 }
 
+/** Temp files left behind: anything in Ferry's temp area, or old-style temp names anywhere. */
 async function leftovers(dir: string): Promise<string[]> {
   const names = [...(await readdir(dir)), ...(await readdir(join(dir, 'blobs/sha256')))];
-  return names.filter((n) => n.includes('ferry-tmp'));
+  const tmp = await readdir(join(dir, '.ferry/tmp')).catch(() => [] as string[]);
+  return [...names.filter((n) => n.includes('ferry-tmp')), ...tmp];
 }
 
 test.before(async () => {
@@ -101,28 +103,28 @@ test('a blob with the wrong content or size is refused and never becomes visible
   assert.equal(await leftovers(dir), []);
 });
 
-test('an existing correct blob is kept (not rewritten); the stream is still drained and checked', async () => {
+test('writing a blob that is already there replaces it with the verified stream: a damaged copy is repaired, never trusted', async () => {
   const dir = join(root, 'out3');
   const sink = await OciLayoutSink.open(dir);
   const { desc, data } = blob('hello blob');
   await sink.writeBlob(desc, Readable.from([data]));
   const path = join(dir, 'blobs/sha256', desc.digest.slice(7));
-  const before = await stat(path);
-  await new Promise((r) => setTimeout(r, 20));
-  let pulled = 0;
-  const src = Readable.from((async function* () {
-    pulled++;
-    yield data;
-  })());
-  await sink.writeBlob(desc, src);
-  assert.is(pulled, 1);
-  assert.is((await stat(path)).mtimeMs, before.mtimeMs);
+  assert.is(await sink.blobState(desc), 'present');
+  assert.ok(await sink.verifyBlob(desc));
   await rejects(sink.writeBlob(desc, Readable.from([Buffer.from('hello BLOB')])), 'BLOB_MISMATCH');
-  assert.is(await readFile(path, 'utf8'), 'hello blob');
-  // a short (crash-truncated) blob on disk is replaced
-  await writeFile(path, 'hel');
+  assert.is(await readFile(path, 'utf8'), 'hello blob', 'a refused stream leaves the stored blob alone');
+  // a same-size but corrupt blob (bit rot, a power cut) is found by verifyBlob and replaced
+  await writeFile(path, 'hello BLOB');
+  assert.is(await sink.blobState(desc), 'present');
+  assert.is(await sink.verifyBlob(desc), false);
   await sink.writeBlob(desc, Readable.from([data]));
   assert.is(await readFile(path, 'utf8'), 'hello blob');
+  // a short (crash-truncated) blob on disk is reported damaged by size alone and replaced
+  await writeFile(path, 'hel');
+  assert.is(await sink.blobState(desc), 'damaged');
+  await sink.writeBlob(desc, Readable.from([data]));
+  assert.is(await readFile(path, 'utf8'), 'hello blob');
+  assert.equal(await leftovers(dir), []);
 });
 
 test('presentBlobs and hasBlob', async () => {

@@ -1,0 +1,106 @@
+// Stage 3 of a push: make complete images visible. An image is tagged only when every blob it
+// lists is verified in the target and its own bytes agree (closure.ts); cosign signatures and
+// attestations get their sha256-<hex>.sig/.att tags beside it only after it. Then the report:
+// what was loaded, what waits for which volumes (exactly those still needed), what was refused.
+
+import { FerryError, isFerryError, type Descriptor } from '@ferry/format-spec';
+import { checkClosure } from '../closure.js';
+import { volumesStillNeeded, type PushState } from './plan.js';
+import type { VolumeLoop } from './volumes.js';
+import type { FileStatus, PushEvent, PushReport } from './types.js';
+
+export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEvent) => void, started: number): Promise<PushReport> {
+  const read = (d: Descriptor): Promise<Buffer> => s.layout.readManifest(d);
+  const images: PushReport['images'] = [];
+  for (const [i, img] of s.manifest.images.entries()) {
+    const ref = s.refs[i]!;
+    const base = { source: img.source, ref, digest: img.digest, referrers: 0 };
+    if (!img.blobs.every((d) => s.present.has(d))) {
+      images.push({ ...base, status: 'pending' });
+      continue;
+    }
+    try {
+      await checkClosure({ what: `image ${ref}`, root: img, listed: img.blobs, blobs: s.blobs, read });
+    } catch (e) {
+      if (!isFerryError(e, 'ARCHIVE_HOSTILE')) throw e;
+      images.push({ ...base, status: 'refused', reason: e.message });
+      emit({ type: 'image-refused', ref, message: e.message });
+      continue;
+    }
+    const move = s.retags.find((m) => m.ref === ref);
+    await s.layout.tag(ref, { mediaType: img.mediaType, digest: img.digest, size: img.size });
+    emit({ type: 'image', ref, digest: img.digest, ...(move ? { retagged: move.from } : {}) });
+    // cosign signatures/attestations keep their sha256-<hex>.sig/.att tags beside the image, so
+    // `cosign verify` finds them once the image moves on; only after the image itself is there.
+    let referrers = 0;
+    for (const rt of s.referrerTags) {
+      if (rt.image !== img || !rt.referrer.blobs.every((d) => s.present.has(d))) continue;
+      const r = rt.referrer;
+      await checkClosure({ what: `${r.tag} of image ${ref}`, root: r, listed: r.blobs, blobs: s.blobs, read });
+      await s.layout.tag(rt.ref, { mediaType: r.mediaType, digest: r.digest, size: r.size });
+      referrers++;
+    }
+    images.push({ ...base, status: 'loaded', referrers, ...(move ? { retaggedFrom: move.from } : {}) });
+  }
+
+  const files: PushReport['files'] = s.carried.map((f) => {
+    const st = s.fileStates.get(f.path);
+    let status: FileStatus;
+    if (st === 'same') {
+      status = loop.written.has(f.path) ? 'written' : 'unchanged';
+      s.files.record(f);
+    } else if (st === 'changed' && !s.overwriteFiles) {
+      status = 'kept';
+      emit({ type: 'file-kept', path: f.path });
+    } else {
+      status = 'pending';
+    }
+    return { path: f.path, status, ...(status === 'kept' ? { reason: 'a different local file is there; --overwrite-files replaces it' } : {}) };
+  });
+
+  // Split blobs now in place leave nothing behind.
+  for (const [digest, store] of s.segments) if (s.present.has(digest) || store.complete) await store.discard();
+
+  const stillNeeded = volumesStillNeeded(s);
+  const damagedVolumes = new Set(loop.failures.flatMap((f) => f.volumes));
+  const name = (v: number): string => s.manifest.volumes[v - 1]!.file;
+  return {
+    bundle: s.manifest.name,
+    target: s.targets.description,
+    filesDir: s.targets.filesDir,
+    ...(s.tm.verifiedBy ? { signedBy: `${s.tm.verifiedBy.path} (${s.tm.verifiedBy.fingerprint})` } : {}),
+    images,
+    files,
+    retagged: s.retags.filter((m) => images.some((i) => i.status === 'loaded' && (i.ref === m.ref)) || s.referrerTags.some((r) => r.ref === m.ref)),
+    volumesMissing: stillNeeded.filter((v) => s.volumeState.get(v) === 'absent' && !damagedVolumes.has(v)).map(name),
+    volumesDamaged: loop.failures.map((f) => ({ file: f.volumes.map(name).join(', '), code: f.code, message: f.message })),
+    blobsWritten: loop.blobsWritten,
+    bytesWritten: loop.bytesWritten,
+    complete: images.every((i) => i.status === 'loaded') && files.every((f) => f.status === 'written' || f.status === 'unchanged'),
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+/**
+ * The error a push exits with, most serious first: refused (hostile) content, damaged volumes,
+ * volumes still to bring, local files kept. Undefined when everything is in place.
+ */
+export function pushOutcome(r: PushReport): FerryError | undefined {
+  if (r.complete) return undefined;
+  const refused = r.images.filter((i) => i.status === 'refused');
+  if (refused.length) return new FerryError('ARCHIVE_HOSTILE', `${refused.length} image(s) refused: ${refused[0]!.reason}`, { refused: refused.length });
+  const pending = r.images.filter((i) => i.status === 'pending').length + r.files.filter((f) => f.status === 'pending').length;
+  if (r.volumesDamaged.length) {
+    const d = r.volumesDamaged[0]!;
+    return new FerryError(d.code as FerryError['code'], `${d.message}${pending ? `; ${pending} item(s) wait for it` : ''}`, { volume: d.file });
+  }
+  if (pending) {
+    if (!r.volumesMissing.length) return new FerryError('INTERNAL', `${pending} item(s) are not loaded, yet no volume is missing or damaged`);
+    return new FerryError('INCOMPLETE', `${pending} item(s) wait for volume${r.volumesMissing.length > 1 ? 's' : ''} ${r.volumesMissing.join(', ')}`, { missing: r.volumesMissing.length });
+  }
+  const kept = r.files.filter((f) => f.status === 'kept');
+  if (kept.length) {
+    return new FerryError('PARTIAL_FAILURE', `${kept.length} carried file(s) were not written because a different local file is there (kept as it is): ${kept.slice(0, 5).map((f) => f.path).join(', ')}${kept.length > 5 ? ', …' : ''}; run again with --overwrite-files to replace them`, { kept: kept.length });
+  }
+  return new FerryError('INTERNAL', 'the load is not complete, for no reason Ferry can name');
+}

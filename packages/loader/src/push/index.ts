@@ -1,0 +1,47 @@
+// ferry-load push: trusted manifest -> plan (read-only) -> the operator's yes -> lock the
+// targets -> volume loop -> finalize (tag what is complete) -> report. Nothing is written
+// before the yes; volumes come in any order over any number of runs; an interrupted run tags
+// nothing incomplete and the next run continues from what is in the target.
+
+import { FerryError, isFerryError } from '@ferry/format-spec';
+import { openTrusted } from '../bundle.js';
+import { finalize } from './finalize.js';
+import { planPush, type VerifiedCache } from './plan.js';
+import { interrupted, loadVolumes } from './volumes.js';
+import type { PushOptions, PushReport } from './types.js';
+
+export type { PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
+export { pushOutcome } from './finalize.js';
+export { imageRef } from './plan.js';
+
+export async function pushBundle(path: string, opts: PushOptions): Promise<PushReport> {
+  const started = Date.now();
+  const emit = opts.onEvent ?? (() => {});
+  const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
+  const cache: VerifiedCache = new Map();
+  const first = await planPush(tm, opts, cache);
+  if (opts.signal?.aborted) throw interrupted();
+  if (opts.confirm && !(await opts.confirm(tm, first.plan))) {
+    throw new FerryError('DECLINED', 'not loaded: the operator answered no; nothing was written');
+  }
+  if (opts.signal?.aborted) throw interrupted();
+
+  // The first write: the targets are created and locked. Then plan again under the lock (only
+  // another Ferry run can have changed them meanwhile; verified blobs are not hashed twice).
+  const what = `loading ${tm.manifest.name} into ${first.state.targets.layoutDir}`;
+  const { layout, files } = first.state;
+  try {
+    await layout.lock(what);
+    await files.open(what);
+    const { state } = await planPush(tm, opts, cache, { layout, files });
+    const loop = await loadVolumes(state, emit, opts.signal);
+    if (opts.signal?.aborted) throw interrupted();
+    return await finalize(state, loop, emit, started);
+  } catch (e) {
+    if (opts.signal?.aborted && !isFerryError(e, 'INTERRUPTED')) throw interrupted();
+    throw e;
+  } finally {
+    await files.close();
+    await layout.close();
+  }
+}

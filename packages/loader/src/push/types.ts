@@ -1,0 +1,91 @@
+// The push engine's public shapes: options in, the plan the operator confirms, events while it
+// runs, and the report at the end.
+
+import type { TrustedKey } from '@ferry/format-spec';
+import type { TrustedManifest } from '../bundle.js';
+import type { RewriteRule } from '../rewrite.js';
+
+export interface PushOptions {
+  trustedKeys: readonly TrustedKey[];
+  allowUnsigned?: boolean;
+  /** `oci:DIR` */
+  to: string;
+  /** Where files and keys go; default `<DIR>-files`. */
+  filesDir?: string;
+  rewrites?: RewriteRule[];
+  /** Replace carried files whose local copy was changed (default: keep them and say so). */
+  overwriteFiles?: boolean;
+  /** Refuse, before writing anything, to move a tag that points at another digest. */
+  noRetag?: boolean;
+  /** Called with the plan after every check and before anything is written; false declines. */
+  confirm?: (tm: TrustedManifest, plan: PushPlan) => Promise<boolean>;
+  onEvent?: (e: PushEvent) => void;
+  /** Abort (Ctrl-C): the run stops at the next safe point, tags nothing incomplete. */
+  signal?: AbortSignal;
+}
+
+export interface TagMove {
+  ref: string;
+  from: string;
+  to: string;
+}
+
+export interface FileConflict {
+  path: string;
+  /** What will happen: replaced (--overwrite-files) or kept as it is. */
+  action: 'overwrite' | 'keep';
+}
+
+/** What a push will do, computed without writing anything. */
+export interface PushPlan {
+  target: string;
+  filesDir: string;
+  volumesPresent: number[];
+  volumesMissing: number[];
+  /** Present volumes that hold something still needed (the ones this run reads). */
+  volumesToRead: number[];
+  /** Image blobs already in the target and verified. */
+  blobsAlreadyThere: number;
+  /** Blobs in the target with the wrong size or content: they will be replaced. */
+  blobsDamaged: number;
+  /** Tags in the target that this bundle moves to another digest. */
+  retags: TagMove[];
+  /** Carried files whose path holds other content Ferry did not write. */
+  fileConflicts: FileConflict[];
+  images: number;
+  files: number;
+}
+
+export type PushEvent =
+  | { type: 'checking'; what: string }
+  | { type: 'volume-start'; file: string }
+  | { type: 'volume-done'; file: string; written: number; skipped: number }
+  | { type: 'volume-skip'; file: string; reason: string }
+  | { type: 'volume-failed'; file: string; code: string; message: string }
+  | { type: 'bytes'; bytes: number; total: number }
+  | { type: 'image'; ref: string; digest: string; retagged?: string }
+  | { type: 'image-refused'; ref: string; message: string }
+  | { type: 'file'; path: string }
+  | { type: 'file-kept'; path: string };
+
+export type ImageStatus = 'loaded' | 'pending' | 'refused';
+export type FileStatus = 'written' | 'unchanged' | 'kept' | 'pending';
+
+export interface PushReport {
+  bundle: string;
+  target: string;
+  filesDir: string;
+  signedBy?: string;
+  /** `referrers`: cosign-tag artifacts tagged beside the image. `retaggedFrom`: the digest the tag pointed at before. */
+  images: Array<{ source: string; ref: string; digest: string; status: ImageStatus; referrers: number; retaggedFrom?: string; reason?: string }>;
+  files: Array<{ path: string; status: FileStatus; reason?: string }>;
+  retagged: TagMove[];
+  /** Volumes this bundle still needs (absent ones): exactly those holding what is still missing. */
+  volumesMissing: string[];
+  /** Volumes that were here but could not be read; re-copy them. */
+  volumesDamaged: Array<{ file: string; code: string; message: string }>;
+  blobsWritten: number;
+  bytesWritten: number;
+  complete: boolean;
+  seconds: number;
+}
