@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtemp, rm, readFile, writeFile, mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, writeFile, mkdir, readdir, stat, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -222,6 +224,99 @@ test('an interrupted creation (oci-layout only) is completed on the next open; a
   const b = blob('durable');
   await s2.writeBlob(b.desc, Readable.from([b.data]));
   assert.ok(await s2.hasBlob(b.desc.digest));
+});
+
+test('check() is read-only: a missing target is not created, an existing one is not changed', async () => {
+  const dir = join(root, 'not-yet');
+  const sink = new OciLayoutSink(dir);
+  assert.is(await sink.check(), false);
+  assert.is(await sink.resolveTag('x:1'), undefined);
+  assert.is(await sink.blobState(blob('nothing').desc), 'absent');
+  assert.not.ok(existsSync(dir), 'nothing created before init()');
+});
+
+test('links the sink did not make are refused, not followed: blobs/sha256, index.json, oci-layout, a blob, Ferry\'s own area', async () => {
+  const outside = join(root, 'outside');
+  await mkdir(outside, { recursive: true });
+  const victim = join(outside, 'victim');
+  await writeFile(victim, 'precious');
+  const b = blob('content');
+  const cases: Array<[string, (dir: string) => Promise<void>, RegExp]> = [
+    ['blobs/sha256 -> outside', async (dir) => { await rm(join(dir, 'blobs/sha256'), { recursive: true }); await symlink(outside, join(dir, 'blobs/sha256')); }, /blobs\/sha256 is a symbolic link/],
+    ['index.json -> victim', async (dir) => { await rm(join(dir, 'index.json')); await symlink(victim, join(dir, 'index.json')); }, /index\.json is a symbolic link/],
+    ['oci-layout -> victim', async (dir) => { await rm(join(dir, 'oci-layout')); await symlink(victim, join(dir, 'oci-layout')); }, /oci-layout is a symbolic link/],
+    ['.ferry/tmp -> outside', async (dir) => { await rm(join(dir, '.ferry/tmp'), { recursive: true }); await symlink(outside, join(dir, '.ferry/tmp')); }, /\.ferry\/tmp is a symbolic link/],
+    ['.ferry/partial -> outside', async (dir) => { await rm(join(dir, '.ferry/partial'), { recursive: true }); await symlink(outside, join(dir, '.ferry/partial')); }, /\.ferry\/partial is a symbolic link/],
+  ];
+  for (const [label, plant, re] of cases) {
+    const dir = join(root, `links-${label.replace(/\W+/g, '-')}`);
+    await (await OciLayoutSink.open(dir)).close();
+    await plant(dir);
+    await rejects(OciLayoutSink.open(dir), 'TARGET_ERROR', re);
+    const sink = new OciLayoutSink(dir);
+    await rejects(sink.check(), 'TARGET_ERROR', re);
+    assert.is(await readFile(victim, 'utf8'), 'precious', label);
+    assert.equal(await readdir(outside), ['victim'], label);
+  }
+  // A blob that is a link is neither trusted nor replaced through.
+  const dir = join(root, 'links-blob');
+  const sink = await OciLayoutSink.open(dir);
+  await symlink(victim, join(dir, 'blobs/sha256', b.desc.digest.slice(7)));
+  await rejects(sink.blobState(b.desc), 'TARGET_ERROR', /symbolic link/);
+  await rejects(sink.verifyBlob(b.desc), 'TARGET_ERROR', /symbolic link/);
+  assert.is(await readFile(victim, 'utf8'), 'precious');
+});
+
+test('temp files live in .ferry/tmp, and a run lock refuses a second holder', async () => {
+  const dir = join(root, 'tmp-area');
+  const sink = await OciLayoutSink.open(dir);
+  await writeFile(join(dir, '.ferry/tmp', 'left-by-a-crash'), 'x');
+  await sink.lock('loading a test bundle');
+  assert.equal(await readdir(join(dir, '.ferry/tmp')), [], 'lock() clears what interrupted runs left');
+  const other = new OciLayoutSink(dir);
+  await rejects(other.lock('loading another'), 'TARGET_BUSY', /another ferry-load \(PID \d+.*is loading a test bundle/);
+  await sink.close();
+  await other.lock('loading another');
+  await other.close();
+  assert.not.ok(existsSync(join(dir, '.ferry/lock')));
+});
+
+test('tag() and resolveTag(): storing and making visible are separate steps', async () => {
+  const dir = join(root, 'tagging');
+  const sink = await OciLayoutSink.open(dir);
+  const m = blob('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}');
+  m.desc.mediaType = 'application/vnd.oci.image.manifest.v1+json';
+  await rejects(sink.tag('app:1', m.desc), 'INTERNAL', /not stored/);
+  await sink.writeManifest(m.desc, m.data);
+  assert.is(await sink.resolveTag('app:1'), undefined);
+  await sink.tag('app:1', m.desc);
+  assert.is((await sink.resolveTag('app:1'))?.digest, m.desc.digest);
+});
+
+test('two processes tagging into one layout at once lose no tag (cross-process index lock)', async () => {
+  const dir = join(root, 'two-procs');
+  await (await OciLayoutSink.open(dir)).close();
+  const script = (who: string) => `
+    import { OciLayoutSink } from ${JSON.stringify(new URL('../src/layout-sink.ts', import.meta.url).pathname)};
+    import { createHash } from 'node:crypto';
+    const sink = await OciLayoutSink.open(${JSON.stringify(dir)});
+    await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      const data = Buffer.from(JSON.stringify({ schemaVersion: 2, who: ${JSON.stringify(who)}, i }));
+      const desc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + createHash('sha256').update(data).digest('hex'), size: data.length };
+      await sink.writeManifest(desc, data, ${JSON.stringify(who)} + '-' + i);
+    }));
+    await sink.close();
+  `;
+  const runOne = (who: string) => new Promise<number>((resolve) => {
+    const c = spawn(process.execPath, ['--conditions=ferry-src', '--import', 'tsx', '--input-type=module', '-e', script(who)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    c.on('close', (code) => resolve(code ?? -1));
+  });
+  const codes = await Promise.all([runOne('a'), runOne('b'), runOne('c')]);
+  assert.equal(codes, [0, 0, 0]);
+  const idx = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
+  const names = idx.manifests.map((m) => m.annotations!['org.opencontainers.image.ref.name']);
+  assert.is(names.length, 120);
+  assert.is(new Set(names).size, 120);
 });
 
 test.run();
