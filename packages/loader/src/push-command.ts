@@ -137,7 +137,8 @@ export async function pushCmd(a: PushArgs): Promise<number> {
       confirm: async (tm, p) => {
         plan = p;
         const ok = interactive ? await askToProceed(tm, p, controller.signal, abort) : true;
-        if (!interactive && mode === 'plain') process.stderr.write(planLines(tm, p).join('\n') + '\n');
+        // The plan is not progress: logs (plain and CI) keep it, so a cron run's log shows moved tags.
+        if (!interactive && mode !== 'json') process.stderr.write(planLines(tm, p).join('\n') + '\n');
         if (ok) progress = await createProgress(mode, 'loading');
         return ok;
       },

@@ -3,7 +3,10 @@
 // attestations get their sha256-<hex>.sig/.att tags beside it only after it. Then the report:
 // what was loaded, what waits for which volumes (exactly those still needed), what was refused.
 
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FerryError, isFerryError, type Descriptor } from '@ferry/format-spec';
+import { targetFsError } from '@ferry/oci';
 import { checkClosure } from '../closure.js';
 import { volumesStillNeeded, type PushState } from './plan.js';
 import type { VolumeLoop } from './volumes.js';
@@ -58,8 +61,7 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     return { path: f.path, status, ...(status === 'kept' ? { reason: 'a different local file is there; --overwrite-files replaces it' } : {}) };
   });
 
-  // Split blobs now in place leave nothing behind.
-  for (const [digest, store] of s.segments) if (s.present.has(digest) || store.complete) await store.discard();
+  await dropUselessPartials(s);
 
   const stillNeeded = volumesStillNeeded(s);
   const damagedVolumes = new Set(loop.failures.flatMap((f) => f.volumes));
@@ -79,6 +81,31 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     complete: images.every((i) => i.status === 'loaded') && files.every((f) => f.status === 'written' || f.status === 'unchanged'),
     seconds: (Date.now() - started) / 1000,
   };
+}
+
+/**
+ * Split blobs whose content is now in place leave nothing behind — also those collected by
+ * another bundle that split the same blob elsewhere. Progress for anything still missing stays.
+ */
+async function dropUselessPartials(s: PushState): Promise<void> {
+  const useless = async (dir: string, done: (digest: string) => Promise<boolean>): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw targetFsError(e, dir, 'cannot read the partial blobs directory');
+    }
+    for (const n of names) {
+      const m = /^([a-f0-9]{64})\.[a-f0-9]{16}(\.json)?$/.exec(n);
+      if (m && (await done(`sha256:${m[1]}`))) await rm(join(dir, n), { force: true });
+    }
+  };
+  await useless(s.layout.partialDir, async (d) => (await s.layout.blobState({ digest: d, size: s.blobs.get(d)?.size ?? -1 })) === 'present' || ((await s.layout.hasBlob(d)) && !s.blobs.has(d)));
+  await useless(s.files.partialDir, async (d) => {
+    const paths = s.pathsByDigest.get(d);
+    return paths !== undefined && paths.every((f) => s.fileStates.get(f.path) === 'same');
+  });
 }
 
 /**
