@@ -5,6 +5,8 @@
 //   pack:     ferry-bundle create (from an OCI layout)   vs  tar -c | zstd -3 -T0
 //   checksum: ferry-load checksum                         vs  sha256sum -c
 //   verify:   ferry-load verify                           vs  zstd -dc | tar -x, then sha256sum of every blob
+//   load:     ferry-load push --to oci:DIR (empty target)  vs  zstd -dc | tar -x of every volume
+//   reload:   ferry-load push again (all there: re-verified) vs  sha256sum of every blob in the layout
 //   memory:   ferry-bundle create / ferry-load verify peak RSS at 1/4 size and full size
 //   registry: ferry-bundle create --image HOST/… from a loopback docker-registry  vs
 //             skopeo copy of each image into one OCI dir, then tar -c | zstd -3 -T0
@@ -101,6 +103,15 @@ async function scenario(gib: number, tag: string): Promise<Record<string, Measur
   r.peerVerify = timed('zstd -dc | tar -x; sha256sum every blob', `mkdir -p ${x} && for v in ${bundle}/b-*.tar.zst; do zstd -dc "$v" | tar -x -C ${x}; done && cd ${x}/blobs/sha256 && for f in *; do echo "$f  $f"; done | sha256sum -c --quiet`);
   r.bareZstd = timed('zstd -3 -T0 of the bundle tar bytes (no tar)', `cat $(find ${layout}/blobs -type f) | zstd -q -3 -T0 > /dev/null`);
   rmSync(x, { recursive: true, force: true });
+  const loaded = join(dir, 'loaded');
+  const push = `${node} ${loadBin} push ${bundle} --trusted-key ${join(out, 'bench.pub')} --to oci:${loaded} --yes`;
+  r.ferryPush = timed('ferry-load push --to oci: (empty target)', push);
+  r.peerExtract = timed('zstd -dc | tar -x of every volume', `mkdir -p ${x} && for v in ${bundle}/b-*.tar.zst; do zstd -dc "$v" | tar -x -C ${x}; done`);
+  r.ferryRepush = timed('ferry-load push again (all there, re-verified)', push);
+  r.peerRehash = timed('sha256sum of every blob in the layout', `cd ${x}/blobs/sha256 && for f in *; do echo "$f  $f"; done | sha256sum -c --quiet`);
+  rmSync(x, { recursive: true, force: true });
+  rmSync(loaded, { recursive: true, force: true });
+  rmSync(`${loaded}-files`, { recursive: true, force: true });
   rmSync(join(dir, 'peer.tar.zst'), { force: true });
   return r;
 }
@@ -169,6 +180,8 @@ if (ONLY !== 'registry') {
     ['pack', 'ferry-bundle create', 'tar | zstd -3 -T0', m(full, 'ferryCreate'), m(full, 'peerPack')],
     ['checksum', 'ferry-load checksum', 'sha256sum -c', m(full, 'ferryChecksum'), m(full, 'peerChecksum')],
     ['verify', 'ferry-load verify', 'zstd -dc | tar -x + sha256sum', m(full, 'ferryVerify'), m(full, 'peerVerify')],
+    ['load', 'ferry-load push --to oci:', 'zstd -dc | tar -x', m(full, 'ferryPush'), m(full, 'peerExtract')],
+    ['reload', 'ferry-load push (all there)', 'sha256sum every blob', m(full, 'ferryRepush'), m(full, 'peerRehash')],
   ] as const;
   const lines = [
     '',
@@ -185,6 +198,7 @@ if (ONLY !== 'registry') {
     `| ferry-bundle create | ${m(small, 'ferryCreate').rssMiB.toFixed(0)} MiB | ${m(full, 'ferryCreate').rssMiB.toFixed(0)} MiB |`,
     `| ferry-load checksum | ${m(small, 'ferryChecksum').rssMiB.toFixed(0)} MiB | ${m(full, 'ferryChecksum').rssMiB.toFixed(0)} MiB |`,
     `| ferry-load verify | ${m(small, 'ferryVerify').rssMiB.toFixed(0)} MiB | ${m(full, 'ferryVerify').rssMiB.toFixed(0)} MiB |`,
+    `| ferry-load push --to oci: | ${m(small, 'ferryPush').rssMiB.toFixed(0)} MiB | ${m(full, 'ferryPush').rssMiB.toFixed(0)} MiB |`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   results.small = small;
