@@ -13,6 +13,7 @@ import {
   MediaTypes,
   REF_NAME_ANNOTATION,
   formatChecksums,
+  hashSegments,
   keyAlgorithm,
   keyFingerprint,
   loadPrivateKey,
@@ -27,6 +28,7 @@ import {
   type BundleImage,
   type BundleManifest,
   type Descriptor,
+  type PlannedBlob,
 } from '@ferry/format-spec';
 import { isRepositoryPath, isTag, resolveImage, resolveReferrers, type ImageSource, type ResolvedImage, type ResolvedReferrer } from '@ferry/oci';
 import { collectFiles, type CollectedFile, type FileRequest } from './sources/files.js';
@@ -76,6 +78,8 @@ export type CreateEvent =
   | { type: 'resolved'; source: string; repository: string; tag?: string; digest: string; bytes: number; referrers: number }
   | { type: 'failed'; source: string; code: string; message: string }
   | { type: 'planned'; volumes: number; blobs: number; bytes: number }
+  /** Blobs larger than a volume are read once before writing, to record their segment digests. */
+  | { type: 'hashing-segments'; blobs: number; bytes: number }
   | { type: 'progress'; volume: number; bytes: number; total: number; images: { done: number; total: number }; done?: string }
   | { type: 'written'; file: string; size: number };
 
@@ -126,6 +130,11 @@ export function layoutIndexBytes(images: readonly BundleImage[]): Buffer {
   }));
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
 }
+
+/** Same length as a real digest, for sizing the manifest before segment digests are known. */
+const PLACEHOLDER_DIGEST = `sha256:${'0'.repeat(64)}`;
+const withPlaceholderDigests = (blobs: readonly PlannedBlob[]): BundleBlob[] =>
+  blobs.map(({ segments, ...b }) => (segments ? { ...b, segments: segments.map((s) => ({ ...s, digest: PLACEHOLDER_DIGEST })) } : b));
 
 export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   if (!BUNDLE_NAME_RE.test(opts.name)) {
@@ -256,8 +265,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       keys: keys.map((k) => ({ path: k.path, digest: k.digest, size: k.size, algorithm: k.algorithm, fingerprint: k.fingerprint })),
     };
     const totalBytes = blobs.reduce((n, b) => n + b.size, 0);
-    const estimate = (planned: BundleBlob[], volumeCount: number) =>
-      Buffer.byteLength(serialise({ ...base, volumes: volumeList(opts.name, volumeCount), blobs: planned })) + 200 /* signature */ + OCI_LAYOUT_BYTES.length + indexBytes.length;
+    const estimate = (planned: readonly PlannedBlob[], volumeCount: number) =>
+      Buffer.byteLength(serialise({ ...base, volumes: volumeList(opts.name, volumeCount), blobs: withPlaceholderDigests(planned) })) + 200 /* signature */ + OCI_LAYOUT_BYTES.length + indexBytes.length;
     let reserve = estimate(blobs.map((b) => ({ ...b, volume: 999 })), Math.max(1, Math.ceil(totalBytes / opts.volumeSize))) + 2048;
     let plan = planVolumes(blobs, { volumeSize: opts.volumeSize, headerReserve: reserve });
     for (let i = 0; estimate(plan.blobs, plan.volumeCount) > reserve; i++) {
@@ -265,7 +274,13 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       reserve = estimate(plan.blobs, plan.volumeCount) + 2048 * (i + 1);
       plan = planVolumes(blobs, { volumeSize: opts.volumeSize, headerReserve: reserve });
     }
-    const manifest: BundleManifest = { ...base, volumes: volumeList(opts.name, plan.volumeCount), blobs: plan.blobs };
+    // Every rule but the segment digests is checked before the long pre-pass that computes them.
+    const volumes = volumeList(opts.name, plan.volumeCount);
+    validateManifest(JSON.parse(serialise({ ...base, volumes, blobs: withPlaceholderDigests(plan.blobs) })), `${opts.name}.manifest.json (being planned)`);
+    const split = plan.blobs.filter((b) => b.segments);
+    if (split.length) emit({ type: 'hashing-segments', blobs: split.length, bytes: split.reduce((n, b) => n + b.size, 0) });
+    const planned = await hashSegments(plan.blobs, (b) => providers.get(b.digest)!(), opts.signal ? { signal: opts.signal } : {});
+    const manifest: BundleManifest = { ...base, volumes, blobs: planned };
     validateManifest(JSON.parse(serialise(manifest)), `${opts.name}.manifest.json (being written)`);
     const manifestBytes = Buffer.from(serialise(manifest));
     const sigText = key ? signBytes(manifestBytes, key) : undefined;
@@ -281,13 +296,13 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       { name: 'oci-layout', bytes: OCI_LAYOUT_BYTES },
       { name: 'index.json', bytes: indexBytes },
     ];
-    const prefetch = new Prefetcher(plan.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS);
+    const prefetch = new Prefetcher(manifest.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS);
     const written = await writeVolumes({
       dir: opts.outDir,
       name: opts.name,
       volumeCount: plan.volumeCount,
       header,
-      blobs: plan.blobs,
+      blobs: manifest.blobs,
       openBlob: (b) => prefetch.open(b),
       volumeSize: opts.volumeSize,
       level: opts.compressionLevel ?? 3,

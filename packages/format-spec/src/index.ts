@@ -11,3 +11,4 @@ export * from './plan.js';
 export * from './zstd-frames.js';
 export * from './volume-writer.js';
 export * from './volume-reader.js';
+export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';

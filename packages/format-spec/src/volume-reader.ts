@@ -21,6 +21,7 @@ import {
   blobEntryName,
   segmentEntryName,
 } from './plan.js';
+import { segmentLabel } from './segment-digests.js';
 import { decodeZstd, readSeekTable } from './zstd-frames.js';
 
 export type VolumeEntryKind = 'manifest' | 'signature' | 'oci-layout' | 'index' | 'blob' | 'segment';
@@ -42,8 +43,9 @@ export interface ReadVolumeOptions {
   manifestBytes: Buffer;
   signatureBytes?: Buffer;
   /** Called for every entry in order. It must consume `stream` (whatever it leaves unread is
-   *  drained so blobs are still verified). Whole blobs are verified as they stream: a mismatch
-   *  errors the stream before it ends. Segments are size-checked; the caller hashes them. */
+   *  drained so blobs are still verified). Whole blobs and segments are verified as they
+   *  stream (a segment against its own digest): a mismatch errors the stream before it ends,
+   *  naming this volume. A split blob's joined digest is the caller's to check. */
   onEntry: (info: VolumeEntryInfo, stream: Readable) => Promise<void>;
   signal?: AbortSignal;
 }
@@ -372,8 +374,7 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
         await deliver(entry, new VerifyingStream(e.blob!.digest, e.blob!.size, { where: file }), info, opts.onEntry);
         return;
       case 'segment':
-        // The tar header size was checked against the plan and tar-stream yields exactly that many bytes.
-        await deliver(entry, new PassThrough(), info, opts.onEntry);
+        await deliver(entry, new VerifyingStream(e.segment!.digest, e.segment!.size, { where: file, label: segmentLabel(e.blob!, e.segment!) }), info, opts.onEntry);
         return;
     }
   };

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tar from 'tar-stream';
 import { isFerryError, type ErrorCode } from '../src/errors.js';
-import type { BundleBlob } from '../src/manifest-types.js';
+import type { PlannedBlob } from '../src/manifest-types.js';
 import {
   FRAME_MAX_BYTES,
   MAX_HEADER_NAME_BYTES,
@@ -172,7 +172,7 @@ test('bad input is refused', () => {
 test('validatePlan catches plans a reader or writer cannot follow', () => {
   const d = `sha256:${hex(9)}`;
   const base = { digest: d, size: 100, mediaType: 'x', kind: 'layer' as const };
-  const bad: Array<[BundleBlob[], RegExp]> = [
+  const bad: Array<[PlannedBlob[], RegExp]> = [
     [[{ ...base }], /either a volume or segments/],
     [[{ ...base, volume: 1, segments: [] }], /either a volume or segments/],
     [[{ ...base, volume: 3 }], /outside 1\.\.2/],

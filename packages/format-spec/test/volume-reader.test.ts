@@ -30,7 +30,7 @@ const INDEX = Buffer.from('{"schemaVersion":2,"manifests":[]}');
 const SIG = Buffer.from('MEUCIQDsignature==');
 const blobs: BundleBlob[] = [
   { digest: sha(A), size: A.length, mediaType: 'x', kind: 'layer', volume: 1 },
-  { digest: sha(S), size: S.length, mediaType: 'x', kind: 'layer', segments: [{ volume: 1, index: 1, offset: 0, size: 2000 }, { volume: 2, index: 2, offset: 2000, size: 1500 }] },
+  { digest: sha(S), size: S.length, mediaType: 'x', kind: 'layer', segments: [{ volume: 1, index: 1, offset: 0, size: 2000, digest: sha(S.subarray(0, 2000)) }, { volume: 2, index: 2, offset: 2000, size: 1500, digest: sha(S.subarray(2000)) }] },
   { digest: sha(B), size: B.length, mediaType: 'x', kind: 'manifest', volume: 2 },
 ];
 const manifest = minimalManifest({ name: 'hb', blobs, volumeCount: 2, indexBytes: INDEX });
@@ -113,7 +113,7 @@ test('a well-formed volume is read in order with kinds, blobs and segments', asy
   assert.is(r.error, undefined, String(r.error));
   assert.equal(infos.map((i) => i.kind), ['manifest', 'signature', 'oci-layout', 'index', 'blob', 'segment']);
   assert.is(infos[4]!.blob!.digest, sha(A));
-  assert.equal(infos[5]!.segment, { volume: 1, index: 1, offset: 0, size: 2000 });
+  assert.equal(infos[5]!.segment, { volume: 1, index: 1, offset: 0, size: 2000, digest: sha(S.subarray(0, 2000)) });
   // One frame for everything and no seek table (manifest says none) is fine too.
   const r2 = await read(await volumeFile(good1(), { seekTable: false }), { manifest: { ...manifest, compression: { ...manifest.compression, seekTable: false } }, manifestBytes: MBYTES });
   assert.is(r2.error, undefined, String(r2.error));
@@ -407,6 +407,44 @@ test('callbacks: unread streams are still drained and verified; a failing callba
     assert.unreachable();
   } catch (e) {
     assert.match((e as Error).message, /stop now/);
+  }
+});
+
+test('a damaged segment fails the volume that holds it, with BLOB_MISMATCH naming the volume and the segment', async () => {
+  const flipped = (b: Buffer, at: number): Buffer => {
+    const x = Buffer.from(b);
+    x[at]! ^= 0x20;
+    return x;
+  };
+  // Segment 1 of S, in volume 1.
+  const bad1 = good1();
+  bad1[5] = { name: nS1, body: flipped(S.subarray(0, 2000), 1000) };
+  expectError(await read(await volumeFile(bad1)), 'BLOB_MISMATCH', new RegExp(`segment 1 of 2 of ${sha(S)} \\(bytes 0\\.\\.2000\\) in hb-001\\.tar\\.zst: content hashes to`));
+  // Segment 2 of S, in volume 2: the message names volume 2, not the one the blob started in.
+  const nS2 = segmentEntryName(sha(S), 2);
+  const vol2 = (seg: Buffer): RawEntry[] => [
+    { name: 'hb.manifest.json', body: MBYTES },
+    { name: 'hb.manifest.json.sig', body: SIG },
+    { name: 'oci-layout', body: OCI_LAYOUT },
+    { name: 'index.json', body: INDEX },
+    { name: nS2, body: seg },
+    { name: nB, body: B },
+  ];
+  const path2 = async (entries: RawEntry[]): Promise<string> => {
+    const sub = join(dir, `v2-${++n}`);
+    await mkdir(sub);
+    const p = join(sub, 'hb-002.tar.zst');
+    await writeFile(p, zstdVolume(await packTar(entries)));
+    return p;
+  };
+  assert.is((await read(await path2(vol2(S.subarray(2000))), { volume: 2 })).error, undefined);
+  expectError(await read(await path2(vol2(flipped(S.subarray(2000), 0))), { volume: 2 }), 'BLOB_MISMATCH', new RegExp(`segment 2 of 2 of ${sha(S)} \\(bytes 2000\\.\\.3500\\) in hb-002\\.tar\\.zst`), 'hb-002.tar.zst');
+  // A consumer that leaves the segment unread gets the same refusal (it is drained and hashed).
+  try {
+    await readVolume({ path: await volumeFile(bad1), volume: 1, manifest, manifestBytes: MBYTES, signatureBytes: SIG, onEntry: async () => undefined });
+    assert.unreachable('an unread bad segment was accepted');
+  } catch (e) {
+    assert.ok(isFerryError(e, 'BLOB_MISMATCH') && /segment 1 of 2/.test((e as Error).message), String(e));
   }
 });
 

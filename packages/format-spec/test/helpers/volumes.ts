@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { compress } from 'zstd-napi';
-import type { BundleBlob, BundleManifest } from '../../src/manifest-types.js';
+import type { BundleBlob, BundleManifest, PlannedBlob } from '../../src/manifest-types.js';
 import { planVolumes, volumeFileName } from '../../src/plan.js';
 import { writeVolumes, type WrittenVolume } from '../../src/volume-writer.js';
 import { encodeSeekTable, type FrameInfo } from '../../src/zstd-frames.js';
@@ -77,7 +77,8 @@ export async function writeTestBundle(opts: { dir: string; name?: string; blobs:
   const signatureBytes = opts.signed ? Buffer.from('MEUCIQD' + 'x'.repeat(90) + '==') : undefined;
   const headerReserve = 24 * 1024;
   const plan = planVolumes(input, { volumeSize: opts.volumeSize, headerReserve });
-  const manifest = minimalManifest({ name, blobs: plan.blobs, volumeCount: plan.volumeCount, indexBytes, volumeSize: opts.volumeSize });
+  const planned = withSegmentDigests(plan.blobs, contents);
+  const manifest = minimalManifest({ name, blobs: planned, volumeCount: plan.volumeCount, indexBytes, volumeSize: opts.volumeSize });
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   if (manifestBytes.length + (signatureBytes?.length ?? 0) + OCI_LAYOUT.length + indexBytes.length > headerReserve) throw new Error('test manifest larger than its reserve');
   const header = [
@@ -93,7 +94,7 @@ export async function writeTestBundle(opts: { dir: string; name?: string; blobs:
     name,
     volumeCount: plan.volumeCount,
     header,
-    blobs: plan.blobs,
+    blobs: planned,
     openBlob: async (b) => {
       openCount.set(b.digest, (openCount.get(b.digest) ?? 0) + 1);
       return chunked(contents.get(b.digest)!, chunk);
@@ -104,6 +105,13 @@ export async function writeTestBundle(opts: { dir: string; name?: string; blobs:
     mtime: new Date('2024-01-01T00:00:00Z'),
   });
   return { dir: opts.dir, name, manifest, manifestBytes, ...(signatureBytes ? { signatureBytes } : {}), indexBytes, written, contents, openCount };
+}
+
+/** A plan with each segment's digest computed from the blobs' bytes (what hashSegments does
+ *  from a source). */
+export function withSegmentDigests(blobs: readonly PlannedBlob[], contents: ReadonlyMap<string, Buffer>): BundleBlob[] {
+  return blobs.map(({ segments, ...b }) =>
+    segments ? { ...b, segments: segments.map((s) => ({ ...s, digest: sha(contents.get(b.digest)!.subarray(s.offset, s.offset + s.size)) })) } : b);
 }
 
 /** A stream of `b` in chunks of `size` bytes. */
