@@ -129,6 +129,7 @@ function openTarFeed(path: string, file: string, maxTar: number, feedLimit: numb
     maxOutput: maxTar,
     onTooLarge: (limit) => new FerryError('ARCHIVE_HOSTILE', `${file} decompresses to more than the ${limit} bytes its entries need (a zstd bomb or trailing data)${describe()}`, { file }),
     onCorrupt: (msg) => new FerryError('ARCHIVE_CORRUPT', `${file} is damaged: ${msg}${describe()}`, { file }),
+    onSkippable: (offset, msg) => new FerryError('ARCHIVE_HOSTILE', `${file} holds a zstd frame Ferry never writes: ${msg}`, { file, offset }),
   });
   const done = (async () => {
     let ended = false;

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compress } from 'zstd-napi';
+import { encodeSeekTable } from '../src/zstd-frames.js';
 import { isFerryError, type ErrorCode } from '../src/errors.js';
 import type { BundleBlob, BundleManifest } from '../src/manifest-types.js';
 import { blobEntryName, segmentEntryName, tarLayout } from '../src/plan.js';
@@ -446,6 +447,38 @@ test('a damaged segment fails the volume that holds it, with BLOB_MISMATCH namin
   } catch (e) {
     assert.ok(isFerryError(e, 'BLOB_MISMATCH') && /segment 1 of 2/.test((e as Error).message), String(e));
   }
+});
+
+test('a skippable zstd frame Ferry does not write is hostile, naming the volume and the offset', async () => {
+  const entries = good1();
+  const tarBytes = await packTar(entries);
+  const cuts = tarLayout(entries.map((e) => ({ name: e.name, size: e.body!.length }))).entries.map((e) => e.headerStart).slice(1);
+  const pieces: Buffer[] = [];
+  let at = 0;
+  for (const c of [...cuts, tarBytes.length]) {
+    pieces.push(tarBytes.subarray(at, c));
+    at = c;
+  }
+  const frames = pieces.map((p) => compress(p, { checksumFlag: true }));
+  const skip = Buffer.alloc(12);
+  skip.writeUInt32LE(0x184d2a5a, 0);
+  skip.writeUInt32LE(4, 4);
+  const table = (fs: Buffer[]): Buffer => encodeSeekTable(fs.map((f, i) => ({ compressedSize: f.length, decompressedSize: pieces[i]!.length })));
+  const offsetOf = (k: number): number => frames.slice(0, k).reduce((x, f) => x + f.length, 0);
+  const write = async (data: Buffer): Promise<string> => {
+    const p = await volumeFile(Buffer.alloc(0));
+    await writeFile(p, data);
+    return p;
+  };
+  assert.is((await read(await write(Buffer.concat([...frames, table(frames)])))).error, undefined);
+  const between = Buffer.concat([...frames.slice(0, 4), skip, ...frames.slice(4), table(frames)]);
+  expectError(await read(await write(between)), 'ARCHIVE_HOSTILE', new RegExp(`hb-001\\.tar\\.zst holds a zstd frame Ferry never writes: a skippable frame with magic 0x184D2A5A at offset ${offsetOf(4)}`));
+  const first = Buffer.concat([skip, ...frames, table(frames)]);
+  expectError(await read(await write(first)), 'ARCHIVE_HOSTILE', /magic 0x184D2A5A at offset 0/);
+  const afterTable = Buffer.concat([...frames, table(frames), skip]);
+  expectError(await read(await write(afterTable)), 'ARCHIVE_HOSTILE', new RegExp(`at offset ${offsetOf(frames.length) + table(frames).length} follows the seek table at offset ${offsetOf(frames.length)}`));
+  const twoTables = Buffer.concat([...frames, table(frames), table(frames)]);
+  expectError(await read(await write(twoTables)), 'ARCHIVE_HOSTILE', /skippable frame \(magic 0x184D2A5E\) at offset \d+ follows the seek table/);
 });
 
 test('readEmbeddedManifest reads only the first entries, strictly', async () => {
