@@ -11,11 +11,12 @@ import {
   BUNDLE_MEDIA_TYPE,
   FerryError,
   MediaTypes,
-  REF_NAME_ANNOTATION,
   formatChecksums,
   hashSegments,
+  imageRefName,
   keyAlgorithm,
   keyFingerprint,
+  layoutIndexBytes,
   loadPrivateKey,
   planVolumes,
   sha256Digest,
@@ -116,20 +117,8 @@ function parseTargetName(name: string, what: string): { repository: string; tag?
   return tag === undefined ? { repository } : { repository, tag };
 }
 
-function refName(img: { repository: string; tag?: string; digest: string }): string {
-  return img.tag ? `${img.repository}:${img.tag}` : `${img.repository}@${img.digest}`;
-}
-
-/** The index.json every volume carries: one entry per image, named repository:tag. */
-export function layoutIndexBytes(images: readonly BundleImage[]): Buffer {
-  const manifests: Descriptor[] = images.map((img) => ({
-    mediaType: img.mediaType,
-    digest: img.digest,
-    size: img.size,
-    annotations: { [REF_NAME_ANNOTATION]: refName(img) },
-  }));
-  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
-}
+/** The index.json every volume carries (one writer, in format-spec, beside its check). */
+export { layoutIndexBytes };
 
 /** Same length as a real digest, for sizing the manifest before segment digests are known. */
 const PLACEHOLDER_DIGEST = `sha256:${'0'.repeat(64)}`;
@@ -189,7 +178,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     }
     const names = new Map<string, string>();
     for (const r of resolved) {
-      const n = refName({ repository: r.repository, ...(r.tag ? { tag: r.tag } : {}), digest: r.img.root.digest });
+      const n = imageRefName({ repository: r.repository, ...(r.tag ? { tag: r.tag } : {}), digest: r.img.root.digest });
       const prev = names.get(n);
       if (prev) throw new FerryError('SPEC_INVALID', `${prev} and ${r.img.source.description} would both be loaded as ${n}; give one a name:`);
       names.set(n, r.img.source.description);
@@ -314,7 +303,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         if (e.digest) {
           for (const img of rootOf.get(e.digest) ?? []) {
             imagesDone++;
-            done = refName(img);
+            done = imageRefName(img);
           }
         }
         emit({ type: 'progress', volume: e.volume, bytes: e.bytes, total: totalBytes, images: { done: imagesDone, total: images.length }, ...(done ? { done } : {}) });

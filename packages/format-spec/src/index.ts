@@ -11,4 +11,5 @@ export * from './plan.js';
 export * from './zstd-frames.js';
 export * from './volume-writer.js';
 export * from './volume-reader.js';
+export { checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
 export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';

@@ -21,6 +21,7 @@ import {
   blobEntryName,
   segmentEntryName,
 } from './plan.js';
+import { checkLayoutIndex } from './layout-index.js';
 import { segmentLabel } from './segment-digests.js';
 import { decodeZstd, readSeekTable } from './zstd-frames.js';
 
@@ -368,6 +369,8 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
       case 'index': {
         const got = await readAll(entry, e.size);
         verifyBytes(got, manifest.layoutIndex.digest, manifest.layoutIndex.size, { where: `index.json in ${file}` });
+        // The hash says the signer chose these bytes; plain tools act on what they say.
+        checkLayoutIndex(got, manifest, file);
         await deliver([got], new PassThrough(), info, opts.onEntry);
         return;
       }

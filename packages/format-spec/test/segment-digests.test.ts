@@ -9,6 +9,7 @@ import { readVolume } from '../src/volume-reader.js';
 import { hashSegments } from '../src/segment-digests.js';
 import { writeVolumes, type WriteVolumesOptions } from '../src/volume-writer.js';
 import { OCI_LAYOUT, bytes, chunked, minimalManifest, sha, tempDir, withSegmentDigests } from './helpers/volumes.js';
+import { layoutIndexBytes } from '../src/layout-index.js';
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode, re: RegExp): Promise<FerryErrorLike> {
   try {
@@ -119,7 +120,7 @@ test('the reader verifies each segment in its own volume, so a manifest with a w
   const t = await tempDir();
   try {
     const good = withSegmentDigests(plan.blobs, contents);
-    const index = Buffer.from('{"schemaVersion":2,"manifests":[]}');
+    const index = layoutIndexBytes([]);
     const writeWith = async (blobs: BundleBlob[]) => {
       const m = minimalManifest({ name: 'seg', blobs, volumeCount: plan.volumeCount, indexBytes: index });
       const mb = Buffer.from(JSON.stringify(m));

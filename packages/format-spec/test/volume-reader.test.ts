@@ -6,6 +6,7 @@ import { compress } from 'zstd-napi';
 import { encodeSeekTable } from '../src/zstd-frames.js';
 import { isFerryError, type ErrorCode } from '../src/errors.js';
 import type { BundleBlob, BundleManifest } from '../src/manifest-types.js';
+import { layoutIndexBytes } from '../src/layout-index.js';
 import { blobEntryName, segmentEntryName, tarLayout } from '../src/plan.js';
 import { readEmbeddedManifest, readVolume, type VolumeEntryInfo } from '../src/volume-reader.js';
 import {
@@ -27,7 +28,7 @@ import {
 const A = bytes(3000, 1);
 const S = bytes(3500, 2);
 const B = bytes(1000, 3);
-const INDEX = Buffer.from('{"schemaVersion":2,"manifests":[]}');
+const INDEX = layoutIndexBytes([]);
 const SIG = Buffer.from('MEUCIQDsignature==');
 const blobs: BundleBlob[] = [
   { digest: sha(A), size: A.length, mediaType: 'x', kind: 'layer', volume: 1 },
@@ -446,6 +447,51 @@ test('a damaged segment fails the volume that holds it, with BLOB_MISMATCH namin
     assert.unreachable('an unread bad segment was accepted');
   } catch (e) {
     assert.ok(isFerryError(e, 'BLOB_MISMATCH') && /segment 1 of 2/.test((e as Error).message), String(e));
+  }
+});
+
+test('index.json must say exactly what images[] says, even when it matches layoutIndex', async () => {
+  const img = { source: 'oci:x:1', repository: 'team/app', tag: '1', digest: sha(B), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: B.length, platformFilter: { mode: 'all' as const }, platforms: [], blobs: [sha(B)] };
+  const good = layoutIndexBytes([img]);
+  const entry = { mediaType: img.mediaType, digest: img.digest, size: img.size, annotations: { 'org.opencontainers.image.ref.name': 'team/app:1' } };
+  const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
+  const idx = (manifests: unknown[], extra: Record<string, unknown> = {}): Buffer => json({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests, ...extra });
+  const withIndex = (index: Buffer) => {
+    const m: BundleManifest = { ...manifest, images: [img], layoutIndex: { digest: sha(index), size: index.length } };
+    const mb = Buffer.from(JSON.stringify(m));
+    const entries = good1().map((e) => (e.name === 'hb.manifest.json' ? { ...e, body: mb } : e.name === 'index.json' ? { ...e, body: index } : e));
+    return { m, mb, entries };
+  };
+  const ok = withIndex(good);
+  assert.is((await read(await volumeFile(ok.entries), { manifest: ok.m, manifestBytes: ok.mb })).error, undefined);
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['an extra image', idx([entry, { ...entry, digest: sha(A), annotations: { 'org.opencontainers.image.ref.name': 'evil:latest' } }]), /manifests\[1\] \("sha256:[a-f0-9]+"\) is not an image of the bundle/],
+    ['no image', idx([]), /images\[0\] team\/app:1 is missing/],
+    ['another digest', idx([{ ...entry, digest: sha(A) }]), /manifests\[0\]\.digest is "sha256:[a-f0-9]+", images\[0\] is sha256:/],
+    ['another name', idx([{ ...entry, annotations: { 'org.opencontainers.image.ref.name': 'team/app:2' } }]), /manifests\[0\] is named "team\/app:2", images\[0\] is team\/app:1/],
+    ['another media type', idx([{ ...entry, mediaType: 'application/vnd.oci.image.index.v1+json' }]), /manifests\[0\]\.mediaType is/],
+    ['another size', idx([{ ...entry, size: 1 }]), /manifests\[0\]\.size is 1/],
+    ['an extra annotation', idx([{ ...entry, annotations: { ...entry.annotations, 'io.x': 'y' } }]), /annotations has a field "io\.x"/],
+    ['no annotations', idx([{ mediaType: entry.mediaType, digest: entry.digest, size: entry.size }]), /manifests\[0\] has no annotations/],
+    ['urls in an entry', idx([{ ...entry, urls: ['https://evil.example/blob'] }]), /manifests\[0\] has a field "urls"/],
+    ['a platform in an entry', idx([{ ...entry, platform: { os: 'linux', architecture: 'amd64' } }]), /manifests\[0\] has a field "platform"/],
+    ['an index-level field', idx([entry], { subject: { digest: sha(A) } }), /the index has a field "subject"/],
+    ['schemaVersion 1', json({ schemaVersion: 1, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry] }), /schemaVersion is 1/],
+    ['a Docker list media type', json({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', manifests: [entry] }), /mediaType is "application\/vnd\.docker/],
+    ['no media type', json({ schemaVersion: 2, manifests: [entry] }), /the index has no mediaType/],
+    ['manifests not a list', idx({} as unknown as unknown[]), /manifests is not an array/],
+    ['not JSON', Buffer.from('{"schemaVersion":2,'), /not valid JSON/],
+    ['not an object', Buffer.from('[]'), /not a JSON object/],
+    ['pretty-printed', Buffer.from(JSON.stringify(JSON.parse(good.toString()), null, 2)), /not in the exact form Ferry writes/],
+    // Parsers differ on duplicate keys; the exact-bytes rule leaves no room for either reading.
+    ['a duplicate key', Buffer.from(good.toString().replace('"manifests":', '"manifests":[],"manifests":')), /not in the exact form Ferry writes/],
+  ];
+  for (const [what, index, re] of cases) {
+    const c = withIndex(index);
+    const r = await read(await volumeFile(c.entries), { manifest: c.m, manifestBytes: c.mb });
+    expectError(r, 'ARCHIVE_HOSTILE', re);
+    assert.match((r.error as Error).message, /hb-001\.tar\.zst: index\.json disagrees with the signed manifest/, what);
+    assert.not.ok(r.names.some((x) => x.startsWith('blobs/')), `${what}: a blob was delivered`);
   }
 });
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { compress } from 'zstd-napi';
+import { layoutIndexBytes } from '../../src/layout-index.js';
 import type { BundleBlob, BundleManifest, PlannedBlob } from '../../src/manifest-types.js';
 import { planVolumes, volumeFileName } from '../../src/plan.js';
 import { writeVolumes, type WrittenVolume } from '../../src/volume-writer.js';
@@ -73,7 +74,7 @@ export async function writeTestBundle(opts: { dir: string; name?: string; blobs:
   const name = opts.name ?? 'tb';
   const contents = new Map(opts.blobs.map((b) => [sha(b), b]));
   const input = opts.blobs.map((b, i) => ({ digest: sha(b), size: b.length, mediaType: 'application/octet-stream', kind: i === opts.blobs.length - 1 ? ('manifest' as const) : ('layer' as const) }));
-  const indexBytes = Buffer.from('{"schemaVersion":2,"manifests":[]}');
+  const indexBytes = layoutIndexBytes([]);
   const signatureBytes = opts.signed ? Buffer.from('MEUCIQD' + 'x'.repeat(90) + '==') : undefined;
   const headerReserve = 24 * 1024;
   const plan = planVolumes(input, { volumeSize: opts.volumeSize, headerReserve });
