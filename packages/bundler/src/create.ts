@@ -11,6 +11,7 @@ import {
   BUNDLE_MEDIA_TYPE,
   FerryError,
   MediaTypes,
+  findPathConflict,
   formatChecksums,
   hashSegments,
   imageRefName,
@@ -19,6 +20,7 @@ import {
   layoutIndexBytes,
   loadPrivateKey,
   planVolumes,
+  printable,
   sha256Digest,
   signBytes,
   toFerryError,
@@ -32,7 +34,7 @@ import {
   type PlannedBlob,
 } from '@ferry/format-spec';
 import { isRepositoryPath, isTag, resolveImage, resolveReferrers, type ImageSource, type ResolvedImage, type ResolvedReferrer } from '@ferry/oci';
-import { collectFiles, type CollectedFile, type FileRequest } from './sources/files.js';
+import { hashFiles, listFiles, type CollectedFile, type FileRequest } from './sources/files.js';
 import { collectKeys, type CollectedKey } from './sources/keys.js';
 import { VERSION } from './version.js';
 import { PREFETCH_BLOBS, Prefetcher } from './prefetch.js';
@@ -136,6 +138,16 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const emit = opts.onEvent ?? (() => {});
   // Fail on the key before any long work.
   const key: KeyObject | undefined = opts.keyPath ? await loadPrivateKey(opts.keyPath) : undefined;
+  // And on carried paths: files and keys are listed (not read) and their paths checked together,
+  // so two paths that cannot coexist on the high side stop the run before images are resolved.
+  const listed = await listFiles(opts.files, opts.cwd);
+  const keys: CollectedKey[] = await collectKeys(opts.publicKeys);
+  const carried = [...listed.map((f) => ({ path: f.path, from: `file ${f.absPath}` })), ...keys.map((k) => ({ path: k.path, from: `public key ${k.absPath}` }))];
+  const conflict = findPathConflict(carried.map((c) => c.path));
+  if (conflict) {
+    const from = (p: string): string => carried.find((c) => c.path === p)!.from;
+    throw new FerryError('SPEC_INVALID', `carried paths "${printable(conflict.first)}" (${printable(from(conflict.first))}) and "${printable(conflict.second)}" (${printable(from(conflict.second))}) cannot both be carried: ${conflict.why}; use dest: or rename one`, { first: conflict.first, second: conflict.second });
+  }
 
   await mkdir(opts.outDir, { recursive: true });
   const manifestPath = join(opts.outDir, `${opts.name}.manifest.json`);
@@ -184,9 +196,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       names.set(n, r.img.source.description);
     }
 
-    // 2. Files and keys.
-    const files: CollectedFile[] = await collectFiles(opts.files, opts.cwd);
-    const keys: CollectedKey[] = await collectKeys(opts.publicKeys);
+    // 2. Files (listed and path-checked with the keys above) are read and hashed now.
+    const files: CollectedFile[] = await hashFiles(listed);
 
     // 3. One blob table in write order: images (children first), then files, then keys.
     const blobs: Array<{ digest: string; size: number; mediaType: string; kind: BlobKind }> = [];
