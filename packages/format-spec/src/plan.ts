@@ -302,10 +302,11 @@ export function volumePieces<B extends PlannedBlob>(blobs: readonly B[], volume:
 /**
  * Check that a plan (from planVolumes or a manifest) is one the writer and reader can follow:
  * every blob once, whole in one volume or split into contiguous segments in rising volumes.
- * A segment digest, where there is one, must be a sha256 digest (the manifest schema requires
- * one on every segment; a plan from planVolumes has none yet). validateManifest uses this too.
+ * A segment digest, where there is one, must be a sha256 digest; `requireSegmentDigests` (the
+ * reader) says every segment must have one (a plan from planVolumes has none yet).
+ * validateManifest uses this too.
  */
-export function validatePlan(blobs: readonly PlannedBlob[], volumeCount: number, where: string): void {
+export function validatePlan(blobs: readonly PlannedBlob[], volumeCount: number, where: string, opts: { requireSegmentDigests?: boolean } = {}): void {
   const fail = (msg: string): never => {
     throw new FerryError('SCHEMA_INVALID', `${where}: ${msg}`);
   };
@@ -333,7 +334,7 @@ export function validatePlan(blobs: readonly PlannedBlob[], volumeCount: number,
       if (!Number.isSafeInteger(s.size) || s.size <= 0) fail(`${b.digest} segment ${s.index} has bad size ${String(s.size)}`);
       if (!inRange(s.volume) || s.volume <= lastVolume) fail(`${b.digest} segment ${s.index} is in volume ${String(s.volume)}; segments must sit in rising volumes within 1..${volumeCount} (there are ${volumeCount} volumes)`);
       const sd = (s as { digest?: unknown }).digest;
-      if (sd !== undefined && (typeof sd !== 'string' || !isSha256Digest(sd))) fail(`${b.digest} segment ${s.index} has a digest that is not a sha256 digest`);
+      if (sd === undefined ? opts.requireSegmentDigests : typeof sd !== 'string' || !isSha256Digest(sd)) fail(`${b.digest} segment ${s.index} has ${sd === undefined ? 'no digest' : 'a digest that is not a sha256 digest'}`);
       lastVolume = s.volume;
       offset += s.size;
     });

@@ -288,7 +288,7 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
   const { manifest, volume, signal } = opts;
   const file = basename(opts.path);
   if (!new RegExp(`^${BUNDLE_NAME}$`).test(manifest.name)) throw new FerryError('SCHEMA_INVALID', `bad bundle name ${show(manifest.name)} in the manifest`);
-  validatePlan(manifest.blobs, manifest.volumes.length, `${manifest.name}.manifest.json`);
+  validatePlan(manifest.blobs, manifest.volumes.length, `${manifest.name}.manifest.json`, { requireSegmentDigests: true });
   if (!Number.isSafeInteger(volume) || volume < 1 || volume > manifest.volumes.length) {
     throw new FerryError('USAGE', `volume ${volume} is not part of bundle ${manifest.name} (it has ${manifest.volumes.length})`);
   }
