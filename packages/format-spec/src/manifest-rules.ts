@@ -9,7 +9,7 @@ import { digestHex } from './digest.js';
 import { FerryError } from './errors.js';
 import { imageRefName } from './layout-index.js';
 import type { BlobKind, BundleBlob, BundleManifest } from './manifest-types.js';
-import { validatePlan } from './plan.js';
+import { validatePlan, volumeFileName } from './plan.js';
 import { hasControlCharacters, printable } from './text.js';
 
 /** An untrusted string in a message: quoted, escaped, cut short. */
@@ -50,7 +50,7 @@ export function checkManifestRules(m: BundleManifest, where: string): void {
 
   m.volumes.forEach((v, i) => {
     if (v.index !== i + 1) fail(`volumes[${i}] has index ${v.index}, expected ${i + 1}`);
-    const expected = `${m.name}-${String(v.index).padStart(3, '0')}.tar.zst`;
+    const expected = volumeFileName(m.name, v.index);
     if (v.file !== expected) fail(`volumes[${i}].file is ${v.file}, expected ${expected}`);
   });
   // Blob and segment rules are the writer's and reader's own (one definition, in plan.ts).
