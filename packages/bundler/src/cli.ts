@@ -143,6 +143,7 @@ async function create(argv: CreateArgv): Promise<number> {
         if (e.type === 'resolved') say(`✅ ${e.source} -> ${e.repository}${e.tag ? `:${e.tag}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
         else if (e.type === 'failed') say(`❌ ${e.source}: ${e.message}`);
         else if (e.type === 'planned') say(`Plan: ${e.blobs} blobs, ${formatBytes(e.bytes)} in ${e.volumes} volume(s) of at most ${formatBytes(volumeSize)}`);
+        else if (e.type === 'hashing-segments') say(`Hashing the segments of ${e.blobs} blob(s) larger than a volume (${formatBytes(e.bytes)}, read once more before writing)`);
         else if (e.type === 'progress') {
           if (e.done) say(`  written ${e.done}`);
           progress.update({ bytes: e.bytes, total: e.total, detail: `volume ${e.volume} · images written ${e.images.done}/${e.images.total}` });

@@ -11,12 +11,16 @@ import {
   BUNDLE_MEDIA_TYPE,
   FerryError,
   MediaTypes,
-  REF_NAME_ANNOTATION,
+  findPathConflict,
   formatChecksums,
+  hashSegments,
+  imageRefName,
   keyAlgorithm,
   keyFingerprint,
+  layoutIndexBytes,
   loadPrivateKey,
   planVolumes,
+  printable,
   sha256Digest,
   signBytes,
   toFerryError,
@@ -27,9 +31,10 @@ import {
   type BundleImage,
   type BundleManifest,
   type Descriptor,
+  type PlannedBlob,
 } from '@ferry/format-spec';
 import { isRepositoryPath, isTag, resolveImage, resolveReferrers, type ImageSource, type ResolvedImage, type ResolvedReferrer } from '@ferry/oci';
-import { collectFiles, type CollectedFile, type FileRequest } from './sources/files.js';
+import { hashFiles, listFiles, type CollectedFile, type FileRequest } from './sources/files.js';
 import { collectKeys, type CollectedKey } from './sources/keys.js';
 import { VERSION } from './version.js';
 import { PREFETCH_BLOBS, Prefetcher } from './prefetch.js';
@@ -76,6 +81,8 @@ export type CreateEvent =
   | { type: 'resolved'; source: string; repository: string; tag?: string; digest: string; bytes: number; referrers: number }
   | { type: 'failed'; source: string; code: string; message: string }
   | { type: 'planned'; volumes: number; blobs: number; bytes: number }
+  /** Blobs larger than a volume are read once before writing, to record their segment digests. */
+  | { type: 'hashing-segments'; blobs: number; bytes: number }
   | { type: 'progress'; volume: number; bytes: number; total: number; images: { done: number; total: number }; done?: string }
   | { type: 'written'; file: string; size: number };
 
@@ -112,20 +119,13 @@ function parseTargetName(name: string, what: string): { repository: string; tag?
   return tag === undefined ? { repository } : { repository, tag };
 }
 
-function refName(img: { repository: string; tag?: string; digest: string }): string {
-  return img.tag ? `${img.repository}:${img.tag}` : `${img.repository}@${img.digest}`;
-}
+/** The index.json every volume carries (one writer, in format-spec, beside its check). */
+export { layoutIndexBytes };
 
-/** The index.json every volume carries: one entry per image, named repository:tag. */
-export function layoutIndexBytes(images: readonly BundleImage[]): Buffer {
-  const manifests: Descriptor[] = images.map((img) => ({
-    mediaType: img.mediaType,
-    digest: img.digest,
-    size: img.size,
-    annotations: { [REF_NAME_ANNOTATION]: refName(img) },
-  }));
-  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
-}
+/** Same length as a real digest, for sizing the manifest before segment digests are known. */
+const PLACEHOLDER_DIGEST = `sha256:${'0'.repeat(64)}`;
+const withPlaceholderDigests = (blobs: readonly PlannedBlob[]): BundleBlob[] =>
+  blobs.map(({ segments, ...b }) => (segments ? { ...b, segments: segments.map((s) => ({ ...s, digest: PLACEHOLDER_DIGEST })) } : b));
 
 export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   if (!BUNDLE_NAME_RE.test(opts.name)) {
@@ -138,6 +138,16 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   const emit = opts.onEvent ?? (() => {});
   // Fail on the key before any long work.
   const key: KeyObject | undefined = opts.keyPath ? await loadPrivateKey(opts.keyPath) : undefined;
+  // And on carried paths: files and keys are listed (not read) and their paths checked together,
+  // so two paths that cannot coexist on the high side stop the run before images are resolved.
+  const listed = await listFiles(opts.files, opts.cwd);
+  const keys: CollectedKey[] = await collectKeys(opts.publicKeys);
+  const carried = [...listed.map((f) => ({ path: f.path, from: `file ${f.absPath}` })), ...keys.map((k) => ({ path: k.path, from: `public key ${k.absPath}` }))];
+  const conflict = findPathConflict(carried.map((c) => c.path));
+  if (conflict) {
+    const from = (p: string): string => carried.find((c) => c.path === p)!.from;
+    throw new FerryError('SPEC_INVALID', `carried paths "${printable(conflict.first)}" (${printable(from(conflict.first))}) and "${printable(conflict.second)}" (${printable(from(conflict.second))}) cannot both be carried: ${conflict.why}; use dest: or rename one`, { first: conflict.first, second: conflict.second });
+  }
 
   await mkdir(opts.outDir, { recursive: true });
   const manifestPath = join(opts.outDir, `${opts.name}.manifest.json`);
@@ -180,15 +190,14 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     }
     const names = new Map<string, string>();
     for (const r of resolved) {
-      const n = refName({ repository: r.repository, ...(r.tag ? { tag: r.tag } : {}), digest: r.img.root.digest });
+      const n = imageRefName({ repository: r.repository, ...(r.tag ? { tag: r.tag } : {}), digest: r.img.root.digest });
       const prev = names.get(n);
       if (prev) throw new FerryError('SPEC_INVALID', `${prev} and ${r.img.source.description} would both be loaded as ${n}; give one a name:`);
       names.set(n, r.img.source.description);
     }
 
-    // 2. Files and keys.
-    const files: CollectedFile[] = await collectFiles(opts.files, opts.cwd);
-    const keys: CollectedKey[] = await collectKeys(opts.publicKeys);
+    // 2. Files (listed and path-checked with the keys above) are read and hashed now.
+    const files: CollectedFile[] = await hashFiles(listed);
 
     // 3. One blob table in write order: images (children first), then files, then keys.
     const blobs: Array<{ digest: string; size: number; mediaType: string; kind: BlobKind }> = [];
@@ -256,8 +265,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       keys: keys.map((k) => ({ path: k.path, digest: k.digest, size: k.size, algorithm: k.algorithm, fingerprint: k.fingerprint })),
     };
     const totalBytes = blobs.reduce((n, b) => n + b.size, 0);
-    const estimate = (planned: BundleBlob[], volumeCount: number) =>
-      Buffer.byteLength(serialise({ ...base, volumes: volumeList(opts.name, volumeCount), blobs: planned })) + 200 /* signature */ + OCI_LAYOUT_BYTES.length + indexBytes.length;
+    const estimate = (planned: readonly PlannedBlob[], volumeCount: number) =>
+      Buffer.byteLength(serialise({ ...base, volumes: volumeList(opts.name, volumeCount), blobs: withPlaceholderDigests(planned) })) + 200 /* signature */ + OCI_LAYOUT_BYTES.length + indexBytes.length;
     let reserve = estimate(blobs.map((b) => ({ ...b, volume: 999 })), Math.max(1, Math.ceil(totalBytes / opts.volumeSize))) + 2048;
     let plan = planVolumes(blobs, { volumeSize: opts.volumeSize, headerReserve: reserve });
     for (let i = 0; estimate(plan.blobs, plan.volumeCount) > reserve; i++) {
@@ -265,7 +274,13 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       reserve = estimate(plan.blobs, plan.volumeCount) + 2048 * (i + 1);
       plan = planVolumes(blobs, { volumeSize: opts.volumeSize, headerReserve: reserve });
     }
-    const manifest: BundleManifest = { ...base, volumes: volumeList(opts.name, plan.volumeCount), blobs: plan.blobs };
+    // Every rule but the segment digests is checked before the long pre-pass that computes them.
+    const volumes = volumeList(opts.name, plan.volumeCount);
+    validateManifest(JSON.parse(serialise({ ...base, volumes, blobs: withPlaceholderDigests(plan.blobs) })), `${opts.name}.manifest.json (being planned)`);
+    const split = plan.blobs.filter((b) => b.segments);
+    if (split.length) emit({ type: 'hashing-segments', blobs: split.length, bytes: split.reduce((n, b) => n + b.size, 0) });
+    const planned = await hashSegments(plan.blobs, (b) => providers.get(b.digest)!(), opts.signal ? { signal: opts.signal } : {});
+    const manifest: BundleManifest = { ...base, volumes, blobs: planned };
     validateManifest(JSON.parse(serialise(manifest)), `${opts.name}.manifest.json (being written)`);
     const manifestBytes = Buffer.from(serialise(manifest));
     const sigText = key ? signBytes(manifestBytes, key) : undefined;
@@ -281,13 +296,13 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       { name: 'oci-layout', bytes: OCI_LAYOUT_BYTES },
       { name: 'index.json', bytes: indexBytes },
     ];
-    const prefetch = new Prefetcher(plan.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS);
+    const prefetch = new Prefetcher(manifest.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS);
     const written = await writeVolumes({
       dir: opts.outDir,
       name: opts.name,
       volumeCount: plan.volumeCount,
       header,
-      blobs: plan.blobs,
+      blobs: manifest.blobs,
       openBlob: (b) => prefetch.open(b),
       volumeSize: opts.volumeSize,
       level: opts.compressionLevel ?? 3,
@@ -299,7 +314,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
         if (e.digest) {
           for (const img of rootOf.get(e.digest) ?? []) {
             imagesDone++;
-            done = refName(img);
+            done = imageRefName(img);
           }
         }
         emit({ type: 'progress', volume: e.volume, bytes: e.bytes, total: totalBytes, images: { done: imagesDone, total: images.length }, ...(done ? { done } : {}) });

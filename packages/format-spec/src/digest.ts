@@ -24,6 +24,9 @@ export function sha256Digest(data: Uint8Array | string): string {
 export interface VerifyContext {
   /** Where the bytes come from, for the error message (volume file, source ref...). */
   where: string;
+  /** What the bytes are, for the error message; default the expected digest. A segment of a
+   *  split blob says which blob and which segment, since its own digest means nothing to a user. */
+  label?: string;
   /** A second, independent hash to check as well: an SRI string (`sha512-…`, as the manifest
    *  records for carried files). */
   integrity?: string;
@@ -61,6 +64,10 @@ export class VerifyingStream extends Transform {
     }
   }
 
+  private get label(): string {
+    return this.ctx.label ?? this.expectedDigest;
+  }
+
   get bytesSeen(): number {
     return this.seen;
   }
@@ -68,7 +75,7 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.expectedSize) {
-      cb(new FerryError('BLOB_MISMATCH', `${this.expectedDigest} in ${this.ctx.where}: more than the expected ${this.expectedSize} bytes`, { digest: this.expectedDigest, where: this.ctx.where }));
+      cb(new FerryError('BLOB_MISMATCH', `${this.label} in ${this.ctx.where}: more than the expected ${this.expectedSize} bytes`, { digest: this.expectedDigest, where: this.ctx.where }));
       return;
     }
     this.hash.update(chunk);
@@ -78,18 +85,18 @@ export class VerifyingStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (this.seen !== this.expectedSize) {
-      cb(new FerryError('BLOB_MISMATCH', `${this.expectedDigest} in ${this.ctx.where}: ${this.seen} bytes, expected ${this.expectedSize}`, { digest: this.expectedDigest, where: this.ctx.where }));
+      cb(new FerryError('BLOB_MISMATCH', `${this.label} in ${this.ctx.where}: ${this.seen} bytes, expected ${this.expectedSize}`, { digest: this.expectedDigest, where: this.ctx.where }));
       return;
     }
     const got = 'sha256:' + this.hash.digest('hex');
     if (got !== this.expectedDigest) {
-      cb(new FerryError('BLOB_MISMATCH', `${this.expectedDigest} in ${this.ctx.where}: content hashes to ${got}`, { digest: this.expectedDigest, actual: got, where: this.ctx.where }));
+      cb(new FerryError('BLOB_MISMATCH', `${this.label} in ${this.ctx.where}: content hashes to ${got}`, { digest: this.expectedDigest, actual: got, where: this.ctx.where }));
       return;
     }
     if (this.second && this.second.hash.digest('base64') !== this.second.digest) {
       // The sha256 matched, so the bytes are what the manifest names; its second hash disagrees
       // with them, so the manifest itself is inconsistent.
-      cb(new FerryError('ARCHIVE_HOSTILE', `${this.expectedDigest} in ${this.ctx.where}: the content matches its sha256 but not the manifest's sha512 integrity ${this.ctx.integrity}; the manifest's two hashes disagree`, { digest: this.expectedDigest, where: this.ctx.where }));
+      cb(new FerryError('ARCHIVE_HOSTILE', `${this.label} in ${this.ctx.where}: the content matches its sha256 but not the manifest's sha512 integrity ${this.ctx.integrity}; the manifest's two hashes disagree`, { digest: this.expectedDigest, where: this.ctx.where }));
       return;
     }
     cb();

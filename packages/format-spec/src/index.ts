@@ -11,3 +11,14 @@ export * from './plan.js';
 export * from './zstd-frames.js';
 export * from './volume-writer.js';
 export * from './volume-reader.js';
+export {
+  MAX_BUNDLE_PATH_BYTES,
+  MAX_BUNDLE_SEGMENT_BYTES,
+  RESERVED_TOP_SEGMENT,
+  bundlePathProblem,
+  containedPath,
+  findPathConflict,
+  type PathConflict,
+} from './bundle-paths.js';
+export { checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
+export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';

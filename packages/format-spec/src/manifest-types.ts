@@ -11,10 +11,8 @@ export type SignatureAlgorithm = 'ecdsa-p256' | 'ed25519';
 /** What a blob is, so a loader knows how to treat it without parsing it. */
 export type BlobKind = 'index' | 'manifest' | 'config' | 'layer' | 'file' | 'key' | 'blob';
 
-/** A piece of a blob that was too large for one volume. Segments carry no digest of their
- *  own: the manifest is written before blobs stream, so only the whole-blob digest (checked
- *  when the segments are reassembled) is known. */
-export interface BlobSegment {
+/** Where a piece of a blob too large for one volume goes, as planned (planVolumes). */
+export interface PlannedSegment {
   /** 1-based volume number. */
   volume: number;
   /** 1-based segment number; tar entry `segments/sha256/<hex>.<NNN>`. */
@@ -22,8 +20,13 @@ export interface BlobSegment {
   /** Byte offset of this segment inside the blob. */
   offset: number;
   size: number;
-  /** sha256 of this segment's bytes (being added to the format on another branch). */
-  digest?: string;
+}
+
+/** A segment as the manifest records it: the plan plus the sha256 of the segment's exact bytes,
+ *  so a damaged segment is refused in the volume that holds it (hashSegments computes it
+ *  before the manifest is written; the whole-blob digest is still checked once joined). */
+export interface BlobSegment extends PlannedSegment {
+  digest: string;
 }
 
 export interface BundleBlob {
@@ -36,6 +39,9 @@ export interface BundleBlob {
   /** Present (2 or more) when the blob is split across volumes. */
   segments?: BlobSegment[];
 }
+
+/** A blob as planVolumes assigns it, before its segments' digests are known. */
+export type PlannedBlob = Omit<BundleBlob, 'segments'> & { segments?: PlannedSegment[] };
 
 export type PlatformFilter =
   | { mode: 'all' }
@@ -116,6 +122,8 @@ export interface BundleManifest {
   tool: { name: 'ferry'; version: string };
   /** Informational: which key signed this (trust comes only from the loader's trusted keys). */
   signer?: { algorithm: SignatureAlgorithm; fingerprint: string };
+  /** `seekTable` is always true in format version 1 (the schema says `const: true`); the type
+   *  stays boolean so the low-level reader can be told to read a volume without one. */
   compression: { algorithm: 'zstd'; level: number; framing: 'entry'; seekTable: boolean };
   volumeSize: number;
   volumes: BundleVolume[];

@@ -1,8 +1,8 @@
 // Volume planning and the exact byte layout it implies. Writer and reader both derive a
 // volume's entries, tar offsets and zstd frames from here, so the three cannot drift apart.
 
-import type { BlobKind, BlobSegment, BundleBlob } from './manifest-types.js';
-import { digestHex } from './digest.js';
+import type { BlobKind, BundleBlob, PlannedBlob, PlannedSegment } from './manifest-types.js';
+import { digestHex, isSha256Digest } from './digest.js';
 import { FerryError } from './errors.js';
 import { formatSize } from './sizes.js';
 
@@ -196,7 +196,8 @@ export interface PlanOptions {
 }
 
 export interface VolumePlan {
-  blobs: BundleBlob[];
+  /** Segments carry no digest yet: hashSegments() adds them before the manifest is written. */
+  blobs: PlannedBlob[];
   volumeCount: number;
 }
 
@@ -227,7 +228,7 @@ export function planVolumes(input: readonly PlanInput[], opts: PlanOptions): Vol
   }
 
   const seen = new Set<string>();
-  const blobs: BundleBlob[] = [];
+  const blobs: PlannedBlob[] = [];
   let volume = 1;
   let room = emptyRoom;
   let volumeHasBlobs = false;
@@ -253,7 +254,7 @@ export function planVolumes(input: readonly PlanInput[], opts: PlanOptions): Vol
       continue;
     }
 
-    const segments: BlobSegment[] = [];
+    const segments: PlannedSegment[] = [];
     let offset = 0;
     while (offset < b.size) {
       const left = b.size - offset;
@@ -275,20 +276,20 @@ export function planVolumes(input: readonly PlanInput[], opts: PlanOptions): Vol
   return { blobs, volumeCount: volume };
 }
 
-export interface VolumePiece {
+export interface VolumePiece<B extends PlannedBlob = BundleBlob> {
   /** Tar entry name: blobs/sha256/<hex> or segments/sha256/<hex>.<NNN>. */
   name: string;
   size: number;
-  blob: BundleBlob;
-  segment?: BlobSegment;
+  blob: B;
+  segment?: NonNullable<B['segments']>[number];
 }
 
 /** The blob entries of one volume, in write order. */
-export function volumePieces(blobs: readonly BundleBlob[], volume: number): VolumePiece[] {
-  const out: VolumePiece[] = [];
+export function volumePieces<B extends PlannedBlob>(blobs: readonly B[], volume: number): VolumePiece<B>[] {
+  const out: VolumePiece<B>[] = [];
   for (const blob of blobs) {
     if (blob.segments) {
-      for (const segment of blob.segments) {
+      for (const segment of blob.segments as NonNullable<B['segments']>) {
         if (segment.volume === volume) out.push({ name: segmentEntryName(blob.digest, segment.index), size: segment.size, blob, segment });
       }
     } else if (blob.volume === volume) {
@@ -301,8 +302,11 @@ export function volumePieces(blobs: readonly BundleBlob[], volume: number): Volu
 /**
  * Check that a plan (from planVolumes or a manifest) is one the writer and reader can follow:
  * every blob once, whole in one volume or split into contiguous segments in rising volumes.
+ * A segment digest, where there is one, must be a sha256 digest; `requireSegmentDigests` (the
+ * reader) says every segment must have one (a plan from planVolumes has none yet).
+ * validateManifest uses this too.
  */
-export function validatePlan(blobs: readonly BundleBlob[], volumeCount: number, where: string): void {
+export function validatePlan(blobs: readonly PlannedBlob[], volumeCount: number, where: string, opts: { requireSegmentDigests?: boolean } = {}): void {
   const fail = (msg: string): never => {
     throw new FerryError('SCHEMA_INVALID', `${where}: ${msg}`);
   };
@@ -317,7 +321,7 @@ export function validatePlan(blobs: readonly BundleBlob[], volumeCount: number, 
     if (!Number.isSafeInteger(b.size) || b.size < 0) fail(`${b.digest} has bad size ${String(b.size)}`);
     if ((b.volume === undefined) === (b.segments === undefined)) fail(`${b.digest} must have either a volume or segments`);
     if (b.volume !== undefined) {
-      if (!inRange(b.volume)) fail(`${b.digest} is assigned to volume ${String(b.volume)}, outside 1..${volumeCount}`);
+      if (!inRange(b.volume)) fail(`${b.digest} is assigned to volume ${String(b.volume)}, outside 1..${volumeCount} (there are ${volumeCount} volumes)`);
       continue;
     }
     const segs = b.segments!;
@@ -328,7 +332,9 @@ export function validatePlan(blobs: readonly BundleBlob[], volumeCount: number, 
       if (s.index !== i + 1) fail(`${b.digest} segment ${i + 1} has index ${String(s.index)}`);
       if (s.offset !== offset) fail(`${b.digest} segment ${s.index} starts at ${String(s.offset)}, expected ${offset}`);
       if (!Number.isSafeInteger(s.size) || s.size <= 0) fail(`${b.digest} segment ${s.index} has bad size ${String(s.size)}`);
-      if (!inRange(s.volume) || s.volume <= lastVolume) fail(`${b.digest} segment ${s.index} is in volume ${String(s.volume)}; segments must sit in rising volumes within 1..${volumeCount}`);
+      if (!inRange(s.volume) || s.volume <= lastVolume) fail(`${b.digest} segment ${s.index} is in volume ${String(s.volume)}; segments must sit in rising volumes within 1..${volumeCount} (there are ${volumeCount} volumes)`);
+      const sd = (s as { digest?: unknown }).digest;
+      if (sd === undefined ? opts.requireSegmentDigests : typeof sd !== 'string' || !isSha256Digest(sd)) fail(`${b.digest} segment ${s.index} has ${sd === undefined ? 'no digest' : 'a digest that is not a sha256 digest'}`);
       lastVolume = s.volume;
       offset += s.size;
     });

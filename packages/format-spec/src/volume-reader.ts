@@ -21,6 +21,8 @@ import {
   blobEntryName,
   segmentEntryName,
 } from './plan.js';
+import { checkLayoutIndex } from './layout-index.js';
+import { segmentLabel } from './segment-digests.js';
 import { decodeZstd, readSeekTable } from './zstd-frames.js';
 
 export type VolumeEntryKind = 'manifest' | 'signature' | 'oci-layout' | 'index' | 'blob' | 'segment';
@@ -42,8 +44,9 @@ export interface ReadVolumeOptions {
   manifestBytes: Buffer;
   signatureBytes?: Buffer;
   /** Called for every entry in order. It must consume `stream` (whatever it leaves unread is
-   *  drained so blobs are still verified). Whole blobs are verified as they stream: a mismatch
-   *  errors the stream before it ends. Segments are size-checked; the caller hashes them. */
+   *  drained so blobs are still verified). Whole blobs and segments are verified as they
+   *  stream (a segment against its own digest): a mismatch errors the stream before it ends,
+   *  naming this volume. A split blob's joined digest is the caller's to check. */
   onEntry: (info: VolumeEntryInfo, stream: Readable) => Promise<void>;
   signal?: AbortSignal;
 }
@@ -127,6 +130,7 @@ function openTarFeed(path: string, file: string, maxTar: number, feedLimit: numb
     maxOutput: maxTar,
     onTooLarge: (limit) => new FerryError('ARCHIVE_HOSTILE', `${file} decompresses to more than the ${limit} bytes its entries need (a zstd bomb or trailing data)${describe()}`, { file }),
     onCorrupt: (msg) => new FerryError('ARCHIVE_CORRUPT', `${file} is damaged: ${msg}${describe()}`, { file }),
+    onSkippable: (offset, msg) => new FerryError('ARCHIVE_HOSTILE', `${file} holds a zstd frame Ferry never writes: ${msg}`, { file, offset }),
   });
   const done = (async () => {
     let ended = false;
@@ -284,7 +288,7 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
   const { manifest, volume, signal } = opts;
   const file = basename(opts.path);
   if (!new RegExp(`^${BUNDLE_NAME}$`).test(manifest.name)) throw new FerryError('SCHEMA_INVALID', `bad bundle name ${show(manifest.name)} in the manifest`);
-  validatePlan(manifest.blobs, manifest.volumes.length, `${manifest.name}.manifest.json`);
+  validatePlan(manifest.blobs, manifest.volumes.length, `${manifest.name}.manifest.json`, { requireSegmentDigests: true });
   if (!Number.isSafeInteger(volume) || volume < 1 || volume > manifest.volumes.length) {
     throw new FerryError('USAGE', `volume ${volume} is not part of bundle ${manifest.name} (it has ${manifest.volumes.length})`);
   }
@@ -365,6 +369,8 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
       case 'index': {
         const got = await readAll(entry, e.size);
         verifyBytes(got, manifest.layoutIndex.digest, manifest.layoutIndex.size, { where: `index.json in ${file}` });
+        // The hash says the signer chose these bytes; plain tools act on what they say.
+        checkLayoutIndex(got, manifest, file);
         await deliver([got], new PassThrough(), info, opts.onEntry);
         return;
       }
@@ -372,8 +378,7 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
         await deliver(entry, new VerifyingStream(e.blob!.digest, e.blob!.size, { where: file }), info, opts.onEntry);
         return;
       case 'segment':
-        // The tar header size was checked against the plan and tar-stream yields exactly that many bytes.
-        await deliver(entry, new PassThrough(), info, opts.onEntry);
+        await deliver(entry, new VerifyingStream(e.segment!.digest, e.segment!.size, { where: file, label: segmentLabel(e.blob!, e.segment!) }), info, opts.onEntry);
         return;
     }
   };

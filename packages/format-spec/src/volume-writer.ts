@@ -2,12 +2,13 @@
 // entry boundaries, ending with a seek table. Blobs stream from their source through a
 // VerifyingStream straight into the volume; nothing is staged and memory stays bounded.
 
+import { createHash } from 'node:crypto';
 import { rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import * as tar from 'tar-stream';
-import { VerifyingStream } from './digest.js';
+import { VerifyingStream, isSha256Digest } from './digest.js';
 import { FerryError, toFerryError } from './errors.js';
 import type { BundleBlob } from './manifest-types.js';
 import {
@@ -23,6 +24,7 @@ import {
   type TarLayout,
   type VolumeEntry,
 } from './plan.js';
+import { segmentLabel } from './segment-digests.js';
 import { FrameEncoder, type FrameSink } from './zstd-frames.js';
 
 export interface WriteProgress {
@@ -40,7 +42,8 @@ export interface WriteVolumesOptions {
   volumeCount: number;
   /** Entries every volume starts with, in order: manifest, signature (if signed), oci-layout, index.json. */
   header: ReadonlyArray<{ name: string; bytes: Buffer }>;
-  /** The plan, in write order (planVolumes().blobs). */
+  /** The plan, in write order, with segment digests (hashSegments(planVolumes().blobs)). Each
+   *  segment is checked against its digest as it is written. */
   blobs: readonly BundleBlob[];
   /** The whole blob's bytes; opened once even when the blob is split across volumes. */
   openBlob: (blob: BundleBlob) => Promise<Readable>;
@@ -373,6 +376,11 @@ function checkOptions(opts: WriteVolumesOptions): void {
     names.add(h.name);
   }
   validatePlan(opts.blobs, opts.volumeCount, 'plan given to writeVolumes');
+  for (const b of opts.blobs) {
+    for (const s of b.segments ?? []) {
+      if (typeof s.digest !== 'string' || !isSha256Digest(s.digest)) usage(`${segmentLabel(b, s)} has no digest (run hashSegments on the plan first)`);
+    }
+  }
 }
 
 /**
@@ -498,13 +506,24 @@ export async function writeVolumes(opts: WriteVolumesOptions): Promise<WrittenVo
           open.set(digest, src);
         }
         const s = src;
-        await writeEntry(p, (sink) =>
-          s.take(p.size, async (chunk) => {
+        const seg = p.segment;
+        const segHash = seg ? createHash('sha256') : null;
+        await writeEntry(p, async (sink) => {
+          await s.take(p.size, async (chunk) => {
+            segHash?.update(chunk);
             await put(sink, chunk);
             blobBytes += chunk.length;
             opts.onProgress?.({ volume: index, bytes: blobBytes });
-          }),
-        );
+          });
+          // Checked before the entry is closed: a source that changed since hashSegments read it
+          // fails the write here (and no volume is left behind), not on the high side.
+          if (seg && segHash) {
+            const got = 'sha256:' + segHash.digest('hex');
+            if (got !== seg.digest) {
+              throw new FerryError('BLOB_MISMATCH', `${segmentLabel(p.blob, seg)} from the blob source: content hashes to ${got}, but the manifest records ${seg.digest} (the source changed after its segments were hashed)`, { digest, segment: seg.index, actual: got, where: 'the blob source' });
+            }
+          }
+        });
         const last = !p.segment || p.segment.index === p.blob.segments!.length;
         if (last) {
           open.delete(digest);

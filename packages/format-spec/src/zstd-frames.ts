@@ -302,35 +302,83 @@ export async function readSeekTable(path: string): Promise<SeekTable> {
   }
 }
 
+/** Magic of a zstd frame (RFC 8878 §3.1.1). */
+export const ZSTD_FRAME_MAGIC = 0xfd2fb528;
+/** Skippable frames have magics 0x184D2A50..0x184D2A5F. */
+export function isSkippableMagic(magic: number): boolean {
+  return magic >>> 4 === 0x184d2a5;
+}
+
 export interface DecodeOptions {
   /** Most decompressed bytes accepted; one more is an error. */
   maxOutput: number;
   /** Called when maxOutput would be exceeded; its error is thrown. */
   onTooLarge: (limit: number) => Error;
-  /** Called for a libzstd error or a stream that ends inside a frame. */
+  /** Called for a libzstd error (an unknown frame magic among them) or a stream that ends inside a frame. */
   onCorrupt: (message: string) => Error;
+  /** Called for a skippable frame Ferry does not write: the only one allowed is the seek table
+   *  (magic 0x184D2A5E) as the last frame, so any other skippable magic, or any frame after a
+   *  skippable one, ends here. `offset` is the frame's offset in the compressed input. Default:
+   *  onCorrupt(message). */
+  onSkippable?: (offset: number, message: string) => Error;
   /** Output chunk size (default 1 MiB). */
   chunkBytes?: number;
 }
 
+const hex32 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
+
 /**
- * Decompress a zstd stream (any number of frames, skippable frames skipped) chunk by chunk,
- * pulling input only when the consumer wants more output, and refusing to produce more than
- * maxOutput bytes. Content checksums are verified by libzstd.
+ * Decompress a zstd stream (any number of frames, then at most one skippable frame: the seek
+ * table) chunk by chunk, pulling input only when the consumer wants more output, and refusing
+ * to produce more than maxOutput bytes. Content checksums are verified by libzstd.
+ *
+ * Frame boundaries: decompressStream returns 0 exactly when a frame has been decoded and
+ * flushed, having consumed the input up to that frame's end and no further (checked against
+ * every chunking down to one byte, skippable and empty frames included). So the next four input
+ * bytes, which may straddle chunks, are the next frame's magic; each is checked before libzstd
+ * sees the frame.
  */
 export async function* decodeZstd(source: AsyncIterable<Buffer>, opts: DecodeOptions): AsyncGenerator<Buffer, void, undefined> {
   const dctx = new binding.DCtx();
   dctx.setParameter(binding.DParameter.windowLogMax, DECODER_WINDOW_LOG_MAX);
   const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
+  const skippable = (offset: number, message: string): Error => (opts.onSkippable ? opts.onSkippable(offset, message) : opts.onCorrupt(message));
   let total = 0;
   let inFrame = false;
   let sawInput = false;
+  /** Compressed bytes libzstd has consumed: the offset of the next byte it will see. */
+  let consumedTotal = 0;
+  /** At a frame start whose magic is not checked yet. */
+  let atFrameStart = true;
+  /** Offset of the skippable frame seen (the seek table); nothing may follow it. */
+  let skippableAt = -1;
+  /** The first bytes of a frame start, held back until the magic is complete. */
+  let carry: Buffer | null = null;
   let dst = Buffer.allocUnsafe(chunkBytes);
   for await (const input of source) {
     if (input.length === 0) continue;
     sawInput = true;
-    let src = input;
+    let src: Buffer = carry ? Buffer.concat([carry, input]) : input;
+    carry = null;
     for (;;) {
+      if (atFrameStart) {
+        if (src.length < 4) {
+          carry = src.length ? Buffer.from(src) : null;
+          break;
+        }
+        const magic = src.readUInt32LE(0);
+        const at = consumedTotal;
+        // Anything that is neither a zstd nor a skippable frame is left to libzstd, which refuses
+        // it as "Unknown frame descriptor" (no legacy formats are compiled in): damage, not hostility.
+        if (skippableAt >= 0 && (magic === ZSTD_FRAME_MAGIC || isSkippableMagic(magic))) {
+          throw skippable(at, `a ${magic === ZSTD_FRAME_MAGIC ? 'zstd frame' : `skippable frame (magic ${hex32(magic)})`} at offset ${at} follows the seek table at offset ${skippableAt}; the seek table is always the last frame`);
+        }
+        if (isSkippableMagic(magic)) {
+          if (magic !== SEEKABLE_SKIPPABLE_MAGIC) throw skippable(at, `a skippable frame with magic ${hex32(magic)} at offset ${at}; the only skippable frame Ferry writes is the seek table (${hex32(SEEKABLE_SKIPPABLE_MAGIC)}), last`);
+          skippableAt = at;
+        }
+        atFrameStart = false;
+      }
       let ret: number;
       let produced: number;
       let consumed: number;
@@ -340,6 +388,7 @@ export async function* decodeZstd(source: AsyncIterable<Buffer>, opts: DecodeOpt
         throw opts.onCorrupt(`zstd: ${e instanceof Error ? e.message : String(e)}`);
       }
       src = src.subarray(consumed);
+      consumedTotal += consumed;
       const full = produced === dst.length;
       if (produced > 0) {
         total += produced;
@@ -358,7 +407,9 @@ export async function* decodeZstd(source: AsyncIterable<Buffer>, opts: DecodeOpt
         }
         yield out;
       }
-      // ret 0: a frame just ended. A full output buffer may mean more output is pending.
+      // ret 0: a frame just ended, and src starts at the next one.
+      if (ret === 0) atFrameStart = true;
+      // A full output buffer may mean more output is pending.
       if (src.length === 0 && (!full || ret === 0)) {
         inFrame = ret !== 0;
         break;
@@ -366,5 +417,5 @@ export async function* decodeZstd(source: AsyncIterable<Buffer>, opts: DecodeOpt
     }
   }
   if (!sawInput) throw opts.onCorrupt('empty file, no zstd frame');
-  if (inFrame) throw opts.onCorrupt('the zstd stream ends in the middle of a frame (truncated)');
+  if (inFrame || carry) throw opts.onCorrupt('the zstd stream ends in the middle of a frame (truncated)');
 }

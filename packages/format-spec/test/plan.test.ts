@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tar from 'tar-stream';
 import { isFerryError, type ErrorCode } from '../src/errors.js';
-import type { BundleBlob } from '../src/manifest-types.js';
+import type { PlannedBlob } from '../src/manifest-types.js';
 import {
   FRAME_MAX_BYTES,
   MAX_HEADER_NAME_BYTES,
@@ -172,7 +172,7 @@ test('bad input is refused', () => {
 test('validatePlan catches plans a reader or writer cannot follow', () => {
   const d = `sha256:${hex(9)}`;
   const base = { digest: d, size: 100, mediaType: 'x', kind: 'layer' as const };
-  const bad: Array<[BundleBlob[], RegExp]> = [
+  const bad: Array<[PlannedBlob[], RegExp]> = [
     [[{ ...base }], /either a volume or segments/],
     [[{ ...base, volume: 1, segments: [] }], /either a volume or segments/],
     [[{ ...base, volume: 3 }], /outside 1\.\.2/],
@@ -186,6 +186,11 @@ test('validatePlan catches plans a reader or writer cannot follow', () => {
   ];
   for (const [blobs, re] of bad) throwsCode(() => validatePlan(blobs, 2, 'm.json'), 'SCHEMA_INVALID', re);
   validatePlan([{ ...base, segments: [{ volume: 1, index: 1, offset: 0, size: 50 }, { volume: 2, index: 2, offset: 50, size: 50 }] }], 2, 'ok');
+  // Segment digests: checked when present, required when asked (the reader asks).
+  const seg = (digest?: string) => [{ ...base, segments: [{ volume: 1, index: 1, offset: 0, size: 50, ...(digest ? { digest } : {}) }, { volume: 2, index: 2, offset: 50, size: 50, digest: d }] }];
+  validatePlan(seg(d), 2, 'ok', { requireSegmentDigests: true });
+  throwsCode(() => validatePlan(seg('sha256:nope'), 2, 'm.json'), 'SCHEMA_INVALID', /segment 1 has a digest that is not a sha256 digest/);
+  throwsCode(() => validatePlan(seg(), 2, 'm.json', { requireSegmentDigests: true }), 'SCHEMA_INVALID', /^m\.json: sha256:[a-f0-9]+ segment 1 has no digest$/);
 });
 
 test('tarLayout matches the bytes tar-stream pack writes, pax headers for long names included', async () => {

@@ -22,7 +22,7 @@ function good(): BundleManifest {
     files: [{ path: 'docs/x.txt', digest: d('e'), size: 3, integrity: 'sha512-' + 'A'.repeat(86) + '==' }],
     keys: [],
     blobs: [
-      { digest: d('a'), size: 1500, mediaType: 'application/vnd.oci.image.layer.v1.tar', kind: 'layer', segments: [{ volume: 1, index: 1, offset: 0, size: 700 }, { volume: 2, index: 2, offset: 700, size: 800 }] },
+      { digest: d('a'), size: 1500, mediaType: 'application/vnd.oci.image.layer.v1.tar', kind: 'layer', segments: [{ volume: 1, index: 1, offset: 0, size: 700, digest: d('1') }, { volume: 2, index: 2, offset: 700, size: 800, digest: d('2') }] },
       { digest: d('c'), size: 5, mediaType: 'application/vnd.oci.image.manifest.v1+json', kind: 'manifest', volume: 2 },
       { digest: d('e'), size: 3, mediaType: 'application/octet-stream', kind: 'file', volume: 2 },
     ],

@@ -3,8 +3,10 @@ import * as assert from 'uvu/assert';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compress } from 'zstd-napi';
+import { encodeSeekTable } from '../src/zstd-frames.js';
 import { isFerryError, type ErrorCode } from '../src/errors.js';
 import type { BundleBlob, BundleManifest } from '../src/manifest-types.js';
+import { layoutIndexBytes } from '../src/layout-index.js';
 import { blobEntryName, segmentEntryName, tarLayout } from '../src/plan.js';
 import { readEmbeddedManifest, readVolume, type VolumeEntryInfo } from '../src/volume-reader.js';
 import {
@@ -26,11 +28,11 @@ import {
 const A = bytes(3000, 1);
 const S = bytes(3500, 2);
 const B = bytes(1000, 3);
-const INDEX = Buffer.from('{"schemaVersion":2,"manifests":[]}');
+const INDEX = layoutIndexBytes([]);
 const SIG = Buffer.from('MEUCIQDsignature==');
 const blobs: BundleBlob[] = [
   { digest: sha(A), size: A.length, mediaType: 'x', kind: 'layer', volume: 1 },
-  { digest: sha(S), size: S.length, mediaType: 'x', kind: 'layer', segments: [{ volume: 1, index: 1, offset: 0, size: 2000 }, { volume: 2, index: 2, offset: 2000, size: 1500 }] },
+  { digest: sha(S), size: S.length, mediaType: 'x', kind: 'layer', segments: [{ volume: 1, index: 1, offset: 0, size: 2000, digest: sha(S.subarray(0, 2000)) }, { volume: 2, index: 2, offset: 2000, size: 1500, digest: sha(S.subarray(2000)) }] },
   { digest: sha(B), size: B.length, mediaType: 'x', kind: 'manifest', volume: 2 },
 ];
 const manifest = minimalManifest({ name: 'hb', blobs, volumeCount: 2, indexBytes: INDEX });
@@ -113,7 +115,7 @@ test('a well-formed volume is read in order with kinds, blobs and segments', asy
   assert.is(r.error, undefined, String(r.error));
   assert.equal(infos.map((i) => i.kind), ['manifest', 'signature', 'oci-layout', 'index', 'blob', 'segment']);
   assert.is(infos[4]!.blob!.digest, sha(A));
-  assert.equal(infos[5]!.segment, { volume: 1, index: 1, offset: 0, size: 2000 });
+  assert.equal(infos[5]!.segment, { volume: 1, index: 1, offset: 0, size: 2000, digest: sha(S.subarray(0, 2000)) });
   // One frame for everything and no seek table (manifest says none) is fine too.
   const r2 = await read(await volumeFile(good1(), { seekTable: false }), { manifest: { ...manifest, compression: { ...manifest.compression, seekTable: false } }, manifestBytes: MBYTES });
   assert.is(r2.error, undefined, String(r2.error));
@@ -408,6 +410,121 @@ test('callbacks: unread streams are still drained and verified; a failing callba
   } catch (e) {
     assert.match((e as Error).message, /stop now/);
   }
+});
+
+test('a damaged segment fails the volume that holds it, with BLOB_MISMATCH naming the volume and the segment', async () => {
+  const flipped = (b: Buffer, at: number): Buffer => {
+    const x = Buffer.from(b);
+    x[at]! ^= 0x20;
+    return x;
+  };
+  // Segment 1 of S, in volume 1.
+  const bad1 = good1();
+  bad1[5] = { name: nS1, body: flipped(S.subarray(0, 2000), 1000) };
+  expectError(await read(await volumeFile(bad1)), 'BLOB_MISMATCH', new RegExp(`segment 1 of 2 of ${sha(S)} \\(bytes 0\\.\\.2000\\) in hb-001\\.tar\\.zst: content hashes to`));
+  // Segment 2 of S, in volume 2: the message names volume 2, not the one the blob started in.
+  const nS2 = segmentEntryName(sha(S), 2);
+  const vol2 = (seg: Buffer): RawEntry[] => [
+    { name: 'hb.manifest.json', body: MBYTES },
+    { name: 'hb.manifest.json.sig', body: SIG },
+    { name: 'oci-layout', body: OCI_LAYOUT },
+    { name: 'index.json', body: INDEX },
+    { name: nS2, body: seg },
+    { name: nB, body: B },
+  ];
+  const path2 = async (entries: RawEntry[]): Promise<string> => {
+    const sub = join(dir, `v2-${++n}`);
+    await mkdir(sub);
+    const p = join(sub, 'hb-002.tar.zst');
+    await writeFile(p, zstdVolume(await packTar(entries)));
+    return p;
+  };
+  assert.is((await read(await path2(vol2(S.subarray(2000))), { volume: 2 })).error, undefined);
+  expectError(await read(await path2(vol2(flipped(S.subarray(2000), 0))), { volume: 2 }), 'BLOB_MISMATCH', new RegExp(`segment 2 of 2 of ${sha(S)} \\(bytes 2000\\.\\.3500\\) in hb-002\\.tar\\.zst`), 'hb-002.tar.zst');
+  // A consumer that leaves the segment unread gets the same refusal (it is drained and hashed).
+  try {
+    await readVolume({ path: await volumeFile(bad1), volume: 1, manifest, manifestBytes: MBYTES, signatureBytes: SIG, onEntry: async () => undefined });
+    assert.unreachable('an unread bad segment was accepted');
+  } catch (e) {
+    assert.ok(isFerryError(e, 'BLOB_MISMATCH') && /segment 1 of 2/.test((e as Error).message), String(e));
+  }
+});
+
+test('index.json must say exactly what images[] says, even when it matches layoutIndex', async () => {
+  const img = { source: 'oci:x:1', repository: 'team/app', tag: '1', digest: sha(B), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: B.length, platformFilter: { mode: 'all' as const }, platforms: [], blobs: [sha(B)] };
+  const good = layoutIndexBytes([img]);
+  const entry = { mediaType: img.mediaType, digest: img.digest, size: img.size, annotations: { 'org.opencontainers.image.ref.name': 'team/app:1' } };
+  const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
+  const idx = (manifests: unknown[], extra: Record<string, unknown> = {}): Buffer => json({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests, ...extra });
+  const withIndex = (index: Buffer) => {
+    const m: BundleManifest = { ...manifest, images: [img], layoutIndex: { digest: sha(index), size: index.length } };
+    const mb = Buffer.from(JSON.stringify(m));
+    const entries = good1().map((e) => (e.name === 'hb.manifest.json' ? { ...e, body: mb } : e.name === 'index.json' ? { ...e, body: index } : e));
+    return { m, mb, entries };
+  };
+  const ok = withIndex(good);
+  assert.is((await read(await volumeFile(ok.entries), { manifest: ok.m, manifestBytes: ok.mb })).error, undefined);
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['an extra image', idx([entry, { ...entry, digest: sha(A), annotations: { 'org.opencontainers.image.ref.name': 'evil:latest' } }]), /manifests\[1\] \("sha256:[a-f0-9]+"\) is not an image of the bundle/],
+    ['no image', idx([]), /images\[0\] team\/app:1 is missing/],
+    ['another digest', idx([{ ...entry, digest: sha(A) }]), /manifests\[0\]\.digest is "sha256:[a-f0-9]+", images\[0\] is sha256:/],
+    ['another name', idx([{ ...entry, annotations: { 'org.opencontainers.image.ref.name': 'team/app:2' } }]), /manifests\[0\] is named "team\/app:2", images\[0\] is team\/app:1/],
+    ['another media type', idx([{ ...entry, mediaType: 'application/vnd.oci.image.index.v1+json' }]), /manifests\[0\]\.mediaType is/],
+    ['another size', idx([{ ...entry, size: 1 }]), /manifests\[0\]\.size is 1/],
+    ['an extra annotation', idx([{ ...entry, annotations: { ...entry.annotations, 'io.x': 'y' } }]), /annotations has a field "io\.x"/],
+    ['no annotations', idx([{ mediaType: entry.mediaType, digest: entry.digest, size: entry.size }]), /manifests\[0\] has no annotations/],
+    ['urls in an entry', idx([{ ...entry, urls: ['https://evil.example/blob'] }]), /manifests\[0\] has a field "urls"/],
+    ['a platform in an entry', idx([{ ...entry, platform: { os: 'linux', architecture: 'amd64' } }]), /manifests\[0\] has a field "platform"/],
+    ['an index-level field', idx([entry], { subject: { digest: sha(A) } }), /the index has a field "subject"/],
+    ['schemaVersion 1', json({ schemaVersion: 1, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry] }), /schemaVersion is 1/],
+    ['a Docker list media type', json({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', manifests: [entry] }), /mediaType is "application\/vnd\.docker/],
+    ['no media type', json({ schemaVersion: 2, manifests: [entry] }), /the index has no mediaType/],
+    ['manifests not a list', idx({} as unknown as unknown[]), /manifests is not an array/],
+    ['not JSON', Buffer.from('{"schemaVersion":2,'), /not valid JSON/],
+    ['not an object', Buffer.from('[]'), /not a JSON object/],
+    ['pretty-printed', Buffer.from(JSON.stringify(JSON.parse(good.toString()), null, 2)), /not in the exact form Ferry writes/],
+    // Parsers differ on duplicate keys; the exact-bytes rule leaves no room for either reading.
+    ['a duplicate key', Buffer.from(good.toString().replace('"manifests":', '"manifests":[],"manifests":')), /not in the exact form Ferry writes/],
+  ];
+  for (const [what, index, re] of cases) {
+    const c = withIndex(index);
+    const r = await read(await volumeFile(c.entries), { manifest: c.m, manifestBytes: c.mb });
+    expectError(r, 'ARCHIVE_HOSTILE', re);
+    assert.match((r.error as Error).message, /hb-001\.tar\.zst: index\.json disagrees with the signed manifest/, what);
+    assert.not.ok(r.names.some((x) => x.startsWith('blobs/')), `${what}: a blob was delivered`);
+  }
+});
+
+test('a skippable zstd frame Ferry does not write is hostile, naming the volume and the offset', async () => {
+  const entries = good1();
+  const tarBytes = await packTar(entries);
+  const cuts = tarLayout(entries.map((e) => ({ name: e.name, size: e.body!.length }))).entries.map((e) => e.headerStart).slice(1);
+  const pieces: Buffer[] = [];
+  let at = 0;
+  for (const c of [...cuts, tarBytes.length]) {
+    pieces.push(tarBytes.subarray(at, c));
+    at = c;
+  }
+  const frames = pieces.map((p) => compress(p, { checksumFlag: true }));
+  const skip = Buffer.alloc(12);
+  skip.writeUInt32LE(0x184d2a5a, 0);
+  skip.writeUInt32LE(4, 4);
+  const table = (fs: Buffer[]): Buffer => encodeSeekTable(fs.map((f, i) => ({ compressedSize: f.length, decompressedSize: pieces[i]!.length })));
+  const offsetOf = (k: number): number => frames.slice(0, k).reduce((x, f) => x + f.length, 0);
+  const write = async (data: Buffer): Promise<string> => {
+    const p = await volumeFile(Buffer.alloc(0));
+    await writeFile(p, data);
+    return p;
+  };
+  assert.is((await read(await write(Buffer.concat([...frames, table(frames)])))).error, undefined);
+  const between = Buffer.concat([...frames.slice(0, 4), skip, ...frames.slice(4), table(frames)]);
+  expectError(await read(await write(between)), 'ARCHIVE_HOSTILE', new RegExp(`hb-001\\.tar\\.zst holds a zstd frame Ferry never writes: a skippable frame with magic 0x184D2A5A at offset ${offsetOf(4)}`));
+  const first = Buffer.concat([skip, ...frames, table(frames)]);
+  expectError(await read(await write(first)), 'ARCHIVE_HOSTILE', /magic 0x184D2A5A at offset 0/);
+  const afterTable = Buffer.concat([...frames, table(frames), skip]);
+  expectError(await read(await write(afterTable)), 'ARCHIVE_HOSTILE', new RegExp(`at offset ${offsetOf(frames.length) + table(frames).length} follows the seek table at offset ${offsetOf(frames.length)}`));
+  const twoTables = Buffer.concat([...frames, table(frames), table(frames)]);
+  expectError(await read(await write(twoTables)), 'ARCHIVE_HOSTILE', /skippable frame \(magic 0x184D2A5E\) at offset \d+ follows the seek table/);
 });
 
 test('readEmbeddedManifest reads only the first entries, strictly', async () => {

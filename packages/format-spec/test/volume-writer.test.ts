@@ -12,7 +12,7 @@ import { blobEntryName, frameSizes, planVolumes, segmentEntryName, tarLayout, vo
 import { readVolume, type VolumeEntryInfo } from '../src/volume-reader.js';
 import { isPrecompressed, writeVolumes, type WriteProgress, type WriteVolumesOptions } from '../src/volume-writer.js';
 import { readSeekTable } from '../src/zstd-frames.js';
-import { OCI_LAYOUT, bytes, chunked, sha, tempDir, writeTestBundle, type TestBundle } from './helpers/volumes.js';
+import { OCI_LAYOUT, bytes, chunked, sha, tempDir, withSegmentDigests, writeTestBundle, type TestBundle } from './helpers/volumes.js';
 
 const hexOf = (d: string): string => d.slice(7);
 
@@ -219,7 +219,7 @@ function baseOptions(dir: string, blobs: Buffer[], volumeSize: number, open?: (b
     name: 'lie',
     volumeCount: plan.volumeCount,
     header: [{ name: 'lie.manifest.json', bytes: Buffer.from('{}') }, { name: 'oci-layout', bytes: OCI_LAYOUT }, { name: 'index.json', bytes: Buffer.from('{}') }],
-    blobs: plan.blobs,
+    blobs: withSegmentDigests(plan.blobs, contents),
     openBlob: async (b) => (open ? open(b, contents.get(b.digest)!) : chunked(contents.get(b.digest)!, 8192)),
     volumeSize,
     workers: 0,

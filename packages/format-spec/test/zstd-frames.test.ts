@@ -11,8 +11,10 @@ import {
   FrameEncoder,
   SEEKABLE_FOOTER_MAGIC,
   SEEKABLE_SKIPPABLE_MAGIC,
+  ZSTD_FRAME_MAGIC,
   decodeZstd,
   encodeSeekTable,
+  isSkippableMagic,
   readSeekTable,
   type FrameSink,
 } from '../src/zstd-frames.js';
@@ -278,6 +280,89 @@ test('stored frames: raw blocks any zstd decodes, 3 bytes per 128 KiB, next to c
   } finally {
     await cleanup();
   }
+});
+
+/** A skippable frame with this magic and payload. */
+function skippableFrame(magic: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt32LE(magic, 0);
+  h.writeUInt32LE(payload.length, 4);
+  return Buffer.concat([h, payload]);
+}
+
+/** Decode `data` fed in `chunk`-byte pieces; the skippable-frame refusal, if any, with its offset. */
+async function decodeWithPolicy(data: Buffer, chunk = data.length): Promise<{ out?: Buffer; skippable?: { offset: number; message: string }; error?: string }> {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < data.length; i += chunk) parts.push(data.subarray(i, i + chunk));
+  let hit: { offset: number; message: string } | undefined;
+  try {
+    const out = await collect(decodeZstd(Readable.from(parts), {
+      ...errs,
+      maxOutput: 1 << 30,
+      onSkippable: (offset, message) => {
+        hit = { offset, message };
+        return new Error(`skippable: ${message}`);
+      },
+    }));
+    return { out };
+  } catch (e) {
+    return hit ? { skippable: hit } : { error: (e as Error).message };
+  }
+}
+
+test('decodeZstd: the seek table as the last frame is the only skippable frame accepted', async () => {
+  assert.ok(isSkippableMagic(0x184d2a50) && isSkippableMagic(0x184d2a5f) && isSkippableMagic(SEEKABLE_SKIPPABLE_MAGIC));
+  assert.not.ok(isSkippableMagic(0x184d2a4f) || isSkippableMagic(0x184d2a60) || isSkippableMagic(ZSTD_FRAME_MAGIC));
+  const pieces = [bytes(3000, 1), bytes(70_000, 2), Buffer.alloc(200_000, 3)];
+  const { file, frames } = encode(pieces);
+  const ends: number[] = [];
+  frames.reduce((at, f) => (ends.push(at + f.compressedSize), at + f.compressedSize), 0);
+  const dataEnd = ends[ends.length - 1]!;
+  const table = file.subarray(dataEnd);
+  const other = skippableFrame(0x184d2a50, Buffer.from('not ours'));
+  const otherTable = skippableFrame(SEEKABLE_SKIPPABLE_MAGIC, Buffer.from('second'));
+  const expected = Buffer.concat(pieces);
+  const cases: Array<[string, Buffer, number | null, RegExp | null]> = [
+    ['normal: frames, then the seek table', file, null, null],
+    ['no seek table at all', file.subarray(0, dataEnd), null, null],
+    ['a skippable frame at the start', Buffer.concat([other, file]), 0, /skippable frame with magic 0x184D2A50 at offset 0/],
+    ['a seek-table magic at the start', Buffer.concat([otherTable, file]), otherTable.length, /zstd frame at offset \d+ follows the seek table at offset 0/],
+    ['a skippable frame between entries', Buffer.concat([file.subarray(0, ends[0]), other, file.subarray(ends[0])]), ends[0]!, new RegExp(`magic 0x184D2A50 at offset ${ends[0]}`)],
+    ['a seek-table magic between entries', Buffer.concat([file.subarray(0, ends[1]), otherTable, file.subarray(ends[1])]), ends[1]! + otherTable.length, new RegExp(`zstd frame at offset ${ends[1]! + otherTable.length} follows the seek table at offset ${ends[1]}`)],
+    ['a skippable frame after the seek table', Buffer.concat([file, other]), file.length, new RegExp(`skippable frame \\(magic 0x184D2A50\\) at offset ${file.length} follows the seek table at offset ${dataEnd}`)],
+    ['two seek tables', Buffer.concat([file, table]), file.length, new RegExp(`skippable frame \\(magic 0x184D2A5E\\) at offset ${file.length} follows`)],
+    ['a zstd frame after the seek table', Buffer.concat([file, compress(Buffer.from('more'))]), file.length, new RegExp(`zstd frame at offset ${file.length} follows the seek table`)],
+    ['a non-seek-table skippable frame as the last frame', Buffer.concat([file.subarray(0, dataEnd), other]), dataEnd, /only skippable frame Ferry writes is the seek table/],
+  ];
+  for (const [what, data, offset, re] of cases) {
+    // Whole, in odd chunks, and a byte at a time (frame magics straddle chunks).
+    for (const chunk of [data.length, 4093, 3, 1]) {
+      if (chunk === 1 && data.length > 300_000) continue;
+      const r = await decodeWithPolicy(data, chunk);
+      if (offset === null) {
+        assert.is(r.error, undefined, `${what} (${chunk}): ${r.error}`);
+        assert.is(r.skippable, undefined, `${what} (${chunk}): ${r.skippable?.message}`);
+        assert.ok(r.out!.equals(expected), `${what} (${chunk}): output`);
+      } else {
+        assert.ok(r.skippable, `${what} (${chunk}): accepted (${r.error ?? 'no error'})`);
+        assert.is(r.skippable!.offset, offset, `${what} (${chunk}): offset`);
+        assert.match(r.skippable!.message, re!, what);
+      }
+    }
+  }
+  // Without onSkippable the refusal comes through onCorrupt.
+  try {
+    await collect(decodeZstd(Readable.from([Buffer.concat([other, file])]), { ...errs, maxOutput: 1 << 30 }));
+    assert.unreachable('accepted');
+  } catch (e) {
+    assert.match((e as Error).message, /^corrupt: a skippable frame with magic 0x184D2A50/);
+  }
+});
+
+test('decodeZstd: a frame magic cut short at the end of the input is truncation', async () => {
+  const { file } = encode([bytes(3000, 1)]);
+  const r = await decodeWithPolicy(Buffer.concat([file, Buffer.from([0x28, 0xb5])]), 1);
+  assert.match(r.error ?? '', /corrupt: .*middle of a frame/);
 });
 
 test.run();

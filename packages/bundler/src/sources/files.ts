@@ -7,7 +7,7 @@ import { isAbsolute, relative, resolve, sep, posix, basename } from 'node:path';
 import { createHash } from 'node:crypto';
 import fg from 'fast-glob';
 import ssri from 'ssri';
-import { FerryError } from '@ferry/format-spec';
+import { FerryError, bundlePathProblem, hasControlCharacters, printable } from '@ferry/format-spec';
 
 export interface FileRequest {
   /** Path or glob, relative to `cwd`. */
@@ -16,6 +16,16 @@ export interface FileRequest {
   dest?: string;
   /** Base for relative paths and for the path kept in the bundle (default: the caller's cwd). */
   cwd?: string;
+}
+
+/** A file to carry, found but not read yet. */
+export interface ListedFile {
+  /** Absolute path on this machine. */
+  absPath: string;
+  /** Path inside the bundle / under the loader's files directory. */
+  path: string;
+  size: number;
+  mode: number;
 }
 
 export interface CollectedFile {
@@ -29,14 +39,14 @@ export interface CollectedFile {
   mode: number;
 }
 
-const SAFE_SEGMENT = /^[^\u0000\\/]+$/;
-
-/** Normalise a bundle path; refuses anything that could escape the loader's directory. */
+/** Normalise a bundle path (`./a//b` -> `a/b`) and apply the format's one rule for carried
+ *  paths (bundlePathProblem), so ferry-bundle never writes a path ferry-load refuses. */
 export function bundlePath(p: string, what: string): string {
   const norm = posix.normalize(p.split(sep).join('/'));
-  const parts = norm.split('/');
-  if (norm.startsWith('/') || parts.some((s) => s === '..' || s === '.' || s === '' || !SAFE_SEGMENT.test(s))) {
-    throw new FerryError('SPEC_INVALID', `${what}: bundle path ${JSON.stringify(p)} must be relative and stay inside the bundle`);
+  // Control characters are refused as given, before normalising could fold them away.
+  const problem = hasControlCharacters(p) ? 'holds a control character or line separator' : bundlePathProblem(norm);
+  if (problem) {
+    throw new FerryError('SPEC_INVALID', `${printable(what)}: bundle path "${printable(p)}" must be relative and stay inside the bundle: it ${problem}`);
   }
   return norm;
 }
@@ -57,9 +67,9 @@ async function hashFile(absPath: string): Promise<{ digest: string; integrity: s
   return { digest: 'sha256:' + sha256.digest('hex'), integrity };
 }
 
-/** Expand paths and globs (fast-glob) into files with their hashes. */
-export async function collectFiles(requests: readonly FileRequest[], cwd: string): Promise<CollectedFile[]> {
-  const out: CollectedFile[] = [];
+/** Expand paths and globs (fast-glob) into files with their bundle paths, without reading them. */
+export async function listFiles(requests: readonly FileRequest[], cwd: string): Promise<ListedFile[]> {
+  const out: ListedFile[] = [];
   const byPath = new Map<string, string>();
   for (const req of requests) {
     const base = req.cwd ?? cwd;
@@ -86,9 +96,23 @@ export async function collectFiles(requests: readonly FileRequest[], cwd: string
       if (prev && prev !== abs) throw new FerryError('SPEC_INVALID', `two files would be carried as ${path}: ${prev} and ${abs}; use dest: to separate them`);
       if (prev) continue;
       byPath.set(path, abs);
-      const { digest, integrity } = await hashFile(abs);
-      out.push({ absPath: abs, path, size: st.size, digest, integrity, mode: st.mode & 0o777 });
+      out.push({ absPath: abs, path, size: st.size, mode: st.mode & 0o777 });
     }
   }
   return out;
+}
+
+/** Read and hash listed files (sha256 for the blob name, sha512 for integrity). */
+export async function hashFiles(files: readonly ListedFile[]): Promise<CollectedFile[]> {
+  const out: CollectedFile[] = [];
+  for (const f of files) {
+    const { digest, integrity } = await hashFile(f.absPath);
+    out.push({ ...f, digest, integrity });
+  }
+  return out;
+}
+
+/** Expand paths and globs (fast-glob) into files with their hashes. */
+export async function collectFiles(requests: readonly FileRequest[], cwd: string): Promise<CollectedFile[]> {
+  return hashFiles(await listFiles(requests, cwd));
 }

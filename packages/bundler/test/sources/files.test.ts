@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import ssri from 'ssri';
 import { isFerryError } from '@ferry/format-spec';
-import { collectFiles, bundlePath } from '../../src/sources/files.js';
+import { collectFiles, bundlePath, hashFiles, listFiles } from '../../src/sources/files.js';
 import { rejects } from '../../../../test/helpers/assert.js';
 
 let dir = '';
@@ -44,6 +44,41 @@ test('nothing matched, a directory, a clash, or an escaping dest are clear error
   await rejects(() => collectFiles([{ source: 'docs/a.txt', dest: '../up' }], dir), (e) => isFerryError(e, 'SPEC_INVALID'));
   assert.throws(() => bundlePath('/abs', 't'), (e: unknown) => isFerryError(e, 'SPEC_INVALID'));
   assert.throws(() => bundlePath('a\\b', 't'), (e: unknown) => isFerryError(e, 'SPEC_INVALID'));
+});
+
+test("bundle paths follow the format's one rule (bundlePathProblem), so create never writes what load refuses", async () => {
+  assert.is(bundlePath('./docs//a.txt', 't'), 'docs/a.txt');
+  assert.is(bundlePath('x/.ferry/a', 't'), 'x/.ferry/a');
+  const bad: Array<[string, RegExp]> = [
+    ['x\n/../../../etc/cron.d/x', /control character/],
+    ['x\r', /control character/],
+    ['a\u2028b', /line separator/],
+    ['a\u2029b', /line separator/],
+    ['\u001b[2Jclear', /control character/],
+    ['a\u0085', /control character/],
+    ['.ferry/state', /reserved/],
+    ['.FERRY', /reserved/],
+    ['s'.repeat(256), /segment of 256 bytes/],
+    ['é'.repeat(128), /segment of 256 bytes/],
+    ['docs/', /ends with a slash/],
+    ['../x', /'\.\.' segment/],
+  ];
+  for (const [p, why] of bad) {
+    assert.throws(() => bundlePath(p, '--file t'), (e: unknown) => isFerryError(e, 'SPEC_INVALID') && why.test((e as Error).message) && /^--file t: bundle path "/.test((e as Error).message) && !/[\n\r\u2028\u2029\u001b\u0085]/.test((e as Error).message), JSON.stringify(p));
+  }
+  // From disk: a file whose name holds a newline, and a dest in Ferry's reserved directory.
+  await mkdir(join(dir, 'odd'), { recursive: true });
+  await writeFile(join(dir, 'odd', 'bad\nname.txt'), 'x');
+  await rejects(() => collectFiles([{ source: 'odd/*.txt' }], dir), (e) => isFerryError(e, 'SPEC_INVALID') && /odd\/bad\\x0aname\.txt/.test((e as Error).message));
+  await rejects(() => collectFiles([{ source: 'docs/a.txt', dest: '.ferry' }], dir), (e) => isFerryError(e, 'SPEC_INVALID') && /reserved/.test((e as Error).message));
+});
+
+test('listFiles finds files and their bundle paths without reading them', async () => {
+  const listed = await listFiles([{ source: 'docs/**/*.txt' }], dir);
+  assert.equal(listed.map((f) => f.path), ['docs/a.txt', 'docs/b.txt', 'docs/sub/b.txt']);
+  assert.not.ok(listed.some((f) => 'digest' in f), 'no hash yet');
+  const hashed = await hashFiles(listed);
+  assert.is(hashed[0]!.digest, 'sha256:' + createHash('sha256').update('alpha').digest('hex'));
 });
 
 test.run();

@@ -27,4 +27,17 @@ test('public keys are carried with algorithm and fingerprint; private keys and j
   }
 });
 
+test('a key whose file name the format refuses is refused when bundling', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-keys-'));
+  try {
+    const kp = generateKeyPair('ecdsa-p256');
+    for (const name of ['co\nsign.pub', 'co\u2028sign.pub', 'co\u001b[2Jsign.pub']) {
+      await writeFile(join(dir, name), kp.publicPem);
+      await rejects(() => collectKeys([join(dir, name)]), (e) => isFerryError(e, 'SPEC_INVALID') && /--public-key .*: bundle path "keys\//.test((e as Error).message), JSON.stringify(name).slice(0, 40));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

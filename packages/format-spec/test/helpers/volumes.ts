@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { compress } from 'zstd-napi';
-import type { BundleBlob, BundleManifest } from '../../src/manifest-types.js';
+import { layoutIndexBytes } from '../../src/layout-index.js';
+import type { BundleBlob, BundleManifest, PlannedBlob } from '../../src/manifest-types.js';
 import { planVolumes, volumeFileName } from '../../src/plan.js';
 import { writeVolumes, type WrittenVolume } from '../../src/volume-writer.js';
 import { encodeSeekTable, type FrameInfo } from '../../src/zstd-frames.js';
@@ -73,11 +74,12 @@ export async function writeTestBundle(opts: { dir: string; name?: string; blobs:
   const name = opts.name ?? 'tb';
   const contents = new Map(opts.blobs.map((b) => [sha(b), b]));
   const input = opts.blobs.map((b, i) => ({ digest: sha(b), size: b.length, mediaType: 'application/octet-stream', kind: i === opts.blobs.length - 1 ? ('manifest' as const) : ('layer' as const) }));
-  const indexBytes = Buffer.from('{"schemaVersion":2,"manifests":[]}');
+  const indexBytes = layoutIndexBytes([]);
   const signatureBytes = opts.signed ? Buffer.from('MEUCIQD' + 'x'.repeat(90) + '==') : undefined;
   const headerReserve = 24 * 1024;
   const plan = planVolumes(input, { volumeSize: opts.volumeSize, headerReserve });
-  const manifest = minimalManifest({ name, blobs: plan.blobs, volumeCount: plan.volumeCount, indexBytes, volumeSize: opts.volumeSize });
+  const planned = withSegmentDigests(plan.blobs, contents);
+  const manifest = minimalManifest({ name, blobs: planned, volumeCount: plan.volumeCount, indexBytes, volumeSize: opts.volumeSize });
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   if (manifestBytes.length + (signatureBytes?.length ?? 0) + OCI_LAYOUT.length + indexBytes.length > headerReserve) throw new Error('test manifest larger than its reserve');
   const header = [
@@ -93,7 +95,7 @@ export async function writeTestBundle(opts: { dir: string; name?: string; blobs:
     name,
     volumeCount: plan.volumeCount,
     header,
-    blobs: plan.blobs,
+    blobs: planned,
     openBlob: async (b) => {
       openCount.set(b.digest, (openCount.get(b.digest) ?? 0) + 1);
       return chunked(contents.get(b.digest)!, chunk);
@@ -104,6 +106,13 @@ export async function writeTestBundle(opts: { dir: string; name?: string; blobs:
     mtime: new Date('2024-01-01T00:00:00Z'),
   });
   return { dir: opts.dir, name, manifest, manifestBytes, ...(signatureBytes ? { signatureBytes } : {}), indexBytes, written, contents, openCount };
+}
+
+/** A plan with each segment's digest computed from the blobs' bytes (what hashSegments does
+ *  from a source). */
+export function withSegmentDigests(blobs: readonly PlannedBlob[], contents: ReadonlyMap<string, Buffer>): BundleBlob[] {
+  return blobs.map(({ segments, ...b }) =>
+    segments ? { ...b, segments: segments.map((s) => ({ ...s, digest: sha(contents.get(b.digest)!.subarray(s.offset, s.offset + s.size)) })) } : b);
 }
 
 /** A stream of `b` in chunks of `size` bytes. */

@@ -1,5 +1,6 @@
 // The files directory: carried files and public keys land here under their bundle paths.
-// Every destination is checked to stay inside the directory before it is opened; no link on the
+// Every destination is checked to stay inside the directory before it is opened (containedPath,
+// defence in depth behind the schema); no link on the
 // way is followed; content goes to a fresh temp file in `.ferry/tmp`, is verified (sha256 and
 // the manifest's sha512 integrity) and only then renamed into place.
 //
@@ -9,13 +10,13 @@
 // operator passes --overwrite-files.
 
 import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
-import { isAbsolute, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   FerryError,
   VerifyingStream,
-  hasControlCharacters,
+  containedPath,
   isFerryError,
   printable,
   sha256File,
@@ -30,7 +31,6 @@ import {
   ensureFerryArea,
   exclusiveWriteStream,
   ferryArea,
-  isInside,
   lstatOrUndefined,
   noFollowReadStream,
   targetFsError,
@@ -58,20 +58,6 @@ export type FileState = 'absent' | 'same' | 'ours-older' | 'changed';
 
 const JOURNAL = 'files.json';
 const MAX_JOURNAL_BYTES = 64 << 20;
-
-/** Defence in depth behind the schema: a carried path resolves inside `root`, or it is refused. */
-function destination(root: string, rel: string): string {
-  const parts = rel.split('/');
-  if (
-    rel.length === 0 || hasControlCharacters(rel) || rel.includes('\\') || isAbsolute(rel) || posix.isAbsolute(rel) ||
-    parts.some((p) => p === '' || p === '.' || p === '..') || parts[0] === '.ferry'
-  ) {
-    throw new FerryError('ARCHIVE_HOSTILE', `refusing carried path ${printable(JSON.stringify(rel))}: it could leave ${printable(root)} or reach Ferry's own state`, { path: rel });
-  }
-  const dest = join(root, ...parts);
-  if (!isInside(dest, root) || dest === root) throw new FerryError('ARCHIVE_HOSTILE', `refusing carried path ${printable(JSON.stringify(rel))}: it resolves outside ${printable(root)}`, { path: rel });
-  return dest;
-}
 
 export class FilesTarget {
   readonly area: FerryArea;
@@ -111,12 +97,12 @@ export class FilesTarget {
   }
 
   pathOf(rel: string): string {
-    return destination(this.root, rel);
+    return containedPath(this.root, rel);
   }
 
   /** What is at the file's path now (read-only; links and special files on the way are refused). */
   async stateOf(f: CarriedFile): Promise<FileState> {
-    const dest = destination(this.root, f.path);
+    const dest = containedPath(this.root, f.path);
     const parent = posix.dirname(f.path);
     if (parent !== '.' && !(await checkDirChain(this.root, parent))) return 'absent';
     const size = await checkRegularFile(dest, `carried file ${f.path}`);
@@ -130,7 +116,7 @@ export class FilesTarget {
 
   /** Write `data` (verified on the way) to the file's path, replacing what is there. */
   async write(f: CarriedFile, data: Readable): Promise<void> {
-    const dest = destination(this.root, f.path);
+    const dest = containedPath(this.root, f.path);
     const parent = posix.dirname(f.path);
     if (parent !== '.') await ensureDirChain(this.root, parent);
     // A link or special file at the destination is not ours to replace.

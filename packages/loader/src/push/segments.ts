@@ -29,7 +29,7 @@ const MAX_STATE_BYTES = 1 << 20;
 /** Identifies the segment layout: offsets, sizes and digests. */
 function layoutKey(segments: readonly BlobSegment[]): string {
   const h = createHash('sha256');
-  for (const s of segments) h.update(`${s.index}:${s.offset}:${s.size}:${s.digest ?? ''};`);
+  for (const s of segments) h.update(`${s.index}:${s.offset}:${s.size}:${s.digest};`);
   return h.digest('hex').slice(0, 16);
 }
 
@@ -99,15 +99,13 @@ export class SegmentStore {
     const bad: BlobSegment[] = [];
     for (const seg of this.segments) {
       if (!this.done.has(seg.index)) continue;
-      const ok = seg.digest
-        ? await pipeline(noFollowReadStream(this.part, { start: seg.offset, end: seg.offset + seg.size - 1 }), new VerifyingStream(seg.digest, seg.size, { where: this.part }), new Writable({ write: (_c, _e, cb) => cb() })).then(
-            () => true,
-            (e: unknown) => {
-              if (isFerryError(e, 'BLOB_MISMATCH')) return false;
-              throw targetFsError(e, this.part, `cannot re-read partial blob ${this.blob.digest}`);
-            },
-          )
-        : false; // without a segment digest nothing can be kept
+      const ok = await pipeline(noFollowReadStream(this.part, { start: seg.offset, end: seg.offset + seg.size - 1 }), new VerifyingStream(seg.digest, seg.size, { where: this.part }), new Writable({ write: (_c, _e, cb) => cb() })).then(
+        () => true,
+        (e: unknown) => {
+          if (isFerryError(e, 'BLOB_MISMATCH')) return false;
+          throw targetFsError(e, this.part, `cannot re-read partial blob ${this.blob.digest}`);
+        },
+      );
       if (!ok) {
         this.done.delete(seg.index);
         bad.push(seg);

@@ -38,8 +38,8 @@ test('carried paths that could leave the directory or reach Ferry\'s state are r
   const bad = ['x\n/../../../etc/cron.d/x', '../escape', 'a/../../escape', '/etc/passwd', 'a//b', 'a/', '', '.', 'a/./b', 'a\\..\\b', '.ferry/tmp/x', '.ferry', 'a\u2028b', 'a\u2029b', 'a\rb', 'a\x1bb', 'a\u0085b'];
   for (const p of bad) {
     const { f, data } = carried(p, 'x');
-    await rejectsCode(t.write(f, data()), 'ARCHIVE_HOSTILE', /refusing carried path/);
-    await rejectsCode(t.stateOf(f), 'ARCHIVE_HOSTILE', /refusing carried path/);
+    await rejectsCode(t.write(f, data()), 'ARCHIVE_HOSTILE', /carried path .*(refusing to write it|outside)/);
+    await rejectsCode(t.stateOf(f), 'ARCHIVE_HOSTILE', /carried path .*(refusing to write it|outside)/);
   }
   assert.not.ok(existsSync(join(root, 'escape')));
   await t.close();
