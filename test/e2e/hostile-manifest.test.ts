@@ -8,7 +8,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/pr
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli } from '../helpers/cli.js';
 import { flipByte, resignBundle } from '../helpers/tamper.js';
@@ -55,10 +55,11 @@ interface Outcome {
   filesDir: string;
 }
 
-/** Verify, then push into <d>/target (files into <d>/target-files, the loader's default). */
+/** Verify, then push into targets/<case> (files into targets/<case>-files, the loader's default),
+ *  outside the bundle directory (the loader refuses to write there). */
 async function load(d: string): Promise<Outcome> {
   const v = await loadCli(['verify', d, ...trusted(), '--json']);
-  const target = join(d, 'target');
+  const target = join(tmp, 'targets', basename(d));
   const p = await loadCli(['push', d, ...trusted(), '--to', `oci:${target}`, '--yes']);
   return { verify: { code: v.code, out: v.stdout + v.stderr }, push: { code: p.code, out: p.stdout + p.stderr }, target, filesDir: `${target}-files` };
 }

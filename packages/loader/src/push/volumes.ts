@@ -51,6 +51,9 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
       },
     });
     src.on('error', (e) => counter.destroy(e));
+    // The sink may still be opening its file when the volume's bytes turn out bad: the error is
+    // kept on the stream (its consumer's pipeline reports it), not thrown as an unhandled event.
+    counter.on('error', () => undefined);
     return src.pipe(counter);
   };
 
