@@ -226,6 +226,12 @@ async function readAll(entry: TarEntry, limit: number): Promise<Buffer> {
   return Buffer.concat(parts, n);
 }
 
+/** What the caller's onEntry threw (a full disk, a link in the target): passed through as it
+ *  is, never reported as something wrong with the volume. */
+class EntryCallbackError {
+  constructor(readonly cause: unknown) {}
+}
+
 /** Hand `out` (fed from the entry) to the callback; drain what it leaves; first error wins. */
 async function deliver(entry: AsyncIterable<unknown> | Iterable<unknown>, out: Transform, info: VolumeEntryInfo, onEntry: ReadVolumeOptions['onEntry']): Promise<void> {
   let first: unknown = null;
@@ -244,7 +250,7 @@ async function deliver(entry: AsyncIterable<unknown> | Iterable<unknown>, out: T
         if (!out.readableEnded) out.resume();
       },
       (e: unknown) => {
-        first ??= e;
+        first ??= new EntryCallbackError(e);
         out.destroy(e instanceof Error ? e : new Error(String(e)));
       },
     );
@@ -408,6 +414,11 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
   // Damage explains whatever failed after it; otherwise a specific entry error beats the
   // general ones (trailing data, bomb) found by the reading side.
   const root = feed.rootError();
+  if (failure instanceof EntryCallbackError) {
+    // The caller's own error, unless the volume's damage is what made it fail.
+    if (root !== null && !(failure.cause instanceof FerryError)) throw root;
+    throw failure.cause;
+  }
   if (root !== null && (!(failure instanceof FerryError) || isFerryError(root, 'ARCHIVE_CORRUPT'))) throw root;
   const { tarBytes, compressedBytes } = feed.stats;
   if (failure !== null) {

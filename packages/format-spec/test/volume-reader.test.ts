@@ -412,6 +412,36 @@ test('callbacks: unread streams are still drained and verified; a failing callba
   }
 });
 
+test('what the callback throws (a full disk, a link in the target) comes out as it is, never as a hostile or corrupt volume', async () => {
+  const errors: unknown[] = [
+    Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+    Object.assign(new Error('ENAMETOOLONG: name too long'), { code: 'ENAMETOOLONG' }),
+    new (await import('../src/errors.js')).FerryError('TARGET_ERROR', 'docs is a symbolic link'),
+  ];
+  for (const thrown of errors) {
+    try {
+      await readVolume({
+        path: await volumeFile(good1()),
+        volume: 1,
+        manifest,
+        manifestBytes: MBYTES,
+        signatureBytes: SIG,
+        onEntry: async (info, stream) => {
+          if (info.kind === 'blob') {
+            // The sink fails after reading part of the stream, as a full disk does.
+            stream.once('data', () => undefined);
+            throw thrown;
+          }
+          stream.resume();
+        },
+      });
+      assert.unreachable();
+    } catch (e) {
+      assert.is(e, thrown, `got ${String((e as { code?: string }).code)} ${(e as Error).message}`);
+    }
+  }
+});
+
 test('a damaged segment fails the volume that holds it, with BLOB_MISMATCH naming the volume and the segment', async () => {
   const flipped = (b: Buffer, at: number): Buffer => {
     const x = Buffer.from(b);
