@@ -39,6 +39,7 @@ async function create(args: string[], cwd?: string): Promise<string> {
   assert.is(r.code, 0, r.stderr);
   return out;
 }
+const verify = (bundle: string) => loadCli(['verify', bundle, '--trusted-key', pub(), '--json']);
 const push = (bundle: string, to: string, extra: string[] = []) => loadCli(['push', bundle, '--trusted-key', pub(), '--to', `oci:${to}`, '--yes', ...extra]);
 const indexOf = async (out: string) => (existsSync(join(out, 'index.json')) ? (JSON.parse(await readFile(join(out, 'index.json'), 'utf8')).manifests as unknown[]) : []);
 
@@ -61,6 +62,9 @@ test('an image whose manifest references a layer the signed bundle leaves out is
     },
     entries: (v, es) => (v === vol ? es.filter((e) => e.name !== `blobs/sha256/${layer.slice(7)}`) : es),
   });
+  const v = await verify(d);
+  assert.is(v.code, 11, v.stdout);
+  assert.match(JSON.parse(v.stdout).error.message, /image src:v1: .* references layer .* does not carry/);
   const out = join(tmp, 'omit-out');
   const r = await push(d, out, ['--json']);
   assert.is(r.code, 11, r.stdout + r.stderr);
@@ -81,6 +85,9 @@ test('an image whose declared media type lies about its bytes (manifest declared
       for (const b of mm.blobs) if (b.digest === root) b.mediaType = 'application/vnd.oci.image.index.v1+json';
     },
   });
+  const v = await verify(d);
+  assert.is(v.code, 11, v.stdout);
+  assert.match(v.stdout, /declared as application\/vnd\.oci\.image\.index\.v1\+json but its content says/);
   const out = join(tmp, 'lie-out');
   const r = await push(d, out);
   assert.is(r.code, 11, r.stdout + r.stderr);
@@ -120,6 +127,9 @@ test('a carried file whose content does not match the manifest\'s sha512 integri
   const d = await create(['--file', 'notes.txt'], join(tmp, 'f-int'));
   const other = `sha512-${createHash('sha512').update('something else').digest('base64')}`;
   await resignBundle(d, { key: key(), manifest: (mm) => { mm.files[0].integrity = other; } });
+  const v = await verify(d);
+  assert.is(v.code, 11, v.stdout);
+  assert.match(v.stdout, /sha512 integrity/);
   const out = join(tmp, 'int-out');
   const r = await push(d, out);
   assert.is(r.code, 11, r.stdout + r.stderr);

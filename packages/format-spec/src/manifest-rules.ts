@@ -123,6 +123,13 @@ export function checkManifestRules(m: BundleManifest, where: string): void {
     if (prev) fail(`${c.what}.path ${c.path} is used twice (also ${prev}.path)`);
     labels.set(c.path, c.what);
   }
+  // One content, one second hash: readers check a blob's sha512 once, whichever file it lands as.
+  const integrity = new Map<string, { what: string; value: string }>();
+  m.files.forEach((f, i) => {
+    const prev = integrity.get(f.digest);
+    if (prev && prev.value !== f.integrity) fail(`files[${i}] and ${prev.what} carry the same content ${f.digest} with different sha512 integrity`);
+    if (!prev) integrity.set(f.digest, { what: `files[${i}]`, value: f.integrity });
+  });
   const conflict = findPathConflict(cargo.map((c) => c.path));
   if (conflict) fail(`${labels.get(conflict.first)}.path ${show(conflict.first)} and ${labels.get(conflict.second)}.path ${show(conflict.second)} cannot both be carried: ${conflict.why}`);
 }

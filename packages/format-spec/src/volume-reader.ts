@@ -321,6 +321,8 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
   const onAbort = (): void => feed.stop(signal?.reason instanceof Error ? signal.reason : new FerryError('INTERNAL', 'aborted'));
   signal?.addEventListener('abort', onAbort);
   const seen = new Set<string>();
+  // A blob a carried file names is also checked against the manifest's sha512 for that file.
+  const integrityOf = new Map(manifest.files.map((f) => [f.digest, f.integrity]));
   const sigName = `${manifest.name}.manifest.json.sig`;
 
   const check = (h: TarHeader): Expected => {
@@ -381,7 +383,7 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
         return;
       }
       case 'blob':
-        await deliver(entry, new VerifyingStream(e.blob!.digest, e.blob!.size, { where: file }), info, opts.onEntry);
+        await deliver(entry, new VerifyingStream(e.blob!.digest, e.blob!.size, { where: file, ...(integrityOf.has(e.blob!.digest) ? { integrity: integrityOf.get(e.blob!.digest)! } : {}) }), info, opts.onEntry);
         return;
       case 'segment':
         await deliver(entry, new VerifyingStream(e.segment!.digest, e.segment!.size, { where: file, label: segmentLabel(e.blob!, e.segment!) }), info, opts.onEntry);

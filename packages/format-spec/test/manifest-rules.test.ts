@@ -233,6 +233,12 @@ test('entries that verify but could never be loaded are refused', () => {
   accepts(change((m) => void (m.keys[0] = { ...m.keys[0]!, digest: d('1'), size: 10 })), 'key = file content');
 });
 
+test('one content, one sha512: two files with the same digest must record the same integrity', () => {
+  const twin = (integrity: string) => change((m) => void m.files.push({ path: 'docs/copy.txt', digest: d('1'), size: 10, integrity }));
+  accepts(twin('sha512-' + 'A'.repeat(86) + '=='), 'the same integrity');
+  refuses(twin('sha512-' + 'B'.repeat(86) + '=='), /files\[1\] and files\[0\] carry the same content .* with different sha512 integrity/);
+});
+
 test('unknown fields are refused at every level', () => {
   const spots: Array<[string, (m: M) => object]> = [
     ['(root)', (m) => m as unknown as Record<string, unknown>],

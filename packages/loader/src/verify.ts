@@ -4,11 +4,19 @@
 // marks the volume that holds it. The joined segments are also hashed against the blob digest
 // (volumes are read in order so segments arrive in order); if every segment verified and the
 // join still does not, the signed manifest contradicts itself: that names the blob, not a volume.
+// Once every volume verified, each image's own manifests are checked against what the bundle
+// carries (closure.ts: the same check push makes before tagging), and carried files against the
+// manifest's second hash (sha512 integrity; the reader checks whole blobs, the join here split ones).
 
 import { createHash, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { FerryError, readVolume, toFerryError, type TrustedKey } from '@ferry/format-spec';
+import ssri from 'ssri';
+import { FerryError, isFerryError, readVolume, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import { openTrusted, volumePath } from './bundle.js';
+import { checkClosure } from './closure.js';
+
+/** Manifests and indexes are kept in memory for the closure check; none is larger than this. */
+const MAX_MANIFEST_BYTES = 4 << 20;
 
 export interface VolumeResult {
   file: string;
@@ -20,7 +28,9 @@ export interface VolumeResult {
 /** A disagreement inside the signed manifest itself, found while verifying. */
 export interface ManifestProblem {
   digest: string;
-  code: 'SCHEMA_INVALID';
+  /** SCHEMA_INVALID: the manifest contradicts itself; ARCHIVE_HOSTILE: it misdescribes an image
+   *  (what the image's own bytes reference is not carried as such) or a file's second hash. */
+  code: 'SCHEMA_INVALID' | 'ARCHIVE_HOSTILE';
   message: string;
 }
 
@@ -51,9 +61,13 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
   const total = manifest.blobs.reduce((n, b) => n + b.size, 0);
   let bytes = 0;
   let blobs = 0;
-  const segHash = new Map<string, { hash: Hash; next: number }>();
+  const segHash = new Map<string, { hash: Hash; sha512?: Hash; next: number }>();
   const volumes: VolumeResult[] = [];
   const manifestProblems: ManifestProblem[] = [];
+  const manifests = new Map<string, Buffer>();
+  const pieces = new Map<string, Map<number, Buffer>>();
+  const integrityOf = new Map(manifest.files.map((f) => [f.digest, f.integrity]));
+  const keep = (d: string, size: number, kind: string): boolean => (kind === 'index' || kind === 'manifest') && size <= MAX_MANIFEST_BYTES;
 
   for (const v of manifest.volumes) {
     const p = volumePath(tm.loc, v.index);
@@ -71,36 +85,50 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
         manifestBytes: tm.bytes,
         ...(tm.signature ? { signatureBytes: tm.signature } : {}),
         onEntry: async (info, stream) => {
-          if (info.kind === 'segment' && info.blob && info.segment) {
-            const st = segHash.get(info.blob.digest) ?? { hash: createHash('sha256'), next: 1 };
-            segHash.set(info.blob.digest, st);
+          const b = info.blob;
+          if (info.kind === 'segment' && b && info.segment) {
+            const integrity = integrityOf.get(b.digest);
+            const st = segHash.get(b.digest) ?? { hash: createHash('sha256'), ...(integrity ? { sha512: createHash('sha512') } : {}), next: 1 };
+            segHash.set(b.digest, st);
             const inOrder = st.next === info.segment.index;
+            const kept: Buffer[] | undefined = keep(b.digest, b.size, b.kind) ? [] : undefined;
             // The reader fails this stream (BLOB_MISMATCH naming this volume) if the segment does
             // not match its own digest; the blob's later segments are then out of order, unhashed.
             for await (const c of stream) {
-              if (inOrder) st.hash.update(c as Buffer);
+              if (inOrder) {
+                st.hash.update(c as Buffer);
+                st.sha512?.update(c as Buffer);
+              }
+              kept?.push(c as Buffer);
               bytes += (c as Buffer).length;
               opts.onBytes?.(bytes, total);
             }
+            if (kept) pieces.set(b.digest, (pieces.get(b.digest) ?? new Map()).set(info.segment.index, Buffer.concat(kept)));
             if (inOrder) st.next++;
-            if (inOrder && st.next > info.blob.segments!.length) {
+            if (inOrder && st.next > b.segments!.length) {
               const got = 'sha256:' + st.hash.digest('hex');
-              if (got === info.blob.digest) blobs++;
-              else {
+              if (got !== b.digest) {
                 manifestProblems.push({
-                  digest: info.blob.digest,
+                  digest: b.digest,
                   code: 'SCHEMA_INVALID',
-                  message: `blob ${info.blob.digest}: each of its ${info.blob.segments!.length} segments matches its own digest, but joined they hash to ${got}; the signed manifest contradicts itself (no volume is damaged)`,
+                  message: `blob ${b.digest}: each of its ${b.segments!.length} segments matches its own digest, but joined they hash to ${got}; the signed manifest contradicts itself (no volume is damaged)`,
                 });
+              } else if (integrity && st.sha512 && st.sha512.digest('base64') !== ssri.parse(integrity, { single: true })?.digest) {
+                manifestProblems.push({ digest: b.digest, code: 'ARCHIVE_HOSTILE', message: `blob ${b.digest} matches its sha256 but not the sha512 integrity the manifest records for it; the manifest's two hashes disagree` });
+              } else {
+                blobs++;
               }
             }
             return;
           }
+          const kept: Buffer[] | undefined = info.kind === 'blob' && b && keep(b.digest, b.size, b.kind) ? [] : undefined;
           for await (const c of stream) {
             if (info.kind !== 'blob') continue; // header entries are not part of the blob total
+            kept?.push(c as Buffer);
             bytes += (c as Buffer).length;
             opts.onBytes?.(bytes, total);
           }
+          if (kept && b) manifests.set(b.digest, Buffer.concat(kept));
           if (info.kind === 'blob') blobs++;
         },
       });
@@ -114,6 +142,11 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
       opts.onVolume?.(r);
     }
   }
+  for (const [digest, parts] of pieces) {
+    const b = manifest.blobs.find((x) => x.digest === digest)!;
+    if (parts.size === b.segments!.length) manifests.set(digest, Buffer.concat([...parts.entries()].sort(([i], [j]) => i - j).map(([, p]) => p)));
+  }
+  if (volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0) manifestProblems.push(...(await closureProblems(manifest, manifests)));
   return {
     bundle: manifest.name,
     signature: tm.verifiedBy ? 'verified' : 'unsigned-allowed',
@@ -125,6 +158,31 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
     ok: volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0 && blobs === manifest.blobs.length,
     seconds: (Date.now() - started) / 1000,
   };
+}
+
+/** Every image and referrer checked the way push checks it before tagging (bytes from the volumes). */
+async function closureProblems(manifest: BundleManifest, bytes: ReadonlyMap<string, Buffer>): Promise<ManifestProblem[]> {
+  const blobs = new Map(manifest.blobs.map((b) => [b.digest, b]));
+  const read = async (d: { digest: string }): Promise<Buffer> => {
+    const got = bytes.get(d.digest);
+    if (!got) throw new FerryError('ARCHIVE_HOSTILE', `${d.digest} is not a manifest the bundle carries`);
+    return got;
+  };
+  const out: ManifestProblem[] = [];
+  const check = async (what: string, root: { digest: string; mediaType: string; size: number }, listed: string[], subject?: string): Promise<void> => {
+    try {
+      await checkClosure({ what, root, listed, blobs, read, ...(subject ? { subject } : {}) });
+    } catch (e) {
+      if (!isFerryError(e, 'ARCHIVE_HOSTILE')) throw e;
+      out.push({ digest: root.digest, code: 'ARCHIVE_HOSTILE', message: e.message });
+    }
+  };
+  for (const img of manifest.images) {
+    const ref = img.tag ? `${img.repository}:${img.tag}` : `${img.repository}@${img.digest}`;
+    await check(`image ${ref}`, img, img.blobs);
+    for (const r of img.referrers ?? []) await check(`${r.tag ?? r.artifactType ?? 'referrer'} ${r.digest} of image ${ref}`, r, r.blobs, r.scheme === 'oci-referrer' ? r.subject : undefined);
+  }
+  return out;
 }
 
 /** The error a failed verify exits with: the first bad volume's, else the missing ones. */

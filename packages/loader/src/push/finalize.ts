@@ -22,8 +22,11 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
       images.push({ ...base, status: 'pending' });
       continue;
     }
+    // The image and the signatures ready to go beside it are checked before anything is tagged.
+    const ready = s.referrerTags.filter((rt) => rt.image === img && rt.referrer.blobs.every((d) => s.present.has(d)));
     try {
       await checkClosure({ what: `image ${ref}`, root: img, listed: img.blobs, blobs: s.blobs, read });
+      for (const { referrer: r } of ready) await checkClosure({ what: `${r.tag} of image ${ref}`, root: r, listed: r.blobs, blobs: s.blobs, read });
     } catch (e) {
       if (!isFerryError(e, 'ARCHIVE_HOSTILE')) throw e;
       images.push({ ...base, status: 'refused', reason: e.message });
@@ -35,14 +38,8 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     emit({ type: 'image', ref, digest: img.digest, ...(move ? { retagged: move.from } : {}) });
     // cosign signatures/attestations keep their sha256-<hex>.sig/.att tags beside the image, so
     // `cosign verify` finds them once the image moves on; only after the image itself is there.
-    let referrers = 0;
-    for (const rt of s.referrerTags) {
-      if (rt.image !== img || !rt.referrer.blobs.every((d) => s.present.has(d))) continue;
-      const r = rt.referrer;
-      await checkClosure({ what: `${r.tag} of image ${ref}`, root: r, listed: r.blobs, blobs: s.blobs, read });
-      await s.layout.tag(rt.ref, { mediaType: r.mediaType, digest: r.digest, size: r.size });
-      referrers++;
-    }
+    for (const rt of ready) await s.layout.tag(rt.ref, { mediaType: rt.referrer.mediaType, digest: rt.referrer.digest, size: rt.referrer.size });
+    const referrers = ready.length;
     images.push({ ...base, status: 'loaded', referrers, ...(move ? { retaggedFrom: move.from } : {}) });
   }
 
