@@ -2,12 +2,18 @@
 // directory, NAME.manifest.json, NAME.sha256 or a volume; the signed manifest is checked against
 // keys the high side gives us, never against anything found in the bundle.
 
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   FerryError,
+  MAX_BUNDLE_MANIFEST_BYTES,
+  MAX_SIGNATURE_FILE_BYTES,
+  claimedSignerFingerprint,
+  isFerryError,
   parseManifest,
+  printable,
   readEmbeddedManifest,
+  readRegularFile,
   verifyDetached,
   type BundleManifest,
   type TrustedKey,
@@ -18,13 +24,14 @@ export interface BundleLocation {
   name: string;
 }
 
-const MAX_MANIFEST_BYTES = 64 << 20;
-
 /** Resolve PATH to the bundle directory and NAME. */
 export async function locateBundle(path: string): Promise<BundleLocation> {
   const abs = resolve(path);
   const st = await stat(abs).catch(() => undefined);
-  if (!st) throw new FerryError('INPUT_NOT_FOUND', `${path}: no such file or directory`);
+  if (!st) throw new FerryError('INPUT_NOT_FOUND', `${printable(path)}: no such file or directory`);
+  if (!st.isFile() && !st.isDirectory()) {
+    throw new FerryError('INPUT_INVALID', `${printable(path)} is neither a bundle directory nor a regular file (a FIFO, device or socket); give the bundle directory or its NAME.manifest.json`, { file: abs });
+  }
   if (st.isFile()) {
     const base = basename(abs);
     const m = /^(.+?)(\.manifest\.json(\.sig)?|\.sha256(\.sig)?|-\d{3}\.tar\.zst)$/.exec(base);
@@ -57,12 +64,14 @@ export interface LoadedManifest {
   from: string;
 }
 
-async function readCapped(path: string): Promise<Buffer | undefined> {
-  const st = await stat(path).catch(() => undefined);
-  if (!st) return undefined;
-  if (!st.isFile()) throw new FerryError('ARCHIVE_HOSTILE', `${path} is not a regular file`);
-  if (st.size > MAX_MANIFEST_BYTES) throw new FerryError('SCHEMA_INVALID', `${path} is ${st.size} bytes, larger than any manifest Ferry writes`);
-  return readFile(path);
+/** A side file of the bundle, or undefined when it is not there; never a FIFO, device or huge file. */
+async function readOptional(path: string, what: string, maxBytes: number): Promise<Buffer | undefined> {
+  try {
+    return await readRegularFile(path, what, maxBytes);
+  } catch (e) {
+    if (isFerryError(e, 'INPUT_NOT_FOUND')) return undefined;
+    throw e;
+  }
 }
 
 /**
@@ -71,9 +80,9 @@ async function readCapped(path: string): Promise<Buffer | undefined> {
  */
 export async function readManifest(loc: BundleLocation): Promise<LoadedManifest> {
   const mPath = join(loc.dir, `${loc.name}.manifest.json`);
-  const bytes = await readCapped(mPath);
+  const bytes = await readOptional(mPath, 'manifest', MAX_BUNDLE_MANIFEST_BYTES);
   if (bytes) {
-    const signature = await readCapped(`${mPath}.sig`);
+    const signature = await readOptional(`${mPath}.sig`, 'manifest signature', MAX_SIGNATURE_FILE_BYTES);
     return { loc, bytes, ...(signature ? { signature } : {}), from: mPath };
   }
   const vols = (await readdir(loc.dir)).filter((e) => new RegExp(`^${escapeRe(loc.name)}-\\d{3}\\.tar\\.zst$`).test(e)).sort();
@@ -111,7 +120,8 @@ export async function openTrusted(path: string, trust: TrustOptions): Promise<Tr
   } else if (trust.trustedKeys.length === 0) {
     if (!trust.allowUnsigned) throw new FerryError('TRUSTED_KEY_REQUIRED', `${loc.name} is signed; pass --trusted-key KEY.pub to check who signed it`);
   } else {
-    verifiedBy = verifyDetached(loaded.bytes, loaded.signature, trust.trustedKeys, `${loc.name}.manifest.json`);
+    // The claimed signer comes from bytes not yet trusted: it only makes a refusal clearer.
+    verifiedBy = verifyDetached(loaded.bytes, loaded.signature, trust.trustedKeys, `${loc.name}.manifest.json`, { claimedFingerprint: claimedSignerFingerprint(loaded.bytes) });
   }
   const manifest = parseManifest(loaded.bytes, loaded.from);
   if (manifest.name !== loc.name) {

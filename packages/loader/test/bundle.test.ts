@@ -32,13 +32,14 @@ test('a directory with two bundles or none is refused with the names', async () 
 });
 
 test('a manifest file that is a directory or absurdly large is refused before it is read', async () => {
+  // INPUT_INVALID (issue 6): "not a regular file / far too large" has its own code now.
   const d = join(dir, 'odd');
   await mkdir(join(d, 'x.manifest.json'), { recursive: true });
-  await rejects(() => readManifest({ dir: d, name: 'x' }), (e) => isFerryError(e, 'ARCHIVE_HOSTILE'));
+  await rejects(() => readManifest({ dir: d, name: 'x' }), (e) => isFerryError(e, 'INPUT_INVALID') && /is a directory/.test((e as Error).message));
   const big = join(dir, 'big');
   await mkdir(big);
   await writeFile(join(big, 'y.manifest.json'), Buffer.alloc((64 << 20) + 1));
-  await rejects(() => readManifest({ dir: big, name: 'y' }), (e) => isFerryError(e, 'SCHEMA_INVALID') && /larger than any manifest/.test((e as Error).message));
+  await rejects(() => readManifest({ dir: big, name: 'y' }), (e) => isFerryError(e, 'INPUT_INVALID') && /larger than any manifest/.test((e as Error).message));
 });
 
 test('unsigned: refused unless allowed; signed without a trusted key: asks for one', async () => {
