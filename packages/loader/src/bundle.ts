@@ -24,19 +24,21 @@ export interface BundleLocation {
   name: string;
 }
 
+/** The names of a bundle's files: NAME.manifest.json(.sig), NAME.sha256(.sig), NAME-NNN.tar.zst. */
+const BUNDLE_FILE_RE = /^(.+?)(\.manifest\.json(\.sig)?|\.sha256(\.sig)?|-\d{3}\.tar\.zst)$/;
+
 /** Resolve PATH to the bundle directory and NAME. */
 export async function locateBundle(path: string): Promise<BundleLocation> {
   const abs = resolve(path);
   const st = await stat(abs).catch(() => undefined);
   if (!st) throw new FerryError('INPUT_NOT_FOUND', `${printable(path)}: no such file or directory`);
-  if (!st.isFile() && !st.isDirectory()) {
-    throw new FerryError('INPUT_INVALID', `${printable(path)} is neither a bundle directory nor a regular file (a FIFO, device or socket); give the bundle directory or its NAME.manifest.json`, { file: abs });
-  }
-  if (st.isFile()) {
-    const base = basename(abs);
-    const m = /^(.+?)(\.manifest\.json(\.sig)?|\.sha256(\.sig)?|-\d{3}\.tar\.zst)$/.exec(base);
-    if (!m) throw new FerryError('USAGE', `${path}: expected a bundle directory, NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst`);
-    return { dir: dirname(abs), name: m[1]! };
+  if (!st.isDirectory()) {
+    // A bundle file by its name locates the bundle even when it is a FIFO or a device: the
+    // reader of that file then refuses it, naming what it is (safe-open.ts).
+    const m = BUNDLE_FILE_RE.exec(basename(abs));
+    if (m) return { dir: dirname(abs), name: m[1]! };
+    if (!st.isFile()) throw new FerryError('INPUT_INVALID', `${printable(path)} is neither a directory nor a regular file (a FIFO, device or socket); give the bundle directory or its NAME.manifest.json`, { file: abs });
+    throw new FerryError('USAGE', `${printable(path)}: expected a bundle directory, NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst`);
   }
   const entries = await readdir(abs);
   const names = new Set<string>();
@@ -44,7 +46,11 @@ export async function locateBundle(path: string): Promise<BundleLocation> {
     const m = /^(.+?)(\.manifest\.json|\.sha256|-\d{3}\.tar\.zst)$/.exec(e);
     if (m) names.add(m[1]!);
   }
-  if (names.size === 0) throw new FerryError('INPUT_NOT_FOUND', `${path}: no bundle here (no NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst)`);
+  if (names.size === 0) {
+    // `weekly.sha256` given as PATH but it is a directory: that is a replaced file, not an empty bundle directory.
+    if (BUNDLE_FILE_RE.test(basename(abs))) throw new FerryError('INPUT_INVALID', `${printable(path)} is a directory, not a regular file (a bundle file by its name)`, { file: abs, kind: 'directory' });
+    throw new FerryError('INPUT_NOT_FOUND', `${printable(path)}: no bundle here (no NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst)`);
+  }
   if (names.size > 1) {
     throw new FerryError('USAGE', `${path} holds several bundles (${[...names].sort().join(', ')}); give the NAME.manifest.json of the one you mean`);
   }
