@@ -9,15 +9,22 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FerryError } from '../src/errors.js';
+import { quickly } from '../../../test/helpers/fifo-guard.js';
 import { openRegularFile, readRegularFile, statRegularFile } from '../src/safe-open.js';
 
 let dir = '';
+/** Every FIFO made here, for quickly() to release if a regression blocks on one. */
+const fifos: string[] = [];
+function mkfifo(p: string): void {
+  execFileSync('mkfifo', [p]);
+  fifos.push(p);
+}
 let server: Server | undefined;
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-safe-open-'));
   await writeFile(join(dir, 'plain'), 'hello');
   await symlink(join(dir, 'plain'), join(dir, 'link-to-plain'));
-  execFileSync('mkfifo', [join(dir, 'fifo')]);
+  mkfifo(join(dir, 'fifo'));
   await symlink(join(dir, 'fifo'), join(dir, 'link-to-fifo'));
   await symlink('/dev/zero', join(dir, 'zero'));
   await mkdir(join(dir, 'a-dir'));
@@ -34,20 +41,10 @@ test.after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Resolve or reject within `ms`, else fail the test (a FIFO must never block). */
-async function quickly<T>(p: Promise<T>, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: it blocked`)), ms)));
-  try {
-    return await Promise.race([p, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function refused(p: Promise<unknown>, code: string, re: RegExp): Promise<FerryError> {
   try {
-    await quickly(p);
+    await quickly(p, fifos);
   } catch (e) {
     assert.instance(e, FerryError, String(e));
     const fe = e as FerryError;
@@ -120,7 +117,7 @@ test('absent is INPUT_NOT_FOUND (statRegularFile: undefined); a link loop is INP
 
 test('control characters in a path are shown escaped in the message', async () => {
   const p = join(dir, 'evil\u001b[2K\u009b\u202e');
-  execFileSync('mkfifo', [p]);
+  mkfifo(p);
   const fe = await refused(readRegularFile(p, 'volume', 10), 'INPUT_INVALID', /evil\\x1b\[2K\\x9b\\u\{202e\} is a FIFO/);
   assert.not.match(fe.message, /[\u001b\u009b\u202e]/);
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FerryError } from '../src/errors.js';
+import { quickly } from '../../../test/helpers/fifo-guard.js';
 import { readEmbeddedManifest, readVolume } from '../src/volume-reader.js';
 import { readSeekTable } from '../src/zstd-frames.js';
 import { writeTestBundle, type TestBundle } from './helpers/volumes.js';
@@ -23,19 +24,10 @@ test.after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function quickly<T>(p: Promise<T>, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: it blocked`)), ms)));
-  try {
-    return await Promise.race([p, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function expectInvalid(p: Promise<unknown>, re: RegExp): Promise<void> {
   try {
-    await quickly(p);
+    await quickly(p, [b.written[0]!.path]);
   } catch (e) {
     assert.instance(e, FerryError, String(e));
     assert.is((e as FerryError).code, 'INPUT_INVALID', (e as Error).message);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { isFerryError } from '@ferry/format-spec';
 import { locateBundle, openTrusted, readManifest } from '../src/bundle.js';
 import { rejects } from '../../../test/helpers/assert.js';
+import { quickly } from '../../../test/helpers/fifo-guard.js';
 
 let dir = '';
 test.before(async () => { dir = await mkdtemp(join(tmpdir(), 'ferry-locate-')); });
@@ -48,7 +49,7 @@ test('PATH that is a FIFO or a directory by a bundle file name locates the bundl
   await mkdir(d);
   execFileSync('mkfifo', [join(d, 's.manifest.json')]);
   assert.equal(await locateBundle(join(d, 's.manifest.json')), { dir: d, name: 's' });
-  await rejects(() => readManifest({ dir: d, name: 's' }), (e) => isFerryError(e, 'INPUT_INVALID') && /manifest .* is a FIFO/.test((e as Error).message));
+  await rejects(() => quickly(readManifest({ dir: d, name: 's' }), [join(d, 's.manifest.json')]), (e) => isFerryError(e, 'INPUT_INVALID') && /manifest .* is a FIFO/.test((e as Error).message));
   execFileSync('mkfifo', [join(d, 'notes.fifo')]);
   await rejects(() => locateBundle(join(d, 'notes.fifo')), (e) => isFerryError(e, 'INPUT_INVALID') && /neither a directory nor a regular file/.test((e as Error).message));
   await mkdir(join(dir, 'w.sha256'));
