@@ -8,8 +8,10 @@
 // (`node_modules/@ferry/oci`, `/run/user@1000/x`). When in doubt it hides more, not less.
 // @ferry/oci re-exports these; cli-kit applies redactCredentials() to every error and log line.
 
-/** Transports whose argument is a local path, in which `@` means nothing. */
-const LOCAL_TRANSPORT_RE = /^(?:oci|oci-archive|docker-archive|dir|docker-daemon|containers-storage|ostree|sif|tarball):(?!\/\/)/;
+/** Transports Ferry reads whose argument is a local path, in which `@` means nothing. (The
+ *  ones it does not support, like docker-daemon:, are redacted like a reference: they are only
+ *  ever quoted in a refusal.) */
+const LOCAL_TRANSPORT_RE = /^(?:oci|oci-archive|docker-archive):(?!\/\/)/;
 /** `scheme://` (docker://, https://, oci://, chartmuseum+https://...). */
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 /** What follows the `@` of a digest reference: `sha256:<hex>` and the other digest grammars. */

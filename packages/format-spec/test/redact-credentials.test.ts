@@ -18,6 +18,8 @@ test('userinfo before the host is hidden in every reference form', () => {
     ['alice:p@ss@registry.example.com/app:1', '***@registry.example.com/app:1'],
     ['alice:pa/ss@registry.example.com/app:1', '***@registry.example.com/app:1'],
     ['alice:a:b@registry.example.com/app', '***@registry.example.com/app'],
+    // transports Ferry does not read are quoted only in refusals: redacted like references
+    ['docker-daemon:alice:s3cr3t@registry.example.com/app:1', '***@registry.example.com/app:1'],
     // with a digest after it, only the userinfo goes
     [`alice:s3cr3t@registry.example.com/app@${D}`, `***@registry.example.com/app@${D}`],
   ];
@@ -53,7 +55,6 @@ test('not credentials: digest references, local transports, paths with @', () =>
     'oci-archive:/tmp/a@b.tar:app:1',
     'docker-archive:save@2.tar',
     'docker-archive:save.tar:@0',
-    'dir:/x@y',
     '/run/user@1000/bundle/x.manifest.json',
     './rel/a@b/c',
     'node_modules/@ferry/oci/dist/index.js',

@@ -76,7 +76,7 @@ test('bad source strings are refused with the reason', () => {
 });
 
 test('credentials in a source are refused before any transport rule; local paths with @ are not credentials', () => {
-  for (const s of ['alice:s3cr3t@registry.example.com/team/app:1', 'docker://alice:s3cr3t@registry.example.com/team/app:1', 'registry://alice:s3cr3t@h.example/x', 'https://alice:s3cr3t@registry.example.com/x']) {
+  for (const s of ['alice:s3cr3t@registry.example.com/team/app:1', 'docker://alice:s3cr3t@registry.example.com/team/app:1', 'registry://alice:s3cr3t@h.example/x', 'https://alice:s3cr3t@registry.example.com/x', 'docker-daemon:alice:s3cr3t@registry.example.com/x:1']) {
     try {
       parseImageSource(s);
       assert.unreachable(s);
