@@ -11,9 +11,11 @@ import {
   generateKeyPair,
   parsePlatform,
   parseVolumeSize,
+  printable,
   type SignatureAlgorithm,
 } from '@ferry/format-spec';
-import { createProgress, formatBytes, outputMode, runCommands, writeJson } from '@ferry/cli-kit';
+import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
+import { createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
 import { loadSpecFile } from './spec-file.js';
 import { sourceOpener } from './open-sources.js';
@@ -26,12 +28,34 @@ function arr(v: unknown): string[] {
   return (Array.isArray(v) ? v : [v]).map(String);
 }
 
+/** A source string for output: no credentials, no control characters. */
+const show = (s: string): string => printable(redactCredentials(s));
+
+/** --images-file lines with their line numbers; blank lines and # comments skipped. */
+async function readImagesFileLines(path: string): Promise<Array<{ ref: string; line: number }>> {
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw new FerryError('INPUT_NOT_FOUND', `--images-file ${printable(path)}: not found`);
+  });
+  return text
+    .split('\n')
+    .map((l, i) => ({ ref: l.replace(/(^|\s)#.*$/, '').trim(), line: i + 1 }))
+    .filter((l) => l.ref !== '');
+}
+
 /** --images-file: one reference a line; blank lines and # comments ignored (the seed's images-to-mirror.txt). */
 export async function readImagesFile(path: string): Promise<string[]> {
-  const text = await readFile(path, 'utf8').catch(() => {
-    throw new FerryError('INPUT_NOT_FOUND', `--images-file ${path}: not found`);
-  });
-  return text.split('\n').map((l) => l.replace(/(^|\s)#.*$/, '').trim()).filter(Boolean);
+  return (await readImagesFileLines(path)).map((l) => l.ref);
+}
+
+/**
+ * Refuse `user:password@` in an image source before anything runs: the source is echoed in
+ * progress and reports and signed into the manifest as written. `where` says which flag or line.
+ */
+function refuseCredentials(source: string, where: string): void {
+  if (hasCredentials(source)) {
+    const e = credentialsRefused(source);
+    throw new FerryError(e.code, `${where}: ${e.message}`, e.details);
+  }
 }
 
 async function keygen(argv: { out: string; algorithm: string; force: boolean; json: boolean }): Promise<void> {
@@ -91,9 +115,21 @@ async function create(argv: CreateArgv): Promise<number> {
   if (argv.baseline) throw new FerryError('USAGE', '--baseline: delta bundles are not supported by this build yet');
 
   const images: ImageRequest[] = [];
-  for (const i of spec?.images ?? []) images.push(typeof i === 'string' ? { source: i } : { source: i.source, ...(i.name ? { name: i.name } : {}), ...(i.platforms ? { platforms: i.platforms } : {}) });
-  for (const f of arr(argv.imagesFile)) for (const r of await readImagesFile(f)) images.push({ source: r });
-  for (const r of arr(argv.image)) images.push({ source: r });
+  for (const i of spec?.images ?? []) {
+    const req = typeof i === 'string' ? { source: i } : { source: i.source, ...(i.name ? { name: i.name } : {}), ...(i.platforms ? { platforms: i.platforms } : {}) };
+    refuseCredentials(req.source, `${printable(argv.spec ?? 'spec file')}: images`);
+    images.push(req);
+  }
+  for (const f of arr(argv.imagesFile)) {
+    for (const l of await readImagesFileLines(f)) {
+      refuseCredentials(l.ref, `--images-file ${printable(f)}:${l.line}`);
+      images.push({ source: l.ref });
+    }
+  }
+  for (const r of arr(argv.image)) {
+    refuseCredentials(r, '--image');
+    images.push({ source: r });
+  }
 
   const files: FileRequest[] = [];
   const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
@@ -140,32 +176,38 @@ async function create(argv: CreateArgv): Promise<number> {
       referrers: argv.referrers,
       keepGoing: argv.keepGoing,
       onEvent: (e) => {
-        if (e.type === 'resolved') say(`✅ ${e.source} -> ${e.repository}${e.tag ? `:${e.tag}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
-        else if (e.type === 'failed') say(`❌ ${e.source}: ${e.message}`);
+        if (e.type === 'resolved') say(`✅ ${show(e.source)} -> ${printable(e.repository)}${e.tag ? `:${printable(e.tag)}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
+        else if (e.type === 'failed') say(`❌ ${show(e.source)}: ${show(e.message)}`);
         else if (e.type === 'planned') say(`Plan: ${e.blobs} blobs, ${formatBytes(e.bytes)} in ${e.volumes} volume(s) of at most ${formatBytes(volumeSize)}`);
         else if (e.type === 'hashing-segments') say(`Hashing the segments of ${e.blobs} blob(s) larger than a volume (${formatBytes(e.bytes)}, read once more before writing)`);
         else if (e.type === 'progress') {
           if (e.done) say(`  written ${e.done}`);
           progress.update({ bytes: e.bytes, total: e.total, detail: `volume ${e.volume} · images written ${e.images.done}/${e.images.total}` });
         }
-        else if (e.type === 'written') say(`Wrote ${e.file} (${formatBytes(e.size)})`);
+        else if (e.type === 'written') say(`Wrote ${printable(e.file)} (${formatBytes(e.size)})`);
       },
     });
     await progress.finish();
     const failed = result.failures.length > 0;
     if (argv.json) {
-      writeJson({ ok: !failed, ...result });
+      // Defence in depth: sources were refused above if they held credentials; hide any anyway.
+      writeJson({
+        ok: !failed,
+        ...result,
+        images: result.images.map((i) => ({ ...i, source: redactCredentials(i.source) })),
+        failures: result.failures.map((f) => ({ ...f, source: redactCredentials(f.source), message: redactCredentials(f.message) })),
+      });
       return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
     }
     const lines = [
       `Bundle ${result.name} in ${result.dir}: ${result.images.length} image(s), ${result.files.length} file(s), ${result.keys.length} key(s), ${formatBytes(result.blobBytes)} in ${result.volumes.length} volume(s)`,
       result.signed ? `Signed with key ${result.signer?.fingerprint} (${result.signer?.algorithm})` : 'UNSIGNED: loaders will refuse it unless given --allow-unsigned',
-      ...result.images.map((i) => `  ✅ ${i.repository}${i.tag ? `:${i.tag}` : ''} ${i.digest}${i.referrers ? ` (+${i.referrers} signature/attestation/SBOM)` : ''}  from ${i.source}`),
+      ...result.images.map((i) => `  ✅ ${printable(i.repository)}${i.tag ? `:${printable(i.tag)}` : ''} ${i.digest}${i.referrers ? ` (+${i.referrers} signature/attestation/SBOM)` : ''}  from ${show(i.source)}`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
     ];
-    if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${f.source}: [${f.code}] ${f.message}`));
-    process.stdout.write(lines.join('\n') + '\n');
+    if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${show(f.source)}: [${f.code}] ${show(f.message)}`));
+    writeText(lines.join('\n') + '\n');
     return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
   } catch (e) {
     await progress.finish();

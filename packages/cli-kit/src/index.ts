@@ -2,3 +2,4 @@ export * from './format.js';
 export * from './progress.js';
 export * from './main.js';
 export * from './yargs-main.js';
+export * from './safe-output.js';

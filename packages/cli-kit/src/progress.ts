@@ -2,6 +2,7 @@
 // final state when CI=true, nothing at all with --json (machines read stdout).
 
 import { bar, formatBytes, formatDuration } from './format.js';
+import { safeLine } from './safe-output.js';
 
 export type OutputMode = 'json' | 'tty' | 'plain' | 'ci';
 
@@ -61,9 +62,23 @@ export function renderLine(title: string, s: ProgressState, startedAt: number, n
   return `${title} ${bar(frac)} ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(s.bytes)}/${formatBytes(s.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
 }
 
+/** Every line and detail sanitised before any display sees it: a log line is one line, whatever it quotes. */
+class Sanitised implements Progress {
+  constructor(private readonly inner: Progress) {}
+  log(line: string): void {
+    this.inner.log(safeLine(line));
+  }
+  update(s: ProgressState): void {
+    this.inner.update(s.detail === undefined ? s : { ...s, detail: safeLine(s.detail) });
+  }
+  finish(): Promise<void> {
+    return this.inner.finish();
+  }
+}
+
 export async function createProgress(mode: OutputMode, title: string): Promise<Progress> {
   if (mode === 'json' || mode === 'ci') return new Silent();
-  if (mode === 'plain') return new Lines(process.stderr, title);
+  if (mode === 'plain') return new Sanitised(new Lines(process.stderr, safeLine(title)));
   const { InkProgress } = await import('./ink-progress.js');
-  return new InkProgress(title);
+  return new Sanitised(new InkProgress(safeLine(title)));
 }

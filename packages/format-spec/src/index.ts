@@ -1,5 +1,7 @@
 export * from './errors.js';
 export * from './text.js';
+export * from './safe-open.js';
+export * from './redact-credentials.js';
 export * from './oci-types.js';
 export * from './manifest-types.js';
 export * from './digest.js';

@@ -3,9 +3,11 @@
 // Trust comes only from keys the caller passes in; nothing here reads keys from a bundle.
 
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { FerryError } from './errors.js';
 import type { SignatureAlgorithm } from './manifest-types.js';
+import { MAX_KEY_FILE_BYTES, readRegularFile } from './safe-open.js';
+import { printable } from './text.js';
 
 export const KEY_PASSWORD_ENV = 'FERRY_KEY_PASSWORD';
 
@@ -75,8 +77,66 @@ export function parsePublicKey(pem: string | Buffer, where: string): KeyObject {
   }
 }
 
+/** One public key from a file holding exactly one (use loadTrustedKeys for a file of several). */
 export async function loadPublicKey(path: string): Promise<KeyObject> {
-  return parsePublicKey(await readKeyFile(path), path);
+  const keys = parsePublicKeyBlocks(await readRegularFile(path, 'key file', MAX_KEY_FILE_BYTES), path);
+  if (keys.length > 1) throw new FerryError('KEY_INVALID', `${printable(path)} holds ${keys.length} public keys where one is expected`, { file: path });
+  return keys[0]!;
+}
+
+export interface PemBlock {
+  /** The label: `PUBLIC KEY`, `CERTIFICATE`, `PRIVATE KEY`... */
+  label: string;
+  /** The whole block, BEGIN and END lines included. */
+  text: string;
+}
+
+const PEM_BLOCK_RE = /-----BEGIN ([^\r\n-]*)-----[\s\S]*?-----END ([^\r\n-]*)-----/g;
+
+/** Every PEM block in `text` (RFC 7468), in order. Refuses an unterminated or mislabelled block. */
+export function pemBlocks(text: string, where: string): PemBlock[] {
+  const out: PemBlock[] = [];
+  for (const m of text.matchAll(PEM_BLOCK_RE)) {
+    if (m[1] !== m[2]) {
+      throw new FerryError('KEY_INVALID', `${printable(where)}: PEM block ${out.length + 1} begins as "${printable(m[1]!)}" but ends as "${printable(m[2]!)}"`, { file: where });
+    }
+    out.push({ label: m[1]!, text: m[0] });
+  }
+  const begins = text.split('-----BEGIN ').length - 1;
+  if (begins > out.length) throw new FerryError('KEY_INVALID', `${printable(where)}: a PEM block has no matching -----END line (truncated file?)`, { file: where });
+  return out;
+}
+
+/** Why a PEM block that is not a public key cannot be a trusted key, in words. */
+function notAPublicKey(label: string): string {
+  if (/PRIVATE KEY$/.test(label)) return 'a private key: give the public key (.pub); the private key never leaves the low side';
+  if (label === 'CERTIFICATE' || label === 'TRUSTED CERTIFICATE' || label === 'X509 CERTIFICATE') {
+    return 'a certificate, not a public key; extract its key with `openssl x509 -in FILE -pubkey -noout > KEY.pub` if that is the key you mean to trust';
+  }
+  if (label === 'RSA PUBLIC KEY') return 'a PKCS#1 RSA key; Ferry bundles are signed with ECDSA P-256 or Ed25519 keys (PEM "PUBLIC KEY")';
+  return `a "${printable(label)}" block, not a "PUBLIC KEY"`;
+}
+
+/**
+ * Every public key in a PEM file. Each block must be a `PUBLIC KEY`: anything else (a
+ * certificate, a private key, EC parameters) is refused rather than skipped, so what a file
+ * holds is never half-used. createPublicKey() alone would read only the first block (and
+ * would take a certificate's key without saying so).
+ */
+export function parsePublicKeyBlocks(pem: string | Buffer, where: string): KeyObject[] {
+  const blocks = pemBlocks(pem.toString(), where);
+  if (blocks.length === 0) {
+    throw new FerryError('KEY_INVALID', `${printable(where)}: no PEM block found (expected -----BEGIN PUBLIC KEY-----; a DER key converts with \`openssl pkey -pubin -inform DER -in FILE -out KEY.pub\`)`, { file: where });
+  }
+  return blocks.map((b, i) => {
+    const which = blocks.length > 1 ? ` (block ${i + 1} of ${blocks.length})` : '';
+    if (b.label !== 'PUBLIC KEY') throw new FerryError('KEY_INVALID', `${printable(where)}${which} is ${notAPublicKey(b.label)}`, { file: where, block: i + 1, found: b.label });
+    try {
+      return createPublicKey(b.text);
+    } catch (e) {
+      throw new FerryError('KEY_INVALID', `${printable(where)}${which}: not a valid PEM public key (${(e as Error).message})`, { file: where, block: i + 1 });
+    }
+  });
 }
 
 /** Load a private key, decrypting with FERRY_KEY_PASSWORD (or the given password) when it is encrypted. */
@@ -102,10 +162,22 @@ export async function loadPrivateKey(path: string, password: string | undefined 
   }
 }
 
+/**
+ * The private key file, at most MAX_KEY_FILE_BYTES. Unlike bundle files it may be a pipe
+ * (`--key <(pass show ferry.key)` keeps the key off the disk), so only its size is bounded.
+ */
 async function readKeyFile(path: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const c of createReadStream(path, { highWaterMark: 16 * 1024 })) {
+      n += (c as Buffer).length;
+      if (n > MAX_KEY_FILE_BYTES) throw new FerryError('KEY_INVALID', `key ${path} is larger than ${MAX_KEY_FILE_BYTES} bytes: not a PEM key`, { file: path });
+      parts.push(c as Buffer);
+    }
+    return Buffer.concat(parts, n);
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new FerryError(code === 'ENOENT' ? 'INPUT_NOT_FOUND' : 'KEY_INVALID', `cannot read key ${path}: ${code ?? (e as Error).message}`);
   }
@@ -135,31 +207,74 @@ export function verifyWithKey(data: Uint8Array, signature: Buffer, key: KeyObjec
 }
 
 export interface TrustedKey {
+  /** How the key is named in messages: the file, or `FILE#N` for the Nth key of a file of several. */
   path: string;
   key: KeyObject;
   fingerprint: string;
 }
 
+/**
+ * Read trusted keys. A file may hold several PEM public keys (a keyring): every one is
+ * trusted and named `FILE#1`, `FILE#2`...; a file holding anything but public keys is refused.
+ * Each file must be a regular file of at most MAX_KEY_FILE_BYTES.
+ */
 export async function loadTrustedKeys(paths: readonly string[]): Promise<TrustedKey[]> {
   const out: TrustedKey[] = [];
   for (const path of paths) {
-    const key = await loadPublicKey(path);
-    keyAlgorithm(key, path);
-    out.push({ path, key, fingerprint: keyFingerprint(key) });
+    const keys = parsePublicKeyBlocks(await readRegularFile(path, 'trusted key', MAX_KEY_FILE_BYTES), path);
+    keys.forEach((key, i) => {
+      const name = keys.length > 1 ? `${path}#${i + 1}` : path;
+      keyAlgorithm(key, name);
+      out.push({ path: name, key, fingerprint: keyFingerprint(key) });
+    });
   }
   return out;
 }
 
+const FINGERPRINT_RE = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * The `signer.fingerprint` a manifest claims, read from bytes that are NOT yet trusted, for
+ * a refusal message only (never for a decision). null when it names none or is not JSON.
+ */
+export function claimedSignerFingerprint(manifestBytes: Uint8Array): string | null {
+  try {
+    const m = JSON.parse(Buffer.from(manifestBytes).toString('utf8')) as { signer?: { fingerprint?: unknown } } | null;
+    const f = m?.signer?.fingerprint;
+    return typeof f === 'string' ? f : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface VerifyDetachedOptions {
+  /** The signer fingerprint the signed document claims (untrusted), named in the refusal
+   *  message: a string as found, or null when it names none. Omit when there is no claim to show. */
+  claimedFingerprint?: string | null;
+}
+
+/** The part of a refusal that says which key the document claims, beside the trusted ones. */
+function claimText(trusted: readonly TrustedKey[], claimed: string | null): string {
+  if (claimed === null) return '; the manifest names no signer';
+  if (!FINGERPRINT_RE.test(claimed)) return `; the manifest's signer fingerprint "${printable(claimed.slice(0, 80))}" is not a sha256:<64 hex> fingerprint`;
+  const same = trusted.find((t) => t.fingerprint === claimed);
+  if (same) return `; the bundle claims key ${claimed}, which is the trusted key ${printable(same.path)}: the manifest or its signature was changed after signing`;
+  return `; the bundle claims key ${claimed}, which is not a trusted key (signed by someone else, or the claim is false)`;
+}
+
 /**
  * Check a detached signature against the trusted keys. Returns the key that verified it;
- * throws SIGNATURE_INVALID naming what was checked when none does.
+ * throws SIGNATURE_INVALID naming what was checked (and, given, the claimed signer) when none does.
  */
-export function verifyDetached(data: Uint8Array, sigText: string | Buffer, trusted: readonly TrustedKey[], what: string): TrustedKey {
+export function verifyDetached(data: Uint8Array, sigText: string | Buffer, trusted: readonly TrustedKey[], what: string, opts: VerifyDetachedOptions = {}): TrustedKey {
   if (trusted.length === 0) throw new FerryError('TRUSTED_KEY_REQUIRED', `no trusted key given to verify ${what}`);
   const sig = decodeSignature(sigText, `${what}.sig`);
   for (const t of trusted) {
     if (verifyWithKey(data, sig, t.key)) return t;
   }
-  const names = trusted.map((t) => `${t.path} (${t.fingerprint.slice(0, 19)}…)`).join(', ');
-  throw new FerryError('SIGNATURE_INVALID', `signature of ${what} does not verify with the trusted key${trusted.length > 1 ? 's' : ''} ${names}`, { file: what });
+  const names = trusted.map((t) => `${printable(t.path)} (${t.fingerprint.slice(0, 19)}…)`).join(', ');
+  const claimed = opts.claimedFingerprint === undefined ? '' : claimText(trusted, opts.claimedFingerprint);
+  const details: Record<string, string> = { file: what };
+  if (typeof opts.claimedFingerprint === 'string' && FINGERPRINT_RE.test(opts.claimedFingerprint)) details.claimedFingerprint = opts.claimedFingerprint;
+  throw new FerryError('SIGNATURE_INVALID', `signature of ${what} does not verify with the trusted key${trusted.length > 1 ? 's' : ''} ${names}${claimed}`, details);
 }

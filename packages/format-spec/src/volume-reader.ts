@@ -2,7 +2,7 @@
 // the signed manifest says this volume holds: names, order, types, sizes, exact tar offsets and
 // content. Nothing is extracted to disk; each entry is handed to the caller as a stream.
 
-import { createReadStream } from 'node:fs';
+import type { ReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { PassThrough, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,6 +24,7 @@ import {
 import { checkLayoutIndex } from './layout-index.js';
 import { segmentLabel } from './segment-digests.js';
 import { decodeZstd, readSeekTable } from './zstd-frames.js';
+import { openRegularFile, type OpenRegularFileOptions } from './safe-open.js';
 
 export type VolumeEntryKind = 'manifest' | 'signature' | 'oci-layout' | 'index' | 'blob' | 'segment';
 
@@ -113,16 +114,28 @@ interface TarFeed {
 /**
  * Read `path`, decode zstd (at most maxTar bytes out) and feed the first `feedLimit` tar bytes
  * to a tar-stream extract; bytes past feedLimit must be zeros (end-of-archive padding).
+ * The file is opened only if it is a regular file within `limits` (safe-open.ts), so a FIFO,
+ * a device or a directory in a volume's place fails at once with INPUT_INVALID.
  */
-function openTarFeed(path: string, file: string, maxTar: number, feedLimit: number, describe: () => string, entriesDone?: Promise<void>): TarFeed {
+function openTarFeed(path: string, file: string, maxTar: number, feedLimit: number, describe: () => string, entriesDone?: Promise<void>, limits: OpenRegularFileOptions = {}): TarFeed {
   const extract = tar.extract();
-  const rs = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
+  let rs: ReadStream | undefined;
   const stats = { compressedBytes: 0, tarBytes: 0 };
   let root: unknown = null;
   let stopped = false;
   async function* counted(): AsyncGenerator<Buffer> {
+    const fh = await openRegularFile(path, 'volume', limits);
+    if (stopped) {
+      await fh.close();
+      return;
+    }
+    rs = fh.createReadStream({ highWaterMark: READ_CHUNK_BYTES });
     for await (const c of rs) {
       stats.compressedBytes += (c as Buffer).length;
+      // The size was checked at open; a file still growing is not a volume Ferry wrote.
+      if (limits.maxBytes !== undefined && stats.compressedBytes > limits.maxBytes) {
+        throw new FerryError('INPUT_INVALID', `volume ${file} grew past ${limits.maxBytes} bytes while it was read`, { file });
+      }
       yield c as Buffer;
     }
   }
@@ -168,7 +181,7 @@ function openTarFeed(path: string, file: string, maxTar: number, feedLimit: numb
       extract.destroy(e instanceof Error ? e : new Error(String(e)));
       throw e;
     } finally {
-      rs.destroy();
+      rs?.destroy();
     }
   })();
   done.catch(() => undefined); // observed through rootError()/awaits
@@ -180,7 +193,7 @@ function openTarFeed(path: string, file: string, maxTar: number, feedLimit: numb
     stop: (err?: Error) => {
       stopped = true;
       if (err) root ??= err;
-      rs.destroy();
+      rs?.destroy();
       extract.destroy(err);
     },
   };
@@ -304,8 +317,13 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
   // A bad seek table is reported only if streaming finds nothing more specific (a truncated
   // volume then names the entry it stops in rather than just "no seek table").
   let seekError: FerryError | null = null;
+  // Only a regular file no larger than the signed volume size is read (safe-open.ts). The schema
+  // requires volumeSize >= 1; a manifest built without it (unit tests) gets the kind check only.
+  const limits: OpenRegularFileOptions = Number.isSafeInteger(manifest.volumeSize) && manifest.volumeSize > 0
+    ? { maxBytes: manifest.volumeSize, limitName: "the bundle's volume size in its signed manifest" }
+    : {};
   const seek = manifest.compression?.seekTable
-    ? await readSeekTable(opts.path).catch((e: unknown) => {
+    ? await readSeekTable(opts.path, limits).catch((e: unknown) => {
         if (!(e instanceof FerryError)) throw toFerryError(e);
         seekError = e;
         return undefined;
@@ -317,7 +335,7 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
   const describe = (): string => (i < exp.length ? ` (while reading entry ${exp[i]!.name}, ${i + 1} of ${exp.length})` : '');
   let loopDone = (): void => undefined;
   const entriesDone = new Promise<void>((resolve) => (loopDone = resolve));
-  const feed = openTarFeed(opts.path, file, layout.tarSize + TRAILING_ZERO_ALLOWANCE, layout.entriesEnd, describe, entriesDone);
+  const feed = openTarFeed(opts.path, file, layout.tarSize + TRAILING_ZERO_ALLOWANCE, layout.entriesEnd, describe, entriesDone, limits);
   const onAbort = (): void => feed.stop(signal?.reason instanceof Error ? signal.reason : new FerryError('INTERNAL', 'aborted'));
   signal?.addEventListener('abort', onAbort);
   const seen = new Set<string>();

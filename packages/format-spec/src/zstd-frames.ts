@@ -4,12 +4,12 @@
 // report compressed bytes per frame nor stop a decompression bomb before it fills memory
 // (DecompressStream pushes a whole input chunk's output in one go).
 
-import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 // binding.js is CommonJS (module.exports = the native addon): import it whole.
 import binding from 'zstd-napi/binding.js';
 import type { EndDirective } from 'zstd-napi/binding.js';
 import { FerryError } from './errors.js';
+import { openRegularFile, type OpenRegularFileOptions } from './safe-open.js';
 
 export const SEEKABLE_SKIPPABLE_MAGIC = 0x184d2a5e;
 export const SEEKABLE_FOOTER_MAGIC = 0x8f92eab1;
@@ -264,10 +264,11 @@ export interface SeekTable {
 }
 
 /** Read the seek table from the end of a volume, checking it against the file's size. */
-export async function readSeekTable(path: string): Promise<SeekTable> {
+export async function readSeekTable(path: string, limits: OpenRegularFileOptions = {}): Promise<SeekTable> {
   const file = basename(path);
   const corrupt = (msg: string): FerryError => new FerryError('ARCHIVE_CORRUPT', `${file}: ${msg}`, { file });
-  const fh = await open(path, 'r');
+  // A regular file only (never blocks on a FIFO), within the caller's size limit.
+  const fh = await openRegularFile(path, 'volume', limits);
   try {
     const { size } = await fh.stat();
     if (size < 8 + SEEK_TABLE_FOOTER_BYTES) throw corrupt(`only ${size} bytes, too short to hold a zstd seek table (truncated?)`);

@@ -2,12 +2,18 @@
 // directory, NAME.manifest.json, NAME.sha256 or a volume; the signed manifest is checked against
 // keys the high side gives us, never against anything found in the bundle.
 
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   FerryError,
+  MAX_BUNDLE_MANIFEST_BYTES,
+  MAX_SIGNATURE_FILE_BYTES,
+  claimedSignerFingerprint,
+  isFerryError,
   parseManifest,
+  printable,
   readEmbeddedManifest,
+  readRegularFile,
   verifyDetached,
   type BundleManifest,
   type TrustedKey,
@@ -18,18 +24,21 @@ export interface BundleLocation {
   name: string;
 }
 
-const MAX_MANIFEST_BYTES = 64 << 20;
+/** The names of a bundle's files: NAME.manifest.json(.sig), NAME.sha256(.sig), NAME-NNN.tar.zst. */
+const BUNDLE_FILE_RE = /^(.+?)(\.manifest\.json(\.sig)?|\.sha256(\.sig)?|-\d{3}\.tar\.zst)$/;
 
 /** Resolve PATH to the bundle directory and NAME. */
 export async function locateBundle(path: string): Promise<BundleLocation> {
   const abs = resolve(path);
   const st = await stat(abs).catch(() => undefined);
-  if (!st) throw new FerryError('INPUT_NOT_FOUND', `${path}: no such file or directory`);
-  if (st.isFile()) {
-    const base = basename(abs);
-    const m = /^(.+?)(\.manifest\.json(\.sig)?|\.sha256(\.sig)?|-\d{3}\.tar\.zst)$/.exec(base);
-    if (!m) throw new FerryError('USAGE', `${path}: expected a bundle directory, NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst`);
-    return { dir: dirname(abs), name: m[1]! };
+  if (!st) throw new FerryError('INPUT_NOT_FOUND', `${printable(path)}: no such file or directory`);
+  if (!st.isDirectory()) {
+    // A bundle file by its name locates the bundle even when it is a FIFO or a device: the
+    // reader of that file then refuses it, naming what it is (safe-open.ts).
+    const m = BUNDLE_FILE_RE.exec(basename(abs));
+    if (m) return { dir: dirname(abs), name: m[1]! };
+    if (!st.isFile()) throw new FerryError('INPUT_INVALID', `${printable(path)} is neither a directory nor a regular file (a FIFO, device or socket); give the bundle directory or its NAME.manifest.json`, { file: abs });
+    throw new FerryError('USAGE', `${printable(path)}: expected a bundle directory, NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst`);
   }
   const entries = await readdir(abs);
   const names = new Set<string>();
@@ -37,7 +46,11 @@ export async function locateBundle(path: string): Promise<BundleLocation> {
     const m = /^(.+?)(\.manifest\.json|\.sha256|-\d{3}\.tar\.zst)$/.exec(e);
     if (m) names.add(m[1]!);
   }
-  if (names.size === 0) throw new FerryError('INPUT_NOT_FOUND', `${path}: no bundle here (no NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst)`);
+  if (names.size === 0) {
+    // `weekly.sha256` given as PATH but it is a directory: that is a replaced file, not an empty bundle directory.
+    if (BUNDLE_FILE_RE.test(basename(abs))) throw new FerryError('INPUT_INVALID', `${printable(path)} is a directory, not a regular file (a bundle file by its name)`, { file: abs, kind: 'directory' });
+    throw new FerryError('INPUT_NOT_FOUND', `${printable(path)}: no bundle here (no NAME.manifest.json, NAME.sha256 or NAME-NNN.tar.zst)`);
+  }
   if (names.size > 1) {
     throw new FerryError('USAGE', `${path} holds several bundles (${[...names].sort().join(', ')}); give the NAME.manifest.json of the one you mean`);
   }
@@ -57,12 +70,14 @@ export interface LoadedManifest {
   from: string;
 }
 
-async function readCapped(path: string): Promise<Buffer | undefined> {
-  const st = await stat(path).catch(() => undefined);
-  if (!st) return undefined;
-  if (!st.isFile()) throw new FerryError('ARCHIVE_HOSTILE', `${path} is not a regular file`);
-  if (st.size > MAX_MANIFEST_BYTES) throw new FerryError('SCHEMA_INVALID', `${path} is ${st.size} bytes, larger than any manifest Ferry writes`);
-  return readFile(path);
+/** A side file of the bundle, or undefined when it is not there; never a FIFO, device or huge file. */
+async function readOptional(path: string, what: string, maxBytes: number): Promise<Buffer | undefined> {
+  try {
+    return await readRegularFile(path, what, maxBytes);
+  } catch (e) {
+    if (isFerryError(e, 'INPUT_NOT_FOUND')) return undefined;
+    throw e;
+  }
 }
 
 /**
@@ -71,9 +86,9 @@ async function readCapped(path: string): Promise<Buffer | undefined> {
  */
 export async function readManifest(loc: BundleLocation): Promise<LoadedManifest> {
   const mPath = join(loc.dir, `${loc.name}.manifest.json`);
-  const bytes = await readCapped(mPath);
+  const bytes = await readOptional(mPath, 'manifest', MAX_BUNDLE_MANIFEST_BYTES);
   if (bytes) {
-    const signature = await readCapped(`${mPath}.sig`);
+    const signature = await readOptional(`${mPath}.sig`, 'manifest signature', MAX_SIGNATURE_FILE_BYTES);
     return { loc, bytes, ...(signature ? { signature } : {}), from: mPath };
   }
   const vols = (await readdir(loc.dir)).filter((e) => new RegExp(`^${escapeRe(loc.name)}-\\d{3}\\.tar\\.zst$`).test(e)).sort();
@@ -111,7 +126,8 @@ export async function openTrusted(path: string, trust: TrustOptions): Promise<Tr
   } else if (trust.trustedKeys.length === 0) {
     if (!trust.allowUnsigned) throw new FerryError('TRUSTED_KEY_REQUIRED', `${loc.name} is signed; pass --trusted-key KEY.pub to check who signed it`);
   } else {
-    verifiedBy = verifyDetached(loaded.bytes, loaded.signature, trust.trustedKeys, `${loc.name}.manifest.json`);
+    // The claimed signer comes from bytes not yet trusted: it only makes a refusal clearer.
+    verifiedBy = verifyDetached(loaded.bytes, loaded.signature, trust.trustedKeys, `${loc.name}.manifest.json`, { claimedFingerprint: claimedSignerFingerprint(loaded.bytes) });
   }
   const manifest = parseManifest(loaded.bytes, loaded.from);
   if (manifest.name !== loc.name) {

@@ -1,11 +1,11 @@
 // ferry-load: the high-side command (and the transfer officer's checksum). Flags -> options ->
-// checksum.ts / verify.ts / inspect.ts / push.ts; output mode decided here.
+// checksum.ts / verify.ts / inspect.ts / push-command.ts; output mode decided here.
 
 import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
-import { FerryError, loadTrustedKeys, type TrustedKey } from '@ferry/format-spec';
-import { createProgress, formatBytes, outputMode, runCommands, writeJson } from '@ferry/cli-kit';
-import { checksumBundle, formatReceipt } from './checksum.js';
+import { ERROR_CODES, loadTrustedKeys, printable, printableBlock, type TrustedKey } from '@ferry/format-spec';
+import { createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
+import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
 import { pushCmd } from './push-command.js';
@@ -21,13 +21,28 @@ async function trusted(keys: string[]): Promise<TrustedKey[]> {
   return loadTrustedKeys(keys);
 }
 
+// Printing: every value taken from a bundle (names, paths, sources, refs, signer fields, and
+// error messages that quote entry names) goes through printable() here, and the cli-kit
+// writers sanitise again, so an untrusted bundle cannot draw over the lines Ferry prints.
+const p = printable;
+
+/** Exit code of a failed checksum run: missing files first, then bad hashes, then files that could not be hashed. */
+function checksumExit(r: ChecksumReport): number {
+  const code =
+    r.files.some((f) => f.status === 'MISSING') ? 'VOLUME_MISSING' :
+    r.files.some((f) => f.status === 'FAIL' && !f.reason) ? 'CHECKSUM_MISMATCH' :
+    r.files.some((f) => f.status === 'FAIL') ? 'INPUT_INVALID' :
+    'VOLUME_UNEXPECTED';
+  return ERROR_CODES[code].exit;
+}
+
 async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; json: boolean }): Promise<number> {
   const mode = outputMode(a.json);
   const progress = await createProgress(mode, 'checking');
   let total = 0;
   const report = await checksumBundle(a.path, {
     keys: arr(a.key),
-    onFile: (l) => progress.log(`${l.status.padEnd(10)} ${l.file}`),
+    onFile: (l) => progress.log(`${l.status.padEnd(10)} ${p(l.file)}${l.reason ? `  ${p(l.reason)}` : ''}`),
     onBytes: (n) => {
       total += n;
       progress.update({ bytes: total, total: Math.max(total, 1) });
@@ -36,9 +51,9 @@ async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; 
   await progress.finish();
   const receipt = formatReceipt(report);
   if (a.receipt) await writeFile(a.receipt, receipt);
-  if (a.json) writeJson({ ok: report.passed, ...report });
-  else process.stdout.write(receipt);
-  return report.passed ? 0 : new FerryError(report.files.some((f) => f.status === 'MISSING') ? 'VOLUME_MISSING' : report.files.some((f) => f.status === 'FAIL') ? 'CHECKSUM_MISMATCH' : 'VOLUME_UNEXPECTED', 'checksum failed').exitCode;
+  if (a.json) writeJson({ ok: report.passed, ...report, files: report.files.map((f) => (f.reason ? { ...f, reason: printableBlock(f.reason) } : f)) });
+  else writeText(receipt);
+  return report.passed ? 0 : checksumExit(report);
 }
 
 async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean }): Promise<number> {
@@ -47,47 +62,50 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
   const report = await verifyBundle(a.path, {
     trustedKeys: await trusted(arr(a.trustedKey)),
     allowUnsigned: a.allowUnsigned,
-    onVolume: (v) => progress.log(v.status === 'ok' ? `✅ ${v.file}: ${v.entries} entries verified` : v.status === 'missing' ? `❌ ${v.file}: missing` : `❌ ${v.file}: ${v.error?.message}`),
+    onVolume: (v) => progress.log(v.status === 'ok' ? `✅ ${p(v.file)}: ${v.entries} entries verified` : v.status === 'missing' ? `❌ ${p(v.file)}: missing` : `❌ ${p(v.file)}: ${p(v.error?.message ?? '')}`),
     onBytes: (bytes, total) => progress.update({ bytes, total }),
   }).finally(() => progress.finish());
   const failure = verifyFailure(report);
   if (a.json) {
-    writeJson({ ...report, ok: !failure, ...(failure ? { error: { code: failure.code, message: failure.message } } : {}) });
+    // Messages are human text quoting entry names: sanitised; the rest is data, escaped by writeJson.
+    const volumes = report.volumes.map((v) => (v.error ? { ...v, error: { ...v.error, message: printableBlock(v.error.message) } } : v));
+    writeJson({ ...report, volumes, ok: !failure, ...(failure ? { error: { code: failure.code, message: printableBlock(failure.message) } } : {}) });
   } else {
-    process.stdout.write(
-      `Bundle ${report.bundle}: signature ${report.signature === 'verified' ? `verified by ${report.signedBy}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
-        report.volumes.map((v) => `  ${v.status === 'ok' ? 'OK     ' : v.status === 'missing' ? 'MISSING' : 'BAD    '} ${v.file}${v.error ? `  ${v.error.message}` : ''}`).join('\n') +
+    writeText(
+      `Bundle ${p(report.bundle)}: signature ${report.signature === 'verified' ? `verified by ${p(report.signedBy ?? '')}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
+        report.volumes.map((v) => `  ${v.status === 'ok' ? 'OK     ' : v.status === 'missing' ? 'MISSING' : 'BAD    '} ${p(v.file)}${v.error ? `  ${p(v.error.message)}` : ''}`).join('\n') +
         `\n${failure ? 'RESULT: FAIL' : 'RESULT: OK'} — ${report.blobsVerified} blobs, ${formatBytes(report.bytesVerified)} verified in ${report.seconds.toFixed(1)} s\n`,
     );
   }
   if (failure) {
-    if (!a.json) process.stderr.write(`${PROGRAM}: error [${failure.code}]: ${failure.message}\n  ${failure.hint}\n`);
+    if (!a.json) reportError(failure, { program: PROGRAM, json: false });
     return failure.exitCode;
   }
   return 0;
 }
 
 function printInspect(r: InspectReport): void {
+  const signer = r.signature.signer;
   const sig =
-    r.signature.status === 'verified' ? `verified by ${r.signature.verifiedBy}` :
+    r.signature.status === 'verified' ? `verified by ${p(r.signature.verifiedBy ?? '')}` :
     r.signature.status === 'absent' ? 'UNSIGNED' :
-    `present, NOT verified (pass --trusted-key to check); claims key ${r.signature.signer?.fingerprint ?? 'unknown'} (${r.signature.signer?.algorithm ?? '?'})`;
+    `present, NOT verified (pass --trusted-key to check); claims key ${p(String(signer?.fingerprint ?? 'unknown'))} (${p(String(signer?.algorithm ?? '?'))})`;
   const out: string[] = [
-    `Bundle:    ${r.bundle} (${r.dir})`,
-    `Created:   ${r.created} by ${r.tool}`,
+    `Bundle:    ${p(r.bundle)} (${p(r.dir)})`,
+    `Created:   ${p(r.created)} by ${p(r.tool)}`,
     `Signature: ${sig}`,
     `Content:   ${r.images.length} image(s), ${r.files.length} file(s), ${r.keys.length} key(s); ${r.totals.blobs} blobs, ${formatBytes(r.totals.bytes)}`,
     '',
     'Images:',
-    ...r.images.map((i) => `  ${i.ref}\n      ${i.digest}  ${i.platforms.join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${i.platformFilter}` : ''}\n      from ${i.source}`),
+    ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}`),
     'Files:',
-    ...(r.files.length ? r.files.map((f) => `  ${f.path}  ${formatBytes(f.size)}  ${f.digest}`) : ['  (none)']),
+    ...(r.files.length ? r.files.map((f) => `  ${p(f.path)}  ${formatBytes(f.size)}  ${p(f.digest)}`) : ['  (none)']),
     'Public keys carried (cargo, not trusted by Ferry):',
-    ...(r.keys.length ? r.keys.map((k) => `  ${k.path}  ${k.algorithm}  ${k.fingerprint}`) : ['  (none)']),
+    ...(r.keys.length ? r.keys.map((k) => `  ${p(k.path)}  ${p(k.algorithm)}  ${p(k.fingerprint)}`) : ['  (none)']),
     `Volumes (at most ${formatBytes(r.totals.volumeSize)} each):`,
-    ...r.volumes.map((v) => `  ${v.present ? 'present' : 'MISSING'}  ${v.file}  ${v.size !== undefined ? formatBytes(v.size) : ''}  ${v.blobs} blobs, ${formatBytes(v.bytes)} content`),
+    ...r.volumes.map((v) => `  ${v.problem ? 'INVALID' : v.present ? 'present' : 'MISSING'}  ${p(v.file)}  ${v.size !== undefined ? formatBytes(v.size) : ''}  ${v.blobs} blobs, ${formatBytes(v.bytes)} content${v.problem ? `  ${p(v.problem)}` : ''}`),
   ];
-  process.stdout.write(out.join('\n') + '\n');
+  writeText(out.join('\n') + '\n');
 }
 
 async function inspectCmd(a: { path: string; trustedKey?: string[]; json: boolean }): Promise<number> {

@@ -1,10 +1,12 @@
 // ferry-load inspect: what a bundle carries, from its manifest alone. The signature is checked
 // when trusted keys are given; otherwise the report says plainly that it was not.
 
-import { stat } from 'node:fs/promises';
 import {
+  claimedSignerFingerprint,
+  isFerryError,
   parseManifest,
   platformString,
+  statRegularFile,
   verifyDetached,
   type BundleManifest,
   type TrustedKey,
@@ -20,8 +22,22 @@ export interface InspectReport {
   images: Array<{ source: string; ref: string; digest: string; mediaType: string; platforms: string[]; platformFilter: string; blobs: number; bytes: number; referrers: number }>;
   files: Array<{ path: string; size: number; digest: string }>;
   keys: Array<{ path: string; algorithm: string; fingerprint: string }>;
-  volumes: Array<{ file: string; present: boolean; size?: number; blobs: number; bytes: number }>;
+  /** `problem` says why a file in a volume's place cannot be read (a FIFO, a directory, larger than volumeSize). */
+  volumes: Array<{ file: string; present: boolean; size?: number; problem?: string; blobs: number; bytes: number }>;
   totals: { blobs: number; bytes: number; volumes: number; volumeSize: number };
+}
+
+/** Whether a volume is there, and if something is there that no reader will take, why. Nothing is opened. */
+async function volumeState(path: string, volumeSize: number): Promise<{ st?: { size: number }; problem?: string }> {
+  try {
+    const st = await statRegularFile(path, 'volume');
+    if (!st) return {};
+    if (st.size > volumeSize) return { st, problem: `larger than the bundle's volume size (${st.size} > ${volumeSize} bytes)` };
+    return { st };
+  } catch (e) {
+    if (isFerryError(e, 'INPUT_INVALID')) return { problem: e.message };
+    throw e;
+  }
 }
 
 export async function inspectBundle(path: string, trustedKeys: readonly TrustedKey[] = []): Promise<InspectReport> {
@@ -30,7 +46,7 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
   let status: InspectReport['signature']['status'] = loaded.signature ? 'not-checked' : 'absent';
   let verifiedBy: string | undefined;
   if (loaded.signature && trustedKeys.length) {
-    const k = verifyDetached(loaded.bytes, loaded.signature, trustedKeys, `${loc.name}.manifest.json`);
+    const k = verifyDetached(loaded.bytes, loaded.signature, trustedKeys, `${loc.name}.manifest.json`, { claimedFingerprint: claimedSignerFingerprint(loaded.bytes) });
     status = 'verified';
     verifiedBy = `${k.path} (${k.fingerprint})`;
   }
@@ -38,7 +54,7 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
   const sizeOf = new Map(m.blobs.map((b) => [b.digest, b.size]));
   const volumes: InspectReport['volumes'] = [];
   for (const v of m.volumes) {
-    const st = await stat(volumePath(loc, v.index)).catch(() => undefined);
+    const { st, problem } = await volumeState(volumePath(loc, v.index), m.volumeSize);
     let blobs = 0;
     let bytes = 0;
     for (const b of m.blobs) {
@@ -48,7 +64,7 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
       }
       for (const s of b.segments ?? []) if (s.volume === v.index) { blobs++; bytes += s.size; }
     }
-    volumes.push({ file: v.file, present: Boolean(st), ...(st ? { size: st.size } : {}), blobs, bytes });
+    volumes.push({ file: v.file, present: Boolean(st) && !problem, ...(st ? { size: st.size } : {}), ...(problem ? { problem } : {}), blobs, bytes });
   }
   return {
     bundle: m.name,

@@ -4,8 +4,8 @@
 
 import { createInterface } from 'node:readline/promises';
 import { rename, writeFile } from 'node:fs/promises';
-import { FerryError, loadTrustedKeys, printable, printableBlock } from '@ferry/format-spec';
-import { createProgress, formatBytes, outputMode, writeJson, type Progress } from '@ferry/cli-kit';
+import { FerryError, loadTrustedKeys, printable } from '@ferry/format-spec';
+import { createProgress, formatBytes, outputMode, reportError, writeJson, writeText, type Progress } from '@ferry/cli-kit';
 import { pushBundle, pushOutcome, type PushEvent, type PushPlan, type PushReport } from './push/index.js';
 import { parseRewrite } from './rewrite.js';
 import type { TrustedManifest } from './bundle.js';
@@ -170,10 +170,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const doc = { ok: !outcome, ...report, ...(plan ? { plan } : {}), ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) };
   if (a.report) await writeReport(a.report, doc);
   if (a.json) writeJson(doc);
-  else process.stdout.write(summary(report));
-  if (outcome) {
-    if (!a.json) process.stderr.write(`${PROGRAM}: error [${outcome.code}]: ${printableBlock(outcome.message)}\n  ${outcome.hint}\n`);
-    return outcome.exitCode;
-  }
+  else writeText(summary(report));
+  if (outcome) return a.json ? outcome.exitCode : reportError(outcome, { program: PROGRAM, json: false });
   return 0;
 }

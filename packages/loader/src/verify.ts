@@ -9,9 +9,8 @@
 // manifest's second hash (sha512 integrity; the reader checks whole blobs, the join here split ones).
 
 import { createHash, type Hash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import ssri from 'ssri';
-import { FerryError, isFerryError, readVolume, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
+import { FerryError, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import { openTrusted, volumePath } from './bundle.js';
 import { checkClosure } from './closure.js';
 
@@ -71,7 +70,8 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
 
   for (const v of manifest.volumes) {
     const p = volumePath(tm.loc, v.index);
-    if (!(await stat(p).catch(() => undefined))) {
+    // Absent is "missing"; here but not a regular file is reported by the reader as INPUT_INVALID.
+    if (!(await statRegularFile(p, 'volume').catch(() => ({ size: -1 })))) {
       const r: VolumeResult = { file: v.file, status: 'missing' };
       volumes.push(r);
       opts.onVolume?.(r);

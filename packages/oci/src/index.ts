@@ -1,5 +1,6 @@
 export * from './source.js';
 export * from './reference.js';
+export * from './redact-credentials.js';
 export * from './walk.js';
 export * from './tar-index.js';
 export * from './layout-source.js';

@@ -1,7 +1,8 @@
 // Image references, parsed the way docker/skopeo do (distribution/reference v0.6 rules), so a
 // name typed for `docker pull` means the same registry, repository and tag to Ferry.
 
-import { FerryError } from '@ferry/format-spec';
+import { FerryError, printable } from '@ferry/format-spec';
+import { hasCredentials, redactCredentials, redactReference } from './redact-credentials.js';
 
 export const DOCKER_HUB = 'docker.io';
 /** Host that actually serves Docker Hub's registry API. */
@@ -39,8 +40,23 @@ const DIGEST_GRAMMAR_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:
 const KNOWN_DIGESTS: Record<string, RegExp> = { sha256: /^[a-f0-9]{64}$/, sha512: /^[a-f0-9]{128}$/ };
 const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
 
+/** The reference for a message: credentials hidden, controls escaped, at most 300 characters. */
+export function showReference(input: string): string {
+  return printable(redactReference(input).slice(0, 300));
+}
+
 function invalid(input: string, why: string): FerryError {
-  return new FerryError('SOURCE_INVALID', `invalid image reference "${input.slice(0, 300)}": ${why}`, { reference: input.slice(0, 300) });
+  const shown = showReference(input);
+  return new FerryError('SOURCE_INVALID', `invalid image reference "${shown}": ${printable(redactCredentials(why))}`, { reference: shown });
+}
+
+/** Refuse `user:password@` in a reference: it would be echoed, logged and (as an image's source) signed into the manifest. */
+export function credentialsRefused(input: string): FerryError {
+  return new FerryError(
+    'SOURCE_INVALID',
+    `image reference "${showReference(input)}" carries credentials (user:password@ before the registry host); remove them: give credentials with --authfile FILE (docker config.json or containers auth.json), docker login, or --creds, never in a reference`,
+    { reference: showReference(input) },
+  );
 }
 
 /** Is `name` (host[:port]) Docker Hub under any of its spellings? */
@@ -127,6 +143,7 @@ export function makeReference(registry: string, repository: string, tag?: string
  */
 export function parseReference(s: string): ImageReference {
   const input = s;
+  if (hasCredentials(s)) throw credentialsRefused(s);
   let rest = s.startsWith('docker://') ? s.slice('docker://'.length) : s;
   if (rest === '') throw invalid(input, 'empty reference');
   if (/\s/.test(rest)) throw invalid(input, 'contains whitespace');

@@ -3,8 +3,9 @@
 // path ends at the first colon: everything after it is the REF (which may hold colons
 // itself, e.g. `oci:dir:example.com:5000/app:1.0`); paths with colons cannot be named.
 
-import { FerryError } from '@ferry/format-spec';
-import { parseReference } from './reference.js';
+import { FerryError, printable } from '@ferry/format-spec';
+import { credentialsRefused, parseReference, showReference } from './reference.js';
+import { hasCredentials, redactCredentials } from './redact-credentials.js';
 import type { ImageSource } from './source.js';
 import { openOciLayout } from './layout-source.js';
 import { openOciArchive } from './oci-archive.js';
@@ -30,12 +31,15 @@ const UNSUPPORTED = ['dir', 'docker-daemon', 'containers-storage', 'ostree', 'si
 const OCI_REF_RE = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
 
 function bad(s: string, why: string): FerryError {
-  return new FerryError('SOURCE_INVALID', `image source "${s.slice(0, 300)}": ${why}`, { source: s.slice(0, 300) });
+  const shown = showReference(s);
+  return new FerryError('SOURCE_INVALID', `image source "${shown}": ${printable(redactCredentials(why))}`, { source: shown });
 }
 
 /** Parse `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`, `docker://REF` or a bare reference. */
 export function parseImageSource(s: string): ParsedImageSource {
   if (s.trim() === '') throw bad(s, 'empty');
+  // Before any transport rule, so no message below can echo them (local paths may hold '@').
+  if (hasCredentials(s)) throw credentialsRefused(s);
   if (s.startsWith('docker://') || s.startsWith('registry://')) {
     const reference = s.slice(s.indexOf('://') + 3);
     parseReference(reference); // validates; throws SOURCE_INVALID naming the problem
@@ -83,6 +87,6 @@ export async function openLocalImageSources(s: string): Promise<ImageSource[]> {
     case 'docker-archive':
       return openDockerArchive(p.path!, p.ref);
     case 'docker':
-      throw new FerryError('SOURCE_INVALID', `${s}: registry sources are not available in this build`, { source: s.slice(0, 300) });
+      throw new FerryError('SOURCE_INVALID', `${showReference(s)}: registry sources are not available in this build`, { source: showReference(s) });
   }
 }

@@ -89,6 +89,41 @@ for (const [input, why] of bad) {
   });
 }
 
+test('credentials typed into a reference are refused, and never echoed', () => {
+  for (const input of [
+    'alice:s3cr3t@registry.example.com/team/app:1',
+    'docker://alice:s3cr3t@registry.example.com/team/app:1',
+    'https://alice:s3cr3t@registry.example.com/team/app:1',
+    'alice:s3cr3t@localhost:5000/app',
+    `alice:s3cr3t@registry.example.com/app@${D}`,
+    'alice:s3cr3t with space@registry.example.com/app',
+  ]) {
+    try {
+      parseReference(input);
+      assert.unreachable(`accepted ${input}`);
+    } catch (e) {
+      assert.instance(e, FerryError);
+      const fe = e as FerryError;
+      assert.is(fe.code, 'SOURCE_INVALID', input);
+      assert.match(fe.message, /carries credentials .*--authfile/);
+      assert.not.match(fe.message + JSON.stringify(fe.details), /s3cr3t|alice/, input);
+      assert.match(fe.message, /\*\*\*@/);
+    }
+  }
+  // Digest references are not credentials.
+  assert.is(parseReference(`registry.example.com/team/app@${D}`).digest, D);
+});
+
+test('other refusals quote the reference with controls escaped', () => {
+  try {
+    parseReference('x/\u001b[2Kevil\u009b');
+    assert.unreachable();
+  } catch (e) {
+    assert.not.match((e as Error).message, /[\u001b\u009b]/);
+    assert.match((e as Error).message, /x\/\\x1b\[2Kevil\\x9b/);
+  }
+});
+
 test('name length limit counts the registry (distribution 2.8)', () => {
   const path = 'a'.repeat(255 - 'r.io/'.length);
   assert.is(parseReference(`r.io/${path}`).name.length, 255);

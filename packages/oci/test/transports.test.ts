@@ -75,6 +75,21 @@ test('bad source strings are refused with the reason', () => {
   fails('Not A Reference', /whitespace|invalid/);
 });
 
+test('credentials in a source are refused before any transport rule; local paths with @ are not credentials', () => {
+  for (const s of ['alice:s3cr3t@registry.example.com/team/app:1', 'docker://alice:s3cr3t@registry.example.com/team/app:1', 'registry://alice:s3cr3t@h.example/x', 'https://alice:s3cr3t@registry.example.com/x', 'docker-daemon:alice:s3cr3t@registry.example.com/x:1']) {
+    try {
+      parseImageSource(s);
+      assert.unreachable(s);
+    } catch (e) {
+      assert.is((e as FerryError).code, 'SOURCE_INVALID');
+      assert.match((e as Error).message, /carries credentials/);
+      assert.not.match((e as Error).message + JSON.stringify((e as FerryError).details), /s3cr3t/);
+    }
+  }
+  assert.equal(parseImageSource('oci:/path/with@sign:v1'), { transport: 'oci', path: '/path/with@sign', ref: 'v1' });
+  assert.equal(parseImageSource('oci-archive:/tmp/a@b.tar'), { transport: 'oci-archive', path: '/tmp/a@b.tar' });
+});
+
 test('openLocalImageSources opens each local transport; registry sources are refused for now', async () => {
   const root = await mkdtemp(join(tmpdir(), 'ferry-transports-'));
   try {

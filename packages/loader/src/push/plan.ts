@@ -5,7 +5,7 @@
 // replaced, are found here so the operator sees them before saying yes.
 
 import { stat } from 'node:fs/promises';
-import { FerryError, printable, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
+import { FerryError, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
 import { OciLayoutSink } from '@ferry/oci';
 import { volumePath, type TrustedManifest } from '../bundle.js';
 import { applyRewrites, type RewriteRule } from '../rewrite.js';
@@ -66,12 +66,14 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Pro
   }));
 }
 
+/** A volume is here (a regular file), absent, or here but not something a volume can be. */
 async function volumePresence(path: string): Promise<'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }> {
-  const st = await stat(path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : e));
-  if (st === undefined) return 'absent';
-  if (st instanceof Error) return { code: 'INPUT_INVALID', message: `${printable(path)}: ${st.message}` };
-  if (!st.isFile()) return { code: 'INPUT_INVALID', message: `${printable(path)} is not a regular file` };
-  return 'present';
+  try {
+    return (await statRegularFile(path, 'volume')) ? 'present' : 'absent';
+  } catch (e) {
+    if (!isFerryError(e, 'INPUT_INVALID')) throw e;
+    return { code: 'INPUT_INVALID', message: e.message };
+  }
 }
 
 export function needsFile(s: PushState, f: CarriedFile): boolean {

@@ -3,6 +3,7 @@
 // client knows about, as a second line of defence after never formatting them in.
 
 import { FerryError, type ErrorCode } from '@ferry/format-spec';
+import { redactCredentials } from '../redact-credentials.js';
 
 /** Secrets seen in this process (passwords, tokens, auth strings); redact() removes them. */
 const secrets = new Set<string>();
@@ -15,8 +16,9 @@ export function registerSecret(s: string | undefined): void {
 export function redact(text: string): string {
   let out = text;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
-  // Anything that looks like an Authorization value is cut, whatever it holds.
-  return out.replace(/\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 ***');
+  // Anything that looks like an Authorization value is cut, whatever it holds, and so is
+  // userinfo in any URL or reference quoted (a realm URL, a Location header, a typed reference).
+  return redactCredentials(out.replace(/\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 ***'));
 }
 
 export interface RegistryErrorContext {
@@ -44,8 +46,8 @@ export function registryError(
   extra: { status?: number; registryCode?: string; cause?: unknown } = {},
 ): FerryError {
   const details: Record<string, string | number | boolean | null> = {
-    reference: describeRef(ctx),
-    registry: ctx.registry,
+    reference: redact(describeRef(ctx)),
+    registry: redact(ctx.registry),
     status: extra.status ?? null,
   };
   if (extra.registryCode) details.registryCode = redact(extra.registryCode);
