@@ -1,7 +1,7 @@
 // The operator at a terminal (a real pseudo-terminal through util-linux `script`): nothing is
 // written while the question waits, "no" exits with its own code, Ctrl-C at the prompt or
 // during the load prints one line and exits 130, and the next run completes and leaves no
-// temp files.
+// temp files. A kill -9 leaves nothing half-tagged and a lock the next run takes over.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -34,6 +34,18 @@ test.before(async () => {
 test.after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
+
+/** Wait until a blob is being written into the layout (its temp file, named <pid>-<hex12>-…, is in
+ *  Ferry's area; the layout's own oci-layout and index.json temps do not count). */
+async function blobBeingWritten(out: string): Promise<void> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const names = await readdir(join(out, '.ferry', 'tmp')).catch(() => [] as string[]);
+    if (names.some((n) => /^\d+-[0-9a-f]{12}-/.test(n)) && existsSync(join(out, '.ferry', 'lock'))) return;
+    if (Date.now() > end) throw new Error('the load never started writing a blob');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
 /** ferry-load push on a pseudo-terminal; `answer` is typed once the question shows. */
 function onTerminal(out: string, answer: (seen: () => void) => string): Promise<RunResult & { sawTargetWhileAsking: boolean }> {
@@ -89,14 +101,7 @@ test('Ctrl-C during the load: one line, exit 130, nothing incomplete tagged; the
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  // Wait until a blob is being written (a temp file in Ferry's area), then interrupt.
-  const end = Date.now() + 60_000;
-  for (;;) {
-    const names = await readdir(join(out, '.ferry', 'tmp')).catch(() => [] as string[]);
-    if (names.length) break;
-    if (Date.now() > end) throw new Error('the load never started writing');
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  await blobBeingWritten(out);
   child.kill('SIGINT');
   const code = await done;
   assert.is(code, 130, stderr);
@@ -114,6 +119,28 @@ test('Ctrl-C during the load: one line, exit 130, nothing incomplete tagged; the
   assert.equal(await readdir(join(out, '.ferry', 'partial')), []);
   const insp = await sh(`skopeo inspect oci:${out}:src:big`);
   assert.is(insp.code, 0, insp.stderr);
+});
+
+test('kill -9 during the load: index.json never names an incomplete image; the next run takes over the dead lock and completes', async () => {
+  const out = join(tmp, 'kill-9');
+  const child = spawn(process.execPath, [loader, 'push', bundle, '--trusted-key', join(tmp, 'k.pub'), '--to', `oci:${out}`, '--yes'], { env: { ...process.env, CI: 'true' }, stdio: 'ignore' });
+  const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await blobBeingWritten(out);
+  child.kill('SIGKILL');
+  await done;
+  assert.ok(existsSync(join(out, '.ferry', 'lock')), 'a killed run cannot release its lock');
+  const idx = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')).manifests as Array<{ annotations: Record<string, string> }>;
+  for (const m of idx) {
+    const tag = m.annotations['org.opencontainers.image.ref.name'];
+    // Every tag that is there must be complete: skopeo reads and checks every blob it needs.
+    const copy = await sh(`skopeo copy oci:${out}:${tag} oci:${join(tmp, 'kill-9-check')}:x`);
+    assert.is(copy.code, 0, `${tag}: ${copy.stderr}`);
+  }
+  assert.not.ok(idx.some((m) => m.annotations['org.opencontainers.image.ref.name'] === 'src:big'));
+  const again = await loadCli(['push', bundle, '--trusted-key', join(tmp, 'k.pub'), '--to', `oci:${out}`, '--yes']);
+  assert.is(again.code, 0, again.stderr);
+  assert.equal(await readdir(join(out, '.ferry', 'tmp')), []);
+  assert.not.ok(existsSync(join(out, '.ferry', 'lock')));
 });
 
 test.run();
