@@ -15,7 +15,7 @@ import {
   type SignatureAlgorithm,
 } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
-import { createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
 import { loadSpecFile } from './spec-file.js';
 import { sourceOpener } from './open-sources.js';
@@ -23,10 +23,6 @@ import type { FileRequest } from './sources/files.js';
 
 const PROGRAM = 'ferry-bundle';
 
-function arr(v: unknown): string[] {
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).map(String);
-}
 
 /** A source string for output: no credentials, no control characters. */
 const show = (s: string): string => printable(redactCredentials(s));
@@ -111,7 +107,7 @@ interface CreateArgv {
 async function create(argv: CreateArgv): Promise<number> {
   const spec = argv.spec ? await loadSpecFile(argv.spec) : undefined;
   const specDir = argv.spec ? dirname(resolve(argv.spec)) : process.cwd();
-  if (arr(argv.chart).length) throw new FerryError('USAGE', '--chart: Helm charts are not supported by this build yet; carry the .tgz with --file for now');
+  if (asArray(argv.chart).length) throw new FerryError('USAGE', '--chart: Helm charts are not supported by this build yet; carry the .tgz with --file for now');
   if (argv.baseline) throw new FerryError('USAGE', '--baseline: delta bundles are not supported by this build yet');
 
   const images: ImageRequest[] = [];
@@ -120,22 +116,22 @@ async function create(argv: CreateArgv): Promise<number> {
     refuseCredentials(req.source, `${printable(argv.spec ?? 'spec file')}: images`);
     images.push(req);
   }
-  for (const f of arr(argv.imagesFile)) {
+  for (const f of asArray(argv.imagesFile)) {
     for (const l of await readImagesFileLines(f)) {
       refuseCredentials(l.ref, `--images-file ${printable(f)}:${l.line}`);
       images.push({ source: l.ref });
     }
   }
-  for (const r of arr(argv.image)) {
+  for (const r of asArray(argv.image)) {
     refuseCredentials(r, '--image');
     images.push({ source: r });
   }
 
   const files: FileRequest[] = [];
   const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
-  for (const r of arr(argv.file)) files.push({ source: r });
+  for (const r of asArray(argv.file)) files.push({ source: r });
 
-  const platforms = arr(argv.platform).length ? arr(argv.platform) : spec?.platforms ?? [];
+  const platforms = asArray(argv.platform).length ? asArray(argv.platform) : spec?.platforms ?? [];
   for (const p of platforms) {
     try {
       parsePlatform(p);
@@ -152,8 +148,8 @@ async function create(argv: CreateArgv): Promise<number> {
   const opener = sourceOpener({
     ...(argv.authfile ? { authFile: argv.authfile } : {}),
     ...(argv.creds ?? process.env.FERRY_REGISTRY_CREDS ? { creds: argv.creds ?? process.env.FERRY_REGISTRY_CREDS } : {}),
-    ...(arr(argv.caFile).length ? { caFile: arr(argv.caFile) } : {}),
-    ...(arr(argv.insecureRegistry).length ? { insecure: arr(argv.insecureRegistry) } : {}),
+    ...(asArray(argv.caFile).length ? { caFile: asArray(argv.caFile) } : {}),
+    ...(asArray(argv.insecureRegistry).length ? { insecure: asArray(argv.insecureRegistry) } : {}),
     ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
   }, argv.cache ? resolve(argv.cache) : undefined);
   const progress = await createProgress(mode, 'bundling');
@@ -167,7 +163,7 @@ async function create(argv: CreateArgv): Promise<number> {
       unsigned: argv.unsigned,
       images,
       files: [...specFiles.map((f) => ({ ...f, source: resolve(specDir, f.source), cwd: specDir })), ...files],
-      publicKeys: [...(spec?.publicKeys ?? []).map((p) => resolve(specDir, p)), ...arr(argv.publicKey)],
+      publicKeys: [...(spec?.publicKeys ?? []).map((p) => resolve(specDir, p)), ...asArray(argv.publicKey)],
       platforms,
       volumeSize,
       ...(argv.compressionLevel !== undefined ? { compressionLevel: argv.compressionLevel } : spec?.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),

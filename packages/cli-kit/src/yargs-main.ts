@@ -29,3 +29,9 @@ export async function runCommands(program: string, args: string[], usage: string
     return reportError(e, { program, json: wantsJson });
   }
 }
+
+/** A repeatable yargs option as a list of strings (absent: empty; given once: one). */
+export function asArray(v: unknown): string[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}

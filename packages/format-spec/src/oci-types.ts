@@ -27,6 +27,10 @@ export function isManifestMediaType(mt: string | undefined): boolean {
   return mt !== undefined && MANIFEST_MEDIA_TYPES.includes(mt);
 }
 
+/** Largest image manifest or index Ferry reads from a source or a target (distribution's own
+ *  limit is 4 MiB); a registry response is allowed more headroom in the registry client. */
+export const MAX_IMAGE_MANIFEST_BYTES = 4 << 20;
+
 /** Annotation that names a tag in an OCI layout's index.json. */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 

@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
 import { ERROR_CODES, loadTrustedKeys, printable, printableBlock, type TrustedKey } from '@ferry/format-spec';
-import { createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
@@ -12,10 +12,6 @@ import { pushCmd } from './push-command.js';
 
 const PROGRAM = 'ferry-load';
 
-function arr(v: unknown): string[] {
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).map(String);
-}
 
 async function trusted(keys: string[]): Promise<TrustedKey[]> {
   return loadTrustedKeys(keys);
@@ -41,7 +37,7 @@ async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; 
   const progress = await createProgress(mode, 'checking');
   let total = 0;
   const report = await checksumBundle(a.path, {
-    keys: arr(a.key),
+    keys: asArray(a.key),
     onFile: (l) => progress.log(`${l.status.padEnd(10)} ${p(l.file)}${l.reason ? `  ${p(l.reason)}` : ''}`),
     onBytes: (n) => {
       total += n;
@@ -60,7 +56,7 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
   const mode = outputMode(a.json);
   const progress = await createProgress(mode, 'verifying');
   const report = await verifyBundle(a.path, {
-    trustedKeys: await trusted(arr(a.trustedKey)),
+    trustedKeys: await trusted(asArray(a.trustedKey)),
     allowUnsigned: a.allowUnsigned,
     onVolume: (v) => progress.log(v.status === 'ok' ? `✅ ${p(v.file)}: ${v.entries} entries verified` : v.status === 'missing' ? `❌ ${p(v.file)}: missing` : `❌ ${p(v.file)}: ${p(v.error?.message ?? '')}`),
     onBytes: (bytes, total) => progress.update({ bytes, total }),
@@ -109,7 +105,7 @@ function printInspect(r: InspectReport): void {
 }
 
 async function inspectCmd(a: { path: string; trustedKey?: string[]; json: boolean }): Promise<number> {
-  const report = await inspectBundle(a.path, await trusted(arr(a.trustedKey)));
+  const report = await inspectBundle(a.path, await trusted(asArray(a.trustedKey)));
   if (a.json) writeJson({ ok: true, ...report });
   else printInspect(report);
   return 0;

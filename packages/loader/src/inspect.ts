@@ -3,6 +3,7 @@
 
 import {
   claimedSignerFingerprint,
+  imageRefName,
   isFerryError,
   parseManifest,
   platformString,
@@ -74,7 +75,7 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
     signature: { present: Boolean(loaded.signature), status, ...(m.signer ? { signer: m.signer } : {}), ...(verifiedBy ? { verifiedBy } : {}) },
     images: m.images.map((i) => ({
       source: i.source,
-      ref: i.tag ? `${i.repository}:${i.tag}` : `${i.repository}@${i.digest}`,
+      ref: imageRefName(i),
       digest: i.digest,
       mediaType: i.mediaType,
       platforms: i.platforms.map((p) => platformString(p.platform)),

@@ -5,7 +5,7 @@
 import { createInterface } from 'node:readline/promises';
 import { rename, writeFile } from 'node:fs/promises';
 import { FerryError, loadTrustedKeys, printable } from '@ferry/format-spec';
-import { createProgress, formatBytes, outputMode, reportError, writeJson, writeText, type Progress } from '@ferry/cli-kit';
+import { asArray, createProgress, formatBytes, outputMode, reportError, writeJson, writeText, type Progress } from '@ferry/cli-kit';
 import { pushBundle, pushOutcome, type PushEvent, type PushPlan, type PushReport } from './push/index.js';
 import { parseRewrite } from './rewrite.js';
 import type { TrustedManifest } from './bundle.js';
@@ -27,10 +27,6 @@ export interface PushArgs {
   charts?: string;
 }
 
-function arr(v: unknown): string[] {
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).map(String);
-}
 
 const short = (d: string): string => `${d.slice(0, 19)}…`;
 
@@ -115,8 +111,8 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const interactive = !a.yes && !a.json && process.stdin.isTTY === true;
   if (!a.yes && !interactive) throw new FerryError('USAGE', 'not a terminal, so there is no one to confirm: pass --yes to load without asking');
   const mode = outputMode(a.json);
-  const rewrites = arr(a.rewrite).map(parseRewrite);
-  const keys = await loadTrustedKeys(arr(a.trustedKey));
+  const rewrites = asArray(a.rewrite).map(parseRewrite);
+  const keys = await loadTrustedKeys(asArray(a.trustedKey));
   const controller = new AbortController();
   const abort = (): void => controller.abort();
   process.on('SIGINT', abort);

@@ -10,12 +10,10 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import ssri from 'ssri';
-import { FerryError, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, imageRefName, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import { openTrusted, volumePath } from './bundle.js';
 import { checkClosure } from './closure.js';
 
-/** Manifests and indexes are kept in memory for the closure check; none is larger than this. */
-const MAX_MANIFEST_BYTES = 4 << 20;
 
 export interface VolumeResult {
   file: string;
@@ -66,7 +64,7 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
   const manifests = new Map<string, Buffer>();
   const pieces = new Map<string, Map<number, Buffer>>();
   const integrityOf = new Map(manifest.files.map((f) => [f.digest, f.integrity]));
-  const keep = (d: string, size: number, kind: string): boolean => (kind === 'index' || kind === 'manifest') && size <= MAX_MANIFEST_BYTES;
+  const keep = (d: string, size: number, kind: string): boolean => (kind === 'index' || kind === 'manifest') && size <= MAX_IMAGE_MANIFEST_BYTES;
 
   for (const v of manifest.volumes) {
     const p = volumePath(tm.loc, v.index);
@@ -178,7 +176,7 @@ async function closureProblems(manifest: BundleManifest, bytes: ReadonlyMap<stri
     }
   };
   for (const img of manifest.images) {
-    const ref = img.tag ? `${img.repository}:${img.tag}` : `${img.repository}@${img.digest}`;
+    const ref = imageRefName(img);
     await check(`image ${ref}`, img, img.blobs);
     for (const r of img.referrers ?? []) await check(`${r.tag ?? r.artifactType ?? 'referrer'} ${r.digest} of image ${ref}`, r, r.blobs, r.scheme === 'oci-referrer' ? r.subject : undefined);
   }

@@ -11,6 +11,7 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   FerryError,
+  MAX_IMAGE_MANIFEST_BYTES,
   REF_NAME_ANNOTATION,
   VerifyingStream,
   isFerryError,
@@ -24,7 +25,6 @@ import {
   checkFerryArea,
   checkRealDir,
   checkRegularFile,
-  createExclusive,
   ensureFerryArea,
   ensureRealDir,
   ferryArea,
@@ -32,6 +32,7 @@ import {
   cleanTemp,
   targetFsError,
   openNoFollow,
+  replaceFile,
   exclusiveWriteStream,
   noFollowReadStream,
   FERRY_AREA,
@@ -42,8 +43,6 @@ import { acquireDirLock, type DirLock } from './dir-lock.js';
 const OCI_LAYOUT_BYTES = '{"imageLayoutVersion":"1.0.0"}';
 const EMPTY_INDEX = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}';
 const MAX_INDEX_BYTES = 64 << 20;
-/** Largest manifest read back for checking (the registry limit distribution uses). */
-const MAX_MANIFEST_BYTES = 4 << 20;
 /** index.json writers wait this long for one another (each holds the lock for one rename). */
 const INDEX_LOCK_WAIT_MS = 60_000;
 
@@ -279,7 +278,7 @@ export class OciLayoutSink implements ImageSink {
   }
 
   /** The exact bytes of a stored manifest or index, checked against desc. */
-  async readManifest(desc: Descriptor, max = MAX_MANIFEST_BYTES): Promise<Buffer> {
+  async readManifest(desc: Descriptor, max = MAX_IMAGE_MANIFEST_BYTES): Promise<Buffer> {
     if (desc.size > max) throw targetError(`${this.description}: manifest ${desc.digest} is ${desc.size} bytes; manifests are at most ${max}`, undefined, { digest: desc.digest });
     const path = this.blobPath(desc.digest);
     const fh = await openNoFollow(path, 0);
@@ -304,9 +303,8 @@ export class OciLayoutSink implements ImageSink {
     if (tag !== undefined) this.checkRefName(tag);
     verifyBytes(bytes, desc.digest, desc.size, { where: `${this.description} (manifest ${desc.digest})` });
     if ((await this.blobSize(desc.digest)) !== desc.size || !(await this.verifyBlob(desc))) {
-      const tmp = tempName(this.area, hex.slice(0, 12));
-      await this.writeSmall(tmp, bytes);
-      await this.moveIntoPlace(tmp, hex);
+      await replaceFile(this.area, join(this.blobsDir, hex), bytes, { doing: `${this.description}: cannot store manifest ${desc.digest}`, flush: this.durable });
+      if (this.durable) await this.fsyncPath(this.blobsDir);
     }
     if (tag !== undefined) await this.tag(tag, desc);
   }
@@ -407,30 +405,11 @@ export class OciLayoutSink implements ImageSink {
     return run;
   }
 
-  private async writeSmall(tmp: string, bytes: Buffer): Promise<void> {
-    const fh = await createExclusive(tmp);
-    try {
-      await fh.writeFile(bytes);
-      if (this.durable) await fh.sync();
-    } catch (e) {
-      throw targetFsError(e, tmp, `${this.description}: cannot write`);
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /** Write a small file via a temp file + rename, so readers see old or new, never half. */
+  /** A small file of the layout's own (oci-layout, index.json), replaced atomically. */
   private async atomicWrite(rel: string, bytes: Buffer): Promise<void> {
     const path = join(this.dir, rel);
-    const tmp = tempName(this.area, rel);
-    try {
-      await this.writeSmall(tmp, bytes);
-      await rename(tmp, path);
-      if (this.durable) await this.fsyncPath(dirname(path));
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw targetFsError(e, path, `${this.description}: cannot write ${rel}`);
-    }
+    await replaceFile(this.area, path, bytes, { doing: `${this.description}: cannot write ${rel}`, flush: this.durable });
+    if (this.durable) await this.fsyncPath(dirname(path));
   }
 
   private async fsyncPath(path: string): Promise<void> {

@@ -11,8 +11,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { lstat, mkdir, open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Stats } from 'node:fs';
 import { FerryError, printable } from '@ferry/format-spec';
 
@@ -205,6 +206,19 @@ export async function ensureFerryArea(root: string): Promise<FerryArea> {
 /** A fresh temp name in the area (random: never predictable, never a carried name). */
 export function tempName(a: FerryArea, hint = 'f'): string {
   return join(a.tmp, `${process.pid}-${hint.replace(/[^a-z0-9]/gi, '').slice(0, 12)}-${randomBytes(8).toString('hex')}`);
+}
+
+/** Replace `dest` with `bytes` atomically (a temp file in the area, then rename): readers see the
+ *  old content or the new, never half. `flush` fsyncs the temp file first. */
+export async function replaceFile(a: FerryArea, dest: string, bytes: Buffer, opts: { doing: string; flush?: boolean }): Promise<void> {
+  const tmp = tempName(a, basename(dest));
+  try {
+    await pipeline([bytes], exclusiveWriteStream(tmp, { flush: opts.flush ?? false }));
+    await rename(tmp, dest);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw targetFsError(e, dest, opts.doing);
+  }
 }
 
 /** Remove what interrupted runs left in the temp directory (call with the target's run lock held). */

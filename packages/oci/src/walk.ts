@@ -4,6 +4,7 @@
 
 import {
   FerryError,
+  MAX_IMAGE_MANIFEST_BYTES,
   MediaTypes,
   isIndexMediaType,
   isManifestMediaType,
@@ -38,10 +39,9 @@ export interface ResolvedImage {
   blobs: PlannedBlob[];
 }
 
-const MAX_MANIFEST_BYTES = 4 << 20;
 
 function parseJson<T>(m: ManifestBytes, where: string): T {
-  if (m.bytes.length > MAX_MANIFEST_BYTES) throw new FerryError('SOURCE_INVALID', `${where}: manifest ${m.descriptor.digest} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+  if (m.bytes.length > MAX_IMAGE_MANIFEST_BYTES) throw new FerryError('SOURCE_INVALID', `${where}: manifest ${m.descriptor.digest} is larger than ${MAX_IMAGE_MANIFEST_BYTES} bytes`);
   try {
     return JSON.parse(m.bytes.toString('utf8')) as T;
   } catch (e) {
@@ -222,7 +222,7 @@ export async function resolveReferrers(img: ResolvedImage): Promise<ResolvedRefe
 async function configPlatform(source: ImageSource, doc: ImageManifest): Promise<Platform | undefined> {
   const cfg = doc.config;
   if (cfg.mediaType !== MediaTypes.ociConfig && cfg.mediaType !== MediaTypes.dockerConfig) return undefined;
-  if (cfg.size > MAX_MANIFEST_BYTES) return undefined;
+  if (cfg.size > MAX_IMAGE_MANIFEST_BYTES) return undefined;
   const stream = await source.openBlob(cfg);
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);

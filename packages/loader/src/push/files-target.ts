@@ -33,6 +33,7 @@ import {
   ferryArea,
   lstatOrUndefined,
   noFollowReadStream,
+  replaceFile,
   targetFsError,
   tempName,
   type DirLock,
@@ -148,17 +149,9 @@ export class FilesTarget {
 
   async saveJournal(): Promise<void> {
     if (!this.journalDirty) return;
-    const tmp = tempName(this.area, 'journal');
-    const dest = join(this.area.dir, JOURNAL);
     const body = JSON.stringify({ version: 1, files: Object.fromEntries([...this.journal].sort(([a], [b]) => (a < b ? -1 : 1))) });
-    try {
-      await pipeline([Buffer.from(body)], exclusiveWriteStream(tmp));
-      await rename(tmp, dest);
-      this.journalDirty = false;
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw targetFsError(e, dest, 'cannot record what was written');
-    }
+    await replaceFile(this.area, join(this.area.dir, JOURNAL), Buffer.from(body), { doing: 'cannot record what was written' });
+    this.journalDirty = false;
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 // replaced, are found here so the operator sees them before saying yes.
 
 import { stat } from 'node:fs/promises';
-import { FerryError, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
+import { FerryError, imageRefName, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
 import { OciLayoutSink } from '@ferry/oci';
 import { volumePath, type TrustedManifest } from '../bundle.js';
 import { applyRewrites, type RewriteRule } from '../rewrite.js';
@@ -46,8 +46,7 @@ export interface PushState {
 }
 
 export function imageRef(img: BundleImage, rewrites: readonly RewriteRule[] = []): string {
-  const repo = applyRewrites(img.repository, rewrites);
-  return img.tag ? `${repo}:${img.tag}` : `${repo}@${img.digest}`;
+  return imageRefName({ ...img, repository: applyRewrites(img.repository, rewrites) });
 }
 
 /** Re-hashing present blobs is the slow part of planning; a blob verified once and unchanged

@@ -9,12 +9,12 @@
 
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { readFile, rename, rm, unlink } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, VerifyingStream, digestHex, isFerryError, type BlobSegment, type BundleBlob } from '@ferry/format-spec';
-import { checkRegularFile, exclusiveWriteStream, noFollowReadStream, openNoFollow, overwriteStream, targetFsError, tempName, type FerryArea } from '@ferry/oci';
+import { checkRegularFile, noFollowReadStream, openNoFollow, overwriteStream, replaceFile, targetFsError, type FerryArea } from '@ferry/oci';
 
 interface SegmentState {
   version: 1;
@@ -131,13 +131,6 @@ export class SegmentStore {
 
   private async saveState(): Promise<void> {
     const state: SegmentState = { version: 1, digest: this.blob.digest, size: this.blob.size, layout: this.layout, done: [...this.done].sort((a, b) => a - b) };
-    const tmp = tempName(this.area, 'state');
-    try {
-      await pipeline([Buffer.from(JSON.stringify(state))], exclusiveWriteStream(tmp, { flush: true }));
-      await rename(tmp, this.statePath);
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw targetFsError(e, this.statePath, `cannot record the progress of ${this.blob.digest}`);
-    }
+    await replaceFile(this.area, this.statePath, Buffer.from(JSON.stringify(state)), { doing: `cannot record the progress of ${this.blob.digest}`, flush: true });
   }
 }
