@@ -139,7 +139,12 @@ export async function pushCmd(a: PushArgs): Promise<number> {
         return ok;
       },
       onEvent: (e) => {
-        if (!progress) return;
+        // Before the question only the plan's own checks report (re-verifying a large target
+        // takes a while); the CI log keeps just the plan and the final state.
+        if (!progress) {
+          if (e.type === 'checking' && (mode === 'tty' || mode === 'plain')) process.stderr.write(`${describe(e)}…\n`);
+          return;
+        }
         if (e.type === 'bytes') progress.update({ bytes: e.bytes, total: e.total });
         else {
           const line = describe(e);

@@ -63,6 +63,9 @@ const MAX_JOURNAL_BYTES = 64 << 20;
 export class FilesTarget {
   readonly area: FerryArea;
   private journal = new Map<string, string>();
+  /** Content hashes of files already there, by path and stat signature: the plan is made twice
+   *  (before the operator's yes and again under the lock), large files are hashed once. */
+  private hashed = new Map<string, { sig: string; digest: string }>();
   private journalDirty = false;
   private lock?: DirLock;
 
@@ -106,11 +109,18 @@ export class FilesTarget {
     const dest = containedPath(this.root, f.path);
     const parent = posix.dirname(f.path);
     if (parent !== '.' && !(await checkDirChain(this.root, parent))) return 'absent';
-    const size = await checkRegularFile(dest, `carried file ${f.path}`);
-    if (size === undefined) return 'absent';
-    const now = 'sha256:' + (await sha256File(dest).catch((e: unknown) => {
-      throw targetFsError(e, dest, 'cannot read a file already in the files directory');
-    })).sha256;
+    const st = await lstatOrUndefined(dest);
+    if (st === undefined) return 'absent';
+    if (!st.isFile()) await checkRegularFile(dest, `carried file ${f.path}`); // throws: a link or special file is there
+    const size = st.size;
+    const sig = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    let now = this.hashed.get(dest)?.sig === sig ? this.hashed.get(dest)!.digest : undefined;
+    if (now === undefined) {
+      now = 'sha256:' + (await sha256File(dest).catch((e: unknown) => {
+        throw targetFsError(e, dest, 'cannot read a file already in the files directory');
+      })).sha256;
+      this.hashed.set(dest, { sig, digest: now });
+    }
     if (size === f.size && now === f.digest) return 'same';
     return this.journal.get(f.path) === now ? 'ours-older' : 'changed';
   }
