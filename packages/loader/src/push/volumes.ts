@@ -39,7 +39,13 @@ export function interrupted(): FerryError {
 
 export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, signal?: AbortSignal): Promise<VolumeLoop> {
   const out: VolumeLoop = { blobsWritten: 0, bytesWritten: 0, failures: [], written: new Set() };
-  const total = s.manifest.blobs.filter((b) => blobNeeded(s, b)).reduce((n, b) => n + b.size, 0);
+  // What this run can load: needed blobs and segments in the volumes that are here.
+  const here = (v: number): boolean => s.volumeState.get(v) === 'present';
+  const total = s.manifest.blobs.filter((b) => blobNeeded(s, b)).reduce((n, b) => {
+    if (b.volume !== undefined) return n + (here(b.volume) ? b.size : 0);
+    const store = s.segments.get(b.digest);
+    return n + (b.segments ?? []).filter((g) => here(g.volume) && !store?.isDone(g.index)).reduce((m, g) => m + g.size, 0);
+  }, 0);
 
   // Count bytes without switching the entry stream to flowing mode before the sink reads it.
   const counted = (src: Readable): Readable => {
