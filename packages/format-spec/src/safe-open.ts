@@ -34,8 +34,11 @@ export interface OpenRegularFileOptions {
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-/** What a non-regular file is, in words for a message. */
-function kindOf(st: Stats): string {
+/** What a file is, in words for a message ("a directory", "a FIFO (named pipe)"...); from lstat
+ *  it also says "a symbolic link". */
+export function describeFileKind(st: Stats): string {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFile()) return 'a regular file';
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';
@@ -55,7 +58,7 @@ async function viaLink(path: string): Promise<string> {
 }
 
 async function notRegular(path: string, what: string, st: Stats): Promise<FerryError> {
-  const kind = kindOf(st);
+  const kind = describeFileKind(st);
   return new FerryError(
     'INPUT_INVALID',
     `${what} ${printable(path)} is ${kind}${await viaLink(path)}, not a regular file; Ferry reads bundle files and keys only from regular files`,

@@ -15,7 +15,7 @@ import { lstat, mkdir, open, readdir, rename, rm, unlink, type FileHandle } from
 import { pipeline } from 'node:stream/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Stats } from 'node:fs';
-import { FerryError, printable } from '@ferry/format-spec';
+import { FerryError, describeFileKind, printable } from '@ferry/format-spec';
 
 export const FERRY_AREA = '.ferry';
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -33,18 +33,9 @@ export function ferryArea(root: string): FerryArea {
   return { root, dir, tmp: join(dir, 'tmp'), partial: join(dir, 'partial') };
 }
 
-const KIND_WORDS: Array<[(s: Stats) => boolean, string]> = [
-  [(s) => s.isSymbolicLink(), 'a symbolic link'],
-  [(s) => s.isDirectory(), 'a directory'],
-  [(s) => s.isFile(), 'a regular file'],
-  [(s) => s.isFIFO(), 'a FIFO'],
-  [(s) => s.isSocket(), 'a socket'],
-  [(s) => s.isCharacterDevice(), 'a character device'],
-  [(s) => s.isBlockDevice(), 'a block device'],
-];
-
-export function describeKind(s: Stats): string {
-  return KIND_WORDS.find(([t]) => t(s))?.[1] ?? 'not a regular file';
+/** `size:mtime:inode` of a stat: a file with the same signature has not been rewritten since. */
+export function statSignature(st: Stats): string {
+  return `${st.size}:${st.mtimeMs}:${st.ino}`;
 }
 
 /**
@@ -76,7 +67,7 @@ export function targetFsError(e: unknown, path: string, doing: string): FerryErr
 function linkError(path: string, st: Stats, what: string): FerryError {
   return new FerryError(
     'TARGET_ERROR',
-    `${printable(path)} is ${describeKind(st)}, where ${what} belongs; Ferry does not follow or replace links and special files it did not make in a target — remove it or choose another target`,
+    `${printable(path)} is ${describeFileKind(st)}, where ${what} belongs; Ferry does not follow or replace links and special files it did not make in a target — remove it or choose another target`,
     { path },
   );
 }

@@ -34,6 +34,7 @@ import {
   lstatOrUndefined,
   noFollowReadStream,
   replaceFile,
+  statSignature,
   targetFsError,
   tempName,
   type DirLock,
@@ -113,7 +114,7 @@ export class FilesTarget {
     if (st === undefined) return 'absent';
     if (!st.isFile()) await checkRegularFile(dest, `carried file ${f.path}`); // throws: a link or special file is there
     const size = st.size;
-    const sig = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    const sig = statSignature(st);
     let now = this.hashed.get(dest)?.sig === sig ? this.hashed.get(dest)!.digest : undefined;
     if (now === undefined) {
       now = 'sha256:' + (await sha256File(dest).catch((e: unknown) => {

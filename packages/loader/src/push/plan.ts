@@ -6,7 +6,7 @@
 
 import { stat } from 'node:fs/promises';
 import { FerryError, imageRefName, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
-import { OciLayoutSink } from '@ferry/oci';
+import { OciLayoutSink, statSignature } from '@ferry/oci';
 import { volumePath, type TrustedManifest } from '../bundle.js';
 import { applyRewrites, type RewriteRule } from '../rewrite.js';
 import { FilesTarget, type CarriedFile, type FileState } from './files-target.js';
@@ -55,7 +55,7 @@ export type VerifiedCache = Map<string, string>;
 
 async function fileSignature(path: string): Promise<string | undefined> {
   const st = await stat(path).catch(() => undefined);
-  return st ? `${st.size}:${st.mtimeMs}:${st.ino}` : undefined;
+  return st ? statSignature(st) : undefined;
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
@@ -88,18 +88,7 @@ export function blobNeeded(s: PushState, b: BundleBlob): boolean {
   return imageNeeds(s, b.digest) || (s.pathsByDigest.get(b.digest) ?? []).some((f) => needsFile(s, f));
 }
 
-/** Does volume `v` hold a piece (whole blob or a segment not yet in) of something still needed? */
-export function volumeNeeded(s: PushState, v: number): boolean {
-  for (const b of s.manifest.blobs) {
-    if (!blobNeeded(s, b)) continue;
-    if (b.volume === v) return true;
-    const store = s.segments.get(b.digest);
-    if (b.segments?.some((g) => g.volume === v && !store?.isDone(g.index))) return true;
-  }
-  return false;
-}
-
-/** Volumes that hold what is still missing, by number. */
+/** Volumes that hold a piece (a whole blob, or a segment not yet in) of what is still missing. */
 export function volumesStillNeeded(s: PushState): number[] {
   const out = new Set<number>();
   for (const b of s.manifest.blobs) {
@@ -109,6 +98,10 @@ export function volumesStillNeeded(s: PushState): number[] {
     for (const g of b.segments ?? []) if (!store?.isDone(g.index)) out.add(g.volume);
   }
   return [...out].sort((a, b) => a - b);
+}
+
+export function volumeNeeded(s: PushState, v: number): boolean {
+  return volumesStillNeeded(s).includes(v);
 }
 
 /** Tags that two entries of this bundle would both write (after --rewrite) with other content. */
