@@ -23,7 +23,6 @@ import type { FileRequest } from './sources/files.js';
 
 const PROGRAM = 'ferry-bundle';
 
-
 /** A source string for output: no credentials, no control characters. */
 const show = (s: string): string => printable(redactCredentials(s));
 

@@ -12,7 +12,6 @@ import { pushCmd } from './push-command.js';
 
 const PROGRAM = 'ferry-load';
 
-
 async function trusted(keys: string[]): Promise<TrustedKey[]> {
   return loadTrustedKeys(keys);
 }

@@ -27,7 +27,6 @@ export interface PushArgs {
   charts?: string;
 }
 
-
 const short = (d: string): string => `${d.slice(0, 19)}…`;
 
 /** The plan, as the lines the operator reads before saying yes (also logged with --yes). */
