@@ -1,6 +1,8 @@
 // Starts a real CNCF distribution 2.8 registry (Debian's /usr/bin/docker-registry) on a free
-// loopback port, in its own temp dir, plain or with htpasswd / token auth and TLS. Stopped by
-// PID; a process 'exit' hook kills any left running so a failed test never leaks one.
+// loopback port, in its own temp dir, plain or with htpasswd / token auth and TLS, optionally
+// read-only. It can be SIGKILLed and restarted on the same port with the same config and data
+// (crash tests). Stopped by PID; a process 'exit' hook kills any left running so a failed test
+// never leaks one.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -20,6 +22,11 @@ export interface RegistryOptions {
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
   /** Serve HTTPS with a fresh test CA (its file is returned as caFile). */
   tls?: boolean;
+  /**
+   * distribution's `storage.maintenance.readonly`: reads work, every write (blob upload,
+   * manifest PUT, DELETE) is refused with 405 UNSUPPORTED — a registry the caller may not push to.
+   */
+  readOnly?: boolean;
 }
 
 export interface StartedRegistry {
@@ -29,9 +36,17 @@ export interface StartedRegistry {
   url: string;
   caFile?: string;
   dir: string;
-  pid: number;
-  /** Registry stdout+stderr so far (for failure messages). */
+  /** PID of the current registry process (a new one after restart()). */
+  readonly pid: number;
+  /** Registry stdout+stderr so far, across restarts (for failure messages). */
   log(): string;
+  /** SIGKILL the registry (no clean shutdown); data dir and config stay. Resolves once it exited. */
+  kill(): Promise<void>;
+  /** Start it again on the same port with the same config and data; resolves when /v2/ answers. */
+  restart(): Promise<void>;
+  /** Whether a registry process is running now (false between kill() and restart()). */
+  running(): boolean;
+  /** Kill it if running (SIGTERM, then SIGKILL) and delete its temp dir. Safe after kill(). */
   stop(): Promise<void>;
 }
 
@@ -65,7 +80,7 @@ function htpasswdLine(user: string, password: string): string {
   return r.stdout.trim() + '\n';
 }
 
-function configYaml(o: { data: string; addr: string; tls?: { cert: string; key: string }; htpasswd?: string; token?: RegistryOptions['token'] }): string {
+function configYaml(o: { data: string; addr: string; tls?: { cert: string; key: string }; htpasswd?: string; token?: RegistryOptions['token']; readOnly?: boolean }): string {
   const lines = [
     'version: 0.1',
     'log:',
@@ -80,6 +95,7 @@ function configYaml(o: { data: string; addr: string; tls?: { cert: string; key: 
     '  maintenance:',
     '    uploadpurging:',
     '      enabled: false',
+    ...(o.readOnly ? ['    readonly:', '      enabled: true'] : []),
     'http:',
     `  addr: ${o.addr}`,
     '  secret: ferry-test-secret',
@@ -105,6 +121,30 @@ function probe(url: string): Promise<boolean> {
   });
 }
 
+interface Proc {
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+/** Spawn the registry on `cfg` and wait until `url`/v2/ answers; undefined if it never did. */
+async function launch(cfg: string, url: string, onLog: (s: string) => void): Promise<Proc | undefined> {
+  const child = spawn(REGISTRY_BIN, ['serve', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.stdout!.on('data', (d: Buffer) => onLog(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => onLog(d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { running.delete(child); resolve(); }));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
+    if (await probe(`${url}/v2/`)) return { child, exited };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await exited;
+  return undefined;
+}
+
+const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+
 export async function startRegistry(opts: RegistryOptions = {}): Promise<StartedRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-reg-'));
   const data = join(dir, 'data');
@@ -122,44 +162,62 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
     // Create it first: a missing file makes the registry invent a user (protocols.md §4).
     await writeFile(htpasswd, htpasswdLine(opts.auth.user, opts.auth.password));
   }
-  let lastErr = '';
+  let log = '';
+  const onLog = (s: string) => (log += s);
+  const cfg = join(dir, 'config.yml');
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     const url = `${tls ? 'https' : 'http'}://${host}`;
-    const cfg = join(dir, 'config.yml');
-    await writeFile(cfg, configYaml({ data, addr: host, ...(tls ? { tls } : {}), ...(htpasswd ? { htpasswd } : {}), ...(opts.token ? { token: opts.token } : {}) }));
-    const child = spawn(REGISTRY_BIN, ['serve', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    let log = '';
-    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => { running.delete(child); resolve(); }));
-    const deadline = Date.now() + 10_000;
-    let ready = false;
-    while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-      if (await probe(`${url}/v2/`)) { ready = true; break; }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    if (!ready) {
-      lastErr = log;
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
-      continue; // port raced away, or a config problem: the log says which
-    }
-    const pid = child.pid!;
+    await writeFile(cfg, configYaml({
+      data, addr: host, ...(tls ? { tls } : {}), ...(htpasswd ? { htpasswd } : {}), ...(opts.token ? { token: opts.token } : {}),
+      ...(opts.readOnly ? { readOnly: true } : {}),
+    }));
+    let proc = await launch(cfg, url, onLog);
+    if (!proc) continue; // port raced away, or a config problem: the log says which
     let stopped = false;
+    let restarting: Promise<void> | undefined;
+    const killNow = async () => {
+      const p = proc!;
+      if (alive(p.child)) p.child.kill('SIGKILL');
+      await p.exited;
+    };
     return {
-      host, url, dir, pid,
+      host, url, dir,
+      get pid() { return proc!.child.pid!; },
       ...(caFile ? { caFile } : {}),
       log: () => log,
+      running: () => !stopped && alive(proc!.child),
+      async kill() {
+        if (stopped) throw new Error(`registry ${host} is stopped`);
+        await restarting;
+        await killNow();
+      },
+      async restart() {
+        if (stopped) throw new Error(`registry ${host} is stopped`);
+        if (restarting) return restarting;
+        restarting = (async () => {
+          await killNow();
+          // The port was ours a moment ago; Go listens with SO_REUSEADDR, so only another
+          // process grabbing it in between can make this fail. Try a few times, then say so.
+          for (let i = 0; i < 5; i++) {
+            const p = await launch(cfg, url, onLog);
+            if (p) { proc = p; return; }
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          throw new Error(`docker-registry did not restart on ${host}:\n${log}`);
+        })().finally(() => { restarting = undefined; });
+        return restarting;
+      },
       async stop() {
         if (stopped) return;
         stopped = true;
-        if (child.exitCode === null && child.signalCode === null) {
-          process.kill(pid, 'SIGTERM');
-          const t = setTimeout(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }, 2000);
-          await exited;
+        await restarting?.catch(() => undefined);
+        const p = proc!;
+        if (alive(p.child)) {
+          p.child.kill('SIGTERM');
+          const t = setTimeout(() => { if (alive(p.child)) p.child.kill('SIGKILL'); }, 2000);
+          await p.exited;
           clearTimeout(t);
         }
         await rm(dir, { recursive: true, force: true });
@@ -167,5 +225,5 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
     };
   }
   await rm(dir, { recursive: true, force: true });
-  throw new Error(`docker-registry did not start:\n${lastErr}`);
+  throw new Error(`docker-registry did not start:\n${log}`);
 }
