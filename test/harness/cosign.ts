@@ -1,0 +1,175 @@
+// Helpers around the real cosign (v2.6.5) and crane binaries built by scripts/test-tools.sh:
+// key pairs, signatures and attestations pushed into a test registry as cosign itself writes
+// them (tag `sha256-<hex>.sig` / `.att`, no transparency log), `cosign verify` against a
+// registry, and `crane digest`. Every run is isolated from the user's configuration (see
+// runTool) and has a timeout.
+//
+// Registry flags, as cosign v2.6.5 takes them:
+//   plain HTTP         --allow-http-registry (go-containerregistry would already fall back to
+//                      http for 127.0.0.1, but the flag states the intent and covers other hosts)
+//   TLS, own test CA   --registry-cacert CA
+//   TLS, unverified    --allow-insecure-registry
+// Credentials go into a docker config.json in the isolated DOCKER_CONFIG, not onto the command
+// line (where a process listing would show them).
+
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { goTool, runTool, type ToolResult } from './tools.js';
+
+export interface RegistryAccess {
+  /** Plain-HTTP registry (allow http). */
+  insecure?: boolean;
+  /** CA certificate (PEM) that signed the registry's TLS certificate. */
+  caFile?: string;
+  /** TLS without verifying the certificate (self-signed, no CA given). */
+  skipTlsVerify?: boolean;
+  /** `user:password` for Basic auth (htpasswd registries). */
+  creds?: string;
+  /** Per-call timeout; default 120 s. */
+  timeoutMs?: number;
+}
+
+let homes = 0;
+let scratch: Promise<string> | undefined;
+function scratchDir(): Promise<string> {
+  scratch ??= mkdtemp(join(tmpdir(), 'ferry-cosign-')).then((d) => {
+    process.once('exit', () => rmSync(d, { recursive: true, force: true }));
+    return d;
+  });
+  return scratch;
+}
+
+/** A fresh HOME for one tool run; with creds, a docker config.json for the ref's registry. */
+async function isolatedHome(ref: string | undefined, creds: string | undefined): Promise<string> {
+  const home = join(await scratchDir(), `home-${++homes}`);
+  await mkdir(join(home, '.docker'), { recursive: true });
+  if (creds && ref) {
+    const host = registryOf(ref);
+    await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(creds).toString('base64') } } }), { mode: 0o600 });
+  }
+  return home;
+}
+
+/** `127.0.0.1:5000/ns/app@sha256:…` → `127.0.0.1:5000`. */
+export function registryOf(ref: string): string {
+  const i = ref.indexOf('/');
+  if (i < 0) throw new Error(`not a registry reference (HOST/REPO…): ${ref}`);
+  return ref.slice(0, i);
+}
+
+function registryFlags(o: RegistryAccess): string[] {
+  const f: string[] = [];
+  if (o.insecure) f.push('--allow-http-registry');
+  if (o.skipTlsVerify) f.push('--allow-insecure-registry');
+  if (o.caFile) f.push('--registry-cacert', o.caFile);
+  return f;
+}
+
+function fail(what: string, r: ToolResult): never {
+  throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.trim()}\n${r.stdout.trim()}`.trim());
+}
+
+async function cosign(args: string[], ref: string | undefined, o: RegistryAccess & { password?: string }): Promise<ToolResult> {
+  const bin = await goTool('cosign');
+  const home = await isolatedHome(ref, o.creds);
+  return runTool(bin, args, home, {
+    env: { ...(o.password !== undefined ? { COSIGN_PASSWORD: o.password } : {}) },
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+  });
+}
+
+export interface CosignKeys {
+  key: string;
+  pub: string;
+}
+
+/** `cosign generate-key-pair` in `dir` (cosign.key encrypted with `password`, cosign.pub). */
+export async function cosignKeyPair(dir: string, password: string, prefix = 'cosign'): Promise<CosignKeys> {
+  await mkdir(dir, { recursive: true });
+  const bin = await goTool('cosign');
+  const home = await isolatedHome(undefined, undefined);
+  // generate-key-pair writes into its working directory.
+  const r = await runTool(bin, ['generate-key-pair', '--output-key-prefix', prefix], home, { cwd: dir, env: { COSIGN_PASSWORD: password } });
+  if (r.code !== 0) fail('cosign generate-key-pair', r);
+  return { key: join(dir, `${prefix}.key`), pub: join(dir, `${prefix}.pub`) };
+}
+
+/** `HOST/REPO:TAG` or `HOST/REPO@DIGEST` → `HOST/REPO@DIGEST`, resolving a tag with crane. */
+export async function byDigest(ref: string, o: RegistryAccess = {}): Promise<{ ref: string; repo: string; digest: string }> {
+  const at = ref.indexOf('@');
+  if (at >= 0) return { ref, repo: ref.slice(0, at), digest: ref.slice(at + 1) };
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  const repo = colon > slash ? ref.slice(0, colon) : ref;
+  const digest = await craneDigest(ref, o);
+  return { ref: `${repo}@${digest}`, repo, digest };
+}
+
+const hexOf = (digest: string) => digest.replace(/^sha256:/, '');
+
+export interface Signed {
+  /** The HOST/REPO@DIGEST that was signed. */
+  ref: string;
+  digest: string;
+  /** The cosign tag written beside it, e.g. `sha256-<hex>.sig`. */
+  tag: string;
+  stderr: string;
+}
+
+/**
+ * `cosign sign --key KEY --tlog-upload=false --yes REF@DIGEST`: a real cosign signature stored
+ * in the registry under the `sha256-<hex>.sig` tag. A tag reference is resolved to its digest
+ * first, so what is signed is exactly the manifest the test means.
+ */
+export async function cosignSign(ref: string, keyPath: string, password: string, o: RegistryAccess = {}): Promise<Signed> {
+  const d = await byDigest(ref, o);
+  const r = await cosign(['sign', '--key', keyPath, '--tlog-upload=false', '--yes', ...registryFlags(o), d.ref], d.ref, { ...o, password });
+  if (r.code !== 0) fail(`cosign sign ${d.ref}`, r);
+  return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}.sig`, stderr: r.stderr };
+}
+
+/**
+ * `cosign attest --key KEY --type TYPE --predicate FILE --tlog-upload=false --yes REF@DIGEST`:
+ * an in-toto attestation (DSSE) under the `sha256-<hex>.att` tag.
+ */
+export async function cosignAttest(ref: string, keyPath: string, password: string, predicateFile: string, type = 'slsaprovenance', o: RegistryAccess = {}): Promise<Signed> {
+  const d = await byDigest(ref, o);
+  const r = await cosign(['attest', '--key', keyPath, '--type', type, '--predicate', predicateFile, '--tlog-upload=false', '--yes', ...registryFlags(o), d.ref], d.ref, { ...o, password });
+  if (r.code !== 0) fail(`cosign attest ${d.ref}`, r);
+  return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}.att`, stderr: r.stderr };
+}
+
+/** `cosign verify --key PUB --insecure-ignore-tlog=true REF` (exit 0 = a valid signature by that key). */
+export async function cosignVerify(ref: string, pubPath: string, o: RegistryAccess = {}): Promise<ToolResult> {
+  return cosign(['verify', '--key', pubPath, '--insecure-ignore-tlog=true', '--output', 'json', ...registryFlags(o), ref], ref, o);
+}
+
+/** `cosign verify-attestation --key PUB --type TYPE --insecure-ignore-tlog=true REF`. */
+export async function cosignVerifyAttestation(ref: string, pubPath: string, type = 'slsaprovenance', o: RegistryAccess = {}): Promise<ToolResult> {
+  return cosign(['verify-attestation', '--key', pubPath, '--type', type, '--insecure-ignore-tlog=true', ...registryFlags(o), ref], ref, o);
+}
+
+/**
+ * `crane digest [--insecure] REF`: the registry's digest of a tag (or digest) reference, as
+ * go-containerregistry computes it. crane has no CA flag: a caFile goes in as SSL_CERT_FILE,
+ * which Go's crypto/x509 reads on Linux.
+ */
+export async function craneDigest(ref: string, o: Omit<RegistryAccess, 'skipTlsVerify'> = {}): Promise<string> {
+  const r = await crane(['digest', ...(o.insecure ? ['--insecure'] : []), ref], ref, o);
+  if (r.code !== 0) fail(`crane digest ${ref}`, r);
+  const d = r.stdout.trim();
+  if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new Error(`crane digest ${ref}: unexpected output ${JSON.stringify(r.stdout)}`);
+  return d;
+}
+
+/** Run crane with the same isolation (and optional CA / creds) as the cosign helpers. */
+export async function crane(args: string[], ref: string | undefined, o: Omit<RegistryAccess, 'skipTlsVerify'> = {}): Promise<ToolResult> {
+  const bin = await goTool('crane');
+  const home = await isolatedHome(ref, o.creds);
+  return runTool(bin, args, home, {
+    env: { ...(o.caFile ? { SSL_CERT_FILE: o.caFile, SSL_CERT_DIR: '/nonexistent' } : {}) },
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+  });
+}
