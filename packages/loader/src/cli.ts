@@ -159,8 +159,14 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           y
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
-            .option('to', { type: 'string', demandOption: true, describe: 'Target: oci:DIR (an OCI image layout directory)' })
-            .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default: DIR-files beside the layout; must not overlap it)' })
+            .option('to', { type: 'string', demandOption: true, describe: 'Target: HOST[:PORT][/PREFIX] (a registry; docker://… too) or oci:DIR (an OCI image layout directory). Images keep their path under it: gcr.io/team/app:1 -> HOST/PREFIX/team/app:1' })
+            .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default for oci:DIR: DIR-files beside the layout; for a registry: not written unless given)' })
+            .option('state-dir', { type: 'string', describe: 'Registry targets: where a run keeps what the registry cannot tell the next one (split blobs in progress, the run lock). Default $XDG_STATE_HOME/ferry or ~/.local/state/ferry; never the bundle media' })
+            .option('concurrency', { type: 'number', describe: 'Requests in flight at once, shared by all images (default 6)' })
+            .option('authfile', { type: 'string', describe: 'Registry credentials file (docker config.json / containers auth.json); default $REGISTRY_AUTH_FILE, ~/.docker/config.json, containers auth.json' })
+            .option('creds', { type: 'string', describe: 'USER[:PASSWORD] for the target registry (or FERRY_REGISTRY_CREDS); never written anywhere' })
+            .option('ca-file', { type: 'string', array: true, describe: 'Extra CA certificate(s) (PEM) to trust for the registry\'s TLS' })
+            .option('insecure-registry', { type: 'string', array: true, describe: 'HOST[:PORT] reached over plain HTTP or unverified TLS (that host only)' })
             .option('charts', { type: 'string', describe: 'Chart repository target (not yet supported by this build)' })
             .option('rewrite', { type: 'string', array: true, describe: 'FROM=TO: rename repositories on load (repeatable; first match wins)' })
             .option('overwrite-files', { type: 'boolean', default: false, describe: 'Replace carried files whose local copy was changed since Ferry wrote it (default: keep them and report it)' })
@@ -168,7 +174,10 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
             .option('report', { type: 'string', describe: 'Also write the JSON report to this file' })
             .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Do not ask for confirmation' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false })
+            .example('$0 push /media/usb --trusted-key /etc/ferry/trusted/ferry.pub --to registry.local:5000', 'load into a registry (asks first)')
+            .example('$0 push /media/usb --trusted-key ferry.pub --to registry.local:5000/mirror --ca-file ca.pem --creds loader --yes', 'under a prefix, TLS with a private CA, no question')
+            .example('$0 push /media/usb --trusted-key ferry.pub --to oci:/srv/images', 'into an OCI layout directory'),
         async (a) => {
           setCode(await pushCmd(a as unknown as Parameters<typeof pushCmd>[0]));
         },

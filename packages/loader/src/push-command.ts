@@ -8,6 +8,7 @@ import { FerryError, loadTrustedKeys, printable } from '@ferry/format-spec';
 import { asArray, createProgress, formatBytes, outputMode, reportError, writeJson, writeText, type Progress } from '@ferry/cli-kit';
 import { pushBundle, pushOutcome, type PushEvent, type PushPlan, type PushReport } from './push/index.js';
 import { parseRewrite } from './rewrite.js';
+import type { RegistryOptions } from '@ferry/oci';
 import type { TrustedManifest } from './bundle.js';
 
 const PROGRAM = 'ferry-load';
@@ -25,6 +26,12 @@ export interface PushArgs {
   json: boolean;
   report?: string;
   charts?: string;
+  stateDir?: string;
+  concurrency?: number;
+  authfile?: string;
+  creds?: string;
+  caFile?: string[];
+  insecureRegistry?: string[];
 }
 
 const short = (d: string): string => `${d.slice(0, 19)}…`;
@@ -36,9 +43,14 @@ export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
   const vol = (ns: number[]) => ns.map((n) => String(n).padStart(3, '0')).join(', ');
   const lines = [
     `Bundle ${printable(m.name)}, created ${printable(m.created)}, ${who}`,
-    `  ${m.images.length} image(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${printable(plan.target)} (files to ${printable(plan.filesDir)})`,
+    `  ${m.images.length} image(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${printable(plan.target)} (${plan.filesDir !== undefined ? `files to ${printable(plan.filesDir)}` : 'files not written: no --files-dir'})`,
     `  volumes here: ${plan.volumesPresent.length}/${m.volumes.length}${plan.volumesMissing.length ? ` (missing ${vol(plan.volumesMissing)}: load them in a later run)` : ''}; to read now: ${plan.volumesToRead.length ? vol(plan.volumesToRead) : 'none (everything here is loaded already)'}`,
   ];
+  if (plan.targetKind === 'registry') {
+    lines.push('  names in the target:');
+    for (const n of plan.mapping.slice(0, 50)) lines.push(`    ${printable(n.source)} -> ${printable(n.target)}`);
+    if (plan.mapping.length > 50) lines.push(`    … and ${plan.mapping.length - 50} more (--json lists all)`);
+  }
   if (plan.blobsAlreadyThere || plan.blobsDamaged) {
     lines.push(`  already in the target: ${plan.blobsAlreadyThere} blob(s), re-verified${plan.blobsDamaged ? `; ${plan.blobsDamaged} damaged blob(s) there will be replaced` : ''}`);
   }
@@ -84,7 +96,7 @@ function summary(r: PushReport): string {
   const loaded = r.images.filter((i) => i.status === 'loaded').length;
   const filesDone = r.files.filter((f) => f.status === 'written' || f.status === 'unchanged').length;
   const out = [
-    `Loaded ${loaded}/${r.images.length} image(s) into ${printable(r.target)}, ${filesDone}/${r.files.length} file(s) into ${printable(r.filesDir)}; ${r.blobsWritten} blobs (${formatBytes(r.bytesWritten)}) written in ${r.seconds.toFixed(1)} s`,
+    `Loaded ${loaded}/${r.images.length} image(s) into ${printable(r.target)}, ${r.filesDir !== undefined ? `${filesDone}/${r.files.length} file(s) into ${printable(r.filesDir)}` : `${r.files.length} file(s) not written (no --files-dir)`}; ${r.blobsWritten} blobs (${formatBytes(r.bytesWritten)}) written${r.blobsMounted ? `, ${r.blobsMounted} mounted from another repository` : ''} in ${r.seconds.toFixed(1)} s`,
     ...r.images.map((i) => {
       const mark = i.status === 'loaded' ? '✅' : i.status === 'pending' ? '⏳' : '⛔';
       const note = i.status === 'refused' ? `  refused: ${printable(i.reason ?? '')}` : i.retaggedFrom ? `  (tag moved from ${short(i.retaggedFrom)})` : '';
@@ -112,6 +124,14 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const mode = outputMode(a.json);
   const rewrites = asArray(a.rewrite).map(parseRewrite);
   const keys = await loadTrustedKeys(asArray(a.trustedKey));
+  const creds = a.creds ?? process.env.FERRY_REGISTRY_CREDS;
+  const registry: RegistryOptions = {
+    ...(a.authfile ? { authFile: a.authfile } : {}),
+    ...(creds ? { creds } : {}),
+    ...(asArray(a.caFile).length ? { caFile: asArray(a.caFile) } : {}),
+    ...(asArray(a.insecureRegistry).length ? { insecure: asArray(a.insecureRegistry) } : {}),
+    ...(a.concurrency ? { concurrency: a.concurrency } : {}),
+  };
   const controller = new AbortController();
   const abort = (): void => controller.abort();
   process.on('SIGINT', abort);
@@ -125,6 +145,9 @@ export async function pushCmd(a: PushArgs): Promise<number> {
       allowUnsigned: a.allowUnsigned,
       to: a.to,
       ...(a.filesDir ? { filesDir: a.filesDir } : {}),
+      ...(a.stateDir ? { stateDir: a.stateDir } : {}),
+      ...(a.concurrency ? { concurrency: a.concurrency } : {}),
+      registry,
       rewrites,
       overwriteFiles: a.overwriteFiles,
       noRetag: !a.retag,

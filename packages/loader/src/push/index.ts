@@ -6,34 +6,35 @@
 import { FerryError, isFerryError } from '@ferry/format-spec';
 import { openTrusted } from '../bundle.js';
 import { finalize } from './finalize.js';
-import { planPush, type VerifiedCache } from './plan.js';
+import { planPush } from './plan.js';
 import { interrupted, loadVolumes } from './volumes.js';
 import type { PushOptions, PushReport } from './types.js';
 
-export type { PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
+export type { NameMapping, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
 export { pushOutcome } from './finalize.js';
 export { imageRef } from './plan.js';
+export { defaultStateDir, parseRegistryTarget, resolveTargets, type PushTargets } from './target.js';
 
 export async function pushBundle(path: string, opts: PushOptions): Promise<PushReport> {
   const started = Date.now();
   const emit = opts.onEvent ?? (() => {});
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
-  const cache: VerifiedCache = new Map();
-  const first = await planPush(tm, opts, cache);
-  if (opts.signal?.aborted) throw interrupted();
-  if (opts.confirm && !(await opts.confirm(tm, first.plan))) {
-    throw new FerryError('DECLINED', 'not loaded: the operator answered no; nothing was written');
-  }
-  if (opts.signal?.aborted) throw interrupted();
-
-  // The first write: the targets are created and locked. Then plan again under the lock (only
-  // another Ferry run can have changed them meanwhile; verified blobs are not hashed twice).
-  const what = `loading ${tm.manifest.name} into ${first.state.targets.layoutDir}`;
-  const { layout, files } = first.state;
+  const first = await planPush(tm, opts);
+  const { target, files } = first.state;
   try {
-    await layout.lock(what);
-    await files.open(what);
-    const { state } = await planPush(tm, opts, cache, { layout, files });
+    if (opts.signal?.aborted) throw interrupted();
+    if (opts.confirm && !(await opts.confirm(tm, first.plan))) {
+      throw new FerryError('DECLINED', 'not loaded: the operator answered no; nothing was written');
+    }
+    if (opts.signal?.aborted) throw interrupted();
+
+    // The first write: the targets are created and locked. Then plan again under the lock (only
+    // another Ferry run can have changed them meanwhile; verified blobs are not hashed twice).
+    const t = first.state.targets;
+    const what = `loading ${tm.manifest.name} into ${t.kind === 'layout' ? t.layoutDir : t.description}`;
+    await target.lock(what);
+    await files?.open(what);
+    const { state } = await planPush(tm, opts, { target, files });
     const loop = await loadVolumes(state, emit, opts.signal);
     if (opts.signal?.aborted) throw interrupted();
     return await finalize(state, loop, emit, started);
@@ -41,7 +42,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     if (opts.signal?.aborted && !isFerryError(e, 'INTERRUPTED')) throw interrupted();
     throw e;
   } finally {
-    await files.close();
-    await layout.close();
+    await files?.close();
+    await target.close();
   }
 }
