@@ -8,12 +8,12 @@ import { FerryError, loadTrustedKeys, printable } from '@ferry/format-spec';
 import { asArray, createProgress, formatBytes, outputMode, reportError, writeJson, writeText, type Progress } from '@ferry/cli-kit';
 import { pushBundle, pushOutcome, type PushEvent, type PushPlan, type PushReport } from './push/index.js';
 import { parseRewrite } from './rewrite.js';
-import type { RegistryOptions } from '@ferry/oci';
+import { registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import type { TrustedManifest } from './bundle.js';
 
 const PROGRAM = 'ferry-load';
 
-export interface PushArgs {
+export interface PushArgs extends RegistryArgs {
   path: string;
   trustedKey?: string[];
   to: string;
@@ -27,11 +27,6 @@ export interface PushArgs {
   report?: string;
   charts?: string;
   stateDir?: string;
-  concurrency?: number;
-  authfile?: string;
-  creds?: string;
-  caFile?: string[];
-  insecureRegistry?: string[];
 }
 
 const short = (d: string): string => `${d.slice(0, 19)}…`;
@@ -124,14 +119,8 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const mode = outputMode(a.json);
   const rewrites = asArray(a.rewrite).map(parseRewrite);
   const keys = await loadTrustedKeys(asArray(a.trustedKey));
-  const creds = a.creds ?? process.env.FERRY_REGISTRY_CREDS;
-  const registry: RegistryOptions = {
-    ...(a.authfile ? { authFile: a.authfile } : {}),
-    ...(creds ? { creds } : {}),
-    ...(asArray(a.caFile).length ? { caFile: asArray(a.caFile) } : {}),
-    ...(asArray(a.insecureRegistry).length ? { insecure: asArray(a.insecureRegistry) } : {}),
-    ...(a.concurrency ? { concurrency: a.concurrency } : {}),
-  };
+  const registry = registryOptionsFrom(a);
+
   const controller = new AbortController();
   const abort = (): void => controller.abort();
   process.on('SIGINT', abort);

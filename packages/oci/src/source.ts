@@ -75,6 +75,8 @@ export interface ImageSink {
   getManifest(repository: string, desc: Descriptor): Promise<Buffer>;
   /** Store a manifest or index by digest; everything it references must be stored already. */
   putManifest(repository: string, desc: Descriptor, bytes: Buffer): Promise<void>;
+  /** Manifests the target indexes as referring to `subject` (sinks with a referrers index). */
+  referrersOf?(repository: string, subject: string): Promise<Descriptor[]>;
   /** What a tag points at now, if anything. */
   tagged(repository: string, tag: string): Promise<Descriptor | undefined>;
   /** Create or move tags, in order; each must point at stored content. */

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { FerryError, isFerryError, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import { checkRegularFile, targetFsError, type TagRequest } from '@ferry/oci';
 import { checkClosure } from '../closure.js';
-import { imageNeeds, isPresent, mapLimit, volumesStillNeeded, type PushState } from './plan.js';
+import { imageNeeds, isPresent, volumesStillNeeded, type PushState } from './plan.js';
+import { mapLimit } from '../map-limit.js';
 import type { VolumeLoop } from './volumes.js';
 import type { FileStatus, PushEvent, PushReport } from './types.js';
 
@@ -165,6 +166,10 @@ async function dropUselessPartials(s: PushState): Promise<void> {
  * volumes still to bring, local files kept. Undefined when everything is in place.
  */
 export function pushOutcome(r: PushReport): FerryError | undefined {
+  if (r.check && !r.check.ok) {
+    const bad = r.check.items;
+    return new FerryError('CHECK_FAILED', `after loading, ${bad.length} tag(s) do not resolve in ${r.target} as the bundle has them: ${bad.slice(0, 3).map((b) => `${b.ref} ${b.status}`).join(', ')}${bad.length > 3 ? ', …' : ''}; something else changed the target meanwhile`, { failed: bad.length });
+  }
   if (r.complete) return undefined;
   const refused = r.images.filter((i) => i.status === 'refused');
   if (refused.length) return new FerryError('ARCHIVE_HOSTILE', `${refused.length} image(s) refused: ${refused[0]!.reason}`, { refused: refused.length });

@@ -5,6 +5,7 @@
 
 import { FerryError, isFerryError } from '@ferry/format-spec';
 import { openTrusted } from '../bundle.js';
+import { checkLoaded } from '../check.js';
 import { finalize } from './finalize.js';
 import { planPush } from './plan.js';
 import { interrupted, loadVolumes } from './volumes.js';
@@ -37,7 +38,12 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     const { state } = await planPush(tm, opts, { target, files });
     const loop = await loadVolumes(state, emit, opts.signal);
     if (opts.signal?.aborted) throw interrupted();
-    return await finalize(state, loop, emit, started);
+    const report = await finalize(state, loop, emit, started);
+    // The post-load check: every tag just made resolves in the target to the bundled digest.
+    emit({ type: 'checking', what: `the tags in ${state.targets.description}` });
+    const loaded = new Set(report.images.flatMap((r, i) => (r.status === 'loaded' ? [i] : [])));
+    const check = await checkLoaded(state.manifest, state.targets, target, { rewrites: opts.rewrites ?? [], concurrency: state.concurrency, deep: false, only: (i) => loaded.has(i) });
+    return { ...report, check: { ok: check.ok, items: check.items.filter((c) => c.status !== 'ok') }, seconds: (Date.now() - started) / 1000 };
   } catch (e) {
     if (opts.signal?.aborted && !isFerryError(e, 'INTERRUPTED')) throw interrupted();
     throw e;

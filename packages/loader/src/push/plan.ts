@@ -9,20 +9,13 @@
 import { FerryError, MAX_IMAGE_MANIFEST_BYTES, imageRefName, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
 import { volumePath, type TrustedManifest } from '../bundle.js';
 import { applyRewrites, type RewriteRule } from '../rewrite.js';
+import { mapNames, type TaggedReferrer } from './names.js';
+import { mapLimit } from '../map-limit.js';
 import { FilesTarget, type CarriedFile, type FileState } from './files-target.js';
 import { openPushTarget, type PushTarget } from './push-target.js';
 import { SegmentStore } from './segments.js';
 import { resolveTargets, type PushTargets } from './target.js';
 import type { FileConflict, NameMapping, PushOptions, PushPlan, TagMove } from './types.js';
-
-/** A referrer tagged beside its image (cosign's sha256-<hex>.sig/.att/.sbom scheme). */
-export interface TaggedReferrer {
-  image: BundleImage;
-  repository: string;
-  tag: string;
-  ref: string;
-  referrer: NonNullable<BundleImage['referrers']>[number];
-}
 
 export interface PushState {
   tm: TrustedManifest;
@@ -68,12 +61,6 @@ export function imageRef(img: BundleImage, rewrites: readonly RewriteRule[] = []
   return imageRefName({ ...img, repository: applyRewrites(img.repository, rewrites) });
 }
 
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 
 /** A volume is here (a regular file), absent, or here but not something a volume can be. */
 async function volumePresence(path: string): Promise<'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }> {
@@ -132,15 +119,6 @@ function checkNames(refs: string[], images: readonly BundleImage[], referrerTags
   }
 }
 
-/** Where each image goes: its repository in the target and the reference users will pull. */
-function mapNames(t: PushTargets, images: readonly BundleImage[], rewrites: readonly RewriteRule[]): { repos: string[]; refs: string[]; show: (repo: string, tag?: string, digest?: string) => string } {
-  const prefix = t.kind === 'registry' ? t.prefix : '';
-  const host = t.kind === 'registry' ? `${t.registry}/` : '';
-  const show = (repo: string, tag?: string, digest?: string): string => `${host}${tag ? `${repo}:${tag}` : `${repo}@${digest}`}`;
-  const repos = images.map((img) => [prefix, applyRewrites(img.repository, rewrites)].filter(Boolean).join('/'));
-  return { repos, refs: images.map((img, i) => show(repos[i]!, img.tag, img.digest)), show };
-}
-
 /** Everything a push needs to know before it writes, and the plan to show the operator. */
 export async function planPush(
   tm: TrustedManifest,
@@ -155,7 +133,7 @@ export async function planPush(
   const files = existing ? existing.files : filesDir !== undefined ? new FilesTarget(filesDir) : undefined;
   const rewrites = opts.rewrites ?? [];
   const concurrency = Math.max(1, opts.concurrency ?? (targets.kind === 'registry' ? 6 : 4));
-  const { repos, refs, show } = mapNames(targets, manifest.images, rewrites);
+  const { repos, refs, referrerTags } = mapNames(targets, manifest.images, rewrites);
 
   // Manifests a registry would refuse, before anything is sent (distribution: 4 MiB).
   const blobs = new Map(manifest.blobs.map((b) => [b.digest, b]));
@@ -171,10 +149,6 @@ export async function planPush(
   const targetExists = await target.check(repos[0]);
   if (files) await files.check();
 
-  const referrerTags: TaggedReferrer[] = [];
-  manifest.images.forEach((img, i) => {
-    for (const r of img.referrers ?? []) if (r.scheme === 'cosign-tag' && r.tag) referrerTags.push({ image: img, repository: repos[i]!, tag: r.tag, ref: show(repos[i]!, r.tag), referrer: r });
-  });
   checkNames(refs, manifest.images, referrerTags);
 
   // Tags that would move.

@@ -5,6 +5,7 @@ import type { TrustedKey } from '@ferry/format-spec';
 import type { RegistryOptions } from '@ferry/oci';
 import type { TrustedManifest } from '../bundle.js';
 import type { RewriteRule } from '../rewrite.js';
+import type { CheckItem } from '../check.js';
 
 export interface PushOptions {
   trustedKeys: readonly TrustedKey[];
@@ -107,5 +108,7 @@ export interface PushReport {
   blobsMounted: number;
   bytesWritten: number;
   complete: boolean;
+  /** The post-load check of what this run tagged; `items` lists only what is wrong. */
+  check?: { ok: boolean; items: CheckItem[] };
   seconds: number;
 }

@@ -9,7 +9,7 @@ import { FerryError, MAX_IMAGE_MANIFEST_BYTES, isIndexMediaType, isManifestMedia
 import type { BlobPresence, BlobWriteResult, ImageSink, TagRequest } from '../source.js';
 import { RegistryClient, RegistryClients } from './client.js';
 import { checkPushAllowed, mountBlob, pushBlob, putManifest } from './upload.js';
-import { addToReferrersTagIndex, referrerDescriptor, subjectOf } from './referrers.js';
+import { addToReferrersTagIndex, fetchReferrers, referrerDescriptor, subjectOf } from './referrers.js';
 import type { RegistryOptions } from './options.js';
 
 const isManifestType = (t: string): boolean => isManifestMediaType(t) || isIndexMediaType(t);
@@ -91,6 +91,11 @@ export class RegistrySink implements ImageSink {
     if (subject && !r.subjectProcessed) {
       await addToReferrersTagIndex(this.client, repository, subject, referrerDescriptor(bytes, desc));
     }
+  }
+
+  /** Manifests that name `subject` (the referrers API, else the `sha256-<hex>` fallback index). */
+  async referrersOf(repository: string, subject: string): Promise<Descriptor[]> {
+    return (await fetchReferrers(this.client, repository, subject)).descriptors;
   }
 
   tagged(repository: string, tag: string): Promise<Descriptor | undefined> {
