@@ -11,7 +11,7 @@ import { planPush } from './plan.js';
 import { interrupted, loadVolumes } from './volumes.js';
 import type { PushOptions, PushReport } from './types.js';
 
-export type { NameMapping, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
+export type { NameMapping, NextVolume, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
 export { pushOutcome } from './finalize.js';
 export { imageRef } from './plan.js';
 export { defaultStateDir, parseRegistryTarget, resolveTargets, type PushTargets } from './target.js';
@@ -36,7 +36,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     await target.lock(what);
     await files?.open(what);
     const { state } = await planPush(tm, opts, { target, files });
-    const loop = await loadVolumes(state, emit, opts.signal);
+    const loop = await loadVolumes(state, emit, opts.signal, opts.nextVolume);
     if (opts.signal?.aborted) throw interrupted();
     const report = await finalize(state, loop, emit, started);
     // The post-load check: every tag just made resolves in the target to the bundled digest.

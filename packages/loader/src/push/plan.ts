@@ -40,6 +40,8 @@ export interface PushState {
   segments: Map<string, SegmentStore>;
   retags: TagMove[];
   volumeState: Map<number, 'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }>;
+  /** Volumes read from somewhere else than beside the manifest (a path the operator typed). */
+  volumeFiles: Map<number, string>;
   overwriteFiles: boolean;
   concurrency: number;
 }
@@ -63,13 +65,17 @@ export function imageRef(img: BundleImage, rewrites: readonly RewriteRule[] = []
 
 
 /** A volume is here (a regular file), absent, or here but not something a volume can be. */
-async function volumePresence(path: string): Promise<'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }> {
+export async function volumePresence(path: string): Promise<'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }> {
   try {
     return (await statRegularFile(path, 'volume')) ? 'present' : 'absent';
   } catch (e) {
     if (!isFerryError(e, 'INPUT_INVALID')) throw e;
     return { code: 'INPUT_INVALID', message: e.message };
   }
+}
+
+export function volumeFile(s: Pick<PushState, 'tm' | 'volumeFiles'>, index: number): string {
+  return s.volumeFiles.get(index) ?? volumePath(s.tm.loc, index);
 }
 
 export function needsFile(s: PushState, f: CarriedFile): boolean {
@@ -220,7 +226,7 @@ export async function planPush(
   for (const v of manifest.volumes) volumeState.set(v.index, await volumePresence(volumePath(tm.loc, v.index)));
   const state: PushState = {
     tm, manifest, targets, target, files, blobs, repos, refs, referrerTags, wanted, present, damaged, carried, fileStates, pathsByDigest,
-    segments: new Map(), retags, volumeState, overwriteFiles: opts.overwriteFiles ?? false, concurrency,
+    segments: new Map(), retags, volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency,
   };
   for (const b of manifest.blobs) {
     if (!b.segments || !blobNeeded(state, b)) continue;
@@ -229,7 +235,10 @@ export async function planPush(
     state.segments.set(b.digest, store);
   }
   const here = manifest.volumes.filter((v) => volumeState.get(v.index) !== 'absent').map((v) => v.index);
-  const mapping: NameMapping[] = manifest.images.map((img, i) => ({ source: img.source, target: refs[i]! }));
+  const mapping: NameMapping[] = manifest.images.map((img, i) => {
+    const all = [...new Set([...img.blobs, ...(img.referrers ?? []).flatMap((r) => r.blobs)])];
+    return { source: img.source, target: refs[i]!, repository: repos[i]!, blobs: all.length, present: all.filter((d) => isPresent(state, repos[i]!, d)).length };
+  });
   const plan: PushPlan = {
     target: targets.description,
     targetKind: targets.kind,

@@ -28,9 +28,16 @@ export interface PushOptions {
   /** Called with the plan after every check and before anything is written; false declines. */
   confirm?: (tm: TrustedManifest, plan: PushPlan) => Promise<boolean>;
   onEvent?: (e: PushEvent) => void;
+  nextVolume?: NextVolume;
   /** Abort (Ctrl-C): the run stops at the next safe point, tags nothing incomplete. */
   signal?: AbortSignal;
 }
+
+/**
+ * Asked when a volume still needed is not here (the operator swaps discs within one run):
+ * resolves to the path to read it from (`expectedAt` once the disc is in), or undefined to stop.
+ */
+export type NextVolume = (ask: { index: number; of: number; file: string; expectedAt: string }) => Promise<string | undefined>;
 
 export interface TagMove {
   ref: string;
@@ -47,7 +54,13 @@ export interface FileConflict {
 /** Where one bundled image goes. */
 export interface NameMapping {
   source: string;
+  /** The full reference users pull. */
   target: string;
+  /** The repository in the target. */
+  repository: string;
+  /** Blobs (the image's and its signatures') and how many the target holds already. */
+  blobs: number;
+  present: number;
 }
 
 /** What a push will do, computed without writing anything. */

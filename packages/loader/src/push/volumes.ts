@@ -11,10 +11,9 @@
 import { Transform, type Readable } from 'node:stream';
 import { FerryError, isFerryError, readVolume, toFerryError, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import { noFollowReadStream } from '@ferry/oci';
-import { volumePath } from '../bundle.js';
-import { blobNeeded, missingRepos, needsFile, placeKey, volumeNeeded, type PushState } from './plan.js';
+import { blobNeeded, missingRepos, needsFile, placeKey, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
 import type { SegmentStore } from './segments.js';
-import type { PushEvent } from './types.js';
+import type { NextVolume, PushEvent } from './types.js';
 
 /** A volume that could not be read this run (damaged, not a file), or a split blob whose
  *  reassembled copy needs some volumes again. */
@@ -63,7 +62,7 @@ class TaskQueue {
   }
 }
 
-export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, signal?: AbortSignal): Promise<VolumeLoop> {
+export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, signal?: AbortSignal, nextVolume?: NextVolume): Promise<VolumeLoop> {
   const out: VolumeLoop = { blobsWritten: 0, blobsMounted: 0, bytesWritten: 0, failures: [], written: new Set() };
   const sink = s.target.sink;
   const queue = new TaskQueue(s.concurrency);
@@ -188,82 +187,114 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
     await store.discard();
   };
 
-  let dropped: FerryError | undefined;
-  for (let pass = 0; pass < MAX_PASSES; pass++) {
-    dropped = undefined;
-    let read = 0;
-    for (const v of s.manifest.volumes) {
-      if (signal?.aborted) throw interrupted();
-      if (failed.has(v.index)) continue;
-      const presence = s.volumeState.get(v.index);
-      if (presence === 'absent') continue;
-      if (presence !== 'present' && presence !== undefined) {
-        failed.add(v.index);
-        out.failures.push({ volumes: [v.index], code: presence.code, message: presence.message });
-        emit({ type: 'volume-failed', file: v.file, code: presence.code, message: presence.message });
-        continue;
-      }
-      if (!volumeNeeded(s, v.index)) {
-        if (pass === 0) emit({ type: 'volume-skip', file: v.file, reason: 'everything in it is already loaded' });
-        continue;
-      }
-      read++;
-      emit({ type: 'volume-start', file: v.file });
-      let written = 0;
-      let skipped = 0;
-      try {
-        await readVolume({
-          path: volumePath(s.tm.loc, v.index),
-          volume: v.index,
-          manifest: s.manifest,
-          manifestBytes: s.tm.bytes,
-          ...(s.tm.signature ? { signatureBytes: s.tm.signature } : {}),
-          ...(signal ? { signal } : {}),
-          onEntry: async (info, stream) => {
-            const b = info.blob;
-            if (!b || (info.kind !== 'blob' && info.kind !== 'segment')) return; // the reader drains and checks it
-            if (!blobNeeded(s, b)) {
-              skipped++;
-              return;
-            }
-            if (info.kind === 'blob') {
-              await deliver(b, { stream: counted(stream) });
-              written++;
-              return;
-            }
-            const store = s.segments.get(b.digest);
-            const seg = info.segment!;
-            if (!store || store.isDone(seg.index)) {
-              skipped++;
-              return;
-            }
-            await store.write(seg, counted(stream));
-            written++;
-            if (store.complete) await assemble(b, store);
-          },
-        });
-        await queue.drain();
-      } catch (e) {
-        await queue.drain().catch(() => undefined);
-        if (signal?.aborted) throw interrupted();
-        const fe = toFerryError(e);
-        if (fe.code === 'REGISTRY_ERROR') {
-          // A dropped connection or a registry that went away: what this volume still holds is
-          // read again in the next pass; a registry that stays down stops the run below.
-          dropped = fe;
-          emit({ type: 'volume-failed', file: v.file, code: fe.code, message: fe.message });
-          break;
-        }
-        if (!DAMAGE.has(fe.code)) throw fe;
-        const message = fe.message.includes(v.file) ? fe.message : `${v.file}: ${fe.message}`;
-        failed.add(v.index);
-        out.failures.push({ volumes: [v.index], code: fe.code, message });
-        emit({ type: 'volume-failed', file: v.file, code: fe.code, message });
-        continue;
-      }
-      emit({ type: 'volume-done', file: v.file, written, skipped });
+  /** Read one volume; a registry that drops the connection ends the pass (`dropped`). */
+  const readOne = async (v: { index: number; file: string }, pass: number): Promise<'read' | 'skipped' | 'dropped'> => {
+    if (signal?.aborted) throw interrupted();
+    if (failed.has(v.index)) return 'skipped';
+    const presence = s.volumeState.get(v.index);
+    if (presence === 'absent') return 'skipped';
+    if (presence !== 'present' && presence !== undefined) {
+      failed.add(v.index);
+      out.failures.push({ volumes: [v.index], code: presence.code, message: presence.message });
+      emit({ type: 'volume-failed', file: v.file, code: presence.code, message: presence.message });
+      return 'skipped';
     }
-    if (!dropped && read === 0) break;
+    if (!volumeNeeded(s, v.index)) {
+      if (pass === 0) emit({ type: 'volume-skip', file: v.file, reason: 'everything in it is already loaded' });
+      return 'skipped';
+    }
+    emit({ type: 'volume-start', file: v.file });
+    let written = 0;
+    let skipped = 0;
+    try {
+      await readVolume({
+        path: volumeFile(s, v.index),
+        volume: v.index,
+        manifest: s.manifest,
+        manifestBytes: s.tm.bytes,
+        ...(s.tm.signature ? { signatureBytes: s.tm.signature } : {}),
+        ...(signal ? { signal } : {}),
+        onEntry: async (info, stream) => {
+          const b = info.blob;
+          if (!b || (info.kind !== 'blob' && info.kind !== 'segment')) return; // the reader drains and checks it
+          if (!blobNeeded(s, b)) {
+            skipped++;
+            return;
+          }
+          if (info.kind === 'blob') {
+            await deliver(b, { stream: counted(stream) });
+            written++;
+            return;
+          }
+          const store = s.segments.get(b.digest);
+          const seg = info.segment!;
+          if (!store || store.isDone(seg.index)) {
+            skipped++;
+            return;
+          }
+          await store.write(seg, counted(stream));
+          written++;
+          if (store.complete) await assemble(b, store);
+        },
+      });
+      await queue.drain();
+    } catch (e) {
+      await queue.drain().catch(() => undefined);
+      if (signal?.aborted) throw interrupted();
+      const fe = toFerryError(e);
+      if (fe.code === 'REGISTRY_ERROR') {
+        // A dropped connection or a registry that went away: what this volume still holds is
+        // read again in the next pass; a registry that stays down stops the run.
+        dropped = fe;
+        emit({ type: 'volume-failed', file: v.file, code: fe.code, message: fe.message });
+        return 'dropped';
+      }
+      if (!DAMAGE.has(fe.code)) throw fe;
+      const message = fe.message.includes(v.file) ? fe.message : `${v.file}: ${fe.message}`;
+      failed.add(v.index);
+      out.failures.push({ volumes: [v.index], code: fe.code, message });
+      emit({ type: 'volume-failed', file: v.file, code: fe.code, message });
+      return 'read';
+    }
+    emit({ type: 'volume-done', file: v.file, written, skipped });
+    return 'read';
+  };
+
+  let dropped: FerryError | undefined;
+  const passes = async (): Promise<void> => {
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      dropped = undefined;
+      let read = 0;
+      for (const v of s.manifest.volumes) {
+        const r = await readOne(v, pass);
+        if (r === 'dropped') break;
+        if (r === 'read') read++;
+      }
+      if (!dropped && read === 0) break;
+    }
+    if (dropped) throw dropped;
+  };
+  await passes();
+
+  // Volumes still needed and not here: ask for them one at a time (a disc swap within the run).
+  if (nextVolume) {
+    for (;;) {
+      const want = volumesStillNeeded(s).find((v) => s.volumeState.get(v) === 'absent' && !failed.has(v));
+      if (want === undefined) break;
+      const vol = s.manifest.volumes[want - 1]!;
+      const path = await nextVolume({ index: want, of: s.manifest.volumes.length, file: vol.file, expectedAt: volumeFile(s, want) });
+      if (path === undefined) break;
+      if (signal?.aborted) throw interrupted();
+      const presence = await volumePresence(path);
+      if (presence === 'absent') {
+        emit({ type: 'volume-failed', file: vol.file, code: 'VOLUME_MISSING', message: `${path}: no such file` });
+        continue;
+      }
+      s.volumeFiles.set(want, path);
+      s.volumeState.set(want, presence);
+      total += (s.manifest.blobs.filter((b) => blobNeeded(s, b)).reduce((n, b) => n + (b.volume === want ? b.size : (b.segments ?? []).filter((g) => g.volume === want && !s.segments.get(b.digest)?.isDone(g.index)).reduce((m, g) => m + g.size, 0)), 0));
+      await passes();
+    }
   }
   if (dropped) throw dropped;
   return out;
