@@ -18,6 +18,7 @@ import {
   isSha256Digest,
   printable,
   verifyBytes,
+  verifiedDigestOf,
   type Descriptor,
 } from '@ferry/format-spec';
 import type { BlobPresence, BlobWriteResult, ImageSink, TagRequest } from './source.js';
@@ -245,7 +246,9 @@ export class OciLayoutSink implements ImageSink {
     const where = `${this.description} (writing ${desc.digest})`;
     const tmp = tempName(this.area, hex.slice(0, 12));
     try {
-      await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), exclusiveWriteStream(tmp, { flush: this.durable }));
+      // A stream already verified against this digest upstream is not hashed a second time.
+      if (verifiedDigestOf(data) === desc.digest) await pipeline(data, exclusiveWriteStream(tmp, { flush: this.durable }));
+      else await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), exclusiveWriteStream(tmp, { flush: this.durable }));
       await this.moveIntoPlace(tmp, hex);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);

@@ -9,7 +9,7 @@
 // is read again from its volume in another pass — never from memory, never from a temp copy.
 
 import { Transform, type Readable } from 'node:stream';
-import { FerryError, isFerryError, readVolume, toFerryError, type BundleBlob, type Descriptor } from '@ferry/format-spec';
+import { FerryError, isFerryError, markVerified, readVolume, toFerryError, verifiedDigestOf, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import { noFollowReadStream } from '@ferry/oci';
 import { blobNeeded, missingRepos, needsFile, placeKey, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
 import type { SegmentStore } from './segments.js';
@@ -86,6 +86,10 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
       },
     });
     src.on('error', (e) => counter.destroy(e));
+    // It ends only after the reader's VerifyingStream ended (it errors instead on a mismatch),
+    // so the sink need not hash the bytes again.
+    const verified = verifiedDigestOf(src);
+    if (verified) markVerified(counter, verified);
     // The sink may still be opening its file when the volume's bytes turn out bad: the error is
     // kept on the stream (its consumer's pipeline reports it), not thrown as an unhandled event.
     counter.on('error', () => undefined);

@@ -8,7 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { FerryError, type Descriptor } from '@ferry/format-spec';
+import { FerryError, verifiedDigestOf, type Descriptor } from '@ferry/format-spec';
 import { registryError, describeRef, type RegistryErrorContext } from './errors.js';
 import { header, readBody, type HttpResponse } from './transport.js';
 import { repositoryScope } from './auth.js';
@@ -79,6 +79,7 @@ async function collect(data: Readable | Buffer, desc: Descriptor, ctx: RegistryE
     buf = Buffer.concat(parts, n);
   }
   if (buf.length !== desc.size) throw mismatch(ctx, desc, `source gave ${buf.length} bytes, expected ${desc.size}`);
+  if (!Buffer.isBuffer(data) && verifiedDigestOf(data) === desc.digest) return buf; // it ended, so it matched
   const got = 'sha256:' + createHash('sha256').update(buf).digest('hex');
   if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
   return buf;
@@ -89,10 +90,13 @@ class Slicer {
   private readonly it: AsyncIterator<Buffer>;
   private leftover: Buffer | undefined;
   readonly hash = createHash('sha256');
+  /** False when the source is verified against the digest upstream (it errors instead of ending). */
+  readonly hashing: boolean;
   consumed = 0;
 
   constructor(src: Readable, private readonly desc: Descriptor, private readonly ctx: RegistryErrorContext) {
     this.it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.hashing = verifiedDigestOf(src) !== desc.digest;
   }
 
   slice(n: number): Readable {
@@ -113,7 +117,7 @@ class Slicer {
         }
         left -= chunk.length;
         self.consumed += chunk.length;
-        self.hash.update(chunk);
+        if (self.hashing) self.hash.update(chunk);
         yield chunk;
       }
     })(), { objectMode: false });
@@ -140,6 +144,9 @@ class Slicer {
 export async function pushBlob(client: RegistryClient, repository: string, desc: Descriptor, data: Readable | Buffer, opts: PushBlobOptions = {}): Promise<BlobPushResult> {
   client.checkDigest(repository, desc.digest);
   const ctx = client.ctx(repository, desc.digest);
+  // The source may fail (a verification error) while the session is still being opened: the
+  // error stays on the stream and surfaces when it is read, never as an unhandled event.
+  if (!Buffer.isBuffer(data)) data.on('error', () => undefined);
   const release = await client.transport.slots.acquire();
   try {
     if (opts.skipIfExists) {
@@ -194,9 +201,12 @@ export async function pushBlob(client: RegistryClient, repository: string, desc:
         res.body.resume();
         loc = location(res, ctx, client);
       }
+      // The source ended: a verified one has matched by now; anything else is hashed here.
       await slicer.assertEnd();
-      const got = 'sha256:' + slicer.hash.digest('hex');
-      if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
+      if (slicer.hashing) {
+        const got = 'sha256:' + slicer.hash.digest('hex');
+        if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
+      }
       await finish(client, loc, desc, ctx);
     }
     client.noteBlob(repository, desc.digest);
