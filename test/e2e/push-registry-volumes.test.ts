@@ -4,7 +4,7 @@
 // skopeo is the independent reader of what landed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtemp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +202,56 @@ test('the interactive loader under tmux: summary, confirm, the next-volume promp
     spawnSync('tmux', ['kill-server'], { env: { ...env, TMUX_TMPDIR: tmp } });
   }
   await assertAllLoaded(reg.host);
+});
+
+test('a split layer goes straight into one upload session kept open across runs: no copy on disk; a session the registry lost starts over and names the volumes', async () => {
+  const split = manifest.blobs.find((b) => (b.segments?.length ?? 0) >= 3)!;
+  assert.ok(split, 'a blob in three or more segments');
+  const vols = split.segments!.map((g) => g.volume);
+  const lastVol = manifest.volumes[vols[vols.length - 1]! - 1]!.file;
+  for (const run of ['kept', 'lost'] as const) {
+    const reg = await registry();
+    const proxy = await startProxy(reg.host);
+    proxies.push(proxy);
+    const state = join(tmp, `state-session-${run}`);
+    const away = join(tmp, `away-session-${run}`);
+    await mkdir(away, { recursive: true });
+    await rename(join(bundle, lastVol), join(away, lastVol));
+    try {
+      const r1 = await push(proxy.host, state);
+      assert.is(r1.code, 15, r1.stdout + r1.stderr);
+      // Nothing of the split layer is on disk: only the session's small record.
+      const area = join(state, `registry-${proxy.host.replace(/[^A-Za-z0-9._-]/g, '_')}`, '.ferry', 'partial');
+      const names = await readdir(area);
+      const hex = split.digest.slice(7);
+      assert.ok(names.some((n) => n.startsWith(hex) && n.endsWith('.upload')), `a session record: ${names.join(', ')}`);
+      for (const n of names) assert.ok((await stat(join(area, n))).size < 64 << 10, `${n} is a record, not a copy of the blob`);
+      const patches = proxy.requests.filter((l) => l.startsWith('PATCH '));
+      const sessions = new Set(patches.map((l) => /\/blobs\/uploads\/([0-9a-f-]{36})/.exec(l)?.[1]));
+      assert.ok(patches.length >= vols.length - 1, 'one PATCH per segment that was here');
+      if (run === 'lost') {
+        // The registry loses its upload sessions (as upload purging would).
+        await rm(join(reg.dir, 'data', 'docker', 'registry', 'v2', 'repositories', 'team', 'big', '_uploads'), { recursive: true, force: true });
+      }
+      await rename(join(away, lastVol), join(bundle, lastVol));
+      const r2 = await push(proxy.host, state);
+      assert.is(r2.code, 0, r2.stdout + r2.stderr);
+      const j2 = JSON.parse(r2.stdout) as { notes: string[]; complete: boolean };
+      if (run === 'kept') {
+        assert.equal(j2.notes, []);
+        const later = proxy.requests.filter((l) => l.startsWith('PATCH ')).slice(patches.length);
+        const again = new Set(later.map((l) => /\/blobs\/uploads\/([0-9a-f-]{36})/.exec(l)?.[1]));
+        assert.ok([...again].every((u) => sessions.has(u)), 'the second run continued the same session');
+      } else {
+        assert.match(j2.notes.join('\n'), new RegExp(`upload session for ${split.digest} .* is gone; it starts over: volume\\(s\\) [0-9, ]+ are needed again`));
+      }
+      assert.ok(j2.complete);
+      assert.equal((await readdir(area)).filter((n) => n.startsWith(hex)), [], 'nothing left behind');
+      await assertAllLoaded(proxy.host);
+    } finally {
+      await rename(join(away, lastVol), join(bundle, lastVol)).catch(() => undefined);
+    }
+  }
 });
 
 test.run();

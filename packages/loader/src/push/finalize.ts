@@ -118,6 +118,7 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     ...(s.tm.verifiedBy ? { signedBy: `${s.tm.verifiedBy.path} (${s.tm.verifiedBy.fingerprint})` } : {}),
     images,
     files,
+    notes: s.notes,
     retagged: s.retags.filter((m) => images.some((i) => i.status === 'loaded' && (i.ref === m.ref)) || s.referrerTags.some((r) => r.ref === m.ref)),
     volumesMissing: stillNeeded.filter((v) => s.volumeState.get(v) === 'absent' && !damagedVolumes.has(v)).map(name),
     volumesDamaged: loop.failures.map((f) => ({ file: f.volumes.map(name).join(', '), code: f.code, message: f.message })),
@@ -144,7 +145,7 @@ async function dropUselessPartials(s: PushState): Promise<void> {
       throw targetFsError(e, dir, 'cannot read the partial blobs directory');
     }
     for (const n of names) {
-      const m = /^([a-f0-9]{64})\.[a-f0-9]{16}(\.json)?$/.exec(n);
+      const m = /^([a-f0-9]{64})\.[a-f0-9]{16}(\.json|\.upload)?$/.exec(n);
       if (m && (await done(`sha256:${m[1]}`))) await rm(join(dir, n), { force: true });
     }
   };

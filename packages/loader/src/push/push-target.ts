@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Descriptor } from '@ferry/format-spec';
+import type { BundleBlob, Descriptor } from '@ferry/format-spec';
 import {
   OciLayoutSink,
   RegistrySink,
@@ -22,6 +22,7 @@ import {
   type RegistryOptions,
 } from '@ferry/oci';
 import type { PushTargets } from './target.js';
+import { SessionUpload } from './upload-session.js';
 
 export interface PushTarget {
   readonly kind: 'layout' | 'registry';
@@ -39,6 +40,9 @@ export interface PushTarget {
   lock(what: string): Promise<void>;
   /** Store a blob reassembled in `area` (a layout renames it into place; a registry uploads it). */
   adopt(repository: string, desc: Descriptor, path: string): Promise<void>;
+  /** For a split blob: an upload session that takes its segments as they come (registries), or
+   *  undefined when the target reassembles it in `area` instead. */
+  sessionUpload(blob: BundleBlob, repository: string): SessionUpload | undefined;
   /** A stored blob's local file, when the target is local (carried files are copied from it). */
   localPath(digest: string): string | undefined;
   close(): Promise<void>;
@@ -64,6 +68,9 @@ class LayoutTarget implements PushTarget {
   }
   localPath(digest: string): string {
     return this.sink.blobPath(digest);
+  }
+  sessionUpload(): undefined {
+    return undefined;
   }
   close(): Promise<void> {
     return this.sink.close();
@@ -110,6 +117,9 @@ class RegistryTarget implements PushTarget {
   }
   localPath(): undefined {
     return undefined;
+  }
+  sessionUpload(blob: BundleBlob, repository: string): SessionUpload {
+    return new SessionUpload(this.area, blob, this.sink, repository);
   }
   async close(): Promise<void> {
     await this.sink.close();

@@ -13,6 +13,7 @@ import { FerryError, isFerryError, markVerified, readVolume, toFerryError, verif
 import { noFollowReadStream } from '@ferry/oci';
 import { blobNeeded, missingRepos, needsFile, placeKey, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
 import type { SegmentStore } from './segments.js';
+import { SessionUpload } from './upload-session.js';
 import type { NextVolume, PushEvent } from './types.js';
 
 /** A volume that could not be read this run (damaged, not a file), or a split blob whose
@@ -117,10 +118,23 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
    * and to every carried path that wants it. `assembled` is a file Ferry reassembled from
    * segments in its own area (adopted: a layout renames it into place).
    */
-  const deliver = async (b: BundleBlob, src: { stream: Readable } | { assembled: string }): Promise<void> => {
+  const deliver = async (b: BundleBlob, src: { stream: Readable } | { assembled: string } | { session: SessionUpload }): Promise<void> => {
     let paths = pathsFor(b);
     const repos = missingRepos(s, b.digest);
     const desc = descOf(b);
+    if ('session' in src) {
+      // Its segments went into an upload session as they came: closing it makes the blob whole.
+      const first = src.session.repository;
+      await src.session.finish();
+      mark(first, b, 'uploaded');
+      for (const r of repos.filter((x) => x !== first)) {
+        await queue.add(async () => {
+          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
+        });
+      }
+      out.blobsWritten++;
+      return;
+    }
     let from: { stream: Readable } | { assembled: string } | { file: string } = src;
     if (repos.length && paths.length && s.target.localPath(b.digest) === undefined) {
       // A remote target and a carried file want the same bytes: the file first, then the
@@ -168,8 +182,25 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
 
   const failed = new Set<number>();
 
-  /** Every segment is in: join them (no copy into a layout: the partial file is renamed). */
-  const assemble = async (b: BundleBlob, store: SegmentStore): Promise<void> => {
+  /** Every segment is in: join them (no copy into a layout: the partial file is renamed; a
+   *  registry session is closed). */
+  const assemble = async (b: BundleBlob, store: SegmentStore | SessionUpload): Promise<void> => {
+    if (store instanceof SessionUpload) {
+      try {
+        await deliver(b, { session: store });
+      } catch (e) {
+        const fe = toFerryError(e);
+        if (fe.code !== 'REGISTRY_ERROR' && fe.code !== 'BLOB_MISMATCH') throw fe;
+        // The registry refused the joined digest (or a staged segment went bad on disk): the
+        // session is gone; its volumes are needed again.
+        const vols = [...new Set(b.segments!.map((g) => g.volume))];
+        for (const v of vols) failed.add(v);
+        const message = `${b.digest}: closing its upload session failed (${fe.message}); it starts over in the next run from ${vols.map((v) => s.manifest.volumes[v - 1]!.file).join(', ')}`;
+        out.failures.push({ volumes: vols, code: 'BLOB_MISMATCH', message });
+        emit({ type: 'volume-failed', file: b.digest, code: 'BLOB_MISMATCH', message });
+      }
+      return;
+    }
     try {
       await deliver(b, { assembled: store.part });
     } catch (e) {

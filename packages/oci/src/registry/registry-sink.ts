@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { FerryError, MAX_IMAGE_MANIFEST_BYTES, isIndexMediaType, isManifestMediaType, verifyBytes, type Descriptor } from '@ferry/format-spec';
 import type { BlobPresence, BlobWriteResult, ImageSink, TagRequest } from '../source.js';
 import { RegistryClient, RegistryClients } from './client.js';
-import { checkPushAllowed, mountBlob, pushBlob, putManifest } from './upload.js';
+import { appendToUploadSession, checkPushAllowed, closeUploadSession, mountBlob, openUploadSession, pushBlob, putManifest, uploadSessionStatus, type UploadSession } from './upload.js';
 import { addToReferrersTagIndex, fetchReferrers, referrerDescriptor, subjectOf } from './referrers.js';
 import type { RegistryOptions } from './options.js';
 
@@ -105,6 +105,20 @@ export class RegistrySink implements ImageSink {
   async putTags(tags: readonly TagRequest[]): Promise<void> {
     // Each tag is independent once its content is stored: as many at once as the client allows.
     await Promise.all(tags.map((t) => putManifest(this.client, t.repository, t.tag, t.bytes, t.descriptor.mediaType)));
+  }
+
+  // Chunked sessions kept open across volumes and runs (a split blob, sent as its segments come).
+  openSession(repository: string, digest: string): Promise<UploadSession> {
+    return openUploadSession(this.client, repository, digest);
+  }
+  sessionStatus(session: UploadSession, digest: string): Promise<UploadSession | undefined> {
+    return uploadSessionStatus(this.client, session, digest);
+  }
+  appendToSession(session: UploadSession, digest: string, data: Readable, size: number): Promise<UploadSession> {
+    return appendToUploadSession(this.client, session, digest, data, size);
+  }
+  closeSession(session: UploadSession, desc: Descriptor): Promise<void> {
+    return closeUploadSession(this.client, session, desc);
   }
 
   async close(): Promise<void> {

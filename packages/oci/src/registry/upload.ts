@@ -275,3 +275,70 @@ export async function putManifest(client: RegistryClient, repository: string, re
     return { digest, subjectProcessed: header(res, 'oci-subject') !== undefined };
   });
 }
+
+/**
+ * A chunked upload kept open across calls (and runs): the loader sends a split blob's segments
+ * into it as their volumes arrive, so the blob is never copied whole to disk. The session's
+ * Location (with distribution's `_state` HMAC, no credentials) is what a journal records.
+ */
+export interface UploadSession {
+  repository: string;
+  location: string;
+  /** Bytes the registry holds in the session. */
+  offset: number;
+}
+
+/** Open a chunked upload session in `repository`. */
+export async function openUploadSession(client: RegistryClient, repository: string, digest: string): Promise<UploadSession> {
+  const ctx = client.ctx(repository, digest);
+  const s = await client.transport.slots.run(() => startSession(client, repository, digest, ctx));
+  if (s.mounted) throw new FerryError('INTERNAL', 'a plain upload session was answered as a mount');
+  return { repository, location: s.location.toString(), offset: 0 };
+}
+
+/**
+ * Where a session stands (GET on its Location: 204 with `Range: 0-<last>`), or undefined when
+ * the registry no longer knows it (404: purged, or the registry lost it).
+ */
+export async function uploadSessionStatus(client: RegistryClient, session: UploadSession, digest: string): Promise<UploadSession | undefined> {
+  const ctx = client.ctx(session.repository, digest);
+  return client.transport.slots.run(async () => {
+    const res = await client.send({ method: 'GET', url: new URL(session.location) }, ctx, ['pull', 'push']);
+    res.body.resume();
+    if (res.status === 404) return undefined;
+    if (res.status !== 204 && res.status !== 200) throw await client.statusError(res, ctx, 'blob upload status of');
+    const range = header(res, 'range');
+    const m = range ? /^(?:bytes=)?0-(\d+)$/.exec(range) : null;
+    const loc = header(res, 'location');
+    // `0-0` is also what an empty session answers (distribution clamps it): trust the caller's
+    // offset when it is 0 or 1 and the registry says 0-0.
+    const end = m ? Number(m[1]) : -1;
+    const offset = end === 0 && session.offset <= 1 ? session.offset : end + 1;
+    return { repository: session.repository, location: loc ? new URL(loc, res.url).toString() : session.location, offset };
+  });
+}
+
+/** Append `size` bytes from `data` at the session's offset; the new state (Location moves on). */
+export async function appendToUploadSession(client: RegistryClient, session: UploadSession, digest: string, data: Readable, size: number): Promise<UploadSession> {
+  const ctx = client.ctx(session.repository, digest);
+  data.on('error', () => undefined); // surfaces through the request body
+  return client.transport.slots.run(async () => {
+    const res = await client.send({
+      method: 'PATCH',
+      url: new URL(session.location),
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${session.offset}-${session.offset + size - 1}` },
+      body: data,
+      contentLength: size,
+    }, ctx, ['pull', 'push']);
+    if (res.status !== 202) throw await client.statusError(res, ctx, 'blob upload (PATCH)');
+    res.body.resume();
+    return { repository: session.repository, location: location(res, ctx, client).toString(), offset: session.offset + size };
+  });
+}
+
+/** Close the session with the whole blob's digest: the registry checks it and makes the blob visible. */
+export async function closeUploadSession(client: RegistryClient, session: UploadSession, desc: Descriptor): Promise<void> {
+  const ctx = client.ctx(session.repository, desc.digest);
+  await client.transport.slots.run(() => finish(client, new URL(session.location), desc, ctx));
+  client.noteBlob(session.repository, desc.digest);
+}
