@@ -13,7 +13,8 @@ import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli, sh } from '../helpers/cli.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { startProxy, type Proxy } from '../harness/proxy.js';
-import type { BundleManifest } from '@ferry/format-spec';
+import { newAjv, type BundleManifest } from '@ferry/format-spec';
+import { readFileSync } from 'node:fs';
 
 const loader = fileURLToPath(new URL('../../packages/loader/bin/ferry-load.js', import.meta.url));
 let tmp = '';
@@ -63,8 +64,17 @@ async function registry(): Promise<StartedRegistry> {
   return r;
 }
 
-const push = (host: string, state: string, extra: string[] = []) =>
-  loadCli(['push', bundle, '--trusted-key', join(tmp, 'k.pub'), '--to', host, '--insecure-registry', host, '--state-dir', state, '--yes', '--json', ...extra]);
+const reportSchema = newAjv().compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/push-report.schema.json', import.meta.url)), 'utf8')) as object);
+
+/** push --json; every report it prints must match schemas/push-report.schema.json. */
+async function push(host: string, state: string, extra: string[] = []) {
+  const r = await loadCli(['push', bundle, '--trusted-key', join(tmp, 'k.pub'), '--to', host, '--insecure-registry', host, '--state-dir', state, '--yes', '--json', ...extra]);
+  if (r.stdout.trim()) {
+    const doc = JSON.parse(r.stdout) as unknown;
+    assert.ok(reportSchema(doc), `report matches the schema: ${JSON.stringify(reportSchema.errors)}`);
+  }
+  return r;
+}
 
 async function digestOf(host: string, ref: string): Promise<string | undefined> {
   const r = await sh(`skopeo inspect --raw --tls-verify=false docker://${host}/${ref} | sha256sum`);

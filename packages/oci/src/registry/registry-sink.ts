@@ -43,7 +43,13 @@ export class RegistrySink implements ImageSink {
   /** Reachable, TLS trusted, credentials accepted, push allowed to `repository`. */
   async preflight(repository: string): Promise<void> {
     await this.client.ping();
-    await checkPushAllowed(this.client, repository);
+    try {
+      await checkPushAllowed(this.client, repository);
+    } catch (e) {
+      if (!(e instanceof FerryError) || e.code !== 'REGISTRY_ERROR') throw e;
+      // Reachable and the credentials work, yet no upload can start: say what it means.
+      throw new FerryError('REGISTRY_AUTH', `pre-flight: registry ${this.registry} does not let this account push to ${repository} (${e.message}); check the account's push permission, or whether the registry is read-only; nothing was sent`, { ...e.details }, { cause: e });
+    }
   }
 
   storeOf(repository: string): string {
