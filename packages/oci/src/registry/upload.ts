@@ -6,9 +6,8 @@
 // of the registry is known to hold the blob. distribution 2.8 ignores ?digest= on POST, so a
 // single-request upload is never attempted.
 
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { FerryError, verifiedDigestOf, type Descriptor } from '@ferry/format-spec';
+import { FerryError, VerifyingStream, sha256Digest, verifiedDigestOf, type Descriptor } from '@ferry/format-spec';
 import { registryError, describeRef, type RegistryErrorContext } from './errors.js';
 import { header, readBody, type HttpResponse } from './transport.js';
 import { repositoryScope } from './auth.js';
@@ -63,40 +62,40 @@ function mismatch(ctx: RegistryErrorContext, desc: Descriptor, what: string): Fe
   return registryError('BLOB_MISMATCH', ctx, `blob ${desc.digest} for ${describeRef(ctx)}: ${what}; nothing was made visible in the registry`);
 }
 
-/** Collect a small blob fully, checking size and digest. */
-async function collect(data: Readable | Buffer, desc: Descriptor, ctx: RegistryErrorContext): Promise<Buffer> {
-  let buf: Buffer;
-  if (Buffer.isBuffer(data)) {
-    buf = data;
-  } else {
-    const parts: Buffer[] = [];
-    let n = 0;
-    for await (const c of data as AsyncIterable<Buffer>) {
-      n += c.length;
-      if (n > desc.size) { data.destroy(); throw mismatch(ctx, desc, `source gave more than the expected ${desc.size} bytes`); }
-      parts.push(c);
-    }
-    buf = Buffer.concat(parts, n);
+/** Collect a small blob fully (the source is a verifying stream: it errors instead of ending wrong). */
+async function collect(data: Readable, desc: Descriptor, ctx: RegistryErrorContext): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of data as AsyncIterable<Buffer>) {
+    n += c.length;
+    parts.push(c);
   }
-  if (buf.length !== desc.size) throw mismatch(ctx, desc, `source gave ${buf.length} bytes, expected ${desc.size}`);
-  if (!Buffer.isBuffer(data) && verifiedDigestOf(data) === desc.digest) return buf; // it ended, so it matched
-  const got = 'sha256:' + createHash('sha256').update(buf).digest('hex');
-  if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
-  return buf;
+  if (n !== desc.size) throw mismatch(ctx, desc, `source gave ${n} bytes, expected ${desc.size}`);
+  return Buffer.concat(parts, n);
+}
+
+/** The one place upload bytes are checked: a source not verified upstream goes through a VerifyingStream. */
+function verified(data: Readable | Buffer, desc: Descriptor, ctx: RegistryErrorContext): Readable {
+  const src = Buffer.isBuffer(data) ? Readable.from([data], { objectMode: false }) : data;
+  if (verifiedDigestOf(src) === desc.digest) return src;
+  const v = new VerifyingStream(desc.digest, desc.size, { where: `the upload of ${describeRef(ctx)}` });
+  src.on('error', (e) => v.destroy(e));
+  v.on('close', () => {
+    if (!src.destroyed) src.destroy();
+  });
+  v.on('error', () => undefined); // surfaces when read
+  return src.pipe(v);
 }
 
 /** Hands out consecutive byte slices of one source as separate streams, hashing as it goes. */
 class Slicer {
   private readonly it: AsyncIterator<Buffer>;
   private leftover: Buffer | undefined;
-  readonly hash = createHash('sha256');
-  /** False when the source is verified against the digest upstream (it errors instead of ending). */
-  readonly hashing: boolean;
   consumed = 0;
 
+  /** `src` is a verifying stream: its last bytes come only if all of them matched. */
   constructor(src: Readable, private readonly desc: Descriptor, private readonly ctx: RegistryErrorContext) {
     this.it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-    this.hashing = verifiedDigestOf(src) !== desc.digest;
   }
 
   slice(n: number): Readable {
@@ -117,7 +116,6 @@ class Slicer {
         }
         left -= chunk.length;
         self.consumed += chunk.length;
-        if (self.hashing) self.hash.update(chunk);
         yield chunk;
       }
     })(), { objectMode: false });
@@ -147,6 +145,7 @@ export async function pushBlob(client: RegistryClient, repository: string, desc:
   // The source may fail (a verification error) while the session is still being opened: the
   // error stays on the stream and surfaces when it is read, never as an unhandled event.
   if (!Buffer.isBuffer(data)) data.on('error', () => undefined);
+  data = verified(data, desc, ctx);
   const release = await client.transport.slots.acquire();
   try {
     if (opts.skipIfExists) {
@@ -183,7 +182,6 @@ export async function pushBlob(client: RegistryClient, repository: string, desc:
         }
       }
     } else {
-      if (Buffer.isBuffer(data)) data = Readable.from([data], { objectMode: false });
       const chunkSize = Math.max(client.options.uploadChunkSize ?? 64 << 20, session.minChunk, 1);
       const slicer = new Slicer(data, desc, ctx);
       let loc = session.location;
@@ -201,12 +199,8 @@ export async function pushBlob(client: RegistryClient, repository: string, desc:
         res.body.resume();
         loc = location(res, ctx, client);
       }
-      // The source ended: a verified one has matched by now; anything else is hashed here.
+      // The verifying source ended, so it matched: only now is the blob made visible.
       await slicer.assertEnd();
-      if (slicer.hashing) {
-        const got = 'sha256:' + slicer.hash.digest('hex');
-        if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
-      }
       await finish(client, loc, desc, ctx);
     }
     client.noteBlob(repository, desc.digest);
@@ -257,7 +251,7 @@ export interface ManifestPushResult {
 export async function putManifest(client: RegistryClient, repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<ManifestPushResult> {
   client.checkReference(repository, reference);
   const ctx = client.ctx(repository, reference);
-  const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  const digest = sha256Digest(bytes);
   if (reference.includes(':') && reference !== digest) {
     throw registryError('BLOB_MISMATCH', ctx, `manifest for ${describeRef(ctx)} hashes to ${digest}; refusing to push it under another digest`);
   }
