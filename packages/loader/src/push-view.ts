@@ -105,6 +105,7 @@ export function nextCommand(program: string, argv: readonly string[]): string {
 /** Per-image state under the progress bar: waiting, uploading, mounted, skipped, done, failed. */
 export class ImageStates {
   private readonly rows: Array<{ ref: string; repo: string; digests: Set<string>; have: number; total: number; mounted: number; sent: number; state: string }>;
+  private readonly byDigest = new Map<string, ImageStates['rows']>();
   volume = '';
   constructor(tm: TrustedManifest, plan: PushPlan) {
     this.rows = tm.manifest.images.map((img, i) => {
@@ -112,13 +113,14 @@ export class ImageStates {
       const digests = new Set([...img.blobs, ...(img.referrers ?? []).flatMap((r) => r.blobs)]);
       return { ref: n.target, repo: n.repository, digests, have: n.present, total: n.blobs, mounted: 0, sent: 0, state: n.present === n.blobs ? 'skipped' : 'waiting' };
     });
+    for (const r of this.rows) for (const d of r.digests) this.byDigest.set(d, [...(this.byDigest.get(d) ?? []), r]);
   }
   /** Apply an event; true when the rows changed. */
   apply(e: PushEvent): boolean {
     if (e.type === 'volume-start') this.volume = e.file;
     if (e.type === 'blob') {
-      for (const r of this.rows) {
-        if (r.repo !== e.repository || !r.digests.has(e.digest)) continue;
+      for (const r of this.byDigest.get(e.digest) ?? []) {
+        if (r.repo !== e.repository) continue;
         r.have++;
         if (e.how === 'mounted') r.mounted++;
         else r.sent++;

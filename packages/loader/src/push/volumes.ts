@@ -8,7 +8,7 @@
 // pass could not finish (a mount the registry refused, an upload cut by a dropped connection)
 // is read again from its volume in another pass — never from memory, never from a temp copy.
 
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { FerryError, isFerryError, markVerified, readVolume, toFerryError, verifiedDigestOf, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import { noFollowReadStream } from '@ferry/oci';
 import { blobNeeded, missingRepos, needsFile, placeKey, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
@@ -38,6 +38,20 @@ const DAMAGE = new Set(['BLOB_MISMATCH', 'ARCHIVE_CORRUPT', 'INPUT_INVALID']);
 /** Passes over the volumes: the first does the work, later ones what a dropped connection or a
  *  refused mount left (each re-reads only the volumes that still hold something needed). */
 const MAX_PASSES = 3;
+
+/** Blobs up to this size are delivered in the background (memory: concurrency × this). */
+const SMALL_BLOB = 1 << 20;
+
+async function readWhole(src: Readable, size: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of src as AsyncIterable<Buffer>) {
+    n += c.length;
+    parts.push(c);
+  }
+  if (n !== size) throw new FerryError('INTERNAL', `read ${n} bytes of a ${size}-byte blob`);
+  return Buffer.concat(parts, n);
+}
 
 const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
 
@@ -257,7 +271,15 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
             return;
           }
           if (info.kind === 'blob') {
-            await deliver(b, { stream: counted(stream) });
+            if (b.size <= SMALL_BLOB) {
+              // Small blobs (configs, manifests, thin layers) are read whole — the reader has
+              // verified them once the read ends — and delivered in the background, several
+              // at once, while the volume streams on: per-blob latency overlaps instead of adding up.
+              const bytes = await readWhole(counted(stream), b.size);
+              await queue.add(() => deliver(b, { stream: markVerified(Readable.from([bytes], { objectMode: false }), b.digest) }));
+            } else {
+              await deliver(b, { stream: counted(stream) });
+            }
             written++;
             return;
           }
