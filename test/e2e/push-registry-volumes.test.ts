@@ -264,4 +264,25 @@ test('a split layer goes straight into one upload session kept open across runs:
   }
 });
 
+test('a connection dropped in the middle of an upload: the blob comes again from the volume in the same run, nothing is reported done early', async () => {
+  // Over 8 MiB, so it is streamed in PATCH requests (smaller blobs are retried from memory).
+  await makeOciLayout(join(tmp, 'src9'), [{ tag: 'nine', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 9_000_000, seed: 'rv-nine', gzipLevel: 0 }] }] }]);
+  const whole = join(tmp, 'whole');
+  const r = await bundleCli(['create', '--name', 'whole', '--image', `oci:${join(tmp, 'src9')}:nine`, '--volume-size', '64MiB', '--out', whole, '--key', join(tmp, 'k.key')]);
+  assert.is(r.code, 0, r.stderr);
+  const reg = await registry();
+  const proxy = await startProxy(reg.host);
+  proxies.push(proxy);
+  // The first PATCH (the 9 MB layer, streamed) loses its connection as the answer starts.
+  proxy.arm({ match: /^PATCH /, cutAfterBytes: 0 });
+  const run = await loadCli(['push', whole, '--trusted-key', join(tmp, 'k.pub'), '--to', proxy.host, '--insecure-registry', proxy.host, '--state-dir', join(tmp, 'state-drop'), '--yes', '--json']);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const j = JSON.parse(run.stdout) as { complete: boolean; check: { ok: boolean } };
+  assert.ok(j.complete && j.check.ok);
+  const patches = proxy.requests.filter((l) => l.startsWith('PATCH '));
+  assert.ok(patches.length >= 2, `the upload was sent again: ${patches.length} PATCH request(s)`);
+  const m = JSON.parse(await readFile(join(whole, 'whole.manifest.json'), 'utf8')) as BundleManifest;
+  for (const img of m.images) assert.is(await digestOf(reg.host, `${img.repository}:${img.tag}`), img.digest);
+});
+
 test.run();

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { FerryError, VerifyingStream, type Descriptor } from '@ferry/format-spec';
+import { FerryError, VerifyingStream, sha256Digest, type Descriptor } from '@ferry/format-spec';
 import { makeOciLayout, type WrittenImage } from '../../../../test/helpers/images.js';
 import { startRegistry, type StartedRegistry } from '../../../../test/harness/registry.js';
 import { startProxy, type Proxy } from '../../../../test/harness/proxy.js';
@@ -175,6 +175,18 @@ test('a stream verified upstream is not hashed again, and still never lands when
     assert.is(await proxied.blobPresence(repo, d), 'present');
   }
   await proxied.close();
+});
+
+test('a manifest over the registry limit (4 MiB) is refused with a clear error before any byte is sent', async () => {
+  const sink = new RegistrySink(proxy.host, opts());
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [], annotations: { pad: 'x'.repeat(4 << 20) } }));
+  const desc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256Digest(body), size: body.length };
+  const before = proxy.requests.length;
+  const e = await caught(sink.putManifest('ferry/huge', desc, body));
+  assert.is(e.code, 'TARGET_ERROR');
+  assert.match(e.message, /accept at most 4194304/);
+  assert.is(proxy.requests.length, before, 'nothing sent');
+  await sink.close();
 });
 
 test('manifest refusals: bytes not matching the descriptor; a missing child (MANIFEST_BLOB_UNKNOWN)', async () => {
