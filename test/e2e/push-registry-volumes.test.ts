@@ -108,7 +108,13 @@ test('volumes in reverse order over several runs: each run loads what it can, ta
       const st = j1.images.find((i) => i.ref.endsWith(`${img.repository}:${img.tag}`))!.status;
       const d = await digestOf(reg.host, `${img.repository}:${img.tag}`);
       if (st === 'loaded') assert.is(d, img.digest);
-      else assert.is(d, undefined, `${img.repository} is not tagged while incomplete`);
+      else {
+        assert.is(d, undefined, `${img.repository} is not tagged while incomplete`);
+        // nor is its manifest anywhere in the registry, not even by digest or as a stray blob
+        assert.is(await digestOf(reg.host, `${img.repository}@${img.digest}`), undefined, 'no manifest by digest');
+        const blob = await sh(`curl -s -o /dev/null -w '%{http_code}' -I http://${reg.host}/v2/${img.repository}/blobs/${img.digest}`);
+        assert.is(blob.stdout.trim(), '404', 'no manifest staged as a blob in the registry');
+      }
     }
     // Then the others, one run each, last to first.
     for (const f of files.slice(0, -1).reverse()) {
@@ -139,7 +145,7 @@ test('two repositories share an image: each blob is sent once and mounted into t
   const mounts = proxy.requests.filter((l) => /^POST \/v2\/.+\/blobs\/uploads\/\?mount=/.test(l));
   const small = manifest.images.find((i) => i.repository === 'team/small')!;
   const smallBlobs = small.blobs.filter((d) => manifest.blobs.find((b) => b.digest === d)!.kind !== 'manifest');
-  // every distinct blob of the bundle is uploaded exactly once (manifests are staged as blobs too)
+  // every distinct blob of the bundle is uploaded exactly once (manifests go only to the manifest endpoint)
   const uploaded = uploads.map((l) => /digest=(sha256(?:%3A|:)[0-9a-f]{64})/.exec(l)?.[1]?.replace('%3A', ':'));
   assert.is(new Set(uploaded).size, uploaded.length, 'no blob uploaded twice');
   for (const d of smallBlobs) {

@@ -106,6 +106,12 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
   });
 
   await dropUselessPartials(s);
+  // Manifests kept for images now complete in the target are not needed any more.
+  const pendingDigests = new Set(s.manifest.images.flatMap((img, i) => [
+    ...(images[i]!.status === 'loaded' ? [] : img.blobs),
+    ...(img.referrers ?? []).filter((r) => images[i]!.status !== 'loaded' || !r.blobs.every((d) => isPresent(s, s.repos[i]!, d))).flatMap((r) => r.blobs),
+  ]));
+  await s.target.prune((d) => s.wanted.has(d) && !pendingDigests.has(d));
 
   const stillNeeded = volumesStillNeeded(s);
   const damagedVolumes = new Set(loop.failures.flatMap((f) => f.volumes));
