@@ -5,7 +5,7 @@
 // layout, a re-run after a crash completes it, and two writers never lose each other's tags.
 // Temp files live in DIR/.ferry/tmp; nothing inside DIR that Ferry did not make is followed.
 
-import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,9 +18,10 @@ import {
   isSha256Digest,
   printable,
   verifyBytes,
+  verifiedDigestOf,
   type Descriptor,
 } from '@ferry/format-spec';
-import type { ImageSink } from './source.js';
+import type { BlobPresence, BlobWriteResult, ImageSink, TagRequest } from './source.js';
 import {
   checkFerryArea,
   checkRealDir,
@@ -36,6 +37,7 @@ import {
   exclusiveWriteStream,
   noFollowReadStream,
   FERRY_AREA,
+  statSignature,
   type FerryArea,
 } from './target-dir.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
@@ -75,6 +77,10 @@ export class OciLayoutSink implements ImageSink {
   private indexChain: Promise<void> = Promise.resolve();
   private runLock?: DirLock;
   private initialised?: Promise<void>;
+  /** digest -> stat signature of the blob file when its content last verified. */
+  private readonly verified = new Map<string, string>();
+  /** index.json's entries by ref name, for the version of the file with this stat signature. */
+  private names?: { sig: string; byName: Map<string, Descriptor> };
 
   /** Call init() (or use OciLayoutSink.open) before writing; write methods also run it once. */
   constructor(readonly dir: string, opts: OciLayoutSinkOptions = {}) {
@@ -242,7 +248,9 @@ export class OciLayoutSink implements ImageSink {
     const where = `${this.description} (writing ${desc.digest})`;
     const tmp = tempName(this.area, hex.slice(0, 12));
     try {
-      await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), exclusiveWriteStream(tmp, { flush: this.durable }));
+      // A stream already verified against this digest upstream is not hashed a second time.
+      if (verifiedDigestOf(data) === desc.digest) await pipeline(data, exclusiveWriteStream(tmp, { flush: this.durable }));
+      else await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), exclusiveWriteStream(tmp, { flush: this.durable }));
       await this.moveIntoPlace(tmp, hex);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
@@ -317,10 +325,20 @@ export class OciLayoutSink implements ImageSink {
 
   /** What `ref` points at now (the first index.json entry of that name), if anything. Read-only. */
   async resolveTag(ref: string): Promise<Descriptor | undefined> {
-    if ((await checkRegularFile(join(this.dir, 'index.json'), 'the layout index (index.json)')) === undefined) return undefined;
-    const index = await this.readIndex();
-    const m = index.manifests.find((x) => named(x, ref));
-    return m as Descriptor | undefined;
+    const path = join(this.dir, 'index.json');
+    if ((await checkRegularFile(path, 'the layout index (index.json)')) === undefined) return undefined;
+    // One parse per version of index.json, not one per question (a 1000-image plan asks 1000 times).
+    const sig = await stat(path).then(statSignature, () => undefined);
+    if (sig === undefined || this.names?.sig !== sig) {
+      const byName = new Map<string, Descriptor>();
+      for (const m of (await this.readIndex()).manifests) {
+        const name = (m as { annotations?: Record<string, unknown> } | null)?.annotations?.[REF_NAME_ANNOTATION];
+        if (typeof name === 'string' && !byName.has(name)) byName.set(name, m as Descriptor);
+      }
+      if (sig === undefined) return byName.get(ref);
+      this.names = { sig, byName };
+    }
+    return this.names.byName.get(ref);
   }
 
   /**
@@ -328,31 +346,92 @@ export class OciLayoutSink implements ImageSink {
    * keeping all others and their fields as they were). The manifest must be stored already.
    */
   async tag(ref: string, desc: Descriptor): Promise<void> {
+    await this.tagMany([{ ref, desc }]);
+  }
+
+  /** Several tags in one rewrite of index.json (a thousand images cost one write, not 1000). */
+  async tagMany(entries: ReadonlyArray<{ ref: string; desc: Descriptor }>): Promise<void> {
+    if (!entries.length) return;
     await this.init();
-    this.checkRefName(ref);
-    if ((await this.blobSize(desc.digest)) !== desc.size) {
-      throw new FerryError('INTERNAL', `${this.description}: tag ${ref} would point at ${desc.digest}, which is not stored`);
+    for (const { ref, desc } of entries) {
+      this.checkRefName(ref);
+      if ((await this.blobSize(desc.digest)) !== desc.size) {
+        throw new FerryError('INTERNAL', `${this.description}: tag ${ref} would point at ${desc.digest}, which is not stored`);
+      }
     }
-    const entry: Descriptor = {
-      mediaType: desc.mediaType,
-      digest: desc.digest,
-      size: desc.size,
-      ...(desc.artifactType !== undefined ? { artifactType: desc.artifactType } : {}),
-      ...(desc.platform !== undefined ? { platform: desc.platform } : {}),
-      annotations: { [REF_NAME_ANNOTATION]: ref },
-    };
     await this.withIndexLock(async () => {
       const index = await this.readIndex();
-      const manifests = index.manifests;
-      const first = manifests.findIndex((m) => named(m, ref));
-      const kept = manifests.filter((m, i) => i === first || !named(m, ref));
-      if (first >= 0) kept[kept.indexOf(manifests[first])] = entry;
-      else kept.push(entry);
-      index.manifests = kept;
+      let manifests = index.manifests;
+      for (const { ref, desc } of entries) {
+        const entry: Descriptor = {
+          mediaType: desc.mediaType,
+          digest: desc.digest,
+          size: desc.size,
+          ...(desc.artifactType !== undefined ? { artifactType: desc.artifactType } : {}),
+          ...(desc.platform !== undefined ? { platform: desc.platform } : {}),
+          annotations: { [REF_NAME_ANNOTATION]: ref },
+        };
+        const first = manifests.findIndex((m) => named(m, ref));
+        const kept = manifests.filter((m, i) => i === first || !named(m, ref));
+        if (first >= 0) kept[kept.indexOf(manifests[first])] = entry;
+        else kept.push(entry);
+        manifests = kept;
+      }
+      index.manifests = manifests;
       // JSON.stringify keeps the key order we read (index.json is ours to rewrite: it is not
       // content-addressed; manifests themselves are never re-serialised).
       await this.atomicWrite('index.json', Buffer.from(JSON.stringify(index)));
     });
+  }
+
+  // ImageSink: one blob store for every repository; a tag is the ref name `repository:tag`.
+
+  storeOf(): string {
+    return '';
+  }
+
+  /**
+   * Present only when the stored bytes hash right (a power cut can leave a renamed blob short
+   * or wrong); a blob verified once and unchanged since (size, mtime, inode) is not hashed again.
+   */
+  async blobPresence(_repository: string, desc: Descriptor): Promise<BlobPresence> {
+    const state = await this.blobState(desc);
+    if (state !== 'present') return state;
+    const path = this.blobPath(desc.digest);
+    const sig = await stat(path).then(statSignature, () => undefined);
+    if (sig !== undefined && this.verified.get(desc.digest) === sig) return 'present';
+    if (!(await this.verifyBlob(desc))) return 'damaged';
+    if (sig !== undefined) this.verified.set(desc.digest, sig);
+    return 'present';
+  }
+
+  async putBlob(_repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult> {
+    await this.writeBlob(desc, data);
+    return 'uploaded';
+  }
+
+  async mountBlob(): Promise<boolean> {
+    return true; // one store: a blob stored for one repository is there for all
+  }
+
+  async hasManifest(_repository: string, desc: Descriptor): Promise<boolean> {
+    return (await this.blobState(desc)) === 'present';
+  }
+
+  getManifest(_repository: string, desc: Descriptor): Promise<Buffer> {
+    return this.readManifest(desc);
+  }
+
+  putManifest(_repository: string, desc: Descriptor, bytes: Buffer): Promise<void> {
+    return this.writeManifest(desc, bytes);
+  }
+
+  tagged(repository: string, tag: string): Promise<Descriptor | undefined> {
+    return this.resolveTag(`${repository}:${tag}`);
+  }
+
+  putTags(tags: readonly TagRequest[]): Promise<void> {
+    return this.tagMany(tags.map((t) => ({ ref: `${t.repository}:${t.tag}`, desc: t.descriptor })));
   }
 
   async close(): Promise<void> {
