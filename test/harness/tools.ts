@@ -83,12 +83,14 @@ export function runTool(bin: string, args: string[], isolatedHome: string, o: To
       ...o.env,
     };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-    const child = spawn(bin, args, { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'], ...(o.cwd ? { cwd: o.cwd } : {}) });
+    // No stdin unless there is input: a tool that exits without reading it would otherwise make
+    // our write fail with EPIPE (an unhandled 'error' that kills the test process).
+    const child = spawn(bin, args, { env: env as NodeJS.ProcessEnv, stdio: [o.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'], ...(o.cwd ? { cwd: o.cwd } : {}) });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timeoutMs = o.timeoutMs ?? 120_000;
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
@@ -97,6 +99,9 @@ export function runTool(bin: string, args: string[], isolatedHome: string, o: To
       if (timedOut) stderr += `\n(${bin} killed after ${timeoutMs} ms)`;
       resolve({ code: code ?? -1, stdout, stderr });
     });
-    child.stdin.end(o.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => { /* the tool exited without reading its input: its exit code says why */ });
+      child.stdin.end(o.input);
+    }
   });
 }
