@@ -434,38 +434,44 @@ test('a read-only registry (no push permission): a clear error before any byte i
   }
 });
 
-test('the registry is killed mid-push (twice) and restarted: the next push completes; no tag ever lacks a blob', async () => {
+test('the registry is killed mid-push (three times) and restarted: the next push completes; no tag ever lacks a blob', async () => {
   const crash = await create('crash', ['crash/one:v1', 'crash/two:v1', 'ns/single:v1'], [], '4MiB');
   const cm = await manifestOf(crash);
   const reg = await startRegistry();
   const p = await startProxy(reg.host);
   const state = stateDir();
   try {
-    const attempts: Array<{ code: number; killedAfter: number }> = [];
-    // Kill after the Nth blob upload request of this run: first N=1 (in the first blob), then
-    // N=8 (with at most 6 requests in flight, some blobs got in and others were cut off).
-    for (const n of [1, 8]) {
+    // Kill (SIGKILL) when the Nth request of a kind is seen in this run: in the first blob
+    // upload; after 8 uploads (at most 6 requests are in flight, so some blobs got in and others
+    // were cut off); at the first manifest PUT (blobs done, images being stored and tagged).
+    const kills: Array<{ label: string; seen: (from: number) => number; n: number }> = [
+      { label: 'first blob upload', seen: (from) => blobUploads(p, from).length, n: 1 },
+      { label: 'eighth blob upload', seen: (from) => blobUploads(p, from).length, n: 8 },
+      { label: 'first manifest PUT', seen: (from) => manifestPuts(p, from).length, n: 1 },
+    ];
+    for (const k of kills) {
       const from = p.requests.length;
       let killed = false;
       const watcher = setInterval(() => {
-        if (!killed && blobUploads(p, from).length >= n) {
+        if (!killed && k.seen(from) >= k.n) {
           killed = true;
           void reg.kill();
         }
       }, 2);
       const r = await push(crash, p.host, insecure(p.host), state);
       clearInterval(watcher);
-      assert.ok(killed, `the push (exit ${r.code}) finished before ${n} blob upload(s) were seen: ${r.stdout}${r.stderr}`);
-      attempts.push({ code: r.code, killedAfter: n });
-      assert.is.not(r.code, 0, `a push whose registry died mid-way does not report success: ${r.stdout}${r.stderr}`);
+      assert.ok(killed, `${k.label}: the push (exit ${r.code}) finished before the kill: ${r.stdout}${r.stderr}`);
+      assert.is(r.code, 13, `${k.label}: a push whose registry died mid-way fails with a registry error: ${r.stdout}${r.stderr}`);
+      assert.is(parseJson(r).error?.code, 'REGISTRY_ERROR', r.stdout);
+      assert.ok(parseJson(r).error!.message.includes(p.host), 'names the registry');
       assert.not.ok(reg.running());
       await reg.restart();
-      // Whatever tags exist now point at complete manifests.
+      // Whatever tags exist now point at complete manifests with the bundled digests.
       const tags = await walkAll(reg);
       for (const [ref, d] of tags) {
         const want = expectedTags(cm).find((t) => `${t.repo}:${t.tag}` === ref);
-        assert.ok(want, `unexpected tag ${ref}`);
-        assert.is(d, want!.digest, ref);
+        assert.ok(want, `${k.label}: unexpected tag ${ref}`);
+        assert.is(d, want!.digest, `${k.label}: ${ref}`);
       }
     }
     // What the registry holds after the crashes (blobs by repository, as HEAD sees them).
@@ -478,7 +484,7 @@ test('the registry is killed mid-push (twice) and restarted: the next push compl
     assert.ok(before.size > 0, 'the crashed runs got something in');
     const from = p.requests.length;
     const r = await push(crash, p.host, insecure(p.host), state);
-    assert.is(r.code, 0, `after two crashes the same push completes: ${r.stdout}${r.stderr}`);
+    assert.is(r.code, 0, `after three crashes the same push completes: ${r.stdout}${r.stderr}`);
     assert.ok(parseJson(r).images.every((i) => i.status === 'loaded'), r.stdout);
     await assertTags(reg, cm, { label: 'after crashes' });
     const all = await walkAll(reg);
