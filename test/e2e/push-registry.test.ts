@@ -37,7 +37,6 @@ let src: StartedRegistry; // registry A: the source
 let single: WrittenImage;
 let multi: WrittenImage;
 let cosignKeys: CosignKeys;
-const bundles: Record<string, string> = {};
 
 interface ManifestImage {
   repository: string; tag?: string; digest: string; mediaType: string; blobs: string[];
@@ -249,7 +248,6 @@ async function create(name: string, images: string[], extra: string[] = [], volu
   const r = await bundleCli(['create', '--name', name, '--out', out, '--key', join(tmp, 'signer.key'), '--volume-size', volumeSize,
     ...images.flatMap((i) => ['--image', `${src.host}/${i}`]), '--insecure-registry', src.host, '--json', ...extra], { env: env() });
   assert.is(r.code, 0, `create ${name}: ${r.stdout}${r.stderr}`);
-  bundles[name] = out;
   return out;
 }
 
