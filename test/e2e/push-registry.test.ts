@@ -419,7 +419,9 @@ test('a read-only registry (no push permission): a clear error before any byte i
     assert.is(r.code, 13, r.stdout + r.stderr);
     const text = r.stdout + r.stderr;
     assert.ok(text.includes(p.host), `names the registry: ${text}`);
-    assert.match(text, /REGISTRY_AUTH/);
+    assert.match(text, /REGISTRY_DENIED/);
+    assert.match(text, /ask its administrator for push permission/, 'the hint is about permission, not credentials');
+    assert.not.match(text, /Check the credentials/);
     assert.match(text, /HTTP 405/);
     assert.match(text, /read-only/);
     assert.match(text, /nothing was sent/);

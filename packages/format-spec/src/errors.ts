@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   SOURCE_NOT_FOUND: { exit: 12, hint: 'Check the image reference or path named above.' },
   REGISTRY_ERROR: { exit: 13, hint: 'Check the registry address, that it is running, and your network.' },
   REGISTRY_AUTH: { exit: 13, hint: 'Check the credentials for this registry (--authfile, --creds or docker login).' },
+  REGISTRY_DENIED: { exit: 13, hint: 'The registry accepted the credentials but refuses this push: ask its administrator for push permission on the repository named above (or whether it is read-only), or use another account (--creds, --authfile).' },
   REGISTRY_TLS: { exit: 13, hint: 'Give the registry CA with --ca-file, or --insecure-registry HOST if you accept an unverified connection to that host.' },
   TARGET_ERROR: { exit: 14, hint: 'Check that the target is writable and has space.' },
   TARGET_BUSY: { exit: 18, hint: 'Wait for the other ferry-load to finish, then run the same command again (a lock left by a process that no longer runs is taken over automatically).' },

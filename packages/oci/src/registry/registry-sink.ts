@@ -35,7 +35,7 @@ export class RegistrySink implements ImageSink {
     } catch (e) {
       if (!(e instanceof FerryError) || e.code !== 'REGISTRY_ERROR') throw e;
       // Reachable and the credentials work, yet no upload can start: say what it means.
-      throw new FerryError('REGISTRY_AUTH', `pre-flight: registry ${this.registry} does not let this account push to ${repository} (${e.message}); check the account's push permission, or whether the registry is read-only; nothing was sent`, { ...e.details }, { cause: e });
+      throw new FerryError('REGISTRY_DENIED', `pre-flight: registry ${this.registry} does not let this account push to ${repository} (${e.message}); check the account's push permission, or whether the registry is read-only; nothing was sent`, { ...e.details }, { cause: e });
     }
   }
 
