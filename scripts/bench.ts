@@ -184,11 +184,20 @@ const REGISTRY_TMP = (() => {
   try { accessSync('/dev/shm', fsConstants.W_OK); return '/dev/shm'; } catch { return tmpdir(); }
 })();
 
+// A failing step exits at once (timed, fail), past reg.stop(): the harness kills the registry
+// on exit, and this removes its storage, which on tmpfs would hold on to RAM.
+const registryDirs = new Set<string>();
+process.on('exit', () => {
+  for (const d of registryDirs) rmSync(d, { recursive: true, force: true });
+});
+
 async function freshRegistry(): Promise<StartedRegistry> {
   const saved = process.env.TMPDIR;
   process.env.TMPDIR = REGISTRY_TMP; // startRegistry makes its dir under os.tmpdir()
   try {
-    return await startRegistry();
+    const reg = await startRegistry();
+    registryDirs.add(reg.dir);
+    return reg;
   } finally {
     if (saved === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = saved;
