@@ -22,6 +22,7 @@ function View({ title, subscribe, startedAt }: { title: string; subscribe: (l: L
         <Box flexDirection="column">
           <Text color="cyan">{renderLine(title, model.state, startedAt)}</Text>
           {model.state.detail ? <Text dimColor>{model.state.detail}</Text> : null}
+          {(model.state.rows ?? []).map((r, i) => <Text key={i}>{r}</Text>)}
         </Box>
       ) : null}
     </Box>

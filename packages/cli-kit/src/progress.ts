@@ -16,6 +16,8 @@ export interface ProgressState {
   bytes: number;
   total: number;
   detail?: string;
+  /** Per-item state lines under the bar (a terminal shows them; plain output does not). */
+  rows?: string[];
 }
 
 export interface Progress {
@@ -69,7 +71,7 @@ class Sanitised implements Progress {
     this.inner.log(safeLine(line));
   }
   update(s: ProgressState): void {
-    this.inner.update(s.detail === undefined ? s : { ...s, detail: safeLine(s.detail) });
+    this.inner.update({ ...s, ...(s.detail !== undefined ? { detail: safeLine(s.detail) } : {}), ...(s.rows ? { rows: s.rows.map(safeLine) } : {}) });
   }
   finish(): Promise<void> {
     return this.inner.finish();

@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   TAG_CONFLICT: { exit: 19, hint: 'Nothing was written. A tag in the target points at a different image: run without --no-retag to move it, or load into another target.' },
   INCOMPLETE: { exit: 15, hint: 'Bring the remaining volumes and run the same command again; what was loaded is kept.' },
   PARTIAL_FAILURE: { exit: 16, hint: 'Some items failed; the report lists each with its reason.' },
+  CHECK_FAILED: { exit: 21, hint: 'The target does not hold what the bundle promises (listed above): run ferry-load push again with the same bundle, or find out who changed the target.' },
   DECLINED: { exit: 20, hint: 'Nothing was written. Run the same command again and answer y to load, or pass --yes.' },
   INTERRUPTED: { exit: 130, hint: 'Nothing incomplete was tagged; run the same command again to continue.' },
   INTERNAL: { exit: 70, hint: 'This is a bug in Ferry; please report it with the command you ran.' },

@@ -9,6 +9,47 @@ import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.j
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
 import { pushCmd } from './push-command.js';
+import { checkOutcome, checkTarget } from './check.js';
+import { parseRewrite } from './rewrite.js';
+import { registryFlags, registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
+
+interface CheckArgs extends RegistryArgs {
+  path: string;
+  trustedKey?: string[];
+  to: string;
+  rewrite?: string[];
+  allowUnsigned: boolean;
+  json: boolean;
+}
+
+async function checkCmd(a: CheckArgs): Promise<number> {
+  const mode = outputMode(a.json);
+  const progress = await createProgress(mode, 'checking');
+  let report;
+  try {
+    report = await checkTarget(a.path, {
+      trustedKeys: await trusted(asArray(a.trustedKey)),
+      allowUnsigned: a.allowUnsigned,
+      to: a.to,
+      rewrites: asArray(a.rewrite).map(parseRewrite),
+      registry: registryOptionsFrom(a),
+      ...(a.concurrency ? { concurrency: a.concurrency } : {}),
+    });
+  } finally {
+    await progress.finish();
+  }
+  const outcome = checkOutcome(report);
+  if (a.json) {
+    writeJson({ ...report, ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) });
+    return outcome ? outcome.exitCode : 0;
+  }
+  const mark = { ok: '✅', missing: '❌ MISSING', different: '❌ DIFFERENT', incomplete: '❌ INCOMPLETE' } as const;
+  const lines = report.items.map((i) => `${mark[i.status]} ${p(i.ref)}  ${i.expected}${i.found ? `  (the target has ${i.found})` : ''}${i.missing ? `  lacks ${i.missing.slice(0, 3).join(', ')}${i.missing.length > 3 ? ', …' : ''}` : ''}`);
+  const good = report.items.filter((i) => i.status === 'ok').length;
+  lines.push(outcome ? `${good}/${report.items.length} in ${p(report.target)} as the bundle has them.` : `All ${report.items.length} item(s) are in ${p(report.target)} as the bundle has them.`);
+  writeText(lines.join('\n') + '\n');
+  return outcome ? reportError(outcome, { program: PROGRAM, json: false }) : 0;
+}
 
 const PROGRAM = 'ferry-load';
 
@@ -153,14 +194,31 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         },
       )
       .command(
+        'check <path>',
+        'Is everything the bundle promises in the target? Every tag resolved and compared with the bundled digest, every manifest and blob below it, every signature tag and referrer (read-only)',
+        (y) =>
+          registryFlags(y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('to', { type: 'string', demandOption: true, describe: 'The target push loaded into: HOST[:PORT][/PREFIX] or oci:DIR' })
+            .option('rewrite', { type: 'string', array: true, describe: 'The same FROM=TO rules given to push' })
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('json', { type: 'boolean', default: false }))
+            .example('$0 check /media/usb --trusted-key ferry.pub --to registry.local:5000', ''),
+        async (a) => {
+          setCode(await checkCmd(a as unknown as CheckArgs));
+        },
+      )
+      .command(
         'push <path>',
         'Verify, then load images into the target and files/keys beside it; volumes may come in any order and over several runs',
         (y) =>
-          y
+          registryFlags(y)
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
-            .option('to', { type: 'string', demandOption: true, describe: 'Target: oci:DIR (an OCI image layout directory)' })
-            .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default: DIR-files beside the layout; must not overlap it)' })
+            .option('to', { type: 'string', demandOption: true, describe: 'Target: HOST[:PORT][/PREFIX] (a registry; docker://… too) or oci:DIR (an OCI image layout directory). Images keep their path under it: gcr.io/team/app:1 -> HOST/PREFIX/team/app:1' })
+            .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default for oci:DIR: DIR-files beside the layout; for a registry: not written unless given)' })
+            .option('state-dir', { type: 'string', describe: 'Registry targets: where a run keeps what the registry cannot tell the next one (split blobs in progress, the run lock). Default $XDG_STATE_HOME/ferry or ~/.local/state/ferry; never the bundle media' })
             .option('charts', { type: 'string', describe: 'Chart repository target (not yet supported by this build)' })
             .option('rewrite', { type: 'string', array: true, describe: 'FROM=TO: rename repositories on load (repeatable; first match wins)' })
             .option('overwrite-files', { type: 'boolean', default: false, describe: 'Replace carried files whose local copy was changed since Ferry wrote it (default: keep them and report it)' })
@@ -168,11 +226,14 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
             .option('report', { type: 'string', describe: 'Also write the JSON report to this file' })
             .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Do not ask for confirmation' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false })
+            .example('$0 push /media/usb --trusted-key /etc/ferry/trusted/ferry.pub --to registry.local:5000', 'load into a registry (asks first)')
+            .example('$0 push /media/usb --trusted-key ferry.pub --to registry.local:5000/mirror --ca-file ca.pem --creds loader --yes', 'under a prefix, TLS with a private CA, no question')
+            .example('$0 push /media/usb --trusted-key ferry.pub --to oci:/srv/images', 'into an OCI layout directory'),
         async (a) => {
           setCode(await pushCmd(a as unknown as Parameters<typeof pushCmd>[0]));
         },
       ),
-    'Give a command: checksum, verify, inspect or push',
+    'Give a command: checksum, verify, inspect, push or check',
   );
 }

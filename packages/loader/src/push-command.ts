@@ -5,14 +5,19 @@
 import { createInterface } from 'node:readline/promises';
 import { rename, writeFile } from 'node:fs/promises';
 import { FerryError, loadTrustedKeys, printable } from '@ferry/format-spec';
-import { asArray, createProgress, formatBytes, outputMode, reportError, writeJson, writeText, type Progress } from '@ferry/cli-kit';
-import { pushBundle, pushOutcome, type PushEvent, type PushPlan, type PushReport } from './push/index.js';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { asArray, createProgress, outputMode, reportError, writeJson, writeText, type Progress } from '@ferry/cli-kit';
+import { pushBundle, pushOutcome, type PushPlan, type PushReport } from './push/index.js';
+import { ImageStates, describe, nextCommand, planLines, summary } from './push-view.js';
+import type { NextVolume } from './push/index.js';
 import { parseRewrite } from './rewrite.js';
+import { registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import type { TrustedManifest } from './bundle.js';
 
 const PROGRAM = 'ferry-load';
 
-export interface PushArgs {
+export interface PushArgs extends RegistryArgs {
   path: string;
   trustedKey?: string[];
   to: string;
@@ -25,33 +30,7 @@ export interface PushArgs {
   json: boolean;
   report?: string;
   charts?: string;
-}
-
-const short = (d: string): string => `${d.slice(0, 19)}…`;
-
-/** The plan, as the lines the operator reads before saying yes (also logged with --yes). */
-export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
-  const m = tm.manifest;
-  const who = tm.verifiedBy ? `signed by ${printable(tm.verifiedBy.path)} (${tm.verifiedBy.fingerprint})` : 'UNSIGNED (allowed by --allow-unsigned)';
-  const vol = (ns: number[]) => ns.map((n) => String(n).padStart(3, '0')).join(', ');
-  const lines = [
-    `Bundle ${printable(m.name)}, created ${printable(m.created)}, ${who}`,
-    `  ${m.images.length} image(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${printable(plan.target)} (files to ${printable(plan.filesDir)})`,
-    `  volumes here: ${plan.volumesPresent.length}/${m.volumes.length}${plan.volumesMissing.length ? ` (missing ${vol(plan.volumesMissing)}: load them in a later run)` : ''}; to read now: ${plan.volumesToRead.length ? vol(plan.volumesToRead) : 'none (everything here is loaded already)'}`,
-  ];
-  if (plan.blobsAlreadyThere || plan.blobsDamaged) {
-    lines.push(`  already in the target: ${plan.blobsAlreadyThere} blob(s), re-verified${plan.blobsDamaged ? `; ${plan.blobsDamaged} damaged blob(s) there will be replaced` : ''}`);
-  }
-  if (plan.retags.length) {
-    lines.push(`  tags that will MOVE to other content (--no-retag refuses this):`);
-    for (const t of plan.retags) lines.push(`    ${printable(t.ref)}  ${short(t.from)} -> ${short(t.to)}`);
-  }
-  if (plan.fileConflicts.length) {
-    const keep = plan.fileConflicts.every((c) => c.action === 'keep');
-    lines.push(keep ? '  local files that differ from the bundle are KEPT (pass --overwrite-files to replace them):' : '  local files that differ from the bundle will be REPLACED (--overwrite-files):');
-    for (const c of plan.fileConflicts) lines.push(`    ${printable(c.path)}`);
-  }
-  return lines;
+  stateDir?: string;
 }
 
 async function askToProceed(tm: TrustedManifest, plan: PushPlan, signal: AbortSignal, abort: () => void): Promise<boolean> {
@@ -66,37 +45,22 @@ async function askToProceed(tm: TrustedManifest, plan: PushPlan, signal: AbortSi
   }
 }
 
-function describe(e: PushEvent): string | undefined {
-  switch (e.type) {
-    case 'checking': return `Checking ${printable(e.what)}`;
-    case 'volume-start': return `Reading ${printable(e.file)}`;
-    case 'volume-skip': return `Skipping ${printable(e.file)}: ${e.reason}`;
-    case 'volume-failed': return `❌ ${printable(e.file)}: ${printable(e.message)}`;
-    case 'image': return `✅ ${printable(e.ref)} ${e.digest}${e.retagged ? ` (tag moved from ${short(e.retagged)})` : ''}`;
-    case 'image-refused': return `⛔ ${printable(e.ref)}: ${printable(e.message)}`;
-    case 'file': return `✅ file ${printable(e.path)}`;
-    case 'file-kept': return `⚠️  kept local ${printable(e.path)} (differs from the bundle; --overwrite-files replaces it)`;
-    default: return undefined;
-  }
-}
-
-function summary(r: PushReport): string {
-  const loaded = r.images.filter((i) => i.status === 'loaded').length;
-  const filesDone = r.files.filter((f) => f.status === 'written' || f.status === 'unchanged').length;
-  const out = [
-    `Loaded ${loaded}/${r.images.length} image(s) into ${printable(r.target)}, ${filesDone}/${r.files.length} file(s) into ${printable(r.filesDir)}; ${r.blobsWritten} blobs (${formatBytes(r.bytesWritten)}) written in ${r.seconds.toFixed(1)} s`,
-    ...r.images.map((i) => {
-      const mark = i.status === 'loaded' ? '✅' : i.status === 'pending' ? '⏳' : '⛔';
-      const note = i.status === 'refused' ? `  refused: ${printable(i.reason ?? '')}` : i.retaggedFrom ? `  (tag moved from ${short(i.retaggedFrom)})` : '';
-      return `  ${mark} ${printable(i.ref)}  ${i.digest}${note}`;
-    }),
-  ];
-  const kept = r.files.filter((f) => f.status === 'kept');
-  if (kept.length) out.push(`Kept as they are (they differ from the bundle; --overwrite-files replaces them): ${kept.map((f) => printable(f.path)).join(', ')}`);
-  for (const d of r.volumesDamaged) out.push(`Damaged: ${printable(d.message)} — re-copy it from the original media and run the same command again.`);
-  if (r.volumesMissing.length) out.push(`Not complete: bring ${r.volumesMissing.map(printable).join(', ')} and run the same command again.`);
-  if (r.complete) out.push('Complete.');
-  return out.join('\n') + '\n';
+/** The disc swap: ask for the next volume on the terminal (Enter = it is in place now). */
+function volumePrompt(signal: AbortSignal, abort: () => void): NextVolume {
+  return async (ask) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    rl.on('SIGINT', abort);
+    try {
+      const answer = (await rl.question(`Insert volume ${ask.index} of ${ask.of} (${printable(ask.file)}) and press Enter, or type its path (q to stop here): `, { signal })).trim();
+      if (/^q(uit)?$/i.test(answer)) return undefined;
+      if (!answer) return ask.expectedAt;
+      const p = resolve(answer.replace(/^~(?=\/)/, process.env.HOME ?? '~'));
+      const st = await stat(p).catch(() => undefined);
+      return st?.isDirectory() ? join(p, ask.file) : p;
+    } finally {
+      rl.close();
+    }
+  };
 }
 
 async function writeReport(path: string, doc: unknown): Promise<void> {
@@ -112,19 +76,27 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const mode = outputMode(a.json);
   const rewrites = asArray(a.rewrite).map(parseRewrite);
   const keys = await loadTrustedKeys(asArray(a.trustedKey));
+  const registry = registryOptionsFrom(a);
+
   const controller = new AbortController();
   const abort = (): void => controller.abort();
   process.on('SIGINT', abort);
   process.on('SIGTERM', abort);
   let progress: Progress | undefined;
   let plan: PushPlan | undefined;
+  let states: ImageStates | undefined;
   let report: PushReport;
+  let last = { bytes: 0, total: 0 };
+  const prompt = volumePrompt(controller.signal, abort);
   try {
     report = await pushBundle(a.path, {
       trustedKeys: keys,
       allowUnsigned: a.allowUnsigned,
       to: a.to,
       ...(a.filesDir ? { filesDir: a.filesDir } : {}),
+      ...(a.stateDir ? { stateDir: a.stateDir } : {}),
+      ...(a.concurrency ? { concurrency: a.concurrency } : {}),
+      registry,
       rewrites,
       overwriteFiles: a.overwriteFiles,
       noRetag: !a.retag,
@@ -135,8 +107,23 @@ export async function pushCmd(a: PushArgs): Promise<number> {
         // The plan is not progress: logs (plain and CI) keep it, so a cron run's log shows moved tags.
         if (!interactive && mode !== 'json') process.stderr.write(planLines(tm, p).join('\n') + '\n');
         if (ok) progress = await createProgress(mode, 'loading');
+        states = new ImageStates(tm, p);
         return ok;
       },
+      ...(interactive
+        ? {
+            nextVolume: async (ask) => {
+              // The live view gives the terminal to the question, then comes back.
+              await progress?.finish();
+              progress = undefined;
+              try {
+                return await prompt(ask);
+              } finally {
+                progress = await createProgress(mode, 'loading');
+              }
+            },
+          }
+        : {}),
       onEvent: (e) => {
         // Before the question only the plan's own checks report (re-verifying a large target
         // takes a while); the CI log keeps just the plan and the final state.
@@ -144,10 +131,13 @@ export async function pushCmd(a: PushArgs): Promise<number> {
           if (e.type === 'checking' && (mode === 'tty' || mode === 'plain')) process.stderr.write(`${describe(e)}…\n`);
           return;
         }
-        if (e.type === 'bytes') progress.update({ bytes: e.bytes, total: e.total });
-        else {
+        if (e.type === 'bytes') {
+          last = { bytes: e.bytes, total: e.total };
+          progress.update({ ...last, ...(states ? { detail: states.volume ? `volume ${states.volume}` : '', rows: states.lines() } : {}) });
+        } else {
           const line = describe(e);
           if (line) progress.log(line);
+          if (states?.apply(e) && mode === 'tty') progress.update({ ...last, detail: states.volume ? `volume ${states.volume}` : '', rows: states.lines() });
         }
       },
     });
@@ -170,7 +160,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const doc = { ok: !outcome, ...report, ...(plan ? { plan } : {}), ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) };
   if (a.report) await writeReport(a.report, doc);
   if (a.json) writeJson(doc);
-  else writeText(summary(report));
+  else writeText(summary(report, nextCommand(PROGRAM, process.argv.slice(2))));
   if (outcome) return a.json ? outcome.exitCode : reportError(outcome, { program: PROGRAM, json: false });
   return 0;
 }

@@ -38,13 +38,48 @@ export interface SourceReferrer {
   subject: string;
 }
 
-/** Something blobs and manifests can be written to (OCI layout dir, registry repo). */
+/** What a presence check found: absent, present (and, where the sink can tell, verified), or
+ *  there with the wrong size or content (a crash-truncated write: replaced, never trusted). */
+export type BlobPresence = 'absent' | 'present' | 'damaged';
+
+/** How a blob got into a repository. */
+export type BlobWriteResult = 'uploaded' | 'mounted' | 'exists';
+
+/** A tag to create or move, with the exact bytes of what it points at (a registry tags by PUT). */
+export interface TagRequest {
+  repository: string;
+  tag: string;
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+/**
+ * Where pushed content lands (an OCI layout directory, a registry). Content is routed by kind:
+ * blobs to the blob store, manifests and indexes to the manifest store by digest, and tags as
+ * their own, last, step — storing something never makes it visible under a name. Callers push
+ * children before parents; a sink checks what it is given and never makes wrong bytes visible.
+ */
 export interface ImageSink {
   readonly description: string;
-  hasBlob(digest: string): Promise<boolean>;
-  /** Write a blob from a stream; the sink must verify size and digest before making it visible. */
-  writeBlob(desc: Descriptor, data: Readable): Promise<void>;
-  /** Make a manifest (exact bytes) visible, optionally under a tag; called only when all its children are present. */
-  writeManifest(desc: Descriptor, bytes: Buffer, tag?: string): Promise<void>;
+  /** The blob store serving `repository`: repositories with the same store need a blob once
+   *  (a layout has one store; a registry one per repository, filled by upload or mount). */
+  storeOf(repository: string): string;
+  blobPresence(repository: string, desc: Descriptor): Promise<BlobPresence>;
+  /** Stream a blob in; visible only once its size and digest match `desc`. */
+  putBlob(repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult>;
+  /** Make a blob that repository `from` holds present in `repository` without sending it
+   *  (a cross-repo mount); false when the sink would need the bytes after all. */
+  mountBlob(repository: string, desc: Descriptor, from: string): Promise<boolean>;
+  hasManifest(repository: string, desc: Descriptor): Promise<boolean>;
+  /** The exact, verified bytes of a stored manifest (or of a manifest stored as a blob). */
+  getManifest(repository: string, desc: Descriptor): Promise<Buffer>;
+  /** Store a manifest or index by digest; everything it references must be stored already. */
+  putManifest(repository: string, desc: Descriptor, bytes: Buffer): Promise<void>;
+  /** Manifests the target indexes as referring to `subject` (sinks with a referrers index). */
+  referrersOf?(repository: string, subject: string): Promise<Descriptor[]>;
+  /** What a tag points at now, if anything. */
+  tagged(repository: string, tag: string): Promise<Descriptor | undefined>;
+  /** Create or move tags, in order; each must point at stored content. */
+  putTags(tags: readonly TagRequest[]): Promise<void>;
   close(): Promise<void>;
 }

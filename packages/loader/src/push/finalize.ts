@@ -5,45 +5,92 @@
 
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError, isFerryError, type Descriptor } from '@ferry/format-spec';
-import { targetFsError } from '@ferry/oci';
+import { FerryError, isFerryError, type BundleBlob, type Descriptor } from '@ferry/format-spec';
+import { checkRegularFile, targetFsError, type TagRequest } from '@ferry/oci';
 import { checkClosure } from '../closure.js';
-import { volumesStillNeeded, type PushState } from './plan.js';
+import { imageNeeds, isPresent, volumesStillNeeded, type PushState } from './plan.js';
+import { mapLimit } from '../map-limit.js';
 import type { VolumeLoop } from './volumes.js';
 import type { FileStatus, PushEvent, PushReport } from './types.js';
 
+const descOf = (b: Pick<BundleBlob, 'mediaType' | 'digest' | 'size'>): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+const isManifestKind = (b: BundleBlob | undefined): b is BundleBlob => b !== undefined && (b.kind === 'manifest' || b.kind === 'index');
+
+type ImageResult = PushReport['images'][number] & { tags: TagRequest[]; referrerTagRequests: TagRequest[] };
+
 export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEvent) => void, started: number): Promise<PushReport> {
-  const read = (d: Descriptor): Promise<Buffer> => s.layout.readManifest(d);
-  const images: PushReport['images'] = [];
-  for (const [i, img] of s.manifest.images.entries()) {
-    const ref = s.refs[i]!;
-    const base = { source: img.source, ref, digest: img.digest, referrers: 0 };
-    if (!img.blobs.every((d) => s.present.has(d))) {
-      images.push({ ...base, status: 'pending' });
-      continue;
+  const sink = s.target.sink;
+  // Manifest bytes by blob store and digest: read (and verified) once, for the closure check and the push.
+  const bytesOf = new Map<string, Promise<Buffer>>();
+  const read = (repo: string) => (d: Descriptor): Promise<Buffer> => {
+    const k = `${sink.storeOf(repo)}\0${d.digest}`;
+    let p = bytesOf.get(k);
+    if (!p) bytesOf.set(k, (p = sink.getManifest(repo, d)));
+    return p;
+  };
+  // Each (repository, manifest) is stored once, even when several images share it.
+  const stored = new Map<string, Promise<void>>();
+  const storeManifests = async (repo: string, digests: readonly string[]): Promise<void> => {
+    for (const d of digests) {
+      const b = s.blobs.get(d);
+      if (!isManifestKind(b)) continue;
+      const k = `${repo}\0${d}`;
+      let p = stored.get(k);
+      if (!p) {
+        stored.set(k, (p = (async () => {
+          if (await sink.hasManifest(repo, descOf(b))) return;
+          await sink.putManifest(repo, descOf(b), await read(repo)(descOf(b)));
+        })()));
+      }
+      await p;
     }
-    // The image and the signatures ready to go beside it are checked before anything is tagged.
-    const ready = s.referrerTags.filter((rt) => rt.image === img && rt.referrer.blobs.every((d) => s.present.has(d)));
+  };
+
+  const results: ImageResult[] = new Array(s.manifest.images.length);
+  await mapLimit([...s.manifest.images.entries()], s.concurrency, async ([i, img]) => {
+    const ref = s.refs[i]!;
+    const repo = s.repos[i]!;
+    const base = { source: img.source, ref, digest: img.digest, referrers: 0, tags: [] as TagRequest[], referrerTagRequests: [] as TagRequest[] };
+    if (!img.blobs.every((d) => isPresent(s, repo, d))) {
+      results[i] = { ...base, status: 'pending' };
+      return;
+    }
+    // The image and the signatures ready to go beside it are checked before anything is stored
+    // under a manifest's name, let alone tagged.
+    const ready = s.referrerTags.filter((rt) => rt.image === img && rt.referrer.blobs.every((d) => isPresent(s, repo, d)));
+    const readyOci = (img.referrers ?? []).filter((r) => r.scheme === 'oci-referrer' && r.blobs.every((d) => isPresent(s, repo, d)));
     try {
-      await checkClosure({ what: `image ${ref}`, root: img, listed: img.blobs, blobs: s.blobs, read });
-      for (const { referrer: r } of ready) await checkClosure({ what: `${r.tag} of image ${ref}`, root: r, listed: r.blobs, blobs: s.blobs, read });
+      await checkClosure({ what: `image ${ref}`, root: img, listed: img.blobs, blobs: s.blobs, read: read(repo) });
+      for (const { referrer: r } of ready) await checkClosure({ what: `${r.tag} of image ${ref}`, root: r, listed: r.blobs, blobs: s.blobs, read: read(repo) });
+      for (const r of readyOci) await checkClosure({ what: `referrer ${r.digest} of image ${ref}`, root: r, listed: r.blobs, blobs: s.blobs, read: read(repo), subject: r.subject });
     } catch (e) {
       if (!isFerryError(e, 'ARCHIVE_HOSTILE')) throw e;
-      images.push({ ...base, status: 'refused', reason: e.message });
+      results[i] = { ...base, status: 'refused', reason: e.message };
       emit({ type: 'image-refused', ref, message: e.message });
-      continue;
+      return;
     }
+    // Children by digest before the index, the image before what refers to it.
+    await storeManifests(repo, img.blobs);
+    for (const r of [...readyOci, ...ready.map((rt) => rt.referrer)]) await storeManifests(repo, r.blobs);
+    const referrerTagRequests: TagRequest[] = [];
+    for (const rt of ready) {
+      const d = descOf(rt.referrer);
+      referrerTagRequests.push({ repository: repo, tag: rt.tag, descriptor: d, bytes: await read(repo)(d) });
+    }
+    const tags: TagRequest[] = img.tag ? [{ repository: repo, tag: img.tag, descriptor: descOf(img), bytes: await read(repo)(descOf(img)) }] : [];
     const move = s.retags.find((m) => m.ref === ref);
-    await s.layout.tag(ref, { mediaType: img.mediaType, digest: img.digest, size: img.size });
-    emit({ type: 'image', ref, digest: img.digest, ...(move ? { retagged: move.from } : {}) });
-    // cosign signatures/attestations keep their sha256-<hex>.sig/.att tags beside the image, so
-    // `cosign verify` finds them once the image moves on; only after the image itself is there.
-    for (const rt of ready) await s.layout.tag(rt.ref, { mediaType: rt.referrer.mediaType, digest: rt.referrer.digest, size: rt.referrer.size });
-    const referrers = ready.length;
-    images.push({ ...base, status: 'loaded', referrers, ...(move ? { retaggedFrom: move.from } : {}) });
-  }
+    results[i] = { ...base, status: 'loaded', referrers: ready.length, tags, referrerTagRequests, ...(move ? { retaggedFrom: move.from } : {}) };
+  });
+
+  // Tags last, all at once: cosign's sha256-<hex>.sig/.att tags (so `cosign verify` finds them
+  // the moment the image is visible), then the images' own tags.
+  await sink.putTags(results.flatMap((r) => r.referrerTagRequests));
+  await sink.putTags(results.flatMap((r) => r.tags));
+  const images: PushReport['images'] = results.map(({ tags: _t, referrerTagRequests: _r, ...r }) => r);
+  for (const r of images) if (r.status === 'loaded') emit({ type: 'image', ref: r.ref, digest: r.digest, ...(r.retaggedFrom ? { retagged: r.retaggedFrom } : {}) });
 
   const files: PushReport['files'] = s.carried.map((f) => {
+    if (!s.files) return { path: f.path, status: 'skipped' as const, reason: 'a registry has no place for files: give --files-dir DIR to write them' };
     const st = s.fileStates.get(f.path);
     let status: FileStatus;
     if (st === 'same') {
@@ -66,7 +113,8 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
   return {
     bundle: s.manifest.name,
     target: s.targets.description,
-    filesDir: s.targets.filesDir,
+    targetKind: s.targets.kind,
+    ...(s.targets.filesDir !== undefined ? { filesDir: s.targets.filesDir } : {}),
     ...(s.tm.verifiedBy ? { signedBy: `${s.tm.verifiedBy.path} (${s.tm.verifiedBy.fingerprint})` } : {}),
     images,
     files,
@@ -74,15 +122,17 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     volumesMissing: stillNeeded.filter((v) => s.volumeState.get(v) === 'absent' && !damagedVolumes.has(v)).map(name),
     volumesDamaged: loop.failures.map((f) => ({ file: f.volumes.map(name).join(', '), code: f.code, message: f.message })),
     blobsWritten: loop.blobsWritten,
+    blobsMounted: loop.blobsMounted,
     bytesWritten: loop.bytesWritten,
-    complete: images.every((i) => i.status === 'loaded') && files.every((f) => f.status === 'written' || f.status === 'unchanged'),
+    complete: images.every((i) => i.status === 'loaded') && files.every((f) => f.status === 'written' || f.status === 'unchanged' || f.status === 'skipped'),
     seconds: (Date.now() - started) / 1000,
   };
 }
 
 /**
  * Split blobs whose content is now in place leave nothing behind — also those collected by
- * another bundle that split the same blob elsewhere. Progress for anything still missing stays.
+ * another bundle that split the same blob elsewhere (when the target can tell). Progress for
+ * anything still missing stays.
  */
 async function dropUselessPartials(s: PushState): Promise<void> {
   const useless = async (dir: string, done: (digest: string) => Promise<boolean>): Promise<void> => {
@@ -98,11 +148,17 @@ async function dropUselessPartials(s: PushState): Promise<void> {
       if (m && (await done(`sha256:${m[1]}`))) await rm(join(dir, n), { force: true });
     }
   };
-  await useless(s.layout.partialDir, async (d) => (await s.layout.blobState({ digest: d, size: s.blobs.get(d)?.size ?? -1 })) === 'present' || ((await s.layout.hasBlob(d)) && !s.blobs.has(d)));
-  await useless(s.files.partialDir, async (d) => {
+  const filesDone = (d: string): boolean => {
     const paths = s.pathsByDigest.get(d);
     return paths !== undefined && paths.every((f) => s.fileStates.get(f.path) === 'same');
+  };
+  await useless(s.target.area.partial, async (d) => {
+    if (s.wanted.has(d)) return !imageNeeds(s, d) && (!s.files || !s.pathsByDigest.has(d) || filesDone(d));
+    if (s.blobs.has(d)) return false;
+    const local = s.target.localPath(d);
+    return local !== undefined && (await checkRegularFile(local).catch(() => undefined)) !== undefined;
   });
+  if (s.files) await useless(s.files.partialDir, async (d) => filesDone(d));
 }
 
 /**
@@ -110,6 +166,10 @@ async function dropUselessPartials(s: PushState): Promise<void> {
  * volumes still to bring, local files kept. Undefined when everything is in place.
  */
 export function pushOutcome(r: PushReport): FerryError | undefined {
+  if (r.check && !r.check.ok) {
+    const bad = r.check.items;
+    return new FerryError('CHECK_FAILED', `after loading, ${bad.length} tag(s) do not resolve in ${r.target} as the bundle has them: ${bad.slice(0, 3).map((b) => `${b.ref} ${b.status}`).join(', ')}${bad.length > 3 ? ', …' : ''}; something else changed the target meanwhile`, { failed: bad.length });
+  }
   if (r.complete) return undefined;
   const refused = r.images.filter((i) => i.status === 'refused');
   if (refused.length) return new FerryError('ARCHIVE_HOSTILE', `${refused.length} image(s) refused: ${refused[0]!.reason}`, { refused: refused.length });

@@ -5,43 +5,50 @@
 
 import { FerryError, isFerryError } from '@ferry/format-spec';
 import { openTrusted } from '../bundle.js';
+import { checkLoaded } from '../check.js';
 import { finalize } from './finalize.js';
-import { planPush, type VerifiedCache } from './plan.js';
+import { planPush } from './plan.js';
 import { interrupted, loadVolumes } from './volumes.js';
 import type { PushOptions, PushReport } from './types.js';
 
-export type { PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
+export type { NameMapping, NextVolume, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
 export { pushOutcome } from './finalize.js';
 export { imageRef } from './plan.js';
+export { defaultStateDir, parseRegistryTarget, resolveTargets, type PushTargets } from './target.js';
 
 export async function pushBundle(path: string, opts: PushOptions): Promise<PushReport> {
   const started = Date.now();
   const emit = opts.onEvent ?? (() => {});
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
-  const cache: VerifiedCache = new Map();
-  const first = await planPush(tm, opts, cache);
-  if (opts.signal?.aborted) throw interrupted();
-  if (opts.confirm && !(await opts.confirm(tm, first.plan))) {
-    throw new FerryError('DECLINED', 'not loaded: the operator answered no; nothing was written');
-  }
-  if (opts.signal?.aborted) throw interrupted();
-
-  // The first write: the targets are created and locked. Then plan again under the lock (only
-  // another Ferry run can have changed them meanwhile; verified blobs are not hashed twice).
-  const what = `loading ${tm.manifest.name} into ${first.state.targets.layoutDir}`;
-  const { layout, files } = first.state;
+  const first = await planPush(tm, opts);
+  const { target, files } = first.state;
   try {
-    await layout.lock(what);
-    await files.open(what);
-    const { state } = await planPush(tm, opts, cache, { layout, files });
-    const loop = await loadVolumes(state, emit, opts.signal);
     if (opts.signal?.aborted) throw interrupted();
-    return await finalize(state, loop, emit, started);
+    if (opts.confirm && !(await opts.confirm(tm, first.plan))) {
+      throw new FerryError('DECLINED', 'not loaded: the operator answered no; nothing was written');
+    }
+    if (opts.signal?.aborted) throw interrupted();
+
+    // The first write: the targets are created and locked. Then plan again under the lock (only
+    // another Ferry run can have changed them meanwhile; verified blobs are not hashed twice).
+    const t = first.state.targets;
+    const what = `loading ${tm.manifest.name} into ${t.kind === 'layout' ? t.layoutDir : t.description}`;
+    await target.lock(what);
+    await files?.open(what);
+    const { state } = await planPush(tm, opts, { target, files });
+    const loop = await loadVolumes(state, emit, opts.signal, opts.nextVolume);
+    if (opts.signal?.aborted) throw interrupted();
+    const report = await finalize(state, loop, emit, started);
+    // The post-load check: every tag just made resolves in the target to the bundled digest.
+    emit({ type: 'checking', what: `the tags in ${state.targets.description}` });
+    const loaded = new Set(report.images.flatMap((r, i) => (r.status === 'loaded' ? [i] : [])));
+    const check = await checkLoaded(state.manifest, state.targets, target, { rewrites: opts.rewrites ?? [], concurrency: state.concurrency, deep: false, only: (i) => loaded.has(i) });
+    return { ...report, check: { ok: check.ok, items: check.items.filter((c) => c.status !== 'ok') }, seconds: (Date.now() - started) / 1000 };
   } catch (e) {
     if (opts.signal?.aborted && !isFerryError(e, 'INTERRUPTED')) throw interrupted();
     throw e;
   } finally {
-    await files.close();
-    await layout.close();
+    await files?.close();
+    await target.close();
   }
 }

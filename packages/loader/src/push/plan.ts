@@ -1,39 +1,37 @@
 // Stage 1 of a push: find out, without writing a byte, what the target already holds and what
-// this run must do. Blobs already in the layout are counted only after their content is
-// re-verified (a power cut can leave a renamed blob short or wrong); carried files count as done
-// only when their content matches; tags that would move, and local files that would be
-// replaced, are found here so the operator sees them before saying yes.
+// this run must do. Each image goes to one repository of the target (the name mapping); its
+// blobs are needed once per blob store (a layout has one; a registry one per repository).
+// Blobs already in a layout are counted only after their content is re-verified (a power cut
+// can leave a renamed blob short or wrong); a registry is asked (HEAD, many at once). Carried
+// files count as done only when their content matches; tags that would move, and local files
+// that would be replaced, are found here so the operator sees them before saying yes.
 
-import { stat } from 'node:fs/promises';
-import { FerryError, imageRefName, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
-import { OciLayoutSink, statSignature } from '@ferry/oci';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, imageRefName, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
 import { volumePath, type TrustedManifest } from '../bundle.js';
 import { applyRewrites, type RewriteRule } from '../rewrite.js';
+import { mapNames, type TaggedReferrer } from './names.js';
+import { mapLimit } from '../map-limit.js';
 import { FilesTarget, type CarriedFile, type FileState } from './files-target.js';
+import { openPushTarget, type PushTarget } from './push-target.js';
 import { SegmentStore } from './segments.js';
 import { resolveTargets, type PushTargets } from './target.js';
-import type { FileConflict, PushOptions, PushPlan, TagMove } from './types.js';
-
-/** A referrer tagged beside its image (cosign's sha256-<hex>.sig/.att/.sbom scheme). */
-export interface TaggedReferrer {
-  image: BundleImage;
-  ref: string;
-  referrer: NonNullable<BundleImage['referrers']>[number];
-}
+import type { FileConflict, NameMapping, PushOptions, PushPlan, TagMove } from './types.js';
 
 export interface PushState {
   tm: TrustedManifest;
   manifest: BundleManifest;
   targets: PushTargets;
-  layout: OciLayoutSink;
-  files: FilesTarget;
+  target: PushTarget;
+  /** Undefined for a registry target without --files-dir: carried files are then not written. */
+  files: FilesTarget | undefined;
   blobs: Map<string, BundleBlob>;
-  /** Each image's reference in the target (rewrites applied), in manifest order. */
+  /** Each image's repository in the target and its full reference (for messages), in manifest order. */
+  repos: string[];
   refs: string[];
   referrerTags: TaggedReferrer[];
-  /** Digests that are image content (listed by an image or referrer). */
-  imageDigests: Set<string>;
-  /** Image content verified present in the layout (grows as the run writes). */
+  /** Image content: digest -> the repositories (one per blob store) that need it. */
+  wanted: Map<string, string[]>;
+  /** placeKey(store, digest) verified present in the target (grows as the run writes). */
   present: Set<string>;
   damaged: Set<string>;
   carried: CarriedFile[];
@@ -42,31 +40,32 @@ export interface PushState {
   segments: Map<string, SegmentStore>;
   retags: TagMove[];
   volumeState: Map<number, 'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }>;
+  /** Volumes read from somewhere else than beside the manifest (a path the operator typed). */
+  volumeFiles: Map<number, string>;
   overwriteFiles: boolean;
+  concurrency: number;
+}
+
+export function placeKey(s: Pick<PushState, 'target'>, repository: string, digest: string): string {
+  return `${s.target.sink.storeOf(repository)}\0${digest}`;
+}
+
+export function isPresent(s: PushState, repository: string, digest: string): boolean {
+  return s.present.has(placeKey(s, repository, digest));
+}
+
+/** Repositories that still lack this image content. */
+export function missingRepos(s: PushState, digest: string): string[] {
+  return (s.wanted.get(digest) ?? []).filter((r) => !isPresent(s, r, digest));
 }
 
 export function imageRef(img: BundleImage, rewrites: readonly RewriteRule[] = []): string {
   return imageRefName({ ...img, repository: applyRewrites(img.repository, rewrites) });
 }
 
-/** Re-hashing present blobs is the slow part of planning; a blob verified once and unchanged
- *  since (same size, mtime and inode) need not be hashed again when the plan is redone. */
-export type VerifiedCache = Map<string, string>;
-
-async function fileSignature(path: string): Promise<string | undefined> {
-  const st = await stat(path).catch(() => undefined);
-  return st ? statSignature(st) : undefined;
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
 
 /** A volume is here (a regular file), absent, or here but not something a volume can be. */
-async function volumePresence(path: string): Promise<'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }> {
+export async function volumePresence(path: string): Promise<'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }> {
   try {
     return (await statRegularFile(path, 'volume')) ? 'present' : 'absent';
   } catch (e) {
@@ -75,13 +74,18 @@ async function volumePresence(path: string): Promise<'present' | 'absent' | { co
   }
 }
 
+export function volumeFile(s: Pick<PushState, 'tm' | 'volumeFiles'>, index: number): string {
+  return s.volumeFiles.get(index) ?? volumePath(s.tm.loc, index);
+}
+
 export function needsFile(s: PushState, f: CarriedFile): boolean {
+  if (!s.files) return false;
   const st = s.fileStates.get(f.path);
   return st === 'absent' || st === 'ours-older' || (st === 'changed' && s.overwriteFiles);
 }
 
 export function imageNeeds(s: PushState, digest: string): boolean {
-  return s.imageDigests.has(digest) && !s.present.has(digest);
+  return missingRepos(s, digest).length > 0;
 }
 
 export function blobNeeded(s: PushState, b: BundleBlob): boolean {
@@ -125,69 +129,80 @@ function checkNames(refs: string[], images: readonly BundleImage[], referrerTags
 export async function planPush(
   tm: TrustedManifest,
   opts: PushOptions,
-  cache: VerifiedCache = new Map(),
-  existing?: { layout: OciLayoutSink; files: FilesTarget },
+  existing?: { target: PushTarget; files: FilesTarget | undefined },
 ): Promise<{ state: PushState; plan: PushPlan }> {
   const manifest = tm.manifest;
   const emit = opts.onEvent ?? (() => {});
-  const targets = await resolveTargets(opts.to, opts.filesDir, tm.loc.dir);
-  const layout = existing?.layout ?? new OciLayoutSink(targets.layoutDir);
-  const layoutExists = await layout.check();
-  const files = existing?.files ?? new FilesTarget(targets.filesDir);
-  await files.check();
+  const targets = await resolveTargets(opts.to, opts.filesDir, tm.loc.dir, opts.stateDir);
+  const target = existing?.target ?? openPushTarget(targets, opts.registry ?? {});
+  const filesDir = targets.filesDir;
+  const files = existing ? existing.files : filesDir !== undefined ? new FilesTarget(filesDir) : undefined;
   const rewrites = opts.rewrites ?? [];
+  const concurrency = Math.max(1, opts.concurrency ?? (targets.kind === 'registry' ? 6 : 4));
+  const { repos, refs, referrerTags } = mapNames(targets, manifest.images, rewrites);
 
+  // Manifests a registry would refuse, before anything is sent (distribution: 4 MiB).
   const blobs = new Map(manifest.blobs.map((b) => [b.digest, b]));
-  const refs = manifest.images.map((img) => imageRef(img, rewrites));
-  const referrerTags: TaggedReferrer[] = [];
-  manifest.images.forEach((img) => {
-    const repo = applyRewrites(img.repository, rewrites);
-    for (const r of img.referrers ?? []) if (r.scheme === 'cosign-tag' && r.tag) referrerTags.push({ image: img, ref: `${repo}:${r.tag}`, referrer: r });
-  });
+  if (targets.kind === 'registry') {
+    for (const b of manifest.blobs) {
+      if ((b.kind === 'manifest' || b.kind === 'index') && b.size > MAX_IMAGE_MANIFEST_BYTES) {
+        throw new FerryError('TARGET_ERROR', `manifest ${b.digest} is ${b.size} bytes; registries accept at most ${MAX_IMAGE_MANIFEST_BYTES} (distribution answers MANIFEST_INVALID); nothing was pushed`, { digest: b.digest });
+      }
+    }
+  }
+
+  emit({ type: 'checking', what: targets.kind === 'registry' ? `registry ${targets.registry} (reachable, TLS, credentials, push allowed)` : `the target ${targets.description}` });
+  const targetExists = await target.check(repos[0]);
+  if (files) await files.check();
+
   checkNames(refs, manifest.images, referrerTags);
 
   // Tags that would move.
   const retags: TagMove[] = [];
-  if (layoutExists) {
-    const tagged = [...manifest.images.map((img, i) => ({ ref: refs[i]!, digest: img.digest })), ...referrerTags.map((r) => ({ ref: r.ref, digest: r.referrer.digest }))];
-    for (const t of tagged) {
-      const cur = await layout.resolveTag(t.ref);
-      if (cur && cur.digest !== t.digest && !retags.some((m) => m.ref === t.ref)) retags.push({ ref: t.ref, from: cur.digest, to: t.digest });
-    }
+  if (targetExists) {
+    const tagged = [
+      ...manifest.images.flatMap((img, i) => (img.tag ? [{ repo: repos[i]!, tag: img.tag, ref: refs[i]!, digest: img.digest }] : [])),
+      ...referrerTags.map((r) => ({ repo: r.repository, tag: r.tag, ref: r.ref, digest: r.referrer.digest })),
+    ];
+    const seen = new Set<string>();
+    await mapLimit(tagged, concurrency, async (t) => {
+      if (seen.has(t.ref)) return;
+      seen.add(t.ref);
+      const cur = await target.sink.tagged(t.repo, t.tag);
+      if (cur && cur.digest !== t.digest) retags.push({ ref: t.ref, from: cur.digest, to: t.digest });
+    });
+    retags.sort((a, b) => a.ref.localeCompare(b.ref));
   }
   if (opts.noRetag && retags.length) {
     throw new FerryError('TAG_CONFLICT', `--no-retag: ${retags.length} tag(s) in ${printable(targets.description)} point at other content: ${retags.slice(0, 5).map((m) => `${printable(m.ref)} (${m.from.slice(0, 19)}… → ${m.to.slice(0, 19)}…)`).join(', ')}${retags.length > 5 ? ', …' : ''}`, { tags: retags.length });
   }
 
-  // Image content already in the layout, re-verified.
-  const imageDigests = new Set<string>();
-  for (const img of manifest.images) {
-    for (const d of img.blobs) imageDigests.add(d);
-    for (const r of img.referrers ?? []) for (const d of r.blobs) imageDigests.add(d);
-  }
+  // Image content: which repositories (one per blob store) need each digest.
+  const wanted = new Map<string, string[]>();
+  const stores = new Map<string, Set<string>>();
+  const want = (digest: string, repo: string): void => {
+    const store = target.sink.storeOf(repo);
+    let s = stores.get(digest);
+    if (!s) stores.set(digest, (s = new Set()));
+    if (s.has(store)) return;
+    s.add(store);
+    wanted.set(digest, [...(wanted.get(digest) ?? []), repo]);
+  };
+  manifest.images.forEach((img, i) => {
+    for (const d of img.blobs) want(d, repos[i]!);
+    for (const r of img.referrers ?? []) for (const d of r.blobs) want(d, repos[i]!);
+  });
+  const stateRef: Pick<PushState, 'target'> = { target };
   const present = new Set<string>();
   const damaged = new Set<string>();
-  if (layoutExists) {
+  if (targetExists) {
     emit({ type: 'checking', what: `what ${targets.description} already holds` });
-    await mapLimit([...imageDigests], 4, async (d) => {
+    const places = [...wanted].flatMap(([d, rs]) => rs.map((r) => ({ d, r })));
+    await mapLimit(places, concurrency, async ({ d, r }) => {
       const b = blobs.get(d)!;
-      const state = await layout.blobState(b);
-      if (state === 'absent') return;
-      if (state === 'damaged') {
-        damaged.add(d);
-        return;
-      }
-      const sig = await fileSignature(layout.blobPath(d));
-      if (sig !== undefined && cache.get(d) === sig) {
-        present.add(d);
-        return;
-      }
-      if (await layout.verifyBlob(b)) {
-        present.add(d);
-        if (sig !== undefined) cache.set(d, sig);
-      } else {
-        damaged.add(d);
-      }
+      const state = await target.sink.blobPresence(r, { mediaType: b.mediaType, digest: d, size: b.size });
+      if (state === 'present') present.add(placeKey(stateRef, r, d));
+      else if (state === 'damaged') damaged.add(d);
     });
   }
 
@@ -199,28 +214,36 @@ export async function planPush(
   const pathsByDigest = new Map<string, CarriedFile[]>();
   for (const f of carried) pathsByDigest.set(f.digest, [...(pathsByDigest.get(f.digest) ?? []), f]);
   const fileStates = new Map<string, FileState>();
-  await mapLimit(carried, 4, async (f) => {
-    fileStates.set(f.path, await files.stateOf(f));
-  });
+  if (files) {
+    await mapLimit(carried, 4, async (f) => {
+      fileStates.set(f.path, await files.stateOf(f));
+    });
+  }
   const fileConflicts: FileConflict[] = carried.filter((f) => fileStates.get(f.path) === 'changed').map((f) => ({ path: f.path, action: opts.overwriteFiles ? 'overwrite' : 'keep' }));
 
   // Volumes, and split blobs' progress from earlier runs.
   const volumeState = new Map<number, Awaited<ReturnType<typeof volumePresence>>>();
   for (const v of manifest.volumes) volumeState.set(v.index, await volumePresence(volumePath(tm.loc, v.index)));
   const state: PushState = {
-    tm, manifest, targets, layout, files, blobs, refs, referrerTags, imageDigests, present, damaged, carried, fileStates, pathsByDigest,
-    segments: new Map(), retags, volumeState, overwriteFiles: opts.overwriteFiles ?? false,
+    tm, manifest, targets, target, files, blobs, repos, refs, referrerTags, wanted, present, damaged, carried, fileStates, pathsByDigest,
+    segments: new Map(), retags, volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency,
   };
   for (const b of manifest.blobs) {
     if (!b.segments || !blobNeeded(state, b)) continue;
-    const store = new SegmentStore(imageDigests.has(b.digest) ? layout.ferryArea : files.area, b);
+    const store = new SegmentStore(wanted.has(b.digest) || !files ? target.area : files.area, b);
     await store.load();
     state.segments.set(b.digest, store);
   }
   const here = manifest.volumes.filter((v) => volumeState.get(v.index) !== 'absent').map((v) => v.index);
+  const mapping: NameMapping[] = manifest.images.map((img, i) => {
+    const all = [...new Set([...img.blobs, ...(img.referrers ?? []).flatMap((r) => r.blobs)])];
+    return { source: img.source, target: refs[i]!, repository: repos[i]!, blobs: all.length, present: all.filter((d) => isPresent(state, repos[i]!, d)).length };
+  });
   const plan: PushPlan = {
     target: targets.description,
-    filesDir: targets.filesDir,
+    targetKind: targets.kind,
+    ...(filesDir !== undefined ? { filesDir } : {}),
+    mapping,
     volumesPresent: here,
     volumesMissing: manifest.volumes.filter((v) => volumeState.get(v.index) === 'absent').map((v) => v.index),
     volumesToRead: here.filter((v) => volumeNeeded(state, v)),

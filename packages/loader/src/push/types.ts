@@ -2,16 +2,24 @@
 // runs, and the report at the end.
 
 import type { TrustedKey } from '@ferry/format-spec';
+import type { RegistryOptions } from '@ferry/oci';
 import type { TrustedManifest } from '../bundle.js';
 import type { RewriteRule } from '../rewrite.js';
+import type { CheckItem } from '../check.js';
 
 export interface PushOptions {
   trustedKeys: readonly TrustedKey[];
   allowUnsigned?: boolean;
-  /** `oci:DIR` */
+  /** `oci:DIR`, or `HOST[:PORT][/PREFIX]` (also `docker://…`) for a registry. */
   to: string;
-  /** Where files and keys go; default `<DIR>-files`. */
+  /** Where files and keys go; default `<DIR>-files` for a layout, none for a registry. */
   filesDir?: string;
+  /** For registry targets: what the registry cannot tell a later run (split blobs in progress). */
+  stateDir?: string;
+  /** Auth, TLS, retries for registry targets (as for pulls). */
+  registry?: RegistryOptions;
+  /** Requests (or blob checks) in flight at once, shared by all images (default 6 for a registry). */
+  concurrency?: number;
   rewrites?: RewriteRule[];
   /** Replace carried files whose local copy was changed (default: keep them and say so). */
   overwriteFiles?: boolean;
@@ -20,9 +28,16 @@ export interface PushOptions {
   /** Called with the plan after every check and before anything is written; false declines. */
   confirm?: (tm: TrustedManifest, plan: PushPlan) => Promise<boolean>;
   onEvent?: (e: PushEvent) => void;
+  nextVolume?: NextVolume;
   /** Abort (Ctrl-C): the run stops at the next safe point, tags nothing incomplete. */
   signal?: AbortSignal;
 }
+
+/**
+ * Asked when a volume still needed is not here (the operator swaps discs within one run):
+ * resolves to the path to read it from (`expectedAt` once the disc is in), or undefined to stop.
+ */
+export type NextVolume = (ask: { index: number; of: number; file: string; expectedAt: string }) => Promise<string | undefined>;
 
 export interface TagMove {
   ref: string;
@@ -36,10 +51,25 @@ export interface FileConflict {
   action: 'overwrite' | 'keep';
 }
 
+/** Where one bundled image goes. */
+export interface NameMapping {
+  source: string;
+  /** The full reference users pull. */
+  target: string;
+  /** The repository in the target. */
+  repository: string;
+  /** Blobs (the image's and its signatures') and how many the target holds already. */
+  blobs: number;
+  present: number;
+}
+
 /** What a push will do, computed without writing anything. */
 export interface PushPlan {
   target: string;
-  filesDir: string;
+  targetKind: 'layout' | 'registry';
+  /** Absent for a registry target without --files-dir (carried files are then not written). */
+  filesDir?: string;
+  mapping: NameMapping[];
   volumesPresent: number[];
   volumesMissing: number[];
   /** Present volumes that hold something still needed (the ones this run reads). */
@@ -63,18 +93,20 @@ export type PushEvent =
   | { type: 'volume-skip'; file: string; reason: string }
   | { type: 'volume-failed'; file: string; code: string; message: string }
   | { type: 'bytes'; bytes: number; total: number }
+  | { type: 'blob'; digest: string; repository: string; how: 'uploaded' | 'mounted' | 'exists' }
   | { type: 'image'; ref: string; digest: string; retagged?: string }
   | { type: 'image-refused'; ref: string; message: string }
   | { type: 'file'; path: string }
   | { type: 'file-kept'; path: string };
 
 export type ImageStatus = 'loaded' | 'pending' | 'refused';
-export type FileStatus = 'written' | 'unchanged' | 'kept' | 'pending';
+export type FileStatus = 'written' | 'unchanged' | 'kept' | 'pending' | 'skipped';
 
 export interface PushReport {
   bundle: string;
   target: string;
-  filesDir: string;
+  targetKind: 'layout' | 'registry';
+  filesDir?: string;
   signedBy?: string;
   /** `referrers`: cosign-tag artifacts tagged beside the image. `retaggedFrom`: the digest the tag pointed at before. */
   images: Array<{ source: string; ref: string; digest: string; status: ImageStatus; referrers: number; retaggedFrom?: string; reason?: string }>;
@@ -85,7 +117,11 @@ export interface PushReport {
   /** Volumes that were here but could not be read; re-copy them. */
   volumesDamaged: Array<{ file: string; code: string; message: string }>;
   blobsWritten: number;
+  /** Registry targets: blobs sent once and mounted into other repositories instead of sent again. */
+  blobsMounted: number;
   bytesWritten: number;
   complete: boolean;
+  /** The post-load check of what this run tagged; `items` lists only what is wrong. */
+  check?: { ok: boolean; items: CheckItem[] };
   seconds: number;
 }

@@ -1,16 +1,19 @@
 // Stage 2 of a push: read each present volume that holds something still needed and send every
-// needed blob where it belongs — the layout, the files directory, or both — straight from the
-// volume (verified by the reader as it streams, again by the sink). Segments of a split blob are
-// collected in the target until the blob is whole. A damaged volume does not stop the others:
-// it is reported by name, and a good copy loaded later completes what it held.
+// needed blob where it belongs — the target's blob store(s), the files directory, or both —
+// straight from the volume (verified by the reader as it streams). The queue is global: a blob
+// is sent once, to the first repository that needs it, and mounted into every other one (a
+// cross-repo mount, in the background while the volume streams on). Segments of a split blob
+// are collected in Ferry's area until the blob is whole. A damaged volume does not stop the
+// others: it is reported by name, and a good copy loaded later completes what it held. What a
+// pass could not finish (a mount the registry refused, an upload cut by a dropped connection)
+// is read again from its volume in another pass — never from memory, never from a temp copy.
 
 import { Transform, type Readable } from 'node:stream';
 import { FerryError, isFerryError, readVolume, toFerryError, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import { noFollowReadStream } from '@ferry/oci';
-import { volumePath } from '../bundle.js';
-import { blobNeeded, imageNeeds, needsFile, volumeNeeded, type PushState } from './plan.js';
+import { blobNeeded, missingRepos, needsFile, placeKey, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
 import type { SegmentStore } from './segments.js';
-import type { PushEvent } from './types.js';
+import type { NextVolume, PushEvent } from './types.js';
 
 /** A volume that could not be read this run (damaged, not a file), or a split blob whose
  *  reassembled copy needs some volumes again. */
@@ -22,6 +25,7 @@ export interface VolumeFailure {
 
 export interface VolumeLoop {
   blobsWritten: number;
+  blobsMounted: number;
   bytesWritten: number;
   failures: VolumeFailure[];
   /** Carried paths written this run. */
@@ -30,6 +34,9 @@ export interface VolumeLoop {
 
 /** Damage to one volume: the others are still worth loading. Anything else stops the run. */
 const DAMAGE = new Set(['BLOB_MISMATCH', 'ARCHIVE_CORRUPT', 'INPUT_INVALID']);
+/** Passes over the volumes: the first does the work, later ones what a dropped connection or a
+ *  refused mount left (each re-reads only the volumes that still hold something needed). */
+const MAX_PASSES = 3;
 
 const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
 
@@ -37,11 +44,31 @@ export function interrupted(): FerryError {
   return new FerryError('INTERRUPTED', 'interrupted; nothing was tagged that is incomplete; run the same command again to continue');
 }
 
-export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, signal?: AbortSignal): Promise<VolumeLoop> {
-  const out: VolumeLoop = { blobsWritten: 0, bytesWritten: 0, failures: [], written: new Set() };
+/** Background work (cross-repo mounts) bounded by the run's concurrency; errors surface at drain. */
+class TaskQueue {
+  private running = new Set<Promise<void>>();
+  private errors: unknown[] = [];
+  constructor(private readonly limit: number) {}
+  async add(task: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    const p: Promise<void> = task().catch((e: unknown) => void this.errors.push(e)).finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+  async drain(): Promise<void> {
+    while (this.running.size) await Promise.race(this.running);
+    const e = this.errors.shift();
+    this.errors = [];
+    if (e !== undefined) throw e;
+  }
+}
+
+export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, signal?: AbortSignal, nextVolume?: NextVolume): Promise<VolumeLoop> {
+  const out: VolumeLoop = { blobsWritten: 0, blobsMounted: 0, bytesWritten: 0, failures: [], written: new Set() };
+  const sink = s.target.sink;
+  const queue = new TaskQueue(s.concurrency);
   // What this run can load: needed blobs and segments in the volumes that are here.
   const here = (v: number): boolean => s.volumeState.get(v) === 'present';
-  const total = s.manifest.blobs.filter((b) => blobNeeded(s, b)).reduce((n, b) => {
+  let total = s.manifest.blobs.filter((b) => blobNeeded(s, b)).reduce((n, b) => {
     if (b.volume !== undefined) return n + (here(b.volume) ? b.size : 0);
     const store = s.segments.get(b.digest);
     return n + (b.segments ?? []).filter((g) => here(g.volume) && !store?.isDone(g.index)).reduce((m, g) => m + g.size, 0);
@@ -52,6 +79,8 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
     const counter = new Transform({
       transform(c: Buffer, _e, cb) {
         out.bytesWritten += c.length;
+        // A pass that re-reads a blob never makes progress go backwards: the total grows.
+        if (out.bytesWritten > total) total = out.bytesWritten;
         emit({ type: 'bytes', bytes: out.bytesWritten, total });
         cb(null, c);
       },
@@ -72,40 +101,79 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
     emit({ type: 'file', path });
   };
 
-  /** A whole, verified blob: into the layout if images need it, and to every path carrying it. */
-  const deliver = async (b: BundleBlob, data: Readable | string): Promise<void> => {
-    const paths = pathsFor(b);
-    const open = (): Readable => (typeof data === 'string' ? noFollowReadStream(data) : data);
-    if (imageNeeds(s, b.digest)) {
-      if (typeof data === 'string') await s.layout.adoptBlob(descOf(b), data);
-      else await s.layout.writeBlob(descOf(b), data);
-      s.present.add(b.digest);
-      s.damaged.delete(b.digest);
+  const mark = (repository: string, b: BundleBlob, how: 'uploaded' | 'mounted' | 'exists'): void => {
+    s.present.add(placeKey(s, repository, b.digest));
+    s.damaged.delete(b.digest);
+    if (how === 'mounted') out.blobsMounted++;
+    emit({ type: 'blob', digest: b.digest, repository, how });
+  };
+
+  /**
+   * A whole, verified blob: to the first repository that lacks it, mounted into the others,
+   * and to every carried path that wants it. `assembled` is a file Ferry reassembled from
+   * segments in its own area (adopted: a layout renames it into place).
+   */
+  const deliver = async (b: BundleBlob, src: { stream: Readable } | { assembled: string }): Promise<void> => {
+    let paths = pathsFor(b);
+    const repos = missingRepos(s, b.digest);
+    const desc = descOf(b);
+    let from: { stream: Readable } | { assembled: string } | { file: string } = src;
+    if (repos.length && paths.length && s.target.localPath(b.digest) === undefined) {
+      // A remote target and a carried file want the same bytes: the file first, then the
+      // upload reads it back (the volume's stream can be read only once).
+      const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
+      await s.files!.write(first, 'stream' in src ? src.stream : noFollowReadStream(src.assembled));
+      markFile(first.path);
+      for (const f of rest) {
+        await s.files!.copyFrom(f, s.files!.pathOf(first.path));
+        markFile(f.path);
+      }
+      paths = [];
+      from = { file: s.files!.pathOf(first.path) };
+    }
+    if (repos.length) {
+      const [first, ...rest] = repos as [string, ...string[]];
+      if ('assembled' in from) {
+        await s.target.adopt(first, desc, from.assembled);
+        mark(first, b, 'uploaded');
+      } else {
+        mark(first, b, await sink.putBlob(first, desc, 'stream' in from ? from.stream : noFollowReadStream(from.file)));
+      }
+      for (const r of rest) {
+        await queue.add(async () => {
+          // A refused mount leaves the blob needed there: a later pass sends it from the volume.
+          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
+        });
+      }
+      const local = s.target.localPath(b.digest);
       for (const f of paths) {
-        await s.files.copyFrom(f, s.layout.blobPath(b.digest));
+        await s.files!.copyFrom(f, local!);
         markFile(f.path);
       }
     } else if (paths.length) {
       const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
-      await s.files.write(first, open());
+      await s.files!.write(first, 'stream' in src ? src.stream : noFollowReadStream(src.assembled));
       markFile(first.path);
       for (const f of rest) {
-        await s.files.copyFrom(f, s.files.pathOf(first.path));
+        await s.files!.copyFrom(f, s.files!.pathOf(first.path));
         markFile(f.path);
       }
     }
     out.blobsWritten++;
   };
 
-  /** Every segment is in: join them (no copy into the layout: the partial file is renamed). */
+  const failed = new Set<number>();
+
+  /** Every segment is in: join them (no copy into a layout: the partial file is renamed). */
   const assemble = async (b: BundleBlob, store: SegmentStore): Promise<void> => {
     try {
-      await deliver(b, store.part);
+      await deliver(b, { assembled: store.part });
     } catch (e) {
       if (!isFerryError(e, 'BLOB_MISMATCH')) throw e;
       const bad = await store.recheck();
       const vols = [...new Set(bad.map((g) => g.volume))];
       const names = vols.map((v) => s.manifest.volumes[v - 1]!.file).join(', ');
+      for (const v of vols) failed.add(v); // reported: brought again in a later run, not re-read now
       out.failures.push({
         volumes: vols,
         code: 'BLOB_MISMATCH',
@@ -119,25 +187,28 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
     await store.discard();
   };
 
-  for (const v of s.manifest.volumes) {
+  /** Read one volume; a registry that drops the connection ends the pass (`dropped`). */
+  const readOne = async (v: { index: number; file: string }, pass: number): Promise<'read' | 'skipped' | 'dropped'> => {
     if (signal?.aborted) throw interrupted();
+    if (failed.has(v.index)) return 'skipped';
     const presence = s.volumeState.get(v.index);
-    if (presence === 'absent') continue;
+    if (presence === 'absent') return 'skipped';
     if (presence !== 'present' && presence !== undefined) {
+      failed.add(v.index);
       out.failures.push({ volumes: [v.index], code: presence.code, message: presence.message });
       emit({ type: 'volume-failed', file: v.file, code: presence.code, message: presence.message });
-      continue;
+      return 'skipped';
     }
     if (!volumeNeeded(s, v.index)) {
-      emit({ type: 'volume-skip', file: v.file, reason: 'everything in it is already loaded' });
-      continue;
+      if (pass === 0) emit({ type: 'volume-skip', file: v.file, reason: 'everything in it is already loaded' });
+      return 'skipped';
     }
     emit({ type: 'volume-start', file: v.file });
     let written = 0;
     let skipped = 0;
     try {
       await readVolume({
-        path: volumePath(s.tm.loc, v.index),
+        path: volumeFile(s, v.index),
         volume: v.index,
         manifest: s.manifest,
         manifestBytes: s.tm.bytes,
@@ -151,7 +222,7 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
             return;
           }
           if (info.kind === 'blob') {
-            await deliver(b, counted(stream));
+            await deliver(b, { stream: counted(stream) });
             written++;
             return;
           }
@@ -166,16 +237,65 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
           if (store.complete) await assemble(b, store);
         },
       });
+      await queue.drain();
     } catch (e) {
+      await queue.drain().catch(() => undefined);
       if (signal?.aborted) throw interrupted();
       const fe = toFerryError(e);
+      if (fe.code === 'REGISTRY_ERROR') {
+        // A dropped connection or a registry that went away: what this volume still holds is
+        // read again in the next pass; a registry that stays down stops the run.
+        dropped = fe;
+        emit({ type: 'volume-failed', file: v.file, code: fe.code, message: fe.message });
+        return 'dropped';
+      }
       if (!DAMAGE.has(fe.code)) throw fe;
       const message = fe.message.includes(v.file) ? fe.message : `${v.file}: ${fe.message}`;
+      failed.add(v.index);
       out.failures.push({ volumes: [v.index], code: fe.code, message });
       emit({ type: 'volume-failed', file: v.file, code: fe.code, message });
-      continue;
+      return 'read';
     }
     emit({ type: 'volume-done', file: v.file, written, skipped });
+    return 'read';
+  };
+
+  let dropped: FerryError | undefined;
+  const passes = async (): Promise<void> => {
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      dropped = undefined;
+      let read = 0;
+      for (const v of s.manifest.volumes) {
+        const r = await readOne(v, pass);
+        if (r === 'dropped') break;
+        if (r === 'read') read++;
+      }
+      if (!dropped && read === 0) break;
+    }
+    if (dropped) throw dropped;
+  };
+  await passes();
+
+  // Volumes still needed and not here: ask for them one at a time (a disc swap within the run).
+  if (nextVolume) {
+    for (;;) {
+      const want = volumesStillNeeded(s).find((v) => s.volumeState.get(v) === 'absent' && !failed.has(v));
+      if (want === undefined) break;
+      const vol = s.manifest.volumes[want - 1]!;
+      const path = await nextVolume({ index: want, of: s.manifest.volumes.length, file: vol.file, expectedAt: volumeFile(s, want) });
+      if (path === undefined) break;
+      if (signal?.aborted) throw interrupted();
+      const presence = await volumePresence(path);
+      if (presence === 'absent') {
+        emit({ type: 'volume-failed', file: vol.file, code: 'VOLUME_MISSING', message: `${path}: no such file` });
+        continue;
+      }
+      s.volumeFiles.set(want, path);
+      s.volumeState.set(want, presence);
+      total += (s.manifest.blobs.filter((b) => blobNeeded(s, b)).reduce((n, b) => n + (b.volume === want ? b.size : (b.segments ?? []).filter((g) => g.volume === want && !s.segments.get(b.digest)?.isDone(g.index)).reduce((m, g) => m + g.size, 0)), 0));
+      await passes();
+    }
   }
+  if (dropped) throw dropped;
   return out;
 }

@@ -1,57 +1,114 @@
-// A registry repository as an ImageSink (the loader's push target). Blobs are verified while
-// streaming and made visible only when they match; manifests are pushed as exact bytes; a
-// manifest with `subject` is also recorded in the fallback tag index when the registry does
-// not index referrers itself.
+// One registry as an ImageSink (the loader's push target): a blob store per repository, filled
+// by upload or cross-repo mount; manifests PUT by digest as exact bytes (a manifest with
+// `subject` also goes into the `sha256-<hex>` fallback index when the registry does not index
+// referrers itself); tags last, each a PUT of the bytes under the tag. Blobs are verified while
+// streaming and made visible only when they match.
 
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { FerryError, type Descriptor } from '@ferry/format-spec';
-import type { ImageSink } from '../source.js';
+import { Readable } from 'node:stream';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, isIndexMediaType, isManifestMediaType, verifyBytes, type Descriptor } from '@ferry/format-spec';
+import type { BlobPresence, BlobWriteResult, ImageSink, TagRequest } from '../source.js';
 import { RegistryClient, RegistryClients } from './client.js';
-import { pushBlob, putManifest, type BlobPushResult } from './upload.js';
-import { addToReferrersTagIndex, referrerDescriptor, subjectOf } from './referrers.js';
+import { checkPushAllowed, mountBlob, pushBlob, putManifest } from './upload.js';
+import { addToReferrersTagIndex, fetchReferrers, referrerDescriptor, subjectOf } from './referrers.js';
 import type { RegistryOptions } from './options.js';
+
+const isManifestType = (t: string): boolean => isManifestMediaType(t) || isIndexMediaType(t);
+
+async function readCapped(stream: Readable, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) {
+      stream.destroy();
+      throw new FerryError('BLOB_MISMATCH', `more than ${max} bytes`);
+    }
+    parts.push(c);
+  }
+  return Buffer.concat(parts, n);
+}
 
 export class RegistrySink implements ImageSink {
   readonly description: string;
   readonly client: RegistryClient;
   private readonly ownsClients: RegistryClients | undefined;
 
-  constructor(readonly registry: string, readonly repository: string, opts: RegistryOptions | RegistryClients = {}) {
-    this.description = `${registry}/${repository}`;
+  constructor(readonly registry: string, opts: RegistryOptions | RegistryClients = {}) {
+    this.description = registry;
     const clients = opts instanceof RegistryClients ? opts : new RegistryClients(opts);
     this.ownsClients = opts instanceof RegistryClients ? undefined : clients;
     this.client = clients.get(registry);
   }
 
-  hasBlob(digest: string): Promise<boolean> {
-    return this.client.blobExists(this.repository, digest);
+  /** Reachable, TLS trusted, credentials accepted, push allowed to `repository`. */
+  async preflight(repository: string): Promise<void> {
+    await this.client.ping();
+    await checkPushAllowed(this.client, repository);
   }
 
-  /** Upload (or cross-repo mount, when another repository of this registry got it this session). */
-  writeBlob(desc: Descriptor, data: Readable): Promise<void> {
-    return this.pushBlob(desc, data).then(() => undefined);
+  storeOf(repository: string): string {
+    return repository;
   }
 
-  pushBlob(desc: Descriptor, data: Readable | Buffer): Promise<BlobPushResult> {
-    return pushBlob(this.client, this.repository, desc, data, { mountFrom: this.client.blobHomesOf(desc.digest, this.repository) });
+  async blobPresence(repository: string, desc: Descriptor): Promise<BlobPresence> {
+    if (await this.client.blobExists(repository, desc.digest)) return 'present';
+    // A manifest pushed by digest (by an earlier run or another client) counts as stored.
+    if (isManifestType(desc.mediaType) && (await this.hasManifest(repository, desc))) return 'present';
+    return 'absent';
   }
 
-  async writeManifest(desc: Descriptor, bytes: Buffer, tag?: string): Promise<void> {
-    const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
-    if (digest !== desc.digest || bytes.length !== desc.size) {
-      throw new FerryError('BLOB_MISMATCH', `manifest ${desc.digest} for ${this.description}: the bytes hash to ${digest} (${bytes.length} bytes, expected ${desc.size}); not pushed`, {
-        reference: `${this.description}@${desc.digest}`, registry: this.registry, status: null,
-      });
+  putBlob(repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult> {
+    return pushBlob(this.client, repository, desc, data, { mountFrom: this.client.blobHomesOf(desc.digest, repository) });
+  }
+
+  mountBlob(repository: string, desc: Descriptor, from: string): Promise<boolean> {
+    return mountBlob(this.client, repository, desc, from);
+  }
+
+  async hasManifest(repository: string, desc: Descriptor): Promise<boolean> {
+    const d = await this.client.headManifest(repository, desc.digest);
+    return d !== undefined;
+  }
+
+  async getManifest(repository: string, desc: Descriptor): Promise<Buffer> {
+    const where = `${this.registry}/${repository}@${desc.digest}`;
+    if (desc.size > MAX_IMAGE_MANIFEST_BYTES) throw new FerryError('TARGET_ERROR', `${where}: manifests are at most ${MAX_IMAGE_MANIFEST_BYTES} bytes, this one is ${desc.size}`);
+    if (await this.hasManifest(repository, desc)) return (await this.client.getManifest(repository, desc.digest)).bytes;
+    // Staged as a blob by this push (the volume it came from may be gone by now).
+    const bytes = await readCapped(await this.client.openBlob(repository, desc), desc.size);
+    verifyBytes(bytes, desc.digest, desc.size, { where });
+    return bytes;
+  }
+
+  async putManifest(repository: string, desc: Descriptor, bytes: Buffer): Promise<void> {
+    const where = `${this.registry}/${repository}@${desc.digest}`;
+    verifyBytes(bytes, desc.digest, desc.size, { where });
+    if (bytes.length > MAX_IMAGE_MANIFEST_BYTES) {
+      throw new FerryError('TARGET_ERROR', `${where}: the manifest is ${bytes.length} bytes; registries (distribution) accept at most ${MAX_IMAGE_MANIFEST_BYTES}; not pushed`, { digest: desc.digest });
     }
-    const r = await putManifest(this.client, this.repository, tag ?? desc.digest, bytes, desc.mediaType);
+    const r = await putManifest(this.client, repository, desc.digest, bytes, desc.mediaType);
     const subject = subjectOf(bytes);
     if (subject && !r.subjectProcessed) {
-      await addToReferrersTagIndex(this.client, this.repository, subject, referrerDescriptor(bytes, desc));
+      await addToReferrersTagIndex(this.client, repository, subject, referrerDescriptor(bytes, desc));
     }
+  }
+
+  /** Manifests that name `subject` (the referrers API, else the `sha256-<hex>` fallback index). */
+  async referrersOf(repository: string, subject: string): Promise<Descriptor[]> {
+    return (await fetchReferrers(this.client, repository, subject)).descriptors;
+  }
+
+  tagged(repository: string, tag: string): Promise<Descriptor | undefined> {
+    return this.client.headManifest(repository, tag);
+  }
+
+  async putTags(tags: readonly TagRequest[]): Promise<void> {
+    // Each tag is independent once its content is stored: as many at once as the client allows.
+    await Promise.all(tags.map((t) => putManifest(this.client, t.repository, t.tag, t.bytes, t.descriptor.mediaType)));
   }
 
   async close(): Promise<void> {
     this.ownsClients?.close();
   }
 }
+

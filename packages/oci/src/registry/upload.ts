@@ -209,6 +209,34 @@ export async function pushBlob(client: RegistryClient, repository: string, desc:
   }
 }
 
+/**
+ * Cross-repo mount without the bytes at hand: true when the registry mounted it (201). A 202
+ * opens an ordinary upload session, which is useless without the bytes; it is left to the
+ * registry's upload purging (cancelling needs the `delete` action tokens rarely carry).
+ */
+export async function mountBlob(client: RegistryClient, repository: string, desc: Descriptor, from: string): Promise<boolean> {
+  client.checkDigest(repository, desc.digest);
+  if (from === repository) return true;
+  const ctx = client.ctx(repository, desc.digest);
+  const s = await client.transport.slots.run(() => startSession(client, repository, desc.digest, ctx, from));
+  if (s.mounted) client.noteBlob(repository, desc.digest);
+  return s.mounted;
+}
+
+/**
+ * Before the first byte of a push: may we push to `repository`? Opens an upload session (the
+ * registry checks the push permission there) and cancels it, best effort.
+ */
+export async function checkPushAllowed(client: RegistryClient, repository: string): Promise<void> {
+  const ctx = client.ctx(repository);
+  await client.transport.slots.run(async () => {
+    const s = await startSession(client, repository, 'sha256:' + '0'.repeat(64), ctx);
+    if (s.mounted) return;
+    const res = await client.send({ method: 'DELETE', url: s.location }, ctx, ['pull', 'push']).catch(() => undefined);
+    res?.body.resume();
+  });
+}
+
 export interface ManifestPushResult {
   digest: string;
   /** The registry answered OCI-Subject: it indexes referrers itself. */

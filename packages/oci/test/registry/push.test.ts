@@ -38,17 +38,22 @@ async function caught(p: Promise<unknown>): Promise<FerryError> {
   throw new Error('expected a FerryError');
 }
 
-async function pushImage(sink: RegistrySink, img: WrittenImage, tag: string) {
+/** Through the ImageSink interface, in the order the loader uses: blobs, manifests by digest, the tag last. */
+async function pushImage(sink: RegistrySink, repo: string, img: WrittenImage, tag: string) {
   const results: string[] = [];
-  for (const [i, m] of img.manifests.entries()) {
+  for (const m of img.manifests) {
+    const i = img.manifests.indexOf(m);
     for (const d of [img.configs[i]!, ...img.layers[i]!]) {
-      if (!(await sink.hasBlob(d.digest))) results.push(await sink.pushBlob(d as Descriptor, blobStream(d.digest)));
+      if ((await sink.blobPresence(repo, d as Descriptor)) !== 'present') results.push(await sink.putBlob(repo, d as Descriptor, blobStream(d.digest)));
       else results.push('exists');
     }
-    const bytes = await readFile(blobPath(m.digest));
-    await sink.writeManifest({ mediaType: m.mediaType, digest: m.digest, size: m.size }, bytes, img.manifests.length === 1 ? tag : undefined);
+    const desc = { mediaType: m.mediaType, digest: m.digest, size: m.size };
+    await sink.putManifest(repo, desc, await readFile(blobPath(m.digest)));
   }
-  if (img.manifests.length > 1) await sink.writeManifest(img.root as Descriptor, await readFile(blobPath(img.root.digest)), tag);
+  const rootBytes = await readFile(blobPath(img.root.digest));
+  if (img.manifests.length > 1) await sink.putManifest(repo, img.root as Descriptor, rootBytes);
+  assert.is(await sink.tagged(repo, tag), undefined, 'nothing is tagged before putTags');
+  await sink.putTags([{ repository: repo, tag, descriptor: img.root as Descriptor, bytes: rootBytes }]);
   return results;
 }
 
@@ -73,9 +78,9 @@ test.after(async () => {
 });
 
 test('push an image (chunked PATCH for the big layer) + tag; skopeo reads back the same bytes', async () => {
-  const sink = new RegistrySink(proxy.host, 'ferry/app', opts());
+  const sink = new RegistrySink(proxy.host, opts());
   const before = proxy.heads.length;
-  const results = await pushImage(sink, single, '1.0');
+  const results = await pushImage(sink, 'ferry/app', single, '1.0');
   assert.equal(results, ['uploaded', 'uploaded', 'uploaded']);
   const heads = proxy.heads.slice(before);
   const patches = heads.filter((h) => h.startsWith('PATCH '));
@@ -96,8 +101,9 @@ test('push an image (chunked PATCH for the big layer) + tag; skopeo reads back t
 });
 
 test('push a two-platform index after its children; tag resolves to the same index bytes', async () => {
-  const sink = new RegistrySink(reg.host, 'ferry/multi', opts());
-  await pushImage(sink, multi, 'v2');
+  const sink = new RegistrySink(reg.host, opts());
+  await pushImage(sink, 'ferry/multi', multi, 'v2');
+  assert.is((await sink.tagged('ferry/multi', 'v2'))?.digest, multi.root.digest);
   const raw = await skopeoInspectRaw(reg, 'ferry/multi:v2');
   assert.ok(raw.equals(await readFile(blobPath(multi.root.digest))));
   const tags = JSON.parse((await skopeo(['list-tags', '--tls-verify=false', `docker://${reg.host}/ferry/multi`])).toString()) as { Tags: string[] };
@@ -107,52 +113,58 @@ test('push a two-platform index after its children; tag resolves to the same ind
 
 test('cross-repo mount when another repo of the same registry got the blob this session', async () => {
   const clients = new RegistryClients(opts());
-  const a = new RegistrySink(reg.host, 'mount/a', clients);
-  const b = new RegistrySink(reg.host, 'mount/b', clients);
+  const sink = new RegistrySink(reg.host, clients);
   const layer = single.layers[0]![1]! as Descriptor;
-  assert.is(await a.pushBlob(layer, blobStream(layer.digest)), 'uploaded');
-  assert.is(await b.pushBlob(layer, blobStream(layer.digest)), 'mounted');
-  assert.ok(await b.hasBlob(layer.digest));
+  assert.is(await sink.putBlob('mount/a', layer, blobStream(layer.digest)), 'uploaded');
+  assert.is(await sink.putBlob('mount/b', layer, blobStream(layer.digest)), 'mounted');
+  assert.is(await sink.blobPresence('mount/b', layer), 'present');
+  // and without the bytes at all: a mount from a repository that holds it, refused from one that does not
+  assert.ok(await sink.mountBlob('mount/c', layer, 'mount/a'));
+  assert.is(await sink.blobPresence('mount/c', layer), 'present');
+  const other = single.layers[0]![0]! as Descriptor;
+  assert.not.ok(await sink.mountBlob('mount/d', other, 'mount/a'), 'mount/a does not hold it: 202, not mounted');
+  assert.is(await sink.blobPresence('mount/d', other), 'absent');
   clients.close();
 });
 
 test('bytes that do not match the descriptor never become visible (small and chunked)', async () => {
-  const sink = new RegistrySink(reg.host, 'ferry/bad', opts());
+  const sink = new RegistrySink(reg.host, opts());
+  const repo = 'ferry/bad';
   const small = single.layers[0]![1]! as Descriptor;
-  const e1 = await caught(sink.writeBlob(small, Readable.from([Buffer.alloc(small.size, 7)])));
+  const e1 = await caught(sink.putBlob(repo, small, Readable.from([Buffer.alloc(small.size, 7)])));
   assert.is(e1.code, 'BLOB_MISMATCH');
   assert.match(e1.message, /hashes to/);
-  assert.not.ok(await sink.hasBlob(small.digest));
+  assert.not.ok((await sink.blobPresence(repo, small)) === 'present');
 
   const big = single.layers[0]![0]! as Descriptor;
   // right size, one byte flipped in the middle: only the digest can tell, after all PATCHes
   const data = await readFile(blobPath(big.digest));
   data[1_500_000] ^= 0xff;
-  const e2 = await caught(sink.writeBlob(big, Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)])));
+  const e2 = await caught(sink.putBlob(repo, big, Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)])));
   assert.is(e2.code, 'BLOB_MISMATCH');
-  assert.not.ok(await sink.hasBlob(big.digest));
+  assert.not.ok((await sink.blobPresence(repo, big)) === 'present');
 
-  const e3 = await caught(sink.writeBlob(big, Readable.from([data.subarray(0, 1_000_000)])));
+  const e3 = await caught(sink.putBlob(repo, big, Readable.from([data.subarray(0, 1_000_000)])));
   assert.is(e3.code, 'BLOB_MISMATCH');
   assert.match(e3.message, /source ended after 1000000 bytes/);
-  const e4 = await caught(sink.writeBlob(big, Readable.from([data, Buffer.from('x')])));
+  const e4 = await caught(sink.putBlob(repo, big, Readable.from([data, Buffer.from('x')])));
   assert.is(e4.code, 'BLOB_MISMATCH');
   assert.match(e4.message, /more than the expected/);
-  assert.not.ok(await sink.hasBlob(big.digest));
+  assert.not.ok((await sink.blobPresence(repo, big)) === 'present');
   await sink.close();
 });
 
 test('manifest refusals: bytes not matching the descriptor; a missing child (MANIFEST_BLOB_UNKNOWN)', async () => {
-  const sink = new RegistrySink(reg.host, 'ferry/refuse', opts());
+  const sink = new RegistrySink(reg.host, opts());
   const bytes = await readFile(blobPath(single.root.digest));
-  const e1 = await caught(sink.writeManifest({ ...(single.root as Descriptor), digest: multi.root.digest }, bytes, 'x'));
+  const e1 = await caught(sink.putManifest('ferry/refuse', { ...(single.root as Descriptor), digest: multi.root.digest }, bytes));
   assert.is(e1.code, 'BLOB_MISMATCH');
   // blobs not pushed into this repo: the registry refuses the manifest
-  const e2 = await caught(sink.writeManifest(single.root as Descriptor, bytes, 'x'));
+  const e2 = await caught(sink.putManifest('ferry/refuse', single.root as Descriptor, bytes));
   assert.is(e2.code, 'REGISTRY_ERROR');
   assert.match(e2.message, /HTTP 400/);
   assert.match(e2.message, /MANIFEST_BLOB_UNKNOWN/);
-  assert.ok(e2.message.includes(`${reg.host}/ferry/refuse:x`));
+  assert.ok(e2.message.includes(`${reg.host}/ferry/refuse@${single.root.digest}`));
   // pushing by a digest that is not the bytes' digest is refused before sending
   const c = new RegistryClient(reg.host, opts());
   const e3 = await caught(putManifest(c, 'ferry/refuse', multi.root.digest, bytes, single.root.mediaType));

@@ -1,0 +1,139 @@
+// ferry-load check: does the target hold what the bundle promises? (The seed's "verify the image
+// exists in the private registry" step, for every image at once.) Every tag resolved in the
+// target and compared with the bundled digest; every manifest and blob below it present (HEAD,
+// many at once; a layout's blobs are also re-hashed); every cosign tag and OCI referrer there.
+// Read-only: nothing is written, nothing is locked.
+
+import { FerryError, type BundleBlob, type BundleManifest, type Descriptor, type TrustedKey } from '@ferry/format-spec';
+import type { RegistryOptions } from '@ferry/oci';
+import { openTrusted } from './bundle.js';
+import type { RewriteRule } from './rewrite.js';
+import { mapNames } from './push/names.js';
+import { mapLimit } from './map-limit.js';
+import { openPushTarget, type PushTarget } from './push/push-target.js';
+import { resolveTargets, type PushTargets } from './push/target.js';
+
+export type CheckStatus = 'ok' | 'missing' | 'different' | 'incomplete';
+
+export interface CheckItem {
+  /** `image`, `cosign-tag` (.sig/.att/.sbom beside an image) or `referrer` (OCI subject). */
+  kind: 'image' | 'cosign-tag' | 'referrer';
+  ref: string;
+  expected: string;
+  /** What the tag points at in the target, when it differs. */
+  found?: string;
+  status: CheckStatus;
+  /** Content below it that the target lacks. */
+  missing?: string[];
+}
+
+export interface CheckReport {
+  bundle: string;
+  target: string;
+  items: CheckItem[];
+  ok: boolean;
+}
+
+export interface CheckOptions {
+  trustedKeys: readonly TrustedKey[];
+  allowUnsigned?: boolean;
+  to: string;
+  rewrites?: RewriteRule[];
+  registry?: RegistryOptions;
+  concurrency?: number;
+}
+
+const descOf = (b: Pick<BundleBlob, 'mediaType' | 'digest' | 'size'>): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+
+export async function checkTarget(path: string, opts: CheckOptions): Promise<CheckReport> {
+  const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
+  const targets = await resolveTargets(opts.to, undefined, tm.loc.dir);
+  const target = openPushTarget(targets, opts.registry ?? {});
+  try {
+    return await checkLoaded(tm.manifest, targets, target, { rewrites: opts.rewrites ?? [], concurrency: opts.concurrency ?? 6, deep: true });
+  } finally {
+    await target.close();
+  }
+}
+
+/**
+ * The check itself, on an open target. `deep`: also every manifest and blob below each tag
+ * (what `check` does); without it, the tags, their roots and the signature tags (what push
+ * does right after tagging, when it has just stored everything below them).
+ */
+export async function checkLoaded(m: BundleManifest, targets: PushTargets, target: PushTarget, o: { rewrites: readonly RewriteRule[]; concurrency: number; deep: boolean; only?: (image: number) => boolean }): Promise<CheckReport> {
+  const sink = target.sink;
+  const concurrency = Math.max(1, o.concurrency);
+  const blobs = new Map(m.blobs.map((b) => [b.digest, b]));
+  const exists = await target.check(undefined);
+  const names = mapNames(targets, m.images, o.rewrites);
+  // Each (blob store, digest) asked once, however many images share it.
+  const asked = new Map<string, Promise<boolean>>();
+  const has = (repo: string, d: string): Promise<boolean> => {
+    const b = blobs.get(d)!;
+    const k = `${sink.storeOf(repo)}\0${d}`;
+    let p = asked.get(k);
+    if (!p) {
+      const manifestKind = b.kind === 'manifest' || b.kind === 'index';
+      asked.set(k, (p = exists ? (manifestKind ? sink.hasManifest(repo, descOf(b)) : sink.blobPresence(repo, descOf(b)).then((s) => s === 'present')) : Promise.resolve(false)));
+    }
+    return p;
+  };
+  const missingOf = async (repo: string, all: readonly string[]): Promise<string[]> => {
+    // Children before parents, the root last: a shallow check asks for the root only.
+    const digests = o.deep ? all : all.slice(-1);
+    const out: string[] = [];
+    await mapLimit([...digests], concurrency, async (d) => {
+      if (!(await has(repo, d))) out.push(d);
+    });
+    return digests.filter((d) => out.includes(d));
+  };
+  const items: CheckItem[] = [];
+  await mapLimit([...m.images.entries()].filter(([i]) => o.only?.(i) ?? true), concurrency, async ([i, img]) => {
+    const repo = names.repos[i]!;
+    const ref = names.refs[i]!;
+    const item: CheckItem = { kind: 'image', ref, expected: img.digest, status: 'ok' };
+    if (img.tag) {
+      const cur = exists ? await sink.tagged(repo, img.tag) : undefined;
+      if (!cur) item.status = 'missing';
+      else if (cur.digest !== img.digest) Object.assign(item, { status: 'different', found: cur.digest });
+    }
+    if (item.status === 'ok') {
+      const missing = await missingOf(repo, img.blobs);
+      if (missing.length) Object.assign(item, { status: img.tag ? 'incomplete' : 'missing', missing });
+    }
+    items.push(item);
+    const listed = sink.referrersOf && exists ? await sink.referrersOf(repo, img.digest).catch(() => undefined) : undefined;
+    for (const r of img.referrers ?? []) {
+      if (r.scheme === 'cosign-tag' && r.tag) {
+        const rref = names.show(repo, r.tag);
+        const cur = exists ? await sink.tagged(repo, r.tag) : undefined;
+        const it: CheckItem = { kind: 'cosign-tag', ref: rref, expected: r.digest, status: 'ok' };
+        if (!cur) it.status = 'missing';
+        else if (cur.digest !== r.digest) Object.assign(it, { status: 'different', found: cur.digest });
+        else {
+          const missing = await missingOf(repo, r.blobs);
+          if (missing.length) Object.assign(it, { status: 'incomplete', missing });
+        }
+        items.push(it);
+      } else {
+        const it: CheckItem = { kind: 'referrer', ref: names.show(repo, undefined, r.digest), expected: r.digest, status: 'ok' };
+        const missing = await missingOf(repo, r.blobs);
+        if (missing.length) Object.assign(it, { status: missing.includes(r.digest) ? 'missing' : 'incomplete', missing });
+        // A registry's referrers index (or its fallback tag) must list it, or clients never find it.
+        else if (listed && !listed.some((d) => d.digest === r.digest)) Object.assign(it, { status: 'missing', missing: [`referrers index of ${img.digest}`] });
+        items.push(it);
+      }
+    }
+  });
+  const order = new Map(m.images.flatMap((_, i) => [names.refs[i]!]).map((r, i) => [r, i]));
+  items.sort((a, b) => (order.get(a.ref) ?? 1e9) - (order.get(b.ref) ?? 1e9) || a.ref.localeCompare(b.ref));
+  return { bundle: m.name, target: targets.description, items, ok: items.every((i) => i.status === 'ok') };
+}
+
+/** The error `check` exits with when the target lacks something. */
+export function checkOutcome(r: CheckReport): FerryError | undefined {
+  const bad = r.items.filter((i) => i.status !== 'ok');
+  if (!bad.length) return undefined;
+  return new FerryError('CHECK_FAILED', `${bad.length} of ${r.items.length} item(s) are not in ${r.target} as the bundle has them: ${bad.slice(0, 3).map((b) => `${b.ref} ${b.status}`).join(', ')}${bad.length > 3 ? ', …' : ''}`, { failed: bad.length });
+}

@@ -1,0 +1,124 @@
+// The target a push writes through: an ImageSink (the only way content reaches it) plus the
+// little a run needs around it — a read-only check before the operator's yes, a lock for the
+// run, and Ferry's own area for split blobs being reassembled (inside an OCI layout; for a
+// registry, in the state directory, since the registry cannot hold half a blob across runs).
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Descriptor } from '@ferry/format-spec';
+import {
+  OciLayoutSink,
+  RegistrySink,
+  acquireDirLock,
+  cleanTemp,
+  ensureFerryArea,
+  ferryArea,
+  noFollowReadStream,
+  targetFsError,
+  type DirLock,
+  type FerryArea,
+  type ImageSink,
+  type RegistryOptions,
+} from '@ferry/oci';
+import type { PushTargets } from './target.js';
+
+export interface PushTarget {
+  readonly kind: 'layout' | 'registry';
+  readonly sink: ImageSink;
+  readonly description: string;
+  /** Where split blobs are reassembled. */
+  readonly area: FerryArea;
+  /**
+   * Read-only, before anything is written: may the target hold content already (worth a
+   * presence check)? For a registry this is the pre-flight: reachable, TLS trusted,
+   * credentials accepted, push allowed to `repository`.
+   */
+  check(repository: string | undefined): Promise<boolean>;
+  /** The first write of a run: create what is missing and hold the target for this run. */
+  lock(what: string): Promise<void>;
+  /** Store a blob reassembled in `area` (a layout renames it into place; a registry uploads it). */
+  adopt(repository: string, desc: Descriptor, path: string): Promise<void>;
+  /** A stored blob's local file, when the target is local (carried files are copied from it). */
+  localPath(digest: string): string | undefined;
+  close(): Promise<void>;
+}
+
+class LayoutTarget implements PushTarget {
+  readonly kind = 'layout';
+  readonly sink: OciLayoutSink;
+  constructor(dir: string, readonly description: string) {
+    this.sink = new OciLayoutSink(dir);
+  }
+  get area(): FerryArea {
+    return this.sink.ferryArea;
+  }
+  check(): Promise<boolean> {
+    return this.sink.check();
+  }
+  lock(what: string): Promise<void> {
+    return this.sink.lock(what);
+  }
+  adopt(_repository: string, desc: Descriptor, path: string): Promise<void> {
+    return this.sink.adoptBlob(desc, path);
+  }
+  localPath(digest: string): string {
+    return this.sink.blobPath(digest);
+  }
+  close(): Promise<void> {
+    return this.sink.close();
+  }
+}
+
+/** A state-directory name for a registry host: readable, and never a path. */
+function stateName(registry: string): string {
+  return 'registry-' + registry.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+class RegistryTarget implements PushTarget {
+  readonly kind = 'registry';
+  readonly sink: RegistrySink;
+  readonly area: FerryArea;
+  private runLock?: DirLock;
+  private checked = new Set<string>();
+  constructor(registry: string, stateDir: string, readonly description: string, options: RegistryOptions) {
+    this.sink = new RegistrySink(registry, options);
+    this.area = ferryArea(join(stateDir, stateName(registry)));
+  }
+  async check(repository: string | undefined): Promise<boolean> {
+    const key = repository ?? '';
+    if (!this.checked.has(key)) {
+      if (repository) await this.sink.preflight(repository);
+      else await this.sink.client.ping();
+      this.checked.add(key);
+    }
+    return true;
+  }
+  async lock(what: string): Promise<void> {
+    try {
+      await mkdir(this.area.root, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw targetFsError(e, this.area.root, 'cannot create the state directory (--state-dir)');
+    }
+    await ensureFerryArea(this.area.root);
+    this.runLock ??= await acquireDirLock(join(this.area.dir, 'lock'), { what });
+    await cleanTemp(this.area);
+  }
+  async adopt(repository: string, desc: Descriptor, path: string): Promise<void> {
+    const data: Readable = noFollowReadStream(path);
+    await this.sink.putBlob(repository, desc, data);
+  }
+  localPath(): undefined {
+    return undefined;
+  }
+  async close(): Promise<void> {
+    await this.sink.close();
+    const l = this.runLock;
+    this.runLock = undefined;
+    await l?.release();
+  }
+}
+
+export function openPushTarget(t: PushTargets, registryOptions: RegistryOptions = {}): PushTarget {
+  return t.kind === 'layout' ? new LayoutTarget(t.layoutDir, t.description) : new RegistryTarget(t.registry, t.stateDir, t.description, registryOptions);
+}
