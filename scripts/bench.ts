@@ -48,8 +48,28 @@ const loadBin = join(root, 'packages/loader/bin/ferry-load.js');
 /** Wall time, peak RSS, and bytes the command wrote to block-backed file systems (GNU time %O, 512-byte units). */
 interface Measure { seconds: number; rssMiB: number; writtenMiB: number }
 
+const timeArgs = (script: string) => ['-f', '%e %M %O', 'bash', '-o', 'pipefail', '-c', script];
+
 function timed(label: string, script: string, cwd = root): Measure {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %O', 'bash', '-o', 'pipefail', '-c', script], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 * MiB });
+  return measured(label, spawnSync('/usr/bin/time', timeArgs(script), { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 * MiB }));
+}
+
+/**
+ * timed() without blocking this process: needed while a harness registry runs, because this
+ * process reads the registry's log pipe. Blocked in spawnSync, the pipe fills (64 KiB, about 130
+ * "blob unknown" lines at level error) and the registry stops answering mid-run.
+ */
+async function timedAsync(label: string, script: string, cwd = root): Promise<Measure> {
+  const child = spawn('/usr/bin/time', timeArgs(script), { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return measured(label, { status, stdout, stderr });
+}
+
+function measured(label: string, r: { status: number | null; stdout: string; stderr: string }): Measure {
   if (r.status !== 0) {
     process.stderr.write(`${label} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n`);
     process.exit(1);
@@ -306,7 +326,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
       if (post.status !== 202 || !post.headers.get('location')) fail(`POST blob upload: ${post.status}`);
       const loc = new URL(post.headers.get('location')!, reg.url).toString();
       const put = `${loc}${loc.includes('?') ? '&' : '?'}digest=${blobDigest}`;
-      curls.push(timed(`curl -T: one ${blobSize / MiB} MiB blob, one PUT (${k + 1}/2)`, `curl -fsS -o /dev/null -T ${blobFile} -X PUT '${put}'`));
+      curls.push(await timedAsync(`curl -T: one ${blobSize / MiB} MiB blob, one PUT (${k + 1}/2)`, `curl -fsS -o /dev/null -T ${blobFile} -X PUT '${put}'`));
       const head = await fetch(`${reg.url}/v2/bench/raw/blobs/${blobDigest}`, { method: 'HEAD' });
       if (head.status !== 200 || Number(head.headers.get('content-length')) !== blobSize) fail(`curl upload not in the registry: HEAD ${head.status}, ${head.headers.get('content-length')} bytes`);
     } finally {
@@ -326,7 +346,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
   {
     const reg = await freshRegistry();
     try {
-      r.peerPush = timed(`zstd -dc | tar -x; skopeo copy ×${images.length}`, `${extract} && ${copies(reg.host)}`);
+      r.peerPush = await timedAsync(`zstd -dc | tar -x; skopeo copy ×${images.length}`, `${extract} && ${copies(reg.host)}`);
       r.peerTempBytes = dirBytes(x);
       verifyInRegistry(reg.host, images, 'peer');
     } finally {
@@ -338,8 +358,8 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
   {
     const reg = await freshRegistry();
     try {
-      r.peerExtract = timed('  zstd -dc | tar -x of every volume only', extract);
-      r.peerCopy = timed(`  skopeo copy ×${images.length} only`, copies(reg.host));
+      r.peerExtract = await timedAsync('  zstd -dc | tar -x of every volume only', extract);
+      r.peerCopy = await timedAsync(`  skopeo copy ×${images.length} only`, copies(reg.host));
       verifyInRegistry(reg.host, images, 'peer (split)');
     } finally {
       await reg.stop();
@@ -356,7 +376,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
       const tmp = tmpdir();
       const before = [freeBytes(tmp), freeBytes(state)];
       const sampler = sampleFree([tmp, state], join(dir, 'free-samples.txt'));
-      r.ferryPush = timed('ferry-load push --to HOST:PORT', `${node} ${loadBin} push ${bundle} --trusted-key ${pub} --to ${reg.host} --insecure-registry ${reg.host} --state-dir ${state} --yes --json`);
+      r.ferryPush = await timedAsync('ferry-load push --to HOST:PORT', `${node} ${loadBin} push ${bundle} --trusted-key ${pub} --to ${reg.host} --insecure-registry ${reg.host} --state-dir ${state} --yes --json`);
       const lowest = sampler.stop();
       const after = [freeBytes(tmp), freeBytes(state)];
       r.tmpDir = tmp;
