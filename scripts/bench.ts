@@ -245,9 +245,13 @@ function sampleFree(paths: string[], file: string): { stop(): number[] } {
   const fd = openSync(file, 'w');
   const child = spawn('bash', ['-c', `while :; do df -B1 --output=avail ${paths.join(' ')} | tail -n +2 | paste -sd' '; sleep 0.1; done`], { stdio: ['ignore', fd, 'ignore'] });
   closeSync(fd);
+  // A failing step exits the bench at once; the loop must not outlive it.
+  const kill = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  process.once('exit', kill);
   return {
     stop() {
-      child.kill('SIGKILL');
+      process.off('exit', kill);
+      kill();
       const rows = readFileSync(file, 'utf8').split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((r) => r.length === paths.length && r.every((n) => Number.isFinite(n) && n > 0));
       if (rows.length === 0) fail(`no free-space samples in ${file}`);
       return paths.map((_, i) => Math.min(...rows.map((r) => r[i]!)));
