@@ -4,7 +4,7 @@
 // skopeo is the independent reader of what landed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtemp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli, sh } from '../helpers/cli.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { startProxy, type Proxy } from '../harness/proxy.js';
-import type { BundleManifest } from '@ferry/format-spec';
+import { newAjv, type BundleManifest } from '@ferry/format-spec';
+import { readFileSync } from 'node:fs';
 
 const loader = fileURLToPath(new URL('../../packages/loader/bin/ferry-load.js', import.meta.url));
 let tmp = '';
@@ -63,8 +64,17 @@ async function registry(): Promise<StartedRegistry> {
   return r;
 }
 
-const push = (host: string, state: string, extra: string[] = []) =>
-  loadCli(['push', bundle, '--trusted-key', join(tmp, 'k.pub'), '--to', host, '--insecure-registry', host, '--state-dir', state, '--yes', '--json', ...extra]);
+const reportSchema = newAjv().compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/push-report.schema.json', import.meta.url)), 'utf8')) as object);
+
+/** push --json; every report it prints must match schemas/push-report.schema.json. */
+async function push(host: string, state: string, extra: string[] = []) {
+  const r = await loadCli(['push', bundle, '--trusted-key', join(tmp, 'k.pub'), '--to', host, '--insecure-registry', host, '--state-dir', state, '--yes', '--json', ...extra]);
+  if (r.stdout.trim()) {
+    const doc = JSON.parse(r.stdout) as unknown;
+    assert.ok(reportSchema(doc), `report matches the schema: ${JSON.stringify(reportSchema.errors)}`);
+  }
+  return r;
+}
 
 async function digestOf(host: string, ref: string): Promise<string | undefined> {
   const r = await sh(`skopeo inspect --raw --tls-verify=false docker://${host}/${ref} | sha256sum`);
@@ -98,7 +108,13 @@ test('volumes in reverse order over several runs: each run loads what it can, ta
       const st = j1.images.find((i) => i.ref.endsWith(`${img.repository}:${img.tag}`))!.status;
       const d = await digestOf(reg.host, `${img.repository}:${img.tag}`);
       if (st === 'loaded') assert.is(d, img.digest);
-      else assert.is(d, undefined, `${img.repository} is not tagged while incomplete`);
+      else {
+        assert.is(d, undefined, `${img.repository} is not tagged while incomplete`);
+        // nor is its manifest anywhere in the registry, not even by digest or as a stray blob
+        assert.is(await digestOf(reg.host, `${img.repository}@${img.digest}`), undefined, 'no manifest by digest');
+        const blob = await sh(`curl -s -o /dev/null -w '%{http_code}' -I http://${reg.host}/v2/${img.repository}/blobs/${img.digest}`);
+        assert.is(blob.stdout.trim(), '404', 'no manifest staged as a blob in the registry');
+      }
     }
     // Then the others, one run each, last to first.
     for (const f of files.slice(0, -1).reverse()) {
@@ -129,7 +145,7 @@ test('two repositories share an image: each blob is sent once and mounted into t
   const mounts = proxy.requests.filter((l) => /^POST \/v2\/.+\/blobs\/uploads\/\?mount=/.test(l));
   const small = manifest.images.find((i) => i.repository === 'team/small')!;
   const smallBlobs = small.blobs.filter((d) => manifest.blobs.find((b) => b.digest === d)!.kind !== 'manifest');
-  // every distinct blob of the bundle is uploaded exactly once (manifests are staged as blobs too)
+  // every distinct blob of the bundle is uploaded exactly once (manifests go only to the manifest endpoint)
   const uploaded = uploads.map((l) => /digest=(sha256(?:%3A|:)[0-9a-f]{64})/.exec(l)?.[1]?.replace('%3A', ':'));
   assert.is(new Set(uploaded).size, uploaded.length, 'no blob uploaded twice');
   for (const d of smallBlobs) {
@@ -202,6 +218,77 @@ test('the interactive loader under tmux: summary, confirm, the next-volume promp
     spawnSync('tmux', ['kill-server'], { env: { ...env, TMUX_TMPDIR: tmp } });
   }
   await assertAllLoaded(reg.host);
+});
+
+test('a split layer goes straight into one upload session kept open across runs: no copy on disk; a session the registry lost starts over and names the volumes', async () => {
+  const split = manifest.blobs.find((b) => (b.segments?.length ?? 0) >= 3)!;
+  assert.ok(split, 'a blob in three or more segments');
+  const vols = split.segments!.map((g) => g.volume);
+  const lastVol = manifest.volumes[vols[vols.length - 1]! - 1]!.file;
+  for (const run of ['kept', 'lost'] as const) {
+    const reg = await registry();
+    const proxy = await startProxy(reg.host);
+    proxies.push(proxy);
+    const state = join(tmp, `state-session-${run}`);
+    const away = join(tmp, `away-session-${run}`);
+    await mkdir(away, { recursive: true });
+    await rename(join(bundle, lastVol), join(away, lastVol));
+    try {
+      const r1 = await push(proxy.host, state);
+      assert.is(r1.code, 15, r1.stdout + r1.stderr);
+      // Nothing of the split layer is on disk: only the session's small record.
+      const area = join(state, `registry-${proxy.host.replace(/[^A-Za-z0-9._-]/g, '_')}`, '.ferry', 'partial');
+      const names = await readdir(area);
+      const hex = split.digest.slice(7);
+      assert.ok(names.some((n) => n.startsWith(hex) && n.endsWith('.upload')), `a session record: ${names.join(', ')}`);
+      for (const n of names) assert.ok((await stat(join(area, n))).size < 64 << 10, `${n} is a record, not a copy of the blob`);
+      const patches = proxy.requests.filter((l) => l.startsWith('PATCH '));
+      const sessions = new Set(patches.map((l) => /\/blobs\/uploads\/([0-9a-f-]{36})/.exec(l)?.[1]));
+      assert.ok(patches.length >= vols.length - 1, 'one PATCH per segment that was here');
+      if (run === 'lost') {
+        // The registry loses its upload sessions (as upload purging would).
+        await rm(join(reg.dir, 'data', 'docker', 'registry', 'v2', 'repositories', 'team', 'big', '_uploads'), { recursive: true, force: true });
+      }
+      await rename(join(away, lastVol), join(bundle, lastVol));
+      const r2 = await push(proxy.host, state);
+      assert.is(r2.code, 0, r2.stdout + r2.stderr);
+      const j2 = JSON.parse(r2.stdout) as { notes: string[]; complete: boolean };
+      if (run === 'kept') {
+        assert.equal(j2.notes, []);
+        const later = proxy.requests.filter((l) => l.startsWith('PATCH ')).slice(patches.length);
+        const again = new Set(later.map((l) => /\/blobs\/uploads\/([0-9a-f-]{36})/.exec(l)?.[1]));
+        assert.ok([...again].every((u) => sessions.has(u)), 'the second run continued the same session');
+      } else {
+        assert.match(j2.notes.join('\n'), new RegExp(`upload session for ${split.digest} .* is gone; it starts over: volume\\(s\\) [0-9, ]+ are needed again`));
+      }
+      assert.ok(j2.complete);
+      assert.equal((await readdir(area)).filter((n) => n.startsWith(hex)), [], 'nothing left behind');
+      await assertAllLoaded(proxy.host);
+    } finally {
+      await rename(join(away, lastVol), join(bundle, lastVol)).catch(() => undefined);
+    }
+  }
+});
+
+test('a connection dropped in the middle of an upload: the blob comes again from the volume in the same run, nothing is reported done early', async () => {
+  // Over 8 MiB, so it is streamed in PATCH requests (smaller blobs are retried from memory).
+  await makeOciLayout(join(tmp, 'src9'), [{ tag: 'nine', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 9_000_000, seed: 'rv-nine', gzipLevel: 0 }] }] }]);
+  const whole = join(tmp, 'whole');
+  const r = await bundleCli(['create', '--name', 'whole', '--image', `oci:${join(tmp, 'src9')}:nine`, '--volume-size', '64MiB', '--out', whole, '--key', join(tmp, 'k.key')]);
+  assert.is(r.code, 0, r.stderr);
+  const reg = await registry();
+  const proxy = await startProxy(reg.host);
+  proxies.push(proxy);
+  // The first PATCH (the 9 MB layer, streamed) loses its connection as the answer starts.
+  proxy.arm({ match: /^PATCH /, cutAfterBytes: 0 });
+  const run = await loadCli(['push', whole, '--trusted-key', join(tmp, 'k.pub'), '--to', proxy.host, '--insecure-registry', proxy.host, '--state-dir', join(tmp, 'state-drop'), '--yes', '--json']);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const j = JSON.parse(run.stdout) as { complete: boolean; check: { ok: boolean } };
+  assert.ok(j.complete && j.check.ok);
+  const patches = proxy.requests.filter((l) => l.startsWith('PATCH '));
+  assert.ok(patches.length >= 2, `the upload was sent again: ${patches.length} PATCH request(s)`);
+  const m = JSON.parse(await readFile(join(whole, 'whole.manifest.json'), 'utf8')) as BundleManifest;
+  for (const img of m.images) assert.is(await digestOf(reg.host, `${img.repository}:${img.tag}`), img.digest);
 });
 
 test.run();

@@ -68,6 +68,11 @@ export class VerifyingStream extends Transform {
     return this.ctx.label ?? this.expectedDigest;
   }
 
+  /** The digest this stream holds its bytes to. */
+  get digest(): string {
+    return this.expectedDigest;
+  }
+
   get bytesSeen(): number {
     return this.seen;
   }
@@ -101,6 +106,23 @@ export class VerifyingStream extends Transform {
     }
     cb();
   }
+}
+
+const VERIFIED = new WeakMap<object, string>();
+
+/**
+ * Mark a stream that ends only when its bytes hash to `digest` (it errors first otherwise) — a
+ * pass-through fed by a VerifyingStream. Sinks handed such a stream for that digest need not
+ * hash it again: every byte is hashed once, at the one place bytes are verified.
+ */
+export function markVerified<T extends object>(stream: T, digest: string): T {
+  VERIFIED.set(stream, digest);
+  return stream;
+}
+
+/** The digest a stream is known to be verified against, if any. */
+export function verifiedDigestOf(stream: object): string | undefined {
+  return stream instanceof VerifyingStream ? stream.digest : VERIFIED.get(stream);
 }
 
 /** Check bytes already in memory (manifests). */

@@ -38,6 +38,7 @@ export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
   if (plan.blobsAlreadyThere || plan.blobsDamaged) {
     lines.push(`  already in the target: ${plan.blobsAlreadyThere} blob(s), re-verified${plan.blobsDamaged ? `; ${plan.blobsDamaged} damaged blob(s) there will be replaced` : ''}`);
   }
+  for (const n of plan.notes) lines.push(`  note: ${printable(n)}`);
   if (plan.retags.length) {
     lines.push(`  tags that will MOVE to other content (--no-retag refuses this):`);
     for (const t of plan.retags) lines.push(`    ${printable(t.ref)}  ${short(t.from)} -> ${short(t.to)}`);
@@ -81,6 +82,7 @@ export function summary(r: PushReport, next?: string): string {
   for (const d of r.volumesDamaged) out.push(`Damaged: ${printable(d.message)} — re-copy it from the original media and run the same command again.`);
   const skipped = r.files.filter((f) => f.status === 'skipped');
   if (skipped.length) out.push(`Not written (a registry has no place for files; add --files-dir DIR): ${skipped.slice(0, 10).map((f) => printable(f.path)).join(', ')}${skipped.length > 10 ? ', …' : ''}`);
+  for (const n of r.notes) out.push(`Note: ${printable(n)}`);
   for (const c of r.check?.items ?? []) out.push(`Check FAILED: ${printable(c.ref)} ${c.status}${c.found ? ` (points at ${c.found})` : ''}`);
   if (r.volumesMissing.length) out.push(`Not complete: bring ${r.volumesMissing.map(printable).join(', ')} and run the same command again.`);
   if (r.complete && (!r.check || r.check.ok)) out.push(r.check ? 'Complete. Every tag was checked in the target.' : 'Complete.');
@@ -103,6 +105,7 @@ export function nextCommand(program: string, argv: readonly string[]): string {
 /** Per-image state under the progress bar: waiting, uploading, mounted, skipped, done, failed. */
 export class ImageStates {
   private readonly rows: Array<{ ref: string; repo: string; digests: Set<string>; have: number; total: number; mounted: number; sent: number; state: string }>;
+  private readonly byDigest = new Map<string, ImageStates['rows']>();
   volume = '';
   constructor(tm: TrustedManifest, plan: PushPlan) {
     this.rows = tm.manifest.images.map((img, i) => {
@@ -110,13 +113,14 @@ export class ImageStates {
       const digests = new Set([...img.blobs, ...(img.referrers ?? []).flatMap((r) => r.blobs)]);
       return { ref: n.target, repo: n.repository, digests, have: n.present, total: n.blobs, mounted: 0, sent: 0, state: n.present === n.blobs ? 'skipped' : 'waiting' };
     });
+    for (const r of this.rows) for (const d of r.digests) this.byDigest.set(d, [...(this.byDigest.get(d) ?? []), r]);
   }
   /** Apply an event; true when the rows changed. */
   apply(e: PushEvent): boolean {
     if (e.type === 'volume-start') this.volume = e.file;
     if (e.type === 'blob') {
-      for (const r of this.rows) {
-        if (r.repo !== e.repository || !r.digests.has(e.digest)) continue;
+      for (const r of this.byDigest.get(e.digest) ?? []) {
+        if (r.repo !== e.repository) continue;
         r.have++;
         if (e.how === 'mounted') r.mounted++;
         else r.sent++;

@@ -18,6 +18,7 @@ import {
   isSha256Digest,
   printable,
   verifyBytes,
+  verifiedDigestOf,
   type Descriptor,
 } from '@ferry/format-spec';
 import type { BlobPresence, BlobWriteResult, ImageSink, TagRequest } from './source.js';
@@ -78,6 +79,8 @@ export class OciLayoutSink implements ImageSink {
   private initialised?: Promise<void>;
   /** digest -> stat signature of the blob file when its content last verified. */
   private readonly verified = new Map<string, string>();
+  /** index.json's entries by ref name, for the version of the file with this stat signature. */
+  private names?: { sig: string; byName: Map<string, Descriptor> };
 
   /** Call init() (or use OciLayoutSink.open) before writing; write methods also run it once. */
   constructor(readonly dir: string, opts: OciLayoutSinkOptions = {}) {
@@ -245,7 +248,9 @@ export class OciLayoutSink implements ImageSink {
     const where = `${this.description} (writing ${desc.digest})`;
     const tmp = tempName(this.area, hex.slice(0, 12));
     try {
-      await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), exclusiveWriteStream(tmp, { flush: this.durable }));
+      // A stream already verified against this digest upstream is not hashed a second time.
+      if (verifiedDigestOf(data) === desc.digest) await pipeline(data, exclusiveWriteStream(tmp, { flush: this.durable }));
+      else await pipeline(data, new VerifyingStream(desc.digest, desc.size, { where }), exclusiveWriteStream(tmp, { flush: this.durable }));
       await this.moveIntoPlace(tmp, hex);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
@@ -320,10 +325,20 @@ export class OciLayoutSink implements ImageSink {
 
   /** What `ref` points at now (the first index.json entry of that name), if anything. Read-only. */
   async resolveTag(ref: string): Promise<Descriptor | undefined> {
-    if ((await checkRegularFile(join(this.dir, 'index.json'), 'the layout index (index.json)')) === undefined) return undefined;
-    const index = await this.readIndex();
-    const m = index.manifests.find((x) => named(x, ref));
-    return m as Descriptor | undefined;
+    const path = join(this.dir, 'index.json');
+    if ((await checkRegularFile(path, 'the layout index (index.json)')) === undefined) return undefined;
+    // One parse per version of index.json, not one per question (a 1000-image plan asks 1000 times).
+    const sig = await stat(path).then(statSignature, () => undefined);
+    if (sig === undefined || this.names?.sig !== sig) {
+      const byName = new Map<string, Descriptor>();
+      for (const m of (await this.readIndex()).manifests) {
+        const name = (m as { annotations?: Record<string, unknown> } | null)?.annotations?.[REF_NAME_ANNOTATION];
+        if (typeof name === 'string' && !byName.has(name)) byName.set(name, m as Descriptor);
+      }
+      if (sig === undefined) return byName.get(ref);
+      this.names = { sig, byName };
+    }
+    return this.names.byName.get(ref);
   }
 
   /**

@@ -106,6 +106,12 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
   });
 
   await dropUselessPartials(s);
+  // Manifests kept for images now complete in the target are not needed any more.
+  const pendingDigests = new Set(s.manifest.images.flatMap((img, i) => [
+    ...(images[i]!.status === 'loaded' ? [] : img.blobs),
+    ...(img.referrers ?? []).filter((r) => images[i]!.status !== 'loaded' || !r.blobs.every((d) => isPresent(s, s.repos[i]!, d))).flatMap((r) => r.blobs),
+  ]));
+  await s.target.prune((d) => s.wanted.has(d) && !pendingDigests.has(d));
 
   const stillNeeded = volumesStillNeeded(s);
   const damagedVolumes = new Set(loop.failures.flatMap((f) => f.volumes));
@@ -118,6 +124,7 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     ...(s.tm.verifiedBy ? { signedBy: `${s.tm.verifiedBy.path} (${s.tm.verifiedBy.fingerprint})` } : {}),
     images,
     files,
+    notes: s.notes,
     retagged: s.retags.filter((m) => images.some((i) => i.status === 'loaded' && (i.ref === m.ref)) || s.referrerTags.some((r) => r.ref === m.ref)),
     volumesMissing: stillNeeded.filter((v) => s.volumeState.get(v) === 'absent' && !damagedVolumes.has(v)).map(name),
     volumesDamaged: loop.failures.map((f) => ({ file: f.volumes.map(name).join(', '), code: f.code, message: f.message })),
@@ -144,7 +151,7 @@ async function dropUselessPartials(s: PushState): Promise<void> {
       throw targetFsError(e, dir, 'cannot read the partial blobs directory');
     }
     for (const n of names) {
-      const m = /^([a-f0-9]{64})\.[a-f0-9]{16}(\.json)?$/.exec(n);
+      const m = /^([a-f0-9]{64})\.[a-f0-9]{16}(\.json|\.upload)?$/.exec(n);
       if (m && (await done(`sha256:${m[1]}`))) await rm(join(dir, n), { force: true });
     }
   };

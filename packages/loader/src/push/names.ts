@@ -4,7 +4,7 @@
 // Shown before pushing, written to the report, and used by `check` to find what push wrote.
 
 import type { BundleImage, BundleReferrer } from '@ferry/format-spec';
-import { applyRewrites, type RewriteRule } from '../rewrite.js';
+import { applyRewrites, rulesForTarget, sourceRegistry, type RewriteRule } from '../rewrite.js';
 import type { PushTargets } from './target.js';
 
 /** A referrer tagged beside its image (cosign's sha256-<hex>.sig/.att/.sbom scheme). */
@@ -29,7 +29,8 @@ export function mapNames(t: PushTargets, images: readonly BundleImage[], rewrite
   const prefix = t.kind === 'registry' ? t.prefix : '';
   const host = t.kind === 'registry' ? `${t.registry}/` : '';
   const show = (repo: string, tag?: string, digest?: string): string => `${host}${tag ? `${repo}:${tag}` : `${repo}@${digest}`}`;
-  const repos = images.map((img) => [prefix, applyRewrites(img.repository, rewrites)].filter(Boolean).join('/'));
+  const rules = rulesForTarget(rewrites, t.kind === 'registry' ? t.registry : undefined);
+  const repos = images.map((img) => [prefix, applyRewrites(img.repository, rules, sourceRegistry(img.source))].filter(Boolean).join('/'));
   const referrerTags: TaggedReferrer[] = [];
   images.forEach((img, i) => {
     for (const r of img.referrers ?? []) if (r.scheme === 'cosign-tag' && r.tag) referrerTags.push({ image: img, repository: repos[i]!, tag: r.tag, ref: show(repos[i]!, r.tag), referrer: r });

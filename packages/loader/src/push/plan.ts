@@ -14,6 +14,7 @@ import { mapLimit } from '../map-limit.js';
 import { FilesTarget, type CarriedFile, type FileState } from './files-target.js';
 import { openPushTarget, type PushTarget } from './push-target.js';
 import { SegmentStore } from './segments.js';
+import type { SessionUpload } from './upload-session.js';
 import { resolveTargets, type PushTargets } from './target.js';
 import type { FileConflict, NameMapping, PushOptions, PushPlan, TagMove } from './types.js';
 
@@ -37,7 +38,9 @@ export interface PushState {
   carried: CarriedFile[];
   fileStates: Map<string, FileState>;
   pathsByDigest: Map<string, CarriedFile[]>;
-  segments: Map<string, SegmentStore>;
+  segments: Map<string, SegmentStore | SessionUpload>;
+  /** Things the operator should know that are not failures (an upload session that was lost). */
+  notes: string[];
   retags: TagMove[];
   volumeState: Map<number, 'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }>;
   /** Volumes read from somewhere else than beside the manifest (a path the operator typed). */
@@ -222,16 +225,23 @@ export async function planPush(
   const fileConflicts: FileConflict[] = carried.filter((f) => fileStates.get(f.path) === 'changed').map((f) => ({ path: f.path, action: opts.overwriteFiles ? 'overwrite' : 'keep' }));
 
   // Volumes, and split blobs' progress from earlier runs.
+  const notes: string[] = [];
   const volumeState = new Map<number, Awaited<ReturnType<typeof volumePresence>>>();
   for (const v of manifest.volumes) volumeState.set(v.index, await volumePresence(volumePath(tm.loc, v.index)));
   const state: PushState = {
     tm, manifest, targets, target, files, blobs, repos, refs, referrerTags, wanted, present, damaged, carried, fileStates, pathsByDigest,
-    segments: new Map(), retags, volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency,
+    segments: new Map(), notes, retags, volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency,
   };
   for (const b of manifest.blobs) {
     if (!b.segments || !blobNeeded(state, b)) continue;
-    const store = new SegmentStore(wanted.has(b.digest) || !files ? target.area : files.area, b);
+    // Into a registry, and no carried file wants the bytes: segments go straight into an upload
+    // session. Otherwise they are reassembled in Ferry's area (a layout renames the result in).
+    const forImages = wanted.has(b.digest);
+    const repo = missingRepos(state, b.digest)[0];
+    const session = forImages && repo !== undefined && !pathsByDigest.has(b.digest) ? target.sessionUpload(b, repo) : undefined;
+    const store = session ?? new SegmentStore(forImages || !files ? target.area : files.area, b);
     await store.load();
+    if (session?.lost) notes.push(session.lost);
     state.segments.set(b.digest, store);
   }
   const here = manifest.volumes.filter((v) => volumeState.get(v.index) !== 'absent').map((v) => v.index);
@@ -251,6 +261,7 @@ export async function planPush(
     blobsDamaged: damaged.size,
     retags,
     fileConflicts,
+    notes,
     images: manifest.images.length,
     files: carried.length,
   };

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Descriptor } from '@ferry/format-spec';
+import type { BundleBlob, Descriptor } from '@ferry/format-spec';
 import {
   OciLayoutSink,
   RegistrySink,
@@ -22,6 +22,8 @@ import {
   type RegistryOptions,
 } from '@ferry/oci';
 import type { PushTargets } from './target.js';
+import { SessionUpload } from './upload-session.js';
+import { StagedManifestSink } from './staged-manifests.js';
 
 export interface PushTarget {
   readonly kind: 'layout' | 'registry';
@@ -39,6 +41,11 @@ export interface PushTarget {
   lock(what: string): Promise<void>;
   /** Store a blob reassembled in `area` (a layout renames it into place; a registry uploads it). */
   adopt(repository: string, desc: Descriptor, path: string): Promise<void>;
+  /** For a split blob: an upload session that takes its segments as they come (registries), or
+   *  undefined when the target reassembles it in `area` instead. */
+  sessionUpload(blob: BundleBlob, repository: string): SessionUpload | undefined;
+  /** After a run: forget what Ferry kept for content now in the target (`done` says which). */
+  prune(done: (digest: string) => boolean): Promise<void>;
   /** A stored blob's local file, when the target is local (carried files are copied from it). */
   localPath(digest: string): string | undefined;
   close(): Promise<void>;
@@ -65,6 +72,10 @@ class LayoutTarget implements PushTarget {
   localPath(digest: string): string {
     return this.sink.blobPath(digest);
   }
+  sessionUpload(): undefined {
+    return undefined;
+  }
+  async prune(): Promise<void> {}
   close(): Promise<void> {
     return this.sink.close();
   }
@@ -77,19 +88,21 @@ function stateName(registry: string): string {
 
 class RegistryTarget implements PushTarget {
   readonly kind = 'registry';
-  readonly sink: RegistrySink;
+  readonly sink: StagedManifestSink;
+  readonly registry: RegistrySink;
   readonly area: FerryArea;
   private runLock?: DirLock;
   private checked = new Set<string>();
   constructor(registry: string, stateDir: string, readonly description: string, options: RegistryOptions) {
-    this.sink = new RegistrySink(registry, options);
+    this.registry = new RegistrySink(registry, options);
     this.area = ferryArea(join(stateDir, stateName(registry)));
+    this.sink = new StagedManifestSink(this.registry, this.area);
   }
   async check(repository: string | undefined): Promise<boolean> {
     const key = repository ?? '';
     if (!this.checked.has(key)) {
-      if (repository) await this.sink.preflight(repository);
-      else await this.sink.client.ping();
+      if (repository) await this.registry.preflight(repository);
+      else await this.registry.client.ping();
       this.checked.add(key);
     }
     return true;
@@ -106,10 +119,16 @@ class RegistryTarget implements PushTarget {
   }
   async adopt(repository: string, desc: Descriptor, path: string): Promise<void> {
     const data: Readable = noFollowReadStream(path);
-    await this.sink.putBlob(repository, desc, data);
+    await this.registry.putBlob(repository, desc, data);
   }
   localPath(): undefined {
     return undefined;
+  }
+  sessionUpload(blob: BundleBlob, repository: string): SessionUpload {
+    return new SessionUpload(this.area, blob, this.registry, repository);
+  }
+  prune(done: (digest: string) => boolean): Promise<void> {
+    return this.sink.prune(done);
   }
   async close(): Promise<void> {
     await this.sink.close();

@@ -27,7 +27,7 @@ interface SegmentState {
 const MAX_STATE_BYTES = 1 << 20;
 
 /** Identifies the segment layout: offsets, sizes and digests. */
-function layoutKey(segments: readonly BlobSegment[]): string {
+export function layoutKey(segments: readonly BlobSegment[]): string {
   const h = createHash('sha256');
   for (const s of segments) h.update(`${s.index}:${s.offset}:${s.size}:${s.digest};`);
   return h.digest('hex').slice(0, 16);

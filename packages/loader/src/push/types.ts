@@ -82,6 +82,8 @@ export interface PushPlan {
   retags: TagMove[];
   /** Carried files whose path holds other content Ferry did not write. */
   fileConflicts: FileConflict[];
+  /** Worth knowing before saying yes (e.g. a split blob's upload session the registry lost). */
+  notes: string[];
   images: number;
   files: number;
 }
@@ -116,6 +118,7 @@ export interface PushReport {
   volumesMissing: string[];
   /** Volumes that were here but could not be read; re-copy them. */
   volumesDamaged: Array<{ file: string; code: string; message: string }>;
+  notes: string[];
   blobsWritten: number;
   /** Registry targets: blobs sent once and mounted into other repositories instead of sent again. */
   blobsMounted: number;

@@ -8,11 +8,12 @@
 // pass could not finish (a mount the registry refused, an upload cut by a dropped connection)
 // is read again from its volume in another pass — never from memory, never from a temp copy.
 
-import { Transform, type Readable } from 'node:stream';
-import { FerryError, isFerryError, readVolume, toFerryError, type BundleBlob, type Descriptor } from '@ferry/format-spec';
+import { Readable, Transform } from 'node:stream';
+import { FerryError, isFerryError, markVerified, readVolume, toFerryError, verifiedDigestOf, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import { noFollowReadStream } from '@ferry/oci';
 import { blobNeeded, missingRepos, needsFile, placeKey, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
 import type { SegmentStore } from './segments.js';
+import { SessionUpload } from './upload-session.js';
 import type { NextVolume, PushEvent } from './types.js';
 
 /** A volume that could not be read this run (damaged, not a file), or a split blob whose
@@ -37,6 +38,20 @@ const DAMAGE = new Set(['BLOB_MISMATCH', 'ARCHIVE_CORRUPT', 'INPUT_INVALID']);
 /** Passes over the volumes: the first does the work, later ones what a dropped connection or a
  *  refused mount left (each re-reads only the volumes that still hold something needed). */
 const MAX_PASSES = 3;
+
+/** Blobs up to this size are delivered in the background (memory: concurrency × this). */
+const SMALL_BLOB = 1 << 20;
+
+async function readWhole(src: Readable, size: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of src as AsyncIterable<Buffer>) {
+    n += c.length;
+    parts.push(c);
+  }
+  if (n !== size) throw new FerryError('INTERNAL', `read ${n} bytes of a ${size}-byte blob`);
+  return Buffer.concat(parts, n);
+}
 
 const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
 
@@ -86,6 +101,10 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
       },
     });
     src.on('error', (e) => counter.destroy(e));
+    // It ends only after the reader's VerifyingStream ended (it errors instead on a mismatch),
+    // so the sink need not hash the bytes again.
+    const verified = verifiedDigestOf(src);
+    if (verified) markVerified(counter, verified);
     // The sink may still be opening its file when the volume's bytes turn out bad: the error is
     // kept on the stream (its consumer's pipeline reports it), not thrown as an unhandled event.
     counter.on('error', () => undefined);
@@ -113,10 +132,23 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
    * and to every carried path that wants it. `assembled` is a file Ferry reassembled from
    * segments in its own area (adopted: a layout renames it into place).
    */
-  const deliver = async (b: BundleBlob, src: { stream: Readable } | { assembled: string }): Promise<void> => {
+  const deliver = async (b: BundleBlob, src: { stream: Readable } | { assembled: string } | { session: SessionUpload }): Promise<void> => {
     let paths = pathsFor(b);
     const repos = missingRepos(s, b.digest);
     const desc = descOf(b);
+    if ('session' in src) {
+      // Its segments went into an upload session as they came: closing it makes the blob whole.
+      const first = src.session.repository;
+      await src.session.finish();
+      mark(first, b, 'uploaded');
+      for (const r of repos.filter((x) => x !== first)) {
+        await queue.add(async () => {
+          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
+        });
+      }
+      out.blobsWritten++;
+      return;
+    }
     let from: { stream: Readable } | { assembled: string } | { file: string } = src;
     if (repos.length && paths.length && s.target.localPath(b.digest) === undefined) {
       // A remote target and a carried file want the same bytes: the file first, then the
@@ -164,8 +196,25 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
 
   const failed = new Set<number>();
 
-  /** Every segment is in: join them (no copy into a layout: the partial file is renamed). */
-  const assemble = async (b: BundleBlob, store: SegmentStore): Promise<void> => {
+  /** Every segment is in: join them (no copy into a layout: the partial file is renamed; a
+   *  registry session is closed). */
+  const assemble = async (b: BundleBlob, store: SegmentStore | SessionUpload): Promise<void> => {
+    if (store instanceof SessionUpload) {
+      try {
+        await deliver(b, { session: store });
+      } catch (e) {
+        const fe = toFerryError(e);
+        if (fe.code !== 'REGISTRY_ERROR' && fe.code !== 'BLOB_MISMATCH') throw fe;
+        // The registry refused the joined digest (or a staged segment went bad on disk): the
+        // session is gone; its volumes are needed again.
+        const vols = [...new Set(b.segments!.map((g) => g.volume))];
+        for (const v of vols) failed.add(v);
+        const message = `${b.digest}: closing its upload session failed (${fe.message}); it starts over in the next run from ${vols.map((v) => s.manifest.volumes[v - 1]!.file).join(', ')}`;
+        out.failures.push({ volumes: vols, code: 'BLOB_MISMATCH', message });
+        emit({ type: 'volume-failed', file: b.digest, code: 'BLOB_MISMATCH', message });
+      }
+      return;
+    }
     try {
       await deliver(b, { assembled: store.part });
     } catch (e) {
@@ -222,7 +271,15 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
             return;
           }
           if (info.kind === 'blob') {
-            await deliver(b, { stream: counted(stream) });
+            if (b.size <= SMALL_BLOB) {
+              // Small blobs (configs, manifests, thin layers) are read whole — the reader has
+              // verified them once the read ends — and delivered in the background, several
+              // at once, while the volume streams on: per-blob latency overlaps instead of adding up.
+              const bytes = await readWhole(counted(stream), b.size);
+              await queue.add(() => deliver(b, { stream: markVerified(Readable.from([bytes], { objectMode: false }), b.digest) }));
+            } else {
+              await deliver(b, { stream: counted(stream) });
+            }
             written++;
             return;
           }

@@ -3,10 +3,9 @@
 // over, so the prefix already delivered is skipped), a bounded number of times. Size and
 // sha256 are checked on the way; a mismatch fails the stream before it ends.
 
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FerryError, type Descriptor } from '@ferry/format-spec';
+import { FerryError, VerifyingStream, type Descriptor } from '@ferry/format-spec';
 import { registryError, describeRef, type RegistryErrorContext } from './errors.js';
 import { header, type HttpResponse } from './transport.js';
 import type { RegistryClient } from './client.js';
@@ -51,8 +50,6 @@ export async function openResumableBlob(client: RegistryClient, repository: stri
     release();
     throw e;
   }
-  const hashing = opts.hash !== false;
-  const hash = createHash('sha256');
   let got = 0;
   let resumes = 0;
 
@@ -71,7 +68,6 @@ export async function openResumableBlob(client: RegistryClient, repository: stri
             if (got + chunk.length > desc.size) {
               throw registryError('BLOB_MISMATCH', ctx, `blob ${describeRef(ctx)} from registry ${client.registry}: more than the expected ${desc.size} bytes`);
             }
-            if (hashing) hash.update(chunk);
             got += chunk.length;
             yield chunk;
           }
@@ -88,10 +84,6 @@ export async function openResumableBlob(client: RegistryClient, repository: stri
           ({ res: current, skip } = await request(client, repository, desc, got, ctx));
         }
       }
-      const actual = hashing ? 'sha256:' + hash.digest('hex') : desc.digest;
-      if (actual !== desc.digest) {
-        throw registryError('BLOB_MISMATCH', ctx, `blob ${describeRef(ctx)} from registry ${client.registry}: content hashes to ${actual}`);
-      }
     } finally {
       release();
     }
@@ -103,5 +95,13 @@ export async function openResumableBlob(client: RegistryClient, repository: stri
     release();
     if (!current.body.complete) current.body.destroy();
   });
-  return stream;
+  if (opts.hash === false) return stream;
+  // The digest is checked by the one verifying stream (format-spec), which errors before it
+  // ends on a mismatch; consumers that see it need not hash again.
+  const verifier = new VerifyingStream(desc.digest, desc.size, { where: `registry ${client.registry} (${describeRef(ctx)})` });
+  stream.on('error', (e) => verifier.destroy(e));
+  verifier.once('close', () => {
+    if (!stream.destroyed) stream.destroy();
+  });
+  return stream.pipe(verifier);
 }

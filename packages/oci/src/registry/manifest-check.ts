@@ -2,8 +2,7 @@
 // asked for and to Docker-Content-Digest, it is a JSON object, and its mediaType field agrees
 // with Content-Type. Schema1 is refused (its digest depends on signatures and it is deprecated).
 
-import { createHash } from 'node:crypto';
-import { MediaTypes, type Descriptor } from '@ferry/format-spec';
+import { MediaTypes, sha256Digest, type Descriptor } from '@ferry/format-spec';
 import { registryError, type RegistryErrorContext } from './errors.js';
 
 export const SCHEMA1_TYPES = ['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws'];
@@ -31,7 +30,7 @@ export interface ManifestResponseFacts {
  * SOURCE_INVALID for a body that is not a usable manifest.
  */
 export function verifyManifestResponse(bytes: Buffer, facts: ManifestResponseFacts, ctx: RegistryErrorContext): Descriptor {
-  const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  const digest = sha256Digest(bytes);
   const where = `${ctx.registry}/${ctx.repository ?? ''}`;
   if (facts.requested.includes(':')) {
     if (!facts.requested.startsWith('sha256:')) {

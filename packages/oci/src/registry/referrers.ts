@@ -3,8 +3,7 @@
 // `sha256-<hex>.sig` / `.att` / `.sbom`. Also keeps the fallback index up to date when pushing
 // a manifest with `subject` to a registry that does not index referrers itself.
 
-import { createHash } from 'node:crypto';
-import { MediaTypes, type Descriptor, type ImageIndex } from '@ferry/format-spec';
+import { MediaTypes, sha256Digest, type Descriptor, type ImageIndex } from '@ferry/format-spec';
 import { registryError, describeRef } from './errors.js';
 import { header, readBody } from './transport.js';
 import { stripParams } from './manifest-check.js';
@@ -147,7 +146,7 @@ export function subjectOf(bytes: Buffer): string | undefined {
  * (no OCI-Subject answer, as with distribution 2.8) record it in the fallback tag index.
  */
 export async function pushReferrer(client: RegistryClient, repository: string, bytes: Buffer, mediaType: string): Promise<ManifestPushResult> {
-  const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  const digest = sha256Digest(bytes);
   const r = await putManifest(client, repository, digest, bytes, mediaType);
   const subject = subjectOf(bytes);
   if (subject && !r.subjectProcessed) {

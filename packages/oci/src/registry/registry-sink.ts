@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { FerryError, MAX_IMAGE_MANIFEST_BYTES, isIndexMediaType, isManifestMediaType, verifyBytes, type Descriptor } from '@ferry/format-spec';
 import type { BlobPresence, BlobWriteResult, ImageSink, TagRequest } from '../source.js';
 import { RegistryClient, RegistryClients } from './client.js';
-import { checkPushAllowed, mountBlob, pushBlob, putManifest } from './upload.js';
+import { appendToUploadSession, checkPushAllowed, closeUploadSession, mountBlob, openUploadSession, pushBlob, putManifest, uploadSessionStatus, type UploadSession } from './upload.js';
 import { addToReferrersTagIndex, fetchReferrers, referrerDescriptor, subjectOf } from './referrers.js';
 import type { RegistryOptions } from './options.js';
 
@@ -43,7 +43,13 @@ export class RegistrySink implements ImageSink {
   /** Reachable, TLS trusted, credentials accepted, push allowed to `repository`. */
   async preflight(repository: string): Promise<void> {
     await this.client.ping();
-    await checkPushAllowed(this.client, repository);
+    try {
+      await checkPushAllowed(this.client, repository);
+    } catch (e) {
+      if (!(e instanceof FerryError) || e.code !== 'REGISTRY_ERROR') throw e;
+      // Reachable and the credentials work, yet no upload can start: say what it means.
+      throw new FerryError('REGISTRY_AUTH', `pre-flight: registry ${this.registry} does not let this account push to ${repository} (${e.message}); check the account's push permission, or whether the registry is read-only; nothing was sent`, { ...e.details }, { cause: e });
+    }
   }
 
   storeOf(repository: string): string {
@@ -105,6 +111,20 @@ export class RegistrySink implements ImageSink {
   async putTags(tags: readonly TagRequest[]): Promise<void> {
     // Each tag is independent once its content is stored: as many at once as the client allows.
     await Promise.all(tags.map((t) => putManifest(this.client, t.repository, t.tag, t.bytes, t.descriptor.mediaType)));
+  }
+
+  // Chunked sessions kept open across volumes and runs (a split blob, sent as its segments come).
+  openSession(repository: string, digest: string): Promise<UploadSession> {
+    return openUploadSession(this.client, repository, digest);
+  }
+  sessionStatus(session: UploadSession, digest: string): Promise<UploadSession | undefined> {
+    return uploadSessionStatus(this.client, session, digest);
+  }
+  appendToSession(session: UploadSession, digest: string, data: Readable, size: number): Promise<UploadSession> {
+    return appendToUploadSession(this.client, session, digest, data, size);
+  }
+  closeSession(session: UploadSession, desc: Descriptor): Promise<void> {
+    return closeUploadSession(this.client, session, desc);
   }
 
   async close(): Promise<void> {

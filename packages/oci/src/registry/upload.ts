@@ -6,9 +6,8 @@
 // of the registry is known to hold the blob. distribution 2.8 ignores ?digest= on POST, so a
 // single-request upload is never attempted.
 
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { FerryError, type Descriptor } from '@ferry/format-spec';
+import { FerryError, VerifyingStream, sha256Digest, verifiedDigestOf, type Descriptor } from '@ferry/format-spec';
 import { registryError, describeRef, type RegistryErrorContext } from './errors.js';
 import { header, readBody, type HttpResponse } from './transport.js';
 import { repositoryScope } from './auth.js';
@@ -63,34 +62,38 @@ function mismatch(ctx: RegistryErrorContext, desc: Descriptor, what: string): Fe
   return registryError('BLOB_MISMATCH', ctx, `blob ${desc.digest} for ${describeRef(ctx)}: ${what}; nothing was made visible in the registry`);
 }
 
-/** Collect a small blob fully, checking size and digest. */
-async function collect(data: Readable | Buffer, desc: Descriptor, ctx: RegistryErrorContext): Promise<Buffer> {
-  let buf: Buffer;
-  if (Buffer.isBuffer(data)) {
-    buf = data;
-  } else {
-    const parts: Buffer[] = [];
-    let n = 0;
-    for await (const c of data as AsyncIterable<Buffer>) {
-      n += c.length;
-      if (n > desc.size) { data.destroy(); throw mismatch(ctx, desc, `source gave more than the expected ${desc.size} bytes`); }
-      parts.push(c);
-    }
-    buf = Buffer.concat(parts, n);
+/** Collect a small blob fully (the source is a verifying stream: it errors instead of ending wrong). */
+async function collect(data: Readable, desc: Descriptor, ctx: RegistryErrorContext): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of data as AsyncIterable<Buffer>) {
+    n += c.length;
+    parts.push(c);
   }
-  if (buf.length !== desc.size) throw mismatch(ctx, desc, `source gave ${buf.length} bytes, expected ${desc.size}`);
-  const got = 'sha256:' + createHash('sha256').update(buf).digest('hex');
-  if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
-  return buf;
+  if (n !== desc.size) throw mismatch(ctx, desc, `source gave ${n} bytes, expected ${desc.size}`);
+  return Buffer.concat(parts, n);
+}
+
+/** The one place upload bytes are checked: a source not verified upstream goes through a VerifyingStream. */
+function verified(data: Readable | Buffer, desc: Descriptor, ctx: RegistryErrorContext): Readable {
+  const src = Buffer.isBuffer(data) ? Readable.from([data], { objectMode: false }) : data;
+  if (verifiedDigestOf(src) === desc.digest) return src;
+  const v = new VerifyingStream(desc.digest, desc.size, { where: `the upload of ${describeRef(ctx)}` });
+  src.on('error', (e) => v.destroy(e));
+  v.on('close', () => {
+    if (!src.destroyed) src.destroy();
+  });
+  v.on('error', () => undefined); // surfaces when read
+  return src.pipe(v);
 }
 
 /** Hands out consecutive byte slices of one source as separate streams, hashing as it goes. */
 class Slicer {
   private readonly it: AsyncIterator<Buffer>;
   private leftover: Buffer | undefined;
-  readonly hash = createHash('sha256');
   consumed = 0;
 
+  /** `src` is a verifying stream: its last bytes come only if all of them matched. */
   constructor(src: Readable, private readonly desc: Descriptor, private readonly ctx: RegistryErrorContext) {
     this.it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   }
@@ -113,7 +116,6 @@ class Slicer {
         }
         left -= chunk.length;
         self.consumed += chunk.length;
-        self.hash.update(chunk);
         yield chunk;
       }
     })(), { objectMode: false });
@@ -140,6 +142,10 @@ class Slicer {
 export async function pushBlob(client: RegistryClient, repository: string, desc: Descriptor, data: Readable | Buffer, opts: PushBlobOptions = {}): Promise<BlobPushResult> {
   client.checkDigest(repository, desc.digest);
   const ctx = client.ctx(repository, desc.digest);
+  // The source may fail (a verification error) while the session is still being opened: the
+  // error stays on the stream and surfaces when it is read, never as an unhandled event.
+  if (!Buffer.isBuffer(data)) data.on('error', () => undefined);
+  data = verified(data, desc, ctx);
   const release = await client.transport.slots.acquire();
   try {
     if (opts.skipIfExists) {
@@ -176,7 +182,6 @@ export async function pushBlob(client: RegistryClient, repository: string, desc:
         }
       }
     } else {
-      if (Buffer.isBuffer(data)) data = Readable.from([data], { objectMode: false });
       const chunkSize = Math.max(client.options.uploadChunkSize ?? 64 << 20, session.minChunk, 1);
       const slicer = new Slicer(data, desc, ctx);
       let loc = session.location;
@@ -194,9 +199,8 @@ export async function pushBlob(client: RegistryClient, repository: string, desc:
         res.body.resume();
         loc = location(res, ctx, client);
       }
+      // The verifying source ended, so it matched: only now is the blob made visible.
       await slicer.assertEnd();
-      const got = 'sha256:' + slicer.hash.digest('hex');
-      if (got !== desc.digest) throw mismatch(ctx, desc, `content hashes to ${got}`);
       await finish(client, loc, desc, ctx);
     }
     client.noteBlob(repository, desc.digest);
@@ -247,7 +251,7 @@ export interface ManifestPushResult {
 export async function putManifest(client: RegistryClient, repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<ManifestPushResult> {
   client.checkReference(repository, reference);
   const ctx = client.ctx(repository, reference);
-  const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  const digest = sha256Digest(bytes);
   if (reference.includes(':') && reference !== digest) {
     throw registryError('BLOB_MISMATCH', ctx, `manifest for ${describeRef(ctx)} hashes to ${digest}; refusing to push it under another digest`);
   }
@@ -264,4 +268,71 @@ export async function putManifest(client: RegistryClient, repository: string, re
     }
     return { digest, subjectProcessed: header(res, 'oci-subject') !== undefined };
   });
+}
+
+/**
+ * A chunked upload kept open across calls (and runs): the loader sends a split blob's segments
+ * into it as their volumes arrive, so the blob is never copied whole to disk. The session's
+ * Location (with distribution's `_state` HMAC, no credentials) is what a journal records.
+ */
+export interface UploadSession {
+  repository: string;
+  location: string;
+  /** Bytes the registry holds in the session. */
+  offset: number;
+}
+
+/** Open a chunked upload session in `repository`. */
+export async function openUploadSession(client: RegistryClient, repository: string, digest: string): Promise<UploadSession> {
+  const ctx = client.ctx(repository, digest);
+  const s = await client.transport.slots.run(() => startSession(client, repository, digest, ctx));
+  if (s.mounted) throw new FerryError('INTERNAL', 'a plain upload session was answered as a mount');
+  return { repository, location: s.location.toString(), offset: 0 };
+}
+
+/**
+ * Where a session stands (GET on its Location: 204 with `Range: 0-<last>`), or undefined when
+ * the registry no longer knows it (404: purged, or the registry lost it).
+ */
+export async function uploadSessionStatus(client: RegistryClient, session: UploadSession, digest: string): Promise<UploadSession | undefined> {
+  const ctx = client.ctx(session.repository, digest);
+  return client.transport.slots.run(async () => {
+    const res = await client.send({ method: 'GET', url: new URL(session.location) }, ctx, ['pull', 'push']);
+    res.body.resume();
+    if (res.status === 404) return undefined;
+    if (res.status !== 204 && res.status !== 200) throw await client.statusError(res, ctx, 'blob upload status of');
+    const range = header(res, 'range');
+    const m = range ? /^(?:bytes=)?0-(\d+)$/.exec(range) : null;
+    const loc = header(res, 'location');
+    // `0-0` is also what an empty session answers (distribution clamps it): trust the caller's
+    // offset when it is 0 or 1 and the registry says 0-0.
+    const end = m ? Number(m[1]) : -1;
+    const offset = end === 0 && session.offset <= 1 ? session.offset : end + 1;
+    return { repository: session.repository, location: loc ? new URL(loc, res.url).toString() : session.location, offset };
+  });
+}
+
+/** Append `size` bytes from `data` at the session's offset; the new state (Location moves on). */
+export async function appendToUploadSession(client: RegistryClient, session: UploadSession, digest: string, data: Readable, size: number): Promise<UploadSession> {
+  const ctx = client.ctx(session.repository, digest);
+  data.on('error', () => undefined); // surfaces through the request body
+  return client.transport.slots.run(async () => {
+    const res = await client.send({
+      method: 'PATCH',
+      url: new URL(session.location),
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${session.offset}-${session.offset + size - 1}` },
+      body: data,
+      contentLength: size,
+    }, ctx, ['pull', 'push']);
+    if (res.status !== 202) throw await client.statusError(res, ctx, 'blob upload (PATCH)');
+    res.body.resume();
+    return { repository: session.repository, location: location(res, ctx, client).toString(), offset: session.offset + size };
+  });
+}
+
+/** Close the session with the whole blob's digest: the registry checks it and makes the blob visible. */
+export async function closeUploadSession(client: RegistryClient, session: UploadSession, desc: Descriptor): Promise<void> {
+  const ctx = client.ctx(session.repository, desc.digest);
+  await client.transport.slots.run(() => finish(client, new URL(session.location), desc, ctx));
+  client.noteBlob(session.repository, desc.digest);
 }

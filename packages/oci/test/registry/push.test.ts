@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { FerryError, type Descriptor } from '@ferry/format-spec';
+import { FerryError, VerifyingStream, sha256Digest, type Descriptor } from '@ferry/format-spec';
 import { makeOciLayout, type WrittenImage } from '../../../../test/helpers/images.js';
 import { startRegistry, type StartedRegistry } from '../../../../test/harness/registry.js';
 import { startProxy, type Proxy } from '../../../../test/harness/proxy.js';
@@ -146,11 +146,46 @@ test('bytes that do not match the descriptor never become visible (small and chu
 
   const e3 = await caught(sink.putBlob(repo, big, Readable.from([data.subarray(0, 1_000_000)])));
   assert.is(e3.code, 'BLOB_MISMATCH');
-  assert.match(e3.message, /source ended after 1000000 bytes/);
+  assert.match(e3.message, /1000000 bytes, expected/);
   const e4 = await caught(sink.putBlob(repo, big, Readable.from([data, Buffer.from('x')])));
   assert.is(e4.code, 'BLOB_MISMATCH');
   assert.match(e4.message, /more than the expected/);
   assert.not.ok((await sink.blobPresence(repo, big)) === 'present');
+  await sink.close();
+});
+
+test('a stream verified upstream is not hashed again, and still never lands when its bytes are wrong', async () => {
+  const proxied = new RegistrySink(proxy.host, opts());
+  const repo = 'ferry/verified';
+  const big = single.layers[0]![0]! as Descriptor;
+  const small = single.layers[0]![1]! as Descriptor;
+  for (const d of [small, big]) {
+    const data = await readFile(blobPath(d.digest));
+    data[data.length - 10] ^= 0xff; // the last chunk is wrong: only the end of the stream can tell
+    const before = proxy.requests.length;
+    const src = Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]).pipe(new VerifyingStream(d.digest, d.size, { where: 'test' }));
+    const e = await caught(proxied.putBlob(repo, d, src));
+    assert.is(e.code, 'BLOB_MISMATCH');
+    assert.is(await proxied.blobPresence(repo, d), 'absent', `${d.size} bytes: nothing visible`);
+    const sent = proxy.requests.slice(before);
+    assert.not.ok(sent.some((l) => /^PUT \/v2\/ferry\/verified\/blobs\/uploads\/.*digest=/.test(l)), `no closing PUT after a failed verification: ${sent.join(' | ')}`);
+    // the same bytes, right this time, through the verifier: uploaded
+    const good = createReadStream(blobPath(d.digest)).pipe(new VerifyingStream(d.digest, d.size, { where: 'test' }));
+    assert.is(await proxied.putBlob(repo, d, good), 'uploaded');
+    assert.is(await proxied.blobPresence(repo, d), 'present');
+  }
+  await proxied.close();
+});
+
+test('a manifest over the registry limit (4 MiB) is refused with a clear error before any byte is sent', async () => {
+  const sink = new RegistrySink(proxy.host, opts());
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [], annotations: { pad: 'x'.repeat(4 << 20) } }));
+  const desc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256Digest(body), size: body.length };
+  const before = proxy.requests.length;
+  const e = await caught(sink.putManifest('ferry/huge', desc, body));
+  assert.is(e.code, 'TARGET_ERROR');
+  assert.match(e.message, /accept at most 4194304/);
+  assert.is(proxy.requests.length, before, 'nothing sent');
   await sink.close();
 });
 

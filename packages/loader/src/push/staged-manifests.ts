@@ -1,0 +1,123 @@
+// A registry as the push engine's sink, with one difference from the bare RegistrySink: a
+// manifest or index that arrives from a volume before everything under it is in the registry
+// is kept (small, content-addressed) in the state directory rather than sent anywhere, and is
+// PUT by digest only once its children are there — so the registry never holds, even as a
+// stray blob, a manifest whose image is not complete, and a later run (after the disc with the
+// manifest is gone) still has its bytes. Everything else goes straight to the registry.
+
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { MAX_IMAGE_MANIFEST_BYTES, digestHex, isIndexMediaType, isManifestMediaType, readRegularFile, verifyBytes, type Descriptor } from '@ferry/format-spec';
+import { checkRegularFile, replaceFile, targetFsError, type BlobPresence, type BlobWriteResult, type FerryArea, type ImageSink, type RegistrySink, type TagRequest } from '@ferry/oci';
+
+const isManifestType = (t: string): boolean => isManifestMediaType(t) || isIndexMediaType(t);
+
+async function readCapped(stream: Readable, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) {
+      stream.destroy();
+      break;
+    }
+    parts.push(c);
+  }
+  return Buffer.concat(parts, n);
+}
+
+export class StagedManifestSink implements ImageSink {
+  readonly description: string;
+  private readonly dir: string;
+
+  constructor(readonly registry: RegistrySink, private readonly area: FerryArea) {
+    this.description = registry.description;
+    this.dir = join(area.dir, 'manifests');
+  }
+
+  private path(digest: string): string {
+    return join(this.dir, digestHex(digest));
+  }
+
+  /** The staged bytes, verified, or undefined (absent, or not what the name says: then removed). */
+  private async staged(desc: Descriptor): Promise<Buffer | undefined> {
+    const p = this.path(desc.digest);
+    if ((await checkRegularFile(p, `staged manifest ${desc.digest}`)) === undefined) return undefined;
+    const bytes = await readRegularFile(p, `staged manifest ${desc.digest}`, MAX_IMAGE_MANIFEST_BYTES).catch(() => undefined);
+    try {
+      if (!bytes) throw new Error('unreadable');
+      verifyBytes(bytes, desc.digest, desc.size, { where: p });
+      return bytes;
+    } catch {
+      await rm(p, { force: true });
+      return undefined;
+    }
+  }
+
+  storeOf(repository: string): string {
+    return this.registry.storeOf(repository);
+  }
+
+  async blobPresence(repository: string, desc: Descriptor): Promise<BlobPresence> {
+    if (isManifestType(desc.mediaType)) {
+      if (await this.registry.hasManifest(repository, desc)) return 'present';
+      return (await this.staged(desc)) ? 'present' : 'absent';
+    }
+    return this.registry.blobPresence(repository, desc);
+  }
+
+  async putBlob(repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult> {
+    if (!isManifestType(desc.mediaType) || desc.size > MAX_IMAGE_MANIFEST_BYTES) return this.registry.putBlob(repository, desc, data);
+    const bytes = await readCapped(data, desc.size);
+    verifyBytes(bytes, desc.digest, desc.size, { where: `manifest ${desc.digest} from the volume` });
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw targetFsError(e, this.dir, 'cannot create the staged manifests directory');
+    }
+    await replaceFile(this.area, this.path(desc.digest), bytes, { doing: `cannot stage manifest ${desc.digest}`, flush: true });
+    return 'uploaded';
+  }
+
+  async mountBlob(repository: string, desc: Descriptor, from: string): Promise<boolean> {
+    // A staged manifest serves every repository; it is PUT into each when its image is complete.
+    if (isManifestType(desc.mediaType) && (await this.staged(desc))) return true;
+    return this.registry.mountBlob(repository, desc, from);
+  }
+
+  hasManifest(repository: string, desc: Descriptor): Promise<boolean> {
+    return this.registry.hasManifest(repository, desc);
+  }
+
+  async getManifest(repository: string, desc: Descriptor): Promise<Buffer> {
+    if (await this.registry.hasManifest(repository, desc)) return this.registry.getManifest(repository, desc);
+    return (await this.staged(desc)) ?? this.registry.getManifest(repository, desc);
+  }
+
+  putManifest(repository: string, desc: Descriptor, bytes: Buffer): Promise<void> {
+    return this.registry.putManifest(repository, desc, bytes);
+  }
+
+  referrersOf(repository: string, subject: string): Promise<Descriptor[]> {
+    return this.registry.referrersOf(repository, subject);
+  }
+
+  tagged(repository: string, tag: string): Promise<Descriptor | undefined> {
+    return this.registry.tagged(repository, tag);
+  }
+
+  putTags(tags: readonly TagRequest[]): Promise<void> {
+    return this.registry.putTags(tags);
+  }
+
+  /** Drop staged manifests every repository now holds (or that this bundle does not name). */
+  async prune(done: (digest: string) => boolean): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    for (const n of names) if (/^[a-f0-9]{64}$/.test(n) && done(`sha256:${n}`)) await rm(join(this.dir, n), { force: true });
+  }
+
+  close(): Promise<void> {
+    return this.registry.close();
+  }
+}
