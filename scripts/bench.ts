@@ -325,6 +325,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
   const curls: Measure[] = [];
   for (let k = 0; k < 2; k++) {
     const reg = await freshRegistry();
+    spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
     try {
       const post = await fetch(`${reg.url}/v2/bench/raw/blobs/uploads/`, { method: 'POST' });
       if (post.status !== 202 || !post.headers.get('location')) fail(`POST blob upload: ${post.status}`);
@@ -349,6 +350,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
   const copies = (host: string) => images.map((i) => `skopeo --policy ${policy} copy -q --dest-tls-verify=false oci:${x}:${i.repository}:${i.tag} docker://${host}/${i.repository}:${i.tag}`).join(' && ');
   {
     const reg = await freshRegistry();
+    spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
     try {
       r.peerPush = await timedAsync(`zstd -dc | tar -x; skopeo copy ×${images.length}`, `${extract} && ${copies(reg.host)}`);
       r.peerTempBytes = dirBytes(x);
@@ -361,6 +363,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
   // The same two stages again, timed apart, into another empty registry.
   {
     const reg = await freshRegistry();
+    spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
     try {
       r.peerExtract = await timedAsync('  zstd -dc | tar -x of every volume only', extract);
       r.peerCopy = await timedAsync(`  skopeo copy ×${images.length} only`, copies(reg.host));
@@ -374,6 +377,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
   // targets still shows the peer's numbers first). /tmp and the state dir are watched.
   {
     const reg = await freshRegistry();
+    spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
     try {
       const state = join(dir, 'state');
       mkdirSync(state, { recursive: true });
