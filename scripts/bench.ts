@@ -22,7 +22,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, closeSync, constants as fsConstants, createWriteStream, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { makeOciLayout, seededBytes, type ImageSpec, type LayerSpec } from '../test/helpers/images.js';
@@ -312,7 +312,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
   const bytes = volumes.reduce((n, v) => n + statSync(join(bundle, v)).size, 0);
   spawnSync('bash', ['-c', `cat ${bundle}/* > /dev/null`]);
   process.stdout.write(`[${tag}] ${images.length} tags (${digests.size} images, one under two repositories), ${volumes.length} volumes, ${(bytes / MiB).toFixed(0)} MiB; registries on ${REGISTRY_TMP}\n`);
-  const r: Record<string, Measure | number | string> = { bytes, volumes: volumes.length, tags: images.length, images: digests.size, registryStorage: REGISTRY_TMP };
+  const r: Record<string, Measure | number | string> = { bytes, volumes: volumes.length, tags: images.length, images: digests.size, registryStorage: REGISTRY_TMP, loadBefore: loadavg()[0]! };
 
   // The limit: one blob, one PUT, no client work but reading a file from the page cache.
   const blobFile = join(dir, 'curl-blob.bin');
@@ -398,7 +398,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
       await reg.stop();
     }
   }
-
+  r.loadAfter = loadavg()[0]!;
   return r;
 }
 
@@ -478,14 +478,15 @@ if (ONLY === undefined || ONLY === 'push-registry') {
     `Push into an empty loopback registry: ${pr.tags} tags (${pr.images} images, one under two repositories), ${(n('bytes') / MiB).toFixed(0)} MiB in ${pr.volumes} volumes — Ferry/peer wall time (target ≤ 0.50), peak RSS (target < 200 MiB), temp space (target 0)`,
     '| side | command | s | MiB/s | % of curl | RSS MiB | disk writes MiB | temp space |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    row('Ferry', 'ferry-load push --to HOST:PORT', f, n('bytes'), pct(f), `${mib(n('tmpFreePeakDelta'))} peak, ${mib(n('tmpFreeDelta'))} after`),
+    row('Ferry', 'ferry-load push --to HOST:PORT', f, n('bytes'), pct(f), `${mib(n('tmpFreePeakDelta'))} at the peak, ${mib(n('tmpFreeDelta'))} after (df)`),
     row('peer', `zstd -dc | tar -x + skopeo copy ×${pr.tags}`, p, n('bytes'), pct(p), `${mib(n('peerTempBytes'))} (the extracted layout)`),
     row('(peer, split)', 'zstd -dc | tar -x', m('peerExtract'), n('bytes'), '', ''),
     row('(peer, split)', `skopeo copy ×${pr.tags}`, m('peerCopy'), n('bytes'), pct(m('peerCopy')), ''),
     row('limit', `curl -T one ${(n('curlBytes') / MiB).toFixed(0)} MiB blob (best of 2)`, m('curl'), n('curlBytes'), '100%', ''),
     '',
     `Ratio Ferry/peer wall time: ${(f.seconds / p.seconds).toFixed(2)} (target ≤ 0.50). Upload throughput: Ferry ${mbps(n('bytes'), f).toFixed(0)} MiB/s = ${pct(f)} of curl's ${curlMbps.toFixed(0)} MiB/s, peer ${mbps(n('bytes'), p).toFixed(0)} MiB/s = ${pct(p)}.`,
-    `Ferry's temp space: free space of ${pr.tmpDir} ${mib(n('tmpFreeDelta'))} less after the push (${mib(n('tmpFreePeakDelta'))} at the lowest during it), of --state-dir ${mib(n('stateFreeDelta'))} (${mib(n('stateFreePeakDelta'))} at the lowest); ${n('stateBytes')} bytes left in --state-dir; ${f.writtenMiB.toFixed(1)} MiB written to disk by the push (GNU time %O). Registries store on ${pr.registryStorage}. Free space is of a shared disk: other processes move it too.`,
+    `Ferry's temp space (free space taken, before minus after, and before minus the lowest seen during the push): ${pr.tmpDir} ${mib(n('tmpFreeDelta'))} after, ${mib(n('tmpFreePeakDelta'))} at the peak; --state-dir ${mib(n('stateFreeDelta'))} after, ${mib(n('stateFreePeakDelta'))} at the peak; ${n('stateBytes')} bytes left in --state-dir; ${f.writtenMiB.toFixed(1)} MiB written to disk by the push itself (GNU time %O). Registries store on ${pr.registryStorage}. Free space is of a shared disk: other processes move it too (negative: they freed some).`,
+    `Load average (1 min) before / after the group: ${n('loadBefore').toFixed(1)} / ${n('loadAfter').toFixed(1)} on ${cpus().length} CPUs.`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
