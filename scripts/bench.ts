@@ -46,9 +46,9 @@ const bundleBin = join(root, 'packages/bundler/bin/ferry-bundle.js');
 const loadBin = join(root, 'packages/loader/bin/ferry-load.js');
 
 /** Wall time, peak RSS, and bytes the command wrote to block-backed file systems (GNU time %O, 512-byte units). */
-interface Measure { seconds: number; rssMiB: number; writtenMiB: number }
+interface Measure { seconds: number; rssMiB: number; writtenMiB: number; cpuSeconds: number }
 
-const timeArgs = (script: string) => ['-f', '%e %M %O', 'bash', '-o', 'pipefail', '-c', script];
+const timeArgs = (script: string) => ['-f', '%e %M %O %U %S', 'bash', '-o', 'pipefail', '-c', script];
 
 function timed(label: string, script: string, cwd = root): Measure {
   return measured(label, spawnSync('/usr/bin/time', timeArgs(script), { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 * MiB }));
@@ -75,7 +75,7 @@ function measured(label: string, r: { status: number | null; stdout: string; std
     process.exit(1);
   }
   const last = r.stderr.trim().split('\n').pop()!.split(' ');
-  const m = { seconds: Number(last[0]), rssMiB: Number(last[1]) / 1024, writtenMiB: (Number(last[2]) * 512) / MiB };
+  const m = { seconds: Number(last[0]), rssMiB: Number(last[1]) / 1024, writtenMiB: (Number(last[2]) * 512) / MiB, cpuSeconds: Number(last[3]) + Number(last[4]) };
   process.stdout.write(`  ${label.padEnd(44)} ${m.seconds.toFixed(2).padStart(7)} s  ${m.rssMiB.toFixed(0).padStart(5)} MiB RSS\n`);
   return m;
 }
@@ -224,6 +224,20 @@ async function freshRegistry(): Promise<StartedRegistry> {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat (clock ticks of 1/100 s). */
+function cpuOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime
+}
+
+/** timedAsync, plus the CPU the registry used meanwhile (registryCpuSeconds): client + server work, which a busy machine moves less than wall time. */
+async function timedWithRegistry(label: string, script: string, reg: StartedRegistry): Promise<Measure & { registryCpuSeconds: number }> {
+  const before = cpuOf(reg.pid);
+  const m = await timedAsync(label, script);
+  return { ...m, registryCpuSeconds: cpuOf(reg.pid) - before };
+}
+
 function fail(message: string): never {
   process.stderr.write(`push-registry: ${message}\n`);
   process.exit(1);
@@ -331,7 +345,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
       if (post.status !== 202 || !post.headers.get('location')) fail(`POST blob upload: ${post.status}`);
       const loc = new URL(post.headers.get('location')!, reg.url).toString();
       const put = `${loc}${loc.includes('?') ? '&' : '?'}digest=${blobDigest}`;
-      curls.push(await timedAsync(`curl -T: one ${blobSize / MiB} MiB blob, one PUT (${k + 1}/2)`, `curl -fsS -o /dev/null -T ${blobFile} -X PUT '${put}'`));
+      curls.push(await timedWithRegistry(`curl -T: one ${blobSize / MiB} MiB blob, one PUT (${k + 1}/2)`, `curl -fsS -o /dev/null -T ${blobFile} -X PUT '${put}'`, reg));
       const head = await fetch(`${reg.url}/v2/bench/raw/blobs/${blobDigest}`, { method: 'HEAD' });
       if (head.status !== 200 || Number(head.headers.get('content-length')) !== blobSize) fail(`curl upload not in the registry: HEAD ${head.status}, ${head.headers.get('content-length')} bytes`);
     } finally {
@@ -352,7 +366,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
     const reg = await freshRegistry();
     spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
     try {
-      r.peerPush = await timedAsync(`zstd -dc | tar -x; skopeo copy ×${images.length}`, `${extract} && ${copies(reg.host)}`);
+      r.peerPush = await timedWithRegistry(`zstd -dc | tar -x; skopeo copy ×${images.length}`, `${extract} && ${copies(reg.host)}`, reg);
       r.peerTempBytes = dirBytes(x);
       verifyInRegistry(reg.host, images, 'peer');
     } finally {
@@ -366,7 +380,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
     spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
     try {
       r.peerExtract = await timedAsync('  zstd -dc | tar -x of every volume only', extract);
-      r.peerCopy = await timedAsync(`  skopeo copy ×${images.length} only`, copies(reg.host));
+      r.peerCopy = await timedWithRegistry(`  skopeo copy ×${images.length} only`, copies(reg.host), reg);
       verifyInRegistry(reg.host, images, 'peer (split)');
     } finally {
       await reg.stop();
@@ -384,7 +398,7 @@ async function pushRegistryScenario(gib: number, tag: string): Promise<Record<st
       const tmp = tmpdir();
       const before = [freeBytes(tmp), freeBytes(state)];
       const sampler = sampleFree([tmp, state], join(dir, 'free-samples.txt'));
-      r.ferryPush = await timedAsync('ferry-load push --to HOST:PORT', `${node} ${loadBin} push ${bundle} --trusted-key ${pub} --to ${reg.host} --insecure-registry ${reg.host} --state-dir ${state} --yes --json`);
+      r.ferryPush = await timedWithRegistry('ferry-load push --to HOST:PORT', `${node} ${loadBin} push ${bundle} --trusted-key ${pub} --to ${reg.host} --insecure-registry ${reg.host} --state-dir ${state} --yes --json`, reg);
       const lowest = sampler.stop();
       const after = [freeBytes(tmp), freeBytes(state)];
       r.tmpDir = tmp;
@@ -471,20 +485,22 @@ if (ONLY === undefined || ONLY === 'push-registry') {
   const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
   const f = m('ferryPush');
   const p = m('peerPush');
+  const total = (s: Measure & { registryCpuSeconds?: number }) => s.cpuSeconds + (s.registryCpuSeconds ?? 0);
+  const cpu = (s: Measure & { registryCpuSeconds?: number }) => (s.registryCpuSeconds === undefined ? `${s.cpuSeconds.toFixed(1)}` : `${s.cpuSeconds.toFixed(1)} + ${s.registryCpuSeconds.toFixed(1)}`);
   const row = (step: string, cmd: string, s: Measure, bytes: number, ofCurl: string, temp: string) =>
-    `| ${step} | ${cmd.replace(/\|/g, '\\|')} | ${s.seconds.toFixed(2)} | ${mbps(bytes, s).toFixed(0)} | ${ofCurl} | ${s.rssMiB.toFixed(0)} | ${s.writtenMiB.toFixed(0)} | ${temp} |`;
+    `| ${step} | ${cmd.replace(/\|/g, '\\|')} | ${s.seconds.toFixed(2)} | ${cpu(s)} | ${mbps(bytes, s).toFixed(0)} | ${ofCurl} | ${s.rssMiB.toFixed(0)} | ${s.writtenMiB.toFixed(0)} | ${temp} |`;
   const lines = [
     '',
     `Push into an empty loopback registry: ${pr.tags} tags (${pr.images} images, one under two repositories), ${(n('bytes') / MiB).toFixed(0)} MiB in ${pr.volumes} volumes — Ferry/peer wall time (target ≤ 0.50), peak RSS (target < 200 MiB), temp space (target 0)`,
-    '| side | command | s | MiB/s | % of curl | RSS MiB | disk writes MiB | temp space |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| side | command | s | CPU s (client + registry) | MiB/s | % of curl | RSS MiB | disk writes MiB | temp space |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     row('Ferry', 'ferry-load push --to HOST:PORT', f, n('bytes'), pct(f), `${mib(n('tmpFreePeakDelta'))} at the peak, ${mib(n('tmpFreeDelta'))} after (df)`),
     row('peer', `zstd -dc | tar -x + skopeo copy ×${pr.tags}`, p, n('bytes'), pct(p), `${mib(n('peerTempBytes'))} (the extracted layout)`),
     row('(peer, split)', 'zstd -dc | tar -x', m('peerExtract'), n('bytes'), '', ''),
     row('(peer, split)', `skopeo copy ×${pr.tags}`, m('peerCopy'), n('bytes'), pct(m('peerCopy')), ''),
     row('limit', `curl -T one ${(n('curlBytes') / MiB).toFixed(0)} MiB blob (best of 2)`, m('curl'), n('curlBytes'), '100%', ''),
     '',
-    `Ratio Ferry/peer wall time: ${(f.seconds / p.seconds).toFixed(2)} (target ≤ 0.50). Upload throughput: Ferry ${mbps(n('bytes'), f).toFixed(0)} MiB/s = ${pct(f)} of curl's ${curlMbps.toFixed(0)} MiB/s, peer ${mbps(n('bytes'), p).toFixed(0)} MiB/s = ${pct(p)}.`,
+    `Ratio Ferry/peer wall time: ${(f.seconds / p.seconds).toFixed(2)} (target ≤ 0.50); CPU time, client + registry: ${(total(f) / total(p)).toFixed(2)}. Upload throughput: Ferry ${mbps(n('bytes'), f).toFixed(0)} MiB/s = ${pct(f)} of curl's ${curlMbps.toFixed(0)} MiB/s, peer ${mbps(n('bytes'), p).toFixed(0)} MiB/s = ${pct(p)}.`,
     `Ferry's temp space (free space taken, before minus after, and before minus the lowest seen during the push): ${pr.tmpDir} ${mib(n('tmpFreeDelta'))} after, ${mib(n('tmpFreePeakDelta'))} at the peak; --state-dir ${mib(n('stateFreeDelta'))} after, ${mib(n('stateFreePeakDelta'))} at the peak; ${n('stateBytes')} bytes left in --state-dir; ${f.writtenMiB.toFixed(1)} MiB written to disk by the push itself (GNU time %O). Registries store on ${pr.registryStorage}. Free space is of a shared disk: other processes move it too (negative: they freed some).`,
     `Load average (1 min) before / after the group: ${n('loadBefore').toFixed(1)} / ${n('loadAfter').toFixed(1)} on ${cpus().length} CPUs.`,
   ];
