@@ -98,12 +98,15 @@ export async function checkLoaded(m: BundleManifest, targets: PushTargets, targe
       if (!cur) item.status = 'missing';
       else if (cur.digest !== img.digest) Object.assign(item, { status: 'different', found: cur.digest });
     }
-    if (item.status === 'ok') {
+    // Right after a push, the tag resolving to the bundled digest is the check: the push has just
+    // stored everything below it (and the registry checked each manifest's references).
+    if (item.status === 'ok' && (o.deep || !img.tag)) {
       const missing = await missingOf(repo, img.blobs);
       if (missing.length) Object.assign(item, { status: img.tag ? 'incomplete' : 'missing', missing });
     }
     items.push(item);
-    const listed = sink.referrersOf && exists ? await sink.referrersOf(repo, img.digest).catch(() => undefined) : undefined;
+    const hasOci = (img.referrers ?? []).some((r) => r.scheme === 'oci-referrer');
+    const listed = hasOci && sink.referrersOf && exists ? await sink.referrersOf(repo, img.digest).catch(() => undefined) : undefined;
     for (const r of img.referrers ?? []) {
       if (r.scheme === 'cosign-tag' && r.tag) {
         const rref = names.show(repo, r.tag);
@@ -111,7 +114,7 @@ export async function checkLoaded(m: BundleManifest, targets: PushTargets, targe
         const it: CheckItem = { kind: 'cosign-tag', ref: rref, expected: r.digest, status: 'ok' };
         if (!cur) it.status = 'missing';
         else if (cur.digest !== r.digest) Object.assign(it, { status: 'different', found: cur.digest });
-        else {
+        else if (o.deep) {
           const missing = await missingOf(repo, r.blobs);
           if (missing.length) Object.assign(it, { status: 'incomplete', missing });
         }

@@ -30,10 +30,12 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
   };
   // Each (repository, manifest) is stored once, even when several images share it.
   const stored = new Map<string, Promise<void>>();
-  const storeManifests = async (repo: string, digests: readonly string[]): Promise<void> => {
-    for (const d of digests) {
+  const storeManifests = async (repo: string, digests: readonly string[], tagsRoot = false): Promise<void> => {
+    for (const [n, d] of digests.entries()) {
       const b = s.blobs.get(d);
       if (!isManifestKind(b)) continue;
+      // A root about to be tagged is stored by that tag's PUT (one request, not two).
+      if (tagsRoot && n === digests.length - 1) continue;
       const k = `${repo}\0${d}`;
       let p = stored.get(k);
       if (!p) {
@@ -59,6 +61,15 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     // under a manifest's name, let alone tagged.
     const ready = s.referrerTags.filter((rt) => rt.image === img && rt.referrer.blobs.every((d) => isPresent(s, repo, d)));
     const readyOci = (img.referrers ?? []).filter((r) => r.scheme === 'oci-referrer' && r.blobs.every((d) => isPresent(s, repo, d)));
+    // Already in the target under its tag, with its signature tags: the content behind a digest
+    // is that digest's, so there is nothing to check or send (a re-run costs no reads).
+    const allTagged = img.tag !== undefined && s.taggedOk.has(ref) && ready.length === s.referrerTags.filter((rt) => rt.image === img).length && ready.every((rt) => s.taggedOk.has(rt.ref));
+    // (OCI referrers have no tag to tell; an image with any goes the full way, with cached answers.)
+    const noOci = !(img.referrers ?? []).some((r) => r.scheme === 'oci-referrer');
+    if (allTagged && noOci && s.targets.kind === 'registry') {
+      results[i] = { ...base, status: 'loaded', referrers: ready.length };
+      return;
+    }
     try {
       await checkClosure({ what: `image ${ref}`, root: img, listed: img.blobs, blobs: s.blobs, read: read(repo) });
       for (const { referrer: r } of ready) await checkClosure({ what: `${r.tag} of image ${ref}`, root: r, listed: r.blobs, blobs: s.blobs, read: read(repo) });
@@ -70,14 +81,16 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
       return;
     }
     // Children by digest before the index, the image before what refers to it.
-    await storeManifests(repo, img.blobs);
+    const tagging = img.tag !== undefined && !s.taggedOk.has(ref) && s.targets.kind === 'registry';
+    await storeManifests(repo, img.blobs, tagging);
     for (const r of [...readyOci, ...ready.map((rt) => rt.referrer)]) await storeManifests(repo, r.blobs);
     const referrerTagRequests: TagRequest[] = [];
     for (const rt of ready) {
+      if (s.taggedOk.has(rt.ref)) continue;
       const d = descOf(rt.referrer);
       referrerTagRequests.push({ repository: repo, tag: rt.tag, descriptor: d, bytes: await read(repo)(d) });
     }
-    const tags: TagRequest[] = img.tag ? [{ repository: repo, tag: img.tag, descriptor: descOf(img), bytes: await read(repo)(descOf(img)) }] : [];
+    const tags: TagRequest[] = img.tag && !s.taggedOk.has(ref) ? [{ repository: repo, tag: img.tag, descriptor: descOf(img), bytes: await read(repo)(descOf(img)) }] : [];
     const move = s.retags.find((m) => m.ref === ref);
     results[i] = { ...base, status: 'loaded', referrers: ready.length, tags, referrerTagRequests, ...(move ? { retaggedFrom: move.from } : {}) };
   });
@@ -86,6 +99,9 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
   // the moment the image is visible), then the images' own tags.
   await sink.putTags(results.flatMap((r) => r.referrerTagRequests));
   await sink.putTags(results.flatMap((r) => r.tags));
+  results.forEach((r, i) => {
+    if (r.tags.length || r.referrerTagRequests.length) s.taggedNow.add(i);
+  });
   const images: PushReport['images'] = results.map(({ tags: _t, referrerTagRequests: _r, ...r }) => r);
   for (const r of images) if (r.status === 'loaded') emit({ type: 'image', ref: r.ref, digest: r.digest, ...(r.retaggedFrom ? { retagged: r.retaggedFrom } : {}) });
 

@@ -39,10 +39,9 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     const loop = await loadVolumes(state, emit, opts.signal, opts.nextVolume);
     if (opts.signal?.aborted) throw interrupted();
     const report = await finalize(state, loop, emit, started);
-    // The post-load check: every tag just made resolves in the target to the bundled digest.
+    // The post-load check: every tag this run made resolves in the target to the bundled digest.
     emit({ type: 'checking', what: `the tags in ${state.targets.description}` });
-    const loaded = new Set(report.images.flatMap((r, i) => (r.status === 'loaded' ? [i] : [])));
-    const check = await checkLoaded(state.manifest, state.targets, target, { rewrites: opts.rewrites ?? [], concurrency: state.concurrency, deep: false, only: (i) => loaded.has(i) });
+    const check = await checkLoaded(state.manifest, state.targets, target, { rewrites: opts.rewrites ?? [], concurrency: state.concurrency, deep: false, only: (i) => state.taggedNow.has(i) });
     return { ...report, check: { ok: check.ok, items: check.items.filter((c) => c.status !== 'ok') }, seconds: (Date.now() - started) / 1000 };
   } catch (e) {
     if (opts.signal?.aborted && !isFerryError(e, 'INTERRUPTED')) throw interrupted();

@@ -42,6 +42,10 @@ export interface PushState {
   /** Things the operator should know that are not failures (an upload session that was lost). */
   notes: string[];
   retags: TagMove[];
+  /** Tags that already point at the bundled digest (nothing to do for them). */
+  taggedOk: Set<string>;
+  /** Images this run tagged (finalize fills it; the post-load check looks at these). */
+  taggedNow: Set<number>;
   volumeState: Map<number, 'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }>;
   /** Volumes read from somewhere else than beside the manifest (a path the operator typed). */
   volumeFiles: Map<number, string>;
@@ -162,6 +166,7 @@ export async function planPush(
 
   // Tags that would move.
   const retags: TagMove[] = [];
+  const taggedOk = new Set<string>();
   if (targetExists) {
     const tagged = [
       ...manifest.images.flatMap((img, i) => (img.tag ? [{ repo: repos[i]!, tag: img.tag, ref: refs[i]!, digest: img.digest }] : [])),
@@ -173,6 +178,7 @@ export async function planPush(
       seen.add(t.ref);
       const cur = await target.sink.tagged(t.repo, t.tag);
       if (cur && cur.digest !== t.digest) retags.push({ ref: t.ref, from: cur.digest, to: t.digest });
+      else if (cur) taggedOk.add(t.ref);
     });
     retags.sort((a, b) => a.ref.localeCompare(b.ref));
   }
@@ -198,9 +204,18 @@ export async function planPush(
   const stateRef: Pick<PushState, 'target'> = { target };
   const present = new Set<string>();
   const damaged = new Set<string>();
+  if (targetExists && targets.kind === 'registry') {
+    // A registry holds a tag only once everything under it is there (it checks on every PUT):
+    // an image already tagged at the bundled digest needs no question per blob.
+    manifest.images.forEach((img, i) => {
+      if (!img.tag || !taggedOk.has(refs[i]!)) return;
+      for (const d of img.blobs) present.add(placeKey(stateRef, repos[i]!, d));
+      for (const rt of referrerTags) if (rt.image === img && taggedOk.has(rt.ref)) for (const d of rt.referrer.blobs) present.add(placeKey(stateRef, repos[i]!, d));
+    });
+  }
   if (targetExists) {
     emit({ type: 'checking', what: `what ${targets.description} already holds` });
-    const places = [...wanted].flatMap(([d, rs]) => rs.map((r) => ({ d, r })));
+    const places = [...wanted].flatMap(([d, rs]) => rs.map((r) => ({ d, r }))).filter(({ d, r }) => !present.has(placeKey(stateRef, r, d)));
     await mapLimit(places, concurrency, async ({ d, r }) => {
       const b = blobs.get(d)!;
       const state = await target.sink.blobPresence(r, { mediaType: b.mediaType, digest: d, size: b.size });
@@ -230,7 +245,7 @@ export async function planPush(
   for (const v of manifest.volumes) volumeState.set(v.index, await volumePresence(volumePath(tm.loc, v.index)));
   const state: PushState = {
     tm, manifest, targets, target, files, blobs, repos, refs, referrerTags, wanted, present, damaged, carried, fileStates, pathsByDigest,
-    segments: new Map(), notes, retags, volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency,
+    segments: new Map(), notes, retags, taggedOk, taggedNow: new Set(), volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency,
   };
   for (const b of manifest.blobs) {
     if (!b.segments || !blobNeeded(state, b)) continue;

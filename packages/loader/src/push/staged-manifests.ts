@@ -4,6 +4,9 @@
 // PUT by digest only once its children are there — so the registry never holds, even as a
 // stray blob, a manifest whose image is not complete, and a later run (after the disc with the
 // manifest is gone) still has its bytes. Everything else goes straight to the registry.
+// What the registry answered is remembered for the run (a plan is made twice: before the
+// operator's yes and again under the lock), so each blob, manifest and tag is asked about once;
+// tags are asked again after this run moved them, for the post-load check.
 
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,6 +33,9 @@ async function readCapped(stream: Readable, max: number): Promise<Buffer> {
 export class StagedManifestSink implements ImageSink {
   readonly description: string;
   private readonly dir: string;
+  private readonly presence = new Map<string, Promise<BlobPresence>>();
+  private readonly manifests = new Map<string, boolean>();
+  private readonly tags = new Map<string, Promise<Descriptor | undefined>>();
 
   constructor(readonly registry: RegistrySink, private readonly area: FerryArea) {
     this.description = registry.description;
@@ -59,15 +65,34 @@ export class StagedManifestSink implements ImageSink {
     return this.registry.storeOf(repository);
   }
 
-  async blobPresence(repository: string, desc: Descriptor): Promise<BlobPresence> {
-    if (isManifestType(desc.mediaType)) {
-      if (await this.registry.hasManifest(repository, desc)) return 'present';
-      return (await this.staged(desc)) ? 'present' : 'absent';
+  private key(repository: string, digest: string): string {
+    return `${this.storeOf(repository)}\0${digest}`;
+  }
+
+  blobPresence(repository: string, desc: Descriptor): Promise<BlobPresence> {
+    const k = this.key(repository, desc.digest);
+    let p = this.presence.get(k);
+    if (!p) {
+      p = (async (): Promise<BlobPresence> => {
+        if (isManifestType(desc.mediaType)) {
+          if (await this.hasManifest(repository, desc)) return 'present';
+          return (await this.staged(desc)) ? 'present' : 'absent';
+        }
+        return this.registry.blobPresence(repository, desc);
+      })();
+      this.presence.set(k, p);
+      p.catch(() => this.presence.delete(k));
     }
-    return this.registry.blobPresence(repository, desc);
+    return p;
   }
 
   async putBlob(repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult> {
+    const r = await this.putBlobUncached(repository, desc, data);
+    this.presence.set(this.key(repository, desc.digest), Promise.resolve('present'));
+    return r;
+  }
+
+  private async putBlobUncached(repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult> {
     if (!isManifestType(desc.mediaType) || desc.size > MAX_IMAGE_MANIFEST_BYTES) return this.registry.putBlob(repository, desc, data);
     const bytes = await readCapped(data, desc.size);
     verifyBytes(bytes, desc.digest, desc.size, { where: `manifest ${desc.digest} from the volume` });
@@ -82,21 +107,29 @@ export class StagedManifestSink implements ImageSink {
 
   async mountBlob(repository: string, desc: Descriptor, from: string): Promise<boolean> {
     // A staged manifest serves every repository; it is PUT into each when its image is complete.
-    if (isManifestType(desc.mediaType) && (await this.staged(desc))) return true;
-    return this.registry.mountBlob(repository, desc, from);
+    const ok = (isManifestType(desc.mediaType) && (await this.staged(desc)) !== undefined) || (await this.registry.mountBlob(repository, desc, from));
+    if (ok) this.presence.set(this.key(repository, desc.digest), Promise.resolve('present'));
+    return ok;
   }
 
-  hasManifest(repository: string, desc: Descriptor): Promise<boolean> {
-    return this.registry.hasManifest(repository, desc);
+  async hasManifest(repository: string, desc: Descriptor): Promise<boolean> {
+    const k = `${repository}\0${desc.digest}`;
+    const known = this.manifests.get(k);
+    if (known !== undefined) return known;
+    // Remembered either way: during a run only this run (it holds the lock) stores manifests.
+    const there = await this.registry.hasManifest(repository, desc);
+    this.manifests.set(k, there);
+    return there;
   }
 
   async getManifest(repository: string, desc: Descriptor): Promise<Buffer> {
-    if (await this.registry.hasManifest(repository, desc)) return this.registry.getManifest(repository, desc);
+    // The local copy first (verified as it is read): no request for what came from a volume.
     return (await this.staged(desc)) ?? this.registry.getManifest(repository, desc);
   }
 
-  putManifest(repository: string, desc: Descriptor, bytes: Buffer): Promise<void> {
-    return this.registry.putManifest(repository, desc, bytes);
+  async putManifest(repository: string, desc: Descriptor, bytes: Buffer): Promise<void> {
+    await this.registry.putManifest(repository, desc, bytes);
+    this.manifests.set(`${repository}\0${desc.digest}`, true);
   }
 
   referrersOf(repository: string, subject: string): Promise<Descriptor[]> {
@@ -104,11 +137,23 @@ export class StagedManifestSink implements ImageSink {
   }
 
   tagged(repository: string, tag: string): Promise<Descriptor | undefined> {
-    return this.registry.tagged(repository, tag);
+    const k = `${repository}:${tag}`;
+    let p = this.tags.get(k);
+    if (!p) {
+      this.tags.set(k, (p = this.registry.tagged(repository, tag)));
+      p.catch(() => this.tags.delete(k));
+    }
+    return p;
   }
 
-  putTags(tags: readonly TagRequest[]): Promise<void> {
-    return this.registry.putTags(tags);
+  async putTags(tags: readonly TagRequest[]): Promise<void> {
+    // Asked again afterwards (the post-load check reads what the registry says now).
+    for (const t of tags) this.tags.delete(`${t.repository}:${t.tag}`);
+    await this.registry.putTags(tags);
+    for (const t of tags) {
+      this.tags.delete(`${t.repository}:${t.tag}`);
+      this.manifests.set(`${t.repository}\0${t.descriptor.digest}`, true);
+    }
   }
 
   /** Drop staged manifests every repository now holds (or that this bundle does not name). */
