@@ -10,16 +10,23 @@
 //   memory:   ferry-bundle create / ferry-load verify peak RSS at 1/4 size and full size
 //   registry: ferry-bundle create --image HOST/… from a loopback docker-registry  vs
 //             skopeo copy of each image into one OCI dir, then tar -c | zstd -3 -T0
+//   push-registry: ferry-load push --to HOST:PORT (empty loopback docker-registry)  vs
+//             zstd -dc | tar -x of every volume, then skopeo copy oci:DIR:REF docker://… per image;
+//             both against one curl PUT of a 1 GiB blob (the upload limit of this registry)
 //
-// --only local|registry runs one group (default: both). --gib N sets the full size (default 2).
+// --only local|registry|push-registry runs one group (default: all). --gib N sets the full size
+// (default 2).
 //
 // All inputs sit in the page cache (24 GiB RAM): this measures CPU and pipeline efficiency, not disks.
 
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { accessSync, closeSync, constants as fsConstants, createWriteStream, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeOciLayout, type ImageSpec, type LayerSpec } from '../test/helpers/images.js';
-import { startRegistry } from '../test/harness/registry.js';
+import { pipeline } from 'node:stream/promises';
+import { makeOciLayout, seededBytes, type ImageSpec, type LayerSpec } from '../test/helpers/images.js';
+import { startRegistry, type StartedRegistry } from '../test/harness/registry.js';
 import { seedLayout } from '../test/harness/seed.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -28,8 +35,9 @@ const argGib = process.argv.indexOf('--gib');
 const GIB = argGib > 0 ? Number(process.argv[argGib + 1]) : 2;
 const argOnly = process.argv.indexOf('--only');
 const ONLY = argOnly > 0 ? process.argv[argOnly + 1] : undefined;
-if (ONLY !== undefined && ONLY !== 'local' && ONLY !== 'registry') {
-  process.stderr.write(`--only takes local or registry, not ${ONLY}\n`);
+const GROUPS = ['local', 'registry', 'push-registry'];
+if (ONLY !== undefined && !GROUPS.includes(ONLY)) {
+  process.stderr.write(`--only takes ${GROUPS.join(', ')}, not ${ONLY}\n`);
   process.exit(2);
 }
 const MiB = 1 << 20;
@@ -37,16 +45,37 @@ const node = process.execPath;
 const bundleBin = join(root, 'packages/bundler/bin/ferry-bundle.js');
 const loadBin = join(root, 'packages/loader/bin/ferry-load.js');
 
-interface Measure { seconds: number; rssMiB: number }
+/** Wall time, peak RSS, and bytes the command wrote to block-backed file systems (GNU time %O, 512-byte units). */
+interface Measure { seconds: number; rssMiB: number; writtenMiB: number; cpuSeconds: number }
+
+const timeArgs = (script: string) => ['-f', '%e %M %O %U %S', 'bash', '-o', 'pipefail', '-c', script];
 
 function timed(label: string, script: string, cwd = root): Measure {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', 'bash', '-o', 'pipefail', '-c', script], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 * MiB });
+  return measured(label, spawnSync('/usr/bin/time', timeArgs(script), { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 * MiB }));
+}
+
+/**
+ * timed() without blocking this process: needed while a harness registry runs, because this
+ * process reads the registry's log pipe. Blocked in spawnSync, the pipe fills (64 KiB, about 130
+ * "blob unknown" lines at level error) and the registry stops answering mid-run.
+ */
+async function timedAsync(label: string, script: string, cwd = root): Promise<Measure> {
+  const child = spawn('/usr/bin/time', timeArgs(script), { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return measured(label, { status, stdout, stderr });
+}
+
+function measured(label: string, r: { status: number | null; stdout: string; stderr: string }): Measure {
   if (r.status !== 0) {
     process.stderr.write(`${label} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n`);
     process.exit(1);
   }
   const last = r.stderr.trim().split('\n').pop()!.split(' ');
-  const m = { seconds: Number(last[0]), rssMiB: Number(last[1]) / 1024 };
+  const m = { seconds: Number(last[0]), rssMiB: Number(last[1]) / 1024, writtenMiB: (Number(last[2]) * 512) / MiB, cpuSeconds: Number(last[3]) + Number(last[4]) };
   process.stdout.write(`  ${label.padEnd(44)} ${m.seconds.toFixed(2).padStart(7)} s  ${m.rssMiB.toFixed(0).padStart(5)} MiB RSS\n`);
   return m;
 }
@@ -166,10 +195,231 @@ async function registryScenario(gib: number, tag: string): Promise<Record<string
   }
 }
 
+// ---- push into a registry ------------------------------------------------------------------
+
+const REF_NAME = 'org.opencontainers.image.ref.name';
+/** The registries' storage: a tmpfs, so that their 2 GiB do not show in the free space of the disk
+ *  that holds /tmp and --state-dir (where Ferry must stage nothing). */
+const REGISTRY_TMP = (() => {
+  try { accessSync('/dev/shm', fsConstants.W_OK); return '/dev/shm'; } catch { return tmpdir(); }
+})();
+
+// A failing step exits at once (timed, fail), past reg.stop(): the harness kills the registry
+// on exit, and this removes its storage, which on tmpfs would hold on to RAM.
+const registryDirs = new Set<string>();
+process.on('exit', () => {
+  for (const d of registryDirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function freshRegistry(): Promise<StartedRegistry> {
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = REGISTRY_TMP; // startRegistry makes its dir under os.tmpdir()
+  try {
+    const reg = await startRegistry();
+    registryDirs.add(reg.dir);
+    return reg;
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat (clock ticks of 1/100 s). */
+function cpuOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime
+}
+
+/** timedAsync, plus the CPU the registry used meanwhile (registryCpuSeconds): client + server work, which a busy machine moves less than wall time. */
+async function timedWithRegistry(label: string, script: string, reg: StartedRegistry): Promise<Measure & { registryCpuSeconds: number }> {
+  const before = cpuOf(reg.pid);
+  const m = await timedAsync(label, script);
+  return { ...m, registryCpuSeconds: cpuOf(reg.pid) - before };
+}
+
+function fail(message: string): never {
+  process.stderr.write(`push-registry: ${message}\n`);
+  process.exit(1);
+}
+
+/** Free bytes (df -B1 --output=avail) of the file system holding `path`. */
+function freeBytes(path: string): number {
+  const r = spawnSync('df', ['-B1', '--output=avail', path], { encoding: 'utf8' });
+  if (r.status !== 0) fail(`df ${path}: ${r.stderr}`);
+  return Number(r.stdout.trim().split('\n').pop());
+}
+
+/**
+ * Samples the free space of `paths` every 100 ms in a separate process (it keeps running while
+ * spawnSync blocks this one), so space used and released again during a command shows too.
+ * stop() returns the lowest free space seen per path.
+ */
+function sampleFree(paths: string[], file: string): { stop(): number[] } {
+  const fd = openSync(file, 'w');
+  const child = spawn('bash', ['-c', `while :; do df -B1 --output=avail ${paths.join(' ')} | tail -n +2 | paste -sd' '; sleep 0.1; done`], { stdio: ['ignore', fd, 'ignore'] });
+  closeSync(fd);
+  // A failing step exits the bench at once; the loop must not outlive it.
+  const kill = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  process.once('exit', kill);
+  return {
+    stop() {
+      process.off('exit', kill);
+      kill();
+      const rows = readFileSync(file, 'utf8').split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((r) => r.length === paths.length && r.every((n) => Number.isFinite(n) && n > 0));
+      if (rows.length === 0) fail(`no free-space samples in ${file}`);
+      return paths.map((_, i) => Math.min(...rows.map((r) => r[i]!)));
+    },
+  };
+}
+
+interface PushedImage { repository: string; tag: string; digest: string }
+
+/** skopeo inspect --raw of every image: the registry must hold each tag with the bundled digest. */
+function verifyInRegistry(host: string, images: PushedImage[], side: string): void {
+  if (images.length === 0) fail(`${side}: no images to check`);
+  for (const i of images) {
+    const ref = `docker://${host}/${i.repository}:${i.tag}`;
+    const r = spawnSync('skopeo', ['inspect', '--raw', '--tls-verify=false', ref], { maxBuffer: 64 * MiB });
+    if (r.status !== 0) fail(`${side}: skopeo inspect --raw ${ref} failed: ${r.stderr.toString()}`);
+    const digest = 'sha256:' + createHash('sha256').update(r.stdout).digest('hex');
+    if (digest !== i.digest) fail(`${side}: ${ref} is ${digest}, the bundle carries ${i.digest}`);
+  }
+  process.stdout.write(`  ${side}: all ${images.length} tags in ${host} have the bundled digest (skopeo inspect --raw)\n`);
+}
+
+/**
+ * Load into an empty loopback docker-registry (plain HTTP, storage on tmpfs, a fresh one per
+ * measured run): ferry-load push --to HOST:PORT straight from the volumes vs what a user scripts
+ * today, zstd -dc | tar -x of every volume into a directory, then skopeo copy oci:DIR:REF
+ * docker://HOST/REPO:TAG per image, one after the other. The bundle is ~gib GiB of the usual
+ * images plus the first image a second time under another repository (same digest). The upload
+ * limit of such a registry on this machine is one curl PUT of a 1 GiB blob.
+ */
+async function pushRegistryScenario(gib: number, tag: string): Promise<Record<string, Measure | number | string>> {
+  const dir = join(out, tag);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const layout = join(dir, 'layout');
+  process.stdout.write(`\n[${tag}] generating ~${gib} GiB of images and bundling them (not timed)…\n`);
+  const specs = imageSpecs(gib, tag).map((s) => ({ ...s, tag: `bench/${s.tag}:v1` }));
+  await makeOciLayout(layout, specs);
+  // The first image once more under a second repository: same manifest, same digest.
+  const indexFile = join(layout, 'index.json');
+  const index = JSON.parse(readFileSync(indexFile, 'utf8')) as { manifests: Array<{ annotations?: Record<string, string> }> };
+  const first = index.manifests.find((m) => m.annotations?.[REF_NAME] === specs[0]!.tag)!;
+  const alias = specs[0]!.tag.replace(/^bench\//, 'mirror/');
+  index.manifests.push({ ...first, annotations: { [REF_NAME]: alias } });
+  writeFileSync(indexFile, JSON.stringify(index));
+  const refs = [...specs.map((s) => s.tag), alias];
+  const bundle = join(dir, 'bundle');
+  const pub = join(out, 'bench.pub');
+  const c = spawnSync(node, [bundleBin, 'create', '--name', 'b', '--out', bundle, '--key', join(out, 'bench.key'), ...refs.flatMap((x) => ['--image', `oci:${layout}:${x}`]), '--volume-size', '1GiB', '--json'], { encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 * MiB });
+  if (c.status !== 0) fail(`ferry-bundle create failed (${c.status}):\n${c.stdout}\n${c.stderr}`);
+  rmSync(layout, { recursive: true, force: true });
+  const manifest = JSON.parse(readFileSync(join(bundle, 'b.manifest.json'), 'utf8')) as { images: Array<{ repository: string; tag?: string; digest: string }> };
+  const images: PushedImage[] = manifest.images.map((i) => ({ repository: i.repository, tag: i.tag ?? fail(`${i.repository} has no tag`), digest: i.digest }));
+  if (images.length !== refs.length) fail(`the bundle holds ${images.length} images, ${refs.length} were asked for`);
+  const digests = new Set(images.map((i) => i.digest));
+  if (digests.size !== images.length - 1) fail(`expected one digest under two repositories, got ${digests.size} digests for ${images.length} images`);
+  const volumes = readdirSync(bundle).filter((f) => /^b-\d+\.tar\.zst$/.test(f)).sort();
+  const bytes = volumes.reduce((n, v) => n + statSync(join(bundle, v)).size, 0);
+  spawnSync('bash', ['-c', `cat ${bundle}/* > /dev/null`]);
+  process.stdout.write(`[${tag}] ${images.length} tags (${digests.size} images, one under two repositories), ${volumes.length} volumes, ${(bytes / MiB).toFixed(0)} MiB; registries on ${REGISTRY_TMP}\n`);
+  const r: Record<string, Measure | number | string> = { bytes, volumes: volumes.length, tags: images.length, images: digests.size, registryStorage: REGISTRY_TMP, loadBefore: loadavg()[0]! };
+
+  // The limit: one blob, one PUT, no client work but reading a file from the page cache.
+  const blobFile = join(dir, 'curl-blob.bin');
+  const blobSize = 1024 * MiB;
+  const h = createHash('sha256');
+  await pipeline(seededBytes(`${tag}-curl`, blobSize), async function* (src: AsyncIterable<Buffer>) {
+    for await (const b of src) { h.update(b); yield b; }
+  }, createWriteStream(blobFile));
+  const blobDigest = `sha256:${h.digest('hex')}`;
+  const curls: Measure[] = [];
+  for (let k = 0; k < 2; k++) {
+    const reg = await freshRegistry();
+    spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
+    try {
+      const post = await fetch(`${reg.url}/v2/bench/raw/blobs/uploads/`, { method: 'POST' });
+      if (post.status !== 202 || !post.headers.get('location')) fail(`POST blob upload: ${post.status}`);
+      const loc = new URL(post.headers.get('location')!, reg.url).toString();
+      const put = `${loc}${loc.includes('?') ? '&' : '?'}digest=${blobDigest}`;
+      curls.push(await timedWithRegistry(`curl -T: one ${blobSize / MiB} MiB blob, one PUT (${k + 1}/2)`, `curl -fsS -o /dev/null -T ${blobFile} -X PUT '${put}'`, reg));
+      const head = await fetch(`${reg.url}/v2/bench/raw/blobs/${blobDigest}`, { method: 'HEAD' });
+      if (head.status !== 200 || Number(head.headers.get('content-length')) !== blobSize) fail(`curl upload not in the registry: HEAD ${head.status}, ${head.headers.get('content-length')} bytes`);
+    } finally {
+      await reg.stop();
+    }
+  }
+  rmSync(blobFile, { force: true });
+  r.curl = curls.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  r.curlBytes = blobSize;
+
+  // The peer, as a user scripts it: extract every volume, then one skopeo copy per image.
+  const policy = join(dir, 'policy.json');
+  writeFileSync(policy, '{"default":[{"type":"insecureAcceptAnything"}]}');
+  const x = join(dir, 'peer-oci');
+  const extract = `mkdir -p ${x} && for v in ${bundle}/b-*.tar.zst; do zstd -dc "$v" | tar -x -C ${x}; done`;
+  const copies = (host: string) => images.map((i) => `skopeo --policy ${policy} copy -q --dest-tls-verify=false oci:${x}:${i.repository}:${i.tag} docker://${host}/${i.repository}:${i.tag}`).join(' && ');
+  {
+    const reg = await freshRegistry();
+    spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
+    try {
+      r.peerPush = await timedWithRegistry(`zstd -dc | tar -x; skopeo copy ×${images.length}`, `${extract} && ${copies(reg.host)}`, reg);
+      r.peerTempBytes = dirBytes(x);
+      verifyInRegistry(reg.host, images, 'peer');
+    } finally {
+      await reg.stop();
+    }
+    rmSync(x, { recursive: true, force: true });
+  }
+  // The same two stages again, timed apart, into another empty registry.
+  {
+    const reg = await freshRegistry();
+    spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
+    try {
+      r.peerExtract = await timedAsync('  zstd -dc | tar -x of every volume only', extract);
+      r.peerCopy = await timedWithRegistry(`  skopeo copy ×${images.length} only`, copies(reg.host), reg);
+      verifyInRegistry(reg.host, images, 'peer (split)');
+    } finally {
+      await reg.stop();
+    }
+    rmSync(x, { recursive: true, force: true });
+  }
+  // Ferry: from the volumes straight into the registry (last, so a build without registry
+  // targets still shows the peer's numbers first). /tmp and the state dir are watched.
+  {
+    const reg = await freshRegistry();
+    spawnSync('sync'); // the peer's extracted layout is written back now, not during the next measurement
+    try {
+      const state = join(dir, 'state');
+      mkdirSync(state, { recursive: true });
+      const tmp = tmpdir();
+      const before = [freeBytes(tmp), freeBytes(state)];
+      const sampler = sampleFree([tmp, state], join(dir, 'free-samples.txt'));
+      r.ferryPush = await timedWithRegistry('ferry-load push --to HOST:PORT', `${node} ${loadBin} push ${bundle} --trusted-key ${pub} --to ${reg.host} --insecure-registry ${reg.host} --state-dir ${state} --yes --json`, reg);
+      const lowest = sampler.stop();
+      const after = [freeBytes(tmp), freeBytes(state)];
+      r.tmpDir = tmp;
+      r.tmpFreeDelta = before[0]! - after[0]!;
+      r.tmpFreePeakDelta = before[0]! - Math.min(lowest[0]!, after[0]!);
+      r.stateFreeDelta = before[1]! - after[1]!;
+      r.stateFreePeakDelta = before[1]! - Math.min(lowest[1]!, after[1]!);
+      r.stateBytes = dirBytes(state);
+      verifyInRegistry(reg.host, images, 'ferry');
+    } finally {
+      await reg.stop();
+    }
+  }
+  r.loadAfter = loadavg()[0]!;
+  return r;
+}
+
 mkdirSync(out, { recursive: true });
 spawnSync(node, [bundleBin, 'keygen', '--out', join(out, 'bench'), '--force'], { stdio: 'ignore', env: { ...process.env, FERRY_KEY_PASSWORD: '' } });
 const results: Record<string, unknown> = { date: new Date().toISOString(), gib: GIB };
-if (ONLY !== 'registry') {
+if (ONLY === undefined || ONLY === 'local') {
   const small = await scenario(GIB / 4, 'quarter');
   const full = await scenario(GIB, 'full');
 
@@ -204,7 +454,7 @@ if (ONLY !== 'registry') {
   results.small = small;
   results.full = full;
 }
-if (ONLY !== 'local') {
+if (ONLY === undefined || ONLY === 'registry') {
   const reg = await registryScenario(GIB, 'registry');
   results.registry = reg;
   const m = (k: string) => reg[k] as Measure;
@@ -224,9 +474,42 @@ if (ONLY !== 'local') {
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
+if (ONLY === undefined || ONLY === 'push-registry') {
+  const pr = await pushRegistryScenario(GIB, 'push-registry');
+  results.pushRegistry = pr;
+  const m = (k: string) => pr[k] as Measure;
+  const n = (k: string) => pr[k] as number;
+  const mbps = (bytes: number, s: Measure) => bytes / MiB / s.seconds;
+  const curlMbps = mbps(n('curlBytes'), m('curl'));
+  const pct = (s: Measure) => `${((mbps(n('bytes'), s) / curlMbps) * 100).toFixed(0)}%`;
+  const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
+  const f = m('ferryPush');
+  const p = m('peerPush');
+  const total = (s: Measure & { registryCpuSeconds?: number }) => s.cpuSeconds + (s.registryCpuSeconds ?? 0);
+  const cpu = (s: Measure & { registryCpuSeconds?: number }) => (s.registryCpuSeconds === undefined ? `${s.cpuSeconds.toFixed(1)}` : `${s.cpuSeconds.toFixed(1)} + ${s.registryCpuSeconds.toFixed(1)}`);
+  const row = (step: string, cmd: string, s: Measure, bytes: number, ofCurl: string, temp: string) =>
+    `| ${step} | ${cmd.replace(/\|/g, '\\|')} | ${s.seconds.toFixed(2)} | ${cpu(s)} | ${mbps(bytes, s).toFixed(0)} | ${ofCurl} | ${s.rssMiB.toFixed(0)} | ${s.writtenMiB.toFixed(0)} | ${temp} |`;
+  const lines = [
+    '',
+    `Push into an empty loopback registry: ${pr.tags} tags (${pr.images} images, one under two repositories), ${(n('bytes') / MiB).toFixed(0)} MiB in ${pr.volumes} volumes — Ferry/peer wall time (target ≤ 0.50), peak RSS (target < 200 MiB), temp space (target 0)`,
+    '| side | command | s | CPU s (client + registry) | MiB/s | % of curl | RSS MiB | disk writes MiB | temp space |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    row('Ferry', 'ferry-load push --to HOST:PORT', f, n('bytes'), pct(f), `${mib(n('tmpFreePeakDelta'))} at the peak, ${mib(n('tmpFreeDelta'))} after (df)`),
+    row('peer', `zstd -dc | tar -x + skopeo copy ×${pr.tags}`, p, n('bytes'), pct(p), `${mib(n('peerTempBytes'))} (the extracted layout)`),
+    row('(peer, split)', 'zstd -dc | tar -x', m('peerExtract'), n('bytes'), '', ''),
+    row('(peer, split)', `skopeo copy ×${pr.tags}`, m('peerCopy'), n('bytes'), pct(m('peerCopy')), ''),
+    row('limit', `curl -T one ${(n('curlBytes') / MiB).toFixed(0)} MiB blob (best of 2)`, m('curl'), n('curlBytes'), '100%', ''),
+    '',
+    `Ratio Ferry/peer wall time: ${(f.seconds / p.seconds).toFixed(2)} (target ≤ 0.50); CPU time, client + registry: ${(total(f) / total(p)).toFixed(2)}. Upload throughput: Ferry ${mbps(n('bytes'), f).toFixed(0)} MiB/s = ${pct(f)} of curl's ${curlMbps.toFixed(0)} MiB/s, peer ${mbps(n('bytes'), p).toFixed(0)} MiB/s = ${pct(p)}.`,
+    `Ferry's temp space (free space taken, before minus after, and before minus the lowest seen during the push): ${pr.tmpDir} ${mib(n('tmpFreeDelta'))} after, ${mib(n('tmpFreePeakDelta'))} at the peak; --state-dir ${mib(n('stateFreeDelta'))} after, ${mib(n('stateFreePeakDelta'))} at the peak; ${n('stateBytes')} bytes left in --state-dir; ${f.writtenMiB.toFixed(1)} MiB written to disk by the push itself (GNU time %O). Registries store on ${pr.registryStorage}. Free space is of a shared disk: other processes move it too (negative: they freed some).`,
+    `Load average (1 min) before / after the group: ${n('loadBefore').toFixed(1)} / ${n('loadAfter').toFixed(1)} on ${cpus().length} CPUs.`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
 writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2));
 if (!process.argv.includes('--keep')) {
   rmSync(join(out, 'quarter'), { recursive: true, force: true });
   rmSync(join(out, 'full'), { recursive: true, force: true });
   rmSync(join(out, 'registry'), { recursive: true, force: true });
+  rmSync(join(out, 'push-registry'), { recursive: true, force: true });
 }
