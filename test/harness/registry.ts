@@ -6,6 +6,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -126,12 +127,20 @@ interface Proc {
   exited: Promise<void>;
 }
 
-/** Spawn the registry on `cfg` and wait until `url`/v2/ answers; undefined if it never did. */
-async function launch(cfg: string, url: string, onLog: (s: string) => void): Promise<Proc | undefined> {
-  const child = spawn(REGISTRY_BIN, ['serve', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawn the registry on `cfg` and wait until `url`/v2/ answers; undefined if it never did. Its
+ * output goes to a file, not a pipe: a test that blocks its event loop (spawnSync) must never
+ * make the registry stall on a full pipe.
+ */
+async function launch(cfg: string, url: string, logFile: string): Promise<Proc | undefined> {
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(REGISTRY_BIN, ['serve', cfg], { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
   running.add(child);
-  child.stdout!.on('data', (d: Buffer) => onLog(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => onLog(d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => { running.delete(child); resolve(); }));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
@@ -162,8 +171,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
     // Create it first: a missing file makes the registry invent a user (protocols.md §4).
     await writeFile(htpasswd, htpasswdLine(opts.auth.user, opts.auth.password));
   }
-  let log = '';
-  const onLog = (s: string) => (log += s);
+  const logFile = join(dir, 'registry.log');
+  const readLog = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   const cfg = join(dir, 'config.yml');
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -173,7 +188,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
       data, addr: host, ...(tls ? { tls } : {}), ...(htpasswd ? { htpasswd } : {}), ...(opts.token ? { token: opts.token } : {}),
       ...(opts.readOnly ? { readOnly: true } : {}),
     }));
-    let proc = await launch(cfg, url, onLog);
+    let proc = await launch(cfg, url, logFile);
     if (!proc) continue; // port raced away, or a config problem: the log says which
     let stopped = false;
     let restarting: Promise<void> | undefined;
@@ -186,7 +201,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
       host, url, dir,
       get pid() { return proc!.child.pid!; },
       ...(caFile ? { caFile } : {}),
-      log: () => log,
+      log: readLog,
       running: () => !stopped && alive(proc!.child),
       async kill() {
         if (stopped) throw new Error(`registry ${host} is stopped`);
@@ -201,11 +216,11 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
           // The port was ours a moment ago; Go listens with SO_REUSEADDR, so only another
           // process grabbing it in between can make this fail. Try a few times, then say so.
           for (let i = 0; i < 5; i++) {
-            const p = await launch(cfg, url, onLog);
+            const p = await launch(cfg, url, logFile);
             if (p) { proc = p; return; }
             await new Promise((r) => setTimeout(r, 200));
           }
-          throw new Error(`docker-registry did not restart on ${host}:\n${log}`);
+          throw new Error(`docker-registry did not restart on ${host}:\n${readLog()}`);
         })().finally(() => { restarting = undefined; });
         return restarting;
       },
@@ -224,6 +239,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
       },
     };
   }
+  const last = readLog();
   await rm(dir, { recursive: true, force: true });
-  throw new Error(`docker-registry did not start:\n${log}`);
+  throw new Error(`docker-registry did not start:\n${last}`);
 }
