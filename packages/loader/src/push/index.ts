@@ -13,7 +13,6 @@ import type { PushOptions, PushReport } from './types.js';
 
 export type { NameMapping, NextVolume, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
 export { pushOutcome } from './finalize.js';
-export { imageRef } from './plan.js';
 export { defaultStateDir, parseRegistryTarget, resolveTargets, type PushTargets } from './target.js';
 
 export async function pushBundle(path: string, opts: PushOptions): Promise<PushReport> {

@@ -6,9 +6,8 @@
 // files count as done only when their content matches; tags that would move, and local files
 // that would be replaced, are found here so the operator sees them before saying yes.
 
-import { FerryError, MAX_IMAGE_MANIFEST_BYTES, imageRefName, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
 import { volumePath, type TrustedManifest } from '../bundle.js';
-import { applyRewrites, type RewriteRule } from '../rewrite.js';
 import { mapNames, type TaggedReferrer } from './names.js';
 import { mapLimit } from '../map-limit.js';
 import { FilesTarget, type CarriedFile, type FileState } from './files-target.js';
@@ -66,9 +65,6 @@ export function missingRepos(s: PushState, digest: string): string[] {
   return (s.wanted.get(digest) ?? []).filter((r) => !isPresent(s, r, digest));
 }
 
-export function imageRef(img: BundleImage, rewrites: readonly RewriteRule[] = []): string {
-  return imageRefName({ ...img, repository: applyRewrites(img.repository, rewrites) });
-}
 
 
 /** A volume is here (a regular file), absent, or here but not something a volume can be. */

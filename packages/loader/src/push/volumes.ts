@@ -1,19 +1,18 @@
-// Stage 2 of a push: read each present volume that holds something still needed and send every
-// needed blob where it belongs — the target's blob store(s), the files directory, or both —
-// straight from the volume (verified by the reader as it streams). The queue is global: a blob
-// is sent once, to the first repository that needs it, and mounted into every other one (a
-// cross-repo mount, in the background while the volume streams on). Segments of a split blob
+// Stage 2 of a push: read each present volume that holds something still needed and hand every
+// needed blob, straight from the volume (verified by the reader as it streams), to deliver.ts,
+// which sends it where it belongs — once per run, mounted into every other repository that needs
+// it. Small blobs are delivered in the background while the volume streams on. Segments of a split blob
 // are collected in Ferry's area until the blob is whole. A damaged volume does not stop the
 // others: it is reported by name, and a good copy loaded later completes what it held. What a
 // pass could not finish (a mount the registry refused, an upload cut by a dropped connection)
 // is read again from its volume in another pass — never from memory, never from a temp copy.
 
 import { Readable, Transform } from 'node:stream';
-import { FerryError, isFerryError, markVerified, readVolume, toFerryError, verifiedDigestOf, type BundleBlob, type Descriptor } from '@ferry/format-spec';
-import { noFollowReadStream } from '@ferry/oci';
-import { blobNeeded, missingRepos, needsFile, placeKey, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
+import { FerryError, isFerryError, markVerified, readVolume, toFerryError, verifiedDigestOf, type BundleBlob } from '@ferry/format-spec';
+import { blobNeeded, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
 import type { SegmentStore } from './segments.js';
 import { SessionUpload } from './upload-session.js';
+import { Delivery, TaskQueue, type DeliverySource } from './deliver.js';
 import type { NextVolume, PushEvent } from './types.js';
 
 /** A volume that could not be read this run (damaged, not a file), or a split blob whose
@@ -53,33 +52,12 @@ async function readWhole(src: Readable, size: number): Promise<Buffer> {
   return Buffer.concat(parts, n);
 }
 
-const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
-
 export function interrupted(): FerryError {
   return new FerryError('INTERRUPTED', 'interrupted; nothing was tagged that is incomplete; run the same command again to continue');
 }
 
-/** Background work (cross-repo mounts) bounded by the run's concurrency; errors surface at drain. */
-class TaskQueue {
-  private running = new Set<Promise<void>>();
-  private errors: unknown[] = [];
-  constructor(private readonly limit: number) {}
-  async add(task: () => Promise<void>): Promise<void> {
-    while (this.running.size >= this.limit) await Promise.race(this.running);
-    const p: Promise<void> = task().catch((e: unknown) => void this.errors.push(e)).finally(() => this.running.delete(p));
-    this.running.add(p);
-  }
-  async drain(): Promise<void> {
-    while (this.running.size) await Promise.race(this.running);
-    const e = this.errors.shift();
-    this.errors = [];
-    if (e !== undefined) throw e;
-  }
-}
-
 export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, signal?: AbortSignal, nextVolume?: NextVolume): Promise<VolumeLoop> {
   const out: VolumeLoop = { blobsWritten: 0, blobsMounted: 0, bytesWritten: 0, failures: [], written: new Set() };
-  const sink = s.target.sink;
   const queue = new TaskQueue(s.concurrency);
   // What this run can load: needed blobs and segments in the volumes that are here.
   const here = (v: number): boolean => s.volumeState.get(v) === 'present';
@@ -111,88 +89,8 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
     return src.pipe(counter);
   };
 
-  /** The carried paths that still want this content. */
-  const pathsFor = (b: BundleBlob) => (s.pathsByDigest.get(b.digest) ?? []).filter((f) => needsFile(s, f));
-
-  const markFile = (path: string): void => {
-    s.fileStates.set(path, 'same');
-    out.written.add(path);
-    emit({ type: 'file', path });
-  };
-
-  const mark = (repository: string, b: BundleBlob, how: 'uploaded' | 'mounted' | 'exists'): void => {
-    s.present.add(placeKey(s, repository, b.digest));
-    s.damaged.delete(b.digest);
-    if (how === 'mounted') out.blobsMounted++;
-    emit({ type: 'blob', digest: b.digest, repository, how });
-  };
-
-  /**
-   * A whole, verified blob: to the first repository that lacks it, mounted into the others,
-   * and to every carried path that wants it. `assembled` is a file Ferry reassembled from
-   * segments in its own area (adopted: a layout renames it into place).
-   */
-  const deliver = async (b: BundleBlob, src: { stream: Readable } | { assembled: string } | { session: SessionUpload }): Promise<void> => {
-    let paths = pathsFor(b);
-    const repos = missingRepos(s, b.digest);
-    const desc = descOf(b);
-    if ('session' in src) {
-      // Its segments went into an upload session as they came: closing it makes the blob whole.
-      const first = src.session.repository;
-      await src.session.finish();
-      mark(first, b, 'uploaded');
-      for (const r of repos.filter((x) => x !== first)) {
-        await queue.add(async () => {
-          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
-        });
-      }
-      out.blobsWritten++;
-      return;
-    }
-    let from: { stream: Readable } | { assembled: string } | { file: string } = src;
-    if (repos.length && paths.length && s.target.localPath(b.digest) === undefined) {
-      // A remote target and a carried file want the same bytes: the file first, then the
-      // upload reads it back (the volume's stream can be read only once).
-      const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
-      await s.files!.write(first, 'stream' in src ? src.stream : noFollowReadStream(src.assembled));
-      markFile(first.path);
-      for (const f of rest) {
-        await s.files!.copyFrom(f, s.files!.pathOf(first.path));
-        markFile(f.path);
-      }
-      paths = [];
-      from = { file: s.files!.pathOf(first.path) };
-    }
-    if (repos.length) {
-      const [first, ...rest] = repos as [string, ...string[]];
-      if ('assembled' in from) {
-        await s.target.adopt(first, desc, from.assembled);
-        mark(first, b, 'uploaded');
-      } else {
-        mark(first, b, await sink.putBlob(first, desc, 'stream' in from ? from.stream : noFollowReadStream(from.file)));
-      }
-      for (const r of rest) {
-        await queue.add(async () => {
-          // A refused mount leaves the blob needed there: a later pass sends it from the volume.
-          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
-        });
-      }
-      const local = s.target.localPath(b.digest);
-      for (const f of paths) {
-        await s.files!.copyFrom(f, local!);
-        markFile(f.path);
-      }
-    } else if (paths.length) {
-      const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
-      await s.files!.write(first, 'stream' in src ? src.stream : noFollowReadStream(src.assembled));
-      markFile(first.path);
-      for (const f of rest) {
-        await s.files!.copyFrom(f, s.files!.pathOf(first.path));
-        markFile(f.path);
-      }
-    }
-    out.blobsWritten++;
-  };
+  const delivery = new Delivery(s, out, emit, queue);
+  const deliver = (b: BundleBlob, src: DeliverySource): Promise<void> => delivery.deliver(b, src);
 
   const failed = new Set<number>();
 

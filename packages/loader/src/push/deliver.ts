@@ -1,0 +1,134 @@
+// Where one whole, verified blob goes: the target's blob store (the first repository that lacks
+// it; every other repository that needs it gets a cross-repo mount in the background), the carried
+// paths that want it, or both. The global queue: each blob is sent once per run, whatever number
+// of images and repositories share it.
+
+import type { Readable } from 'node:stream';
+import type { BundleBlob, Descriptor } from '@ferry/format-spec';
+import { noFollowReadStream } from '@ferry/oci';
+import { missingRepos, needsFile, placeKey, type PushState } from './plan.js';
+import type { SessionUpload } from './upload-session.js';
+import type { PushEvent } from './types.js';
+import type { VolumeLoop } from './volumes.js';
+
+/** A verified stream from a volume, a file reassembled from segments, or a finished upload session. */
+export type DeliverySource = { stream: Readable } | { assembled: string } | { session: SessionUpload };
+
+const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+
+/** Background work (cross-repo mounts) bounded by the run's concurrency; errors surface at drain. */
+export class TaskQueue {
+  private running = new Set<Promise<void>>();
+  private errors: unknown[] = [];
+  constructor(private readonly limit: number) {}
+  async add(task: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    const p: Promise<void> = task().catch((e: unknown) => void this.errors.push(e)).finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+  async drain(): Promise<void> {
+    while (this.running.size) await Promise.race(this.running);
+    const e = this.errors.shift();
+    this.errors = [];
+    if (e !== undefined) throw e;
+  }
+}
+
+export class Delivery {
+  constructor(
+    private readonly s: PushState,
+    private readonly out: VolumeLoop,
+    private readonly emit: (e: PushEvent) => void,
+    private readonly queue: TaskQueue,
+  ) {}
+
+  /** The carried paths that still want this content. */
+  private pathsFor(b: BundleBlob) {
+    const s = this.s;
+    return (s.pathsByDigest.get(b.digest) ?? []).filter((f) => needsFile(s, f));
+  }
+
+  private markFile(path: string): void {
+    this.s.fileStates.set(path, 'same');
+    this.out.written.add(path);
+    this.emit({ type: 'file', path });
+  }
+
+  private mark(repository: string, b: BundleBlob, how: 'uploaded' | 'mounted' | 'exists'): void {
+    this.s.present.add(placeKey(this.s, repository, b.digest));
+    this.s.damaged.delete(b.digest);
+    if (how === 'mounted') this.out.blobsMounted++;
+    this.emit({ type: 'blob', digest: b.digest, repository, how });
+  }
+
+  /**
+   * A whole, verified blob: to the first repository that lacks it, mounted into the others,
+   * and to every carried path that wants it. `assembled` is a file Ferry reassembled from
+   * segments in its own area (adopted: a layout renames it into place).
+   */
+  async deliver(b: BundleBlob, src: DeliverySource): Promise<void> {
+    const { s, out, queue } = this;
+    const sink = s.target.sink;
+    const mark = (r: string, blob: BundleBlob, how: 'uploaded' | 'mounted' | 'exists'): void => this.mark(r, blob, how);
+    const markFile = (path: string): void => this.markFile(path);
+    let paths = this.pathsFor(b);
+    const repos = missingRepos(s, b.digest);
+    const desc = descOf(b);
+    if ('session' in src) {
+      // Its segments went into an upload session as they came: closing it makes the blob whole.
+      const first = src.session.repository;
+      await src.session.finish();
+      mark(first, b, 'uploaded');
+      for (const r of repos.filter((x) => x !== first)) {
+        await queue.add(async () => {
+          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
+        });
+      }
+      out.blobsWritten++;
+      return;
+    }
+    let from: { stream: Readable } | { assembled: string } | { file: string } = src;
+    if (repos.length && paths.length && s.target.localPath(b.digest) === undefined) {
+      // A remote target and a carried file want the same bytes: the file first, then the
+      // upload reads it back (the volume's stream can be read only once).
+      const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
+      await s.files!.write(first, 'stream' in src ? src.stream : noFollowReadStream(src.assembled));
+      markFile(first.path);
+      for (const f of rest) {
+        await s.files!.copyFrom(f, s.files!.pathOf(first.path));
+        markFile(f.path);
+      }
+      paths = [];
+      from = { file: s.files!.pathOf(first.path) };
+    }
+    if (repos.length) {
+      const [first, ...rest] = repos as [string, ...string[]];
+      if ('assembled' in from) {
+        await s.target.adopt(first, desc, from.assembled);
+        mark(first, b, 'uploaded');
+      } else {
+        mark(first, b, await sink.putBlob(first, desc, 'stream' in from ? from.stream : noFollowReadStream(from.file)));
+      }
+      for (const r of rest) {
+        await queue.add(async () => {
+          // A refused mount leaves the blob needed there: a later pass sends it from the volume.
+          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
+        });
+      }
+      const local = s.target.localPath(b.digest);
+      for (const f of paths) {
+        await s.files!.copyFrom(f, local!);
+        markFile(f.path);
+      }
+    } else if (paths.length) {
+      const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
+      await s.files!.write(first, 'stream' in src ? src.stream : noFollowReadStream(src.assembled));
+      markFile(first.path);
+      for (const f of rest) {
+        await s.files!.copyFrom(f, s.files!.pathOf(first.path));
+        markFile(f.path);
+      }
+    }
+    out.blobsWritten++;
+  }
+}
