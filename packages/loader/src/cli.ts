@@ -213,12 +213,12 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         'push <path>',
         'Verify, then load images into the target and files/keys beside it; volumes may come in any order and over several runs',
         (y) =>
-          registryFlags(y)
+          registryFlags(y
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
             .option('to', { type: 'string', demandOption: true, describe: 'Target: HOST[:PORT][/PREFIX] (a registry; docker://… too) or oci:DIR (an OCI image layout directory). Images keep their path under it: gcr.io/team/app:1 -> HOST/PREFIX/team/app:1' })
             .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default for oci:DIR: DIR-files beside the layout; for a registry: not written unless given)' })
-            .option('state-dir', { type: 'string', describe: 'Registry targets: where a run keeps what the registry cannot tell the next one (split blobs in progress, the run lock). Default $XDG_STATE_HOME/ferry or ~/.local/state/ferry; never the bundle media' })
+            .option('state-dir', { type: 'string', describe: 'Registry targets: where a run keeps what the registry cannot tell the next one (manifests of images not complete yet, split blobs in progress, the run lock). Default $XDG_STATE_HOME/ferry or ~/.local/state/ferry; never the bundle media' })
             .option('charts', { type: 'string', describe: 'Chart repository target (not yet supported by this build)' })
             .option('rewrite', { type: 'string', array: true, describe: 'FROM=TO: rename repositories on load (repeatable; first match wins)' })
             .option('overwrite-files', { type: 'boolean', default: false, describe: 'Replace carried files whose local copy was changed since Ferry wrote it (default: keep them and report it)' })
@@ -226,7 +226,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
             .option('report', { type: 'string', describe: 'Also write the JSON report to this file' })
             .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Do not ask for confirmation' })
-            .option('json', { type: 'boolean', default: false })
+            .option('json', { type: 'boolean', default: false, describe: 'Print the JSON report (schemas/push-report.schema.json) on stdout, no progress' }))
+            .epilog('Exit codes: 0 loaded and checked; 15 volumes still needed (the report names them); 9/10/17 a damaged volume; 11 refused content; 13 registry unreachable, TLS, credentials or no push permission; 14 target not writable; 16 local files kept; 18 another load runs; 19 --no-retag and a tag would move; 20 answered no; 21 a tag does not resolve after loading; 130 interrupted. Run the same command again to continue: finished work is kept.')
             .example('$0 push /media/usb --trusted-key /etc/ferry/trusted/ferry.pub --to registry.local:5000', 'load into a registry (asks first)')
             .example('$0 push /media/usb --trusted-key ferry.pub --to registry.local:5000/mirror --ca-file ca.pem --creds loader --yes', 'under a prefix, TLS with a private CA, no question')
             .example('$0 push /media/usb --trusted-key ferry.pub --to oci:/srv/images', 'into an OCI layout directory'),
