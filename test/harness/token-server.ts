@@ -18,6 +18,8 @@ export interface TokenServerOptions {
   refreshTokens?: Record<string, string>;
   /** Users that get `pull` only, whatever they ask for. */
   pullOnly?: string[];
+  /** Users that may push only to repositories under these prefixes (a project permission). */
+  pushOnlyUnder?: Record<string, string[]>;
   /** Answer with `access_token` only (some servers do) instead of `token`. */
   accessTokenOnly?: boolean;
 }
@@ -52,12 +54,14 @@ function jwt(key: KeyObject, certDer: Buffer, claims: object): string {
   return `${signing}.${b64url(sig)}`;
 }
 
-function grant(scopes: string[], user: string | null, pullOnly: boolean) {
+function grant(scopes: string[], user: string | null, pullOnly: boolean, pushUnder?: string[]) {
   return scopes.map((s) => {
     const a = s.indexOf(':');
     const b = s.lastIndexOf(':');
     const actions = s.slice(b + 1).split(',').filter(Boolean);
-    return { type: s.slice(0, a), name: s.slice(a + 1, b), actions: user && !pullOnly ? actions : actions.filter((x) => x === 'pull') };
+    const name = s.slice(a + 1, b);
+    const mayPush = user && !pullOnly && (!pushUnder || pushUnder.some((p) => name === p || name.startsWith(`${p}/`)));
+    return { type: s.slice(0, a), name, actions: mayPush ? actions : actions.filter((x) => x === 'pull') };
   });
 }
 
@@ -72,7 +76,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     const now = Math.floor(Date.now() / 1000);
     const token = jwt(key, certDer, {
       iss: opts.issuer, sub: user ?? '', aud: opts.service, exp: now + 300, nbf: now - 10, iat: now,
-      jti: randomBytes(8).toString('hex'), access: grant(scopes, user, user !== null && (opts.pullOnly ?? []).includes(user)),
+      jti: randomBytes(8).toString('hex'), access: grant(scopes, user, user !== null && (opts.pullOnly ?? []).includes(user), user !== null ? opts.pushOnlyUnder?.[user] : undefined),
     });
     return JSON.stringify(opts.accessTokenOnly
       ? { access_token: token, expires_in: 300 }

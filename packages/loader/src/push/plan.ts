@@ -155,7 +155,11 @@ export async function planPush(
   }
 
   emit({ type: 'checking', what: targets.kind === 'registry' ? `registry ${targets.registry} (reachable, TLS, credentials, push allowed)` : `the target ${targets.description}` });
-  const targetExists = await target.check(repos[0]);
+  // Push permission is often per project or namespace (Harbor, GitLab, Artifactory): one
+  // repository of each is tried before anything is sent.
+  const namespaces = [...new Map(repos.map((r) => [r.split('/')[0], r])).values()];
+  const targetExists = await target.check(namespaces[0]);
+  for (const r of namespaces.slice(1)) await target.check(r);
   if (files) await files.check();
 
   checkNames(refs, manifest.images, referrerTags);
