@@ -128,16 +128,33 @@ function checkNames(refs: string[], images: readonly BundleImage[], referrerTags
   }
 }
 
-/** Everything a push needs to know before it writes, and the plan to show the operator. */
+/** Everything a push needs to know before it writes, and the plan to show the operator. The
+ *  target it opens (unless given one) is closed again if planning fails. */
 export async function planPush(
   tm: TrustedManifest,
   opts: PushOptions,
   existing?: { target: PushTarget; files: FilesTarget | undefined },
 ): Promise<{ state: PushState; plan: PushPlan }> {
-  const manifest = tm.manifest;
-  const emit = opts.onEvent ?? (() => {});
   const targets = await resolveTargets(opts.to, opts.filesDir, tm.loc.dir, opts.stateDir);
   const target = existing?.target ?? openPushTarget(targets, opts.registry ?? {});
+  try {
+    return await planWith(tm, opts, targets, target, existing);
+  } catch (e) {
+    if (!existing) await target.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Everything a push needs to know before it writes, and the plan to show the operator. */
+async function planWith(
+  tm: TrustedManifest,
+  opts: PushOptions,
+  targets: PushTargets,
+  target: PushTarget,
+  existing?: { target: PushTarget; files: FilesTarget | undefined },
+): Promise<{ state: PushState; plan: PushPlan }> {
+  const manifest = tm.manifest;
+  const emit = opts.onEvent ?? (() => {});
   const filesDir = targets.filesDir;
   const files = existing ? existing.files : filesDir !== undefined ? new FilesTarget(filesDir) : undefined;
   const rewrites = opts.rewrites ?? [];
