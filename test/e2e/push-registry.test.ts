@@ -331,11 +331,13 @@ test('a second push of the same bundle exits 0 and uploads nothing (same state d
     const rep = parseJson(r);
     assert.ok(rep.images.every((i) => i.status === 'loaded'), `${label}: ${r.stdout}`);
     assert.equal(blobUploads(proxyB, from), [], `${label}: blob uploads on a no-op push`);
-    // The pre-flight may open one upload session to learn whether pushing is allowed; it is
-    // cancelled (DELETE) at once, so nothing is left behind.
+    // The pre-flight opens one upload session per namespace (here ns/ and mirror/) to learn
+    // whether pushing is allowed; each is cancelled (DELETE) at once, so nothing is left behind.
     const posts = sessions(proxyB, from);
     const deletes = proxyB.requests.slice(from).filter((l) => /^DELETE \/v2\/\S+\/blobs\/uploads\//.test(l));
-    assert.ok(posts.length <= 1, `${label}: at most the pre-flight's session: ${posts.join(' | ')}`);
+    const namespaces = new Set(posts.map((l) => /^POST \/v2\/([^/]+)\//.exec(l)?.[1]));
+    assert.is(namespaces.size, posts.length, `${label}: one pre-flight session per namespace at most: ${posts.join(' | ')}`);
+    assert.ok(posts.length <= 2, `${label}: only the pre-flight's sessions: ${posts.join(' | ')}`);
     assert.is(deletes.length, posts.length, `${label}: every session opened is cancelled`);
     assert.equal(mounts(proxyB, from), [], `${label}: mounts on a no-op push`);
     if (rep.blobsWritten !== undefined) assert.is(rep.blobsWritten, 0, label);
