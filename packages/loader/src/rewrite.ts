@@ -16,7 +16,10 @@ export function parseRewrite(s: string): RewriteRule {
   const eq = s.indexOf('=');
   const from = eq > 0 ? s.slice(0, eq).replace(/\/+$/, '') : '';
   const to = eq > 0 ? s.slice(eq + 1).replace(/\/+$/, '') : '';
-  if (!from || (to !== '' && !isRepositoryPath(to))) {
+  // TO is a repository path, or (the form sed scripts use) the --to registry and a path after it.
+  const first = to.split('/')[0] ?? '';
+  const path = looksLikeHost(first) ? to.slice(first.length + 1) : to;
+  if (!from || (to !== '' && (!isRepositoryPath(path) || (looksLikeHost(first) && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(first))))) {
     throw new FerryError('USAGE', `--rewrite ${s}: expected FROM=TO, e.g. --rewrite cleanstart=mirror/cleanstart`);
   }
   return { from, to };

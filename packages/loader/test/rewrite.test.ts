@@ -27,6 +27,8 @@ test("the seed's sed rule: a FROM with the source registry host, a TO naming the
   assert.is(applyRewrites('library/nginx', [parseRewrite('docker.io/library=hub')], sourceRegistry('nginx:1.25')), 'hub/nginx', 'Docker Hub library/ is part of the path');
   assert.is(sourceRegistry('oci:./layout:app'), undefined);
   assert.throws(() => rulesForTarget([parseRewrite('team=other.registry.io/team')], 'registry.local:5000'), (e: unknown) => isFerryError(e, 'USAGE'), 'TO may not name another registry');
+  assert.equal(rulesForTarget([parseRewrite('gcr.io/cleanstart=registry.local:5000/cleanstart')], 'registry.local:5000'), [{ from: 'gcr.io/cleanstart', to: 'cleanstart' }], 'a TO with the --to host and port');
+  for (const bad of ['a=host:5000/UPPER', 'a=ho st:5000/x', 'a=host:99999999/x']) assert.throws(() => parseRewrite(bad), (e: unknown) => isFerryError(e, 'USAGE'), bad);
 });
 
 test.run();
