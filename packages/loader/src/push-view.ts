@@ -70,7 +70,7 @@ export function summary(r: PushReport, next?: string): string {
   const loaded = r.images.filter((i) => i.status === 'loaded').length;
   const filesDone = r.files.filter((f) => f.status === 'written' || f.status === 'unchanged').length;
   const out = [
-    `Loaded ${loaded}/${r.images.length} image(s) into ${printable(r.target)}, ${r.filesDir !== undefined ? `${filesDone}/${r.files.length} file(s) into ${printable(r.filesDir)}` : `${r.files.length} file(s) not written (no --files-dir)`}; ${r.blobsWritten} blobs (${formatBytes(r.bytesWritten)}) written${r.blobsMounted ? `, ${r.blobsMounted} mounted from another repository` : ''} in ${r.seconds.toFixed(1)} s`,
+    `Loaded ${loaded}/${r.images.length} image(s) into ${printable(r.target)}${r.filesDir !== undefined ? `, ${filesDone}/${r.files.length} file(s) into ${printable(r.filesDir)}` : r.files.length ? `, ${r.files.length} file(s) not written (no --files-dir)` : ''}; ${r.blobsWritten} blobs (${formatBytes(r.bytesWritten)}) written${r.blobsMounted ? `, ${r.blobsMounted} mounted from another repository` : ''} in ${r.seconds.toFixed(1)} s`,
     ...r.images.map((i) => {
       const mark = i.status === 'loaded' ? '✅' : i.status === 'pending' ? '⏳' : '⛔';
       const note = i.status === 'refused' ? `  refused: ${printable(i.reason ?? '')}` : i.retaggedFrom ? `  (tag moved from ${short(i.retaggedFrom)})` : '';
@@ -102,7 +102,8 @@ export function nextCommand(program: string, argv: readonly string[]): string {
   return printable(out.join(' '));
 }
 
-/** Per-image state under the progress bar: waiting, uploading, mounted, skipped, done, failed. */
+/** Per-image state under the progress bar: waiting, uploading, mounted, ready (all there, tag to
+ *  come), skipped (there before this run), done (tagged), failed. */
 export class ImageStates {
   private readonly rows: Array<{ ref: string; repo: string; digests: Set<string>; have: number; total: number; mounted: number; sent: number; state: string }>;
   private readonly byDigest = new Map<string, ImageStates['rows']>();
@@ -115,8 +116,16 @@ export class ImageStates {
     });
     for (const r of this.rows) for (const d of r.digests) this.byDigest.set(d, [...(this.byDigest.get(d) ?? []), r]);
   }
+  private cached: string[] | undefined;
+
   /** Apply an event; true when the rows changed. */
   apply(e: PushEvent): boolean {
+    const changed = this.applyEvent(e);
+    if (changed) this.cached = undefined;
+    return changed;
+  }
+
+  private applyEvent(e: PushEvent): boolean {
     if (e.type === 'volume-start') this.volume = e.file;
     if (e.type === 'blob') {
       for (const r of this.byDigest.get(e.digest) ?? []) {
@@ -124,7 +133,8 @@ export class ImageStates {
         r.have++;
         if (e.how === 'mounted') r.mounted++;
         else r.sent++;
-        if (r.state !== 'done' && r.state !== 'failed') r.state = r.sent === 0 && r.mounted > 0 ? 'mounted' : 'uploading';
+        // 'ready': everything is in the target; the tag comes at the end, after every image.
+        if (r.state !== 'done' && r.state !== 'failed') r.state = r.have >= r.total ? 'ready' : r.sent === 0 && r.mounted > 0 ? 'mounted' : 'uploading';
       }
       return true;
     }
@@ -135,7 +145,12 @@ export class ImageStates {
     return e.type === 'volume-start';
   }
   lines(max = 12): string[] {
-    const order = ['uploading', 'mounted', 'failed', 'waiting', 'done', 'skipped'];
+    this.cached ??= this.render(max);
+    return this.cached;
+  }
+
+  private render(max: number): string[] {
+    const order = ['uploading', 'mounted', 'ready', 'failed', 'waiting', 'done', 'skipped'];
     const sorted = [...this.rows].sort((a, b) => order.indexOf(a.state) - order.indexOf(b.state));
     const out = sorted.slice(0, max).map((r) => `  ${r.state.padEnd(9)} ${printable(r.ref)}  ${Math.min(r.have, r.total)}/${r.total} blobs${r.mounted ? ` (${r.mounted} mounted)` : ''}`);
     if (this.rows.length > max) out.push(`  … ${this.rows.length - max} more`);
