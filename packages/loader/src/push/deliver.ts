@@ -3,16 +3,17 @@
 // paths that want it, or both. The global queue: each blob is sent once per run, whatever number
 // of images and repositories share it.
 
-import type { Readable } from 'node:stream';
-import type { BundleBlob, Descriptor } from '@ferry/format-spec';
+import { Readable } from 'node:stream';
+import { markVerified, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import { noFollowReadStream } from '@ferry/oci';
 import { missingRepos, needsFile, placeKey, type PushState } from './plan.js';
 import type { SessionUpload } from './upload-session.js';
 import type { PushEvent } from './types.js';
 import type { VolumeLoop } from './volumes.js';
 
-/** A verified stream from a volume, a file reassembled from segments, or a finished upload session. */
-export type DeliverySource = { stream: Readable } | { assembled: string } | { session: SessionUpload };
+/** A verified stream from a volume (with its bytes when it is small enough to be held), a file
+ *  reassembled from segments, or a finished upload session. */
+export type DeliverySource = { stream: Readable; bytes?: Buffer } | { assembled: string } | { session: SessionUpload };
 
 const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
 
@@ -109,8 +110,15 @@ export class Delivery {
       } else {
         mark(first, b, await sink.putBlob(first, desc, 'stream' in from ? from.stream : noFollowReadStream(from.file)));
       }
+      const bytes = 'stream' in src ? src.bytes : undefined;
       for (const r of rest) {
         await queue.add(async () => {
+          if (bytes) {
+            // In memory (a small blob): a mount is tried first, and if the registry answers with
+            // an upload session instead, the bytes go into that session at once.
+            mark(r, b, await sink.putBlob(r, desc, markVerified(Readable.from([bytes], { objectMode: false }), b.digest)));
+            return;
+          }
           // A refused mount leaves the blob needed there: a later pass sends it from the volume.
           if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
         });

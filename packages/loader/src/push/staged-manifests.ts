@@ -94,6 +94,10 @@ export class StagedManifestSink implements ImageSink {
 
   private async putBlobUncached(repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult> {
     if (!isManifestType(desc.mediaType) || desc.size > MAX_IMAGE_MANIFEST_BYTES) return this.registry.putBlob(repository, desc, data);
+    if (await this.staged(desc)) {
+      data.destroy(); // one staged copy serves every repository
+      return 'exists';
+    }
     const bytes = await readCapped(data, desc.size);
     verifyBytes(bytes, desc.digest, desc.size, { where: `manifest ${desc.digest} from the volume` });
     try {

@@ -174,7 +174,7 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
               // verified them once the read ends — and delivered in the background, several
               // at once, while the volume streams on: per-blob latency overlaps instead of adding up.
               const bytes = await readWhole(counted(stream), b.size);
-              await queue.add(() => deliver(b, { stream: markVerified(Readable.from([bytes], { objectMode: false }), b.digest) }));
+              await queue.add(() => deliver(b, { stream: markVerified(Readable.from([bytes], { objectMode: false }), b.digest), bytes }));
             } else {
               await deliver(b, { stream: counted(stream) });
             }
