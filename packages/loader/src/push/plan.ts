@@ -145,7 +145,6 @@ export async function planPush(
   }
 }
 
-/** Everything a push needs to know before it writes, and the plan to show the operator. */
 async function planWith(
   tm: TrustedManifest,
   opts: PushOptions,
@@ -171,15 +170,15 @@ async function planWith(
     }
   }
 
+  checkNames(refs, manifest.images, referrerTags);
+
   emit({ type: 'checking', what: targets.kind === 'registry' ? `registry ${targets.registry} (reachable, TLS, credentials, push allowed)` : `the target ${targets.description}` });
   // Push permission is often per project or namespace (Harbor, GitLab, Artifactory): one
   // repository of each is tried before anything is sent.
-  const namespaces = [...new Map(repos.map((r) => [r.split('/')[0], r])).values()];
+  const namespaces = targets.kind === 'registry' ? [...new Map(repos.map((r) => [r.split('/')[0], r])).values()] : [];
   const targetExists = await target.check(namespaces[0]);
   for (const r of namespaces.slice(1)) await target.check(r);
   if (files) await files.check();
-
-  checkNames(refs, manifest.images, referrerTags);
 
   // Tags that would move.
   const retags: TagMove[] = [];
