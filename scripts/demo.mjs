@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run demo: the whole job on the shipped examples, no server needed.
 // keygen -> create (spec file, several small volumes) -> checksum -> verify -> inspect -> push
-// into demo-out/oci (an OCI image layout) with files and keys in demo-out/oci-files.
+// into demo-out/oci (an OCI image layout) with files and keys in demo-out/oci-files -> check.
 import { spawnSync } from 'node:child_process';
 import { rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,4 +40,8 @@ const skopeo = spawnSync('skopeo', ['--version'], { stdio: 'ignore' });
 if (skopeo.status === 0) {
   run('7. Read the loaded image back with skopeo (independent client)', 'skopeo', ['inspect', '--raw', `oci:${join(out, 'oci')}:ferry/demo:1.0`]);
 }
+run('8. Operator, later: is everything the bundle promises still in the target? (read-only)', node, [
+  bin('loader', 'ferry-load.js'), 'check', bundle, '--trusted-key', join(out, 'ferry-demo.pub'), '--to', `oci:${join(out, 'oci')}`,
+]);
+process.stdout.write(`\n(With a registry: ferry-load push … --to registry.local:5000, then ferry-load check … --to registry.local:5000.)\n`);
 process.stdout.write(`\nDemo complete. Bundle: demo-out/bundle/  Loaded layout: demo-out/oci/  Files and keys: demo-out/oci-files/\n`);
