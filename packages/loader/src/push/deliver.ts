@@ -68,75 +68,74 @@ export class Delivery {
    * segments in its own area (adopted: a layout renames it into place).
    */
   async deliver(b: BundleBlob, src: DeliverySource): Promise<void> {
-    const { s, out, queue } = this;
+    const s = this.s;
     const sink = s.target.sink;
-    const mark = (r: string, blob: BundleBlob, how: 'uploaded' | 'mounted' | 'exists'): void => this.mark(r, blob, how);
-    const markFile = (path: string): void => this.markFile(path);
     let paths = this.pathsFor(b);
     const repos = missingRepos(s, b.digest);
     const desc = descOf(b);
     if ('session' in src) {
       // Its segments went into an upload session as they came: closing it makes the blob whole.
-      const first = src.session.repository;
       await src.session.finish();
-      mark(first, b, 'uploaded');
-      for (const r of repos.filter((x) => x !== first)) {
-        await queue.add(async () => {
-          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
-        });
-      }
-      out.blobsWritten++;
+      this.mark(src.session.repository, b, 'uploaded');
+      await this.spread(b, repos.filter((x) => x !== src.session.repository), src.session.repository);
+      this.out.blobsWritten++;
       return;
     }
+    const open = (): Readable => ('stream' in src ? src.stream : noFollowReadStream(src.assembled));
     let from: { stream: Readable } | { assembled: string } | { file: string } = src;
     if (repos.length && paths.length && s.target.localPath(b.digest) === undefined) {
       // A remote target and a carried file want the same bytes: the file first, then the
       // upload reads it back (the volume's stream can be read only once).
-      const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
-      await s.files!.write(first, 'stream' in src ? src.stream : noFollowReadStream(src.assembled));
-      markFile(first.path);
-      for (const f of rest) {
-        await s.files!.copyFrom(f, s.files!.pathOf(first.path));
-        markFile(f.path);
-      }
+      from = { file: await this.writeFiles(paths, open()) };
       paths = [];
-      from = { file: s.files!.pathOf(first.path) };
     }
     if (repos.length) {
       const [first, ...rest] = repos as [string, ...string[]];
       if ('assembled' in from) {
         await s.target.adopt(first, desc, from.assembled);
-        mark(first, b, 'uploaded');
+        this.mark(first, b, 'uploaded');
       } else {
-        mark(first, b, await sink.putBlob(first, desc, 'stream' in from ? from.stream : noFollowReadStream(from.file)));
+        this.mark(first, b, await sink.putBlob(first, desc, 'stream' in from ? from.stream : noFollowReadStream(from.file)));
       }
-      const bytes = 'stream' in src ? src.bytes : undefined;
-      for (const r of rest) {
-        await queue.add(async () => {
-          if (bytes) {
-            // In memory (a small blob): a mount is tried first, and if the registry answers with
-            // an upload session instead, the bytes go into that session at once.
-            mark(r, b, await sink.putBlob(r, desc, markVerified(Readable.from([bytes], { objectMode: false }), b.digest)));
-            return;
-          }
-          // A refused mount leaves the blob needed there: a later pass sends it from the volume.
-          if (await sink.mountBlob(r, desc, first)) mark(r, b, 'mounted');
-        });
-      }
+      await this.spread(b, rest, first, 'stream' in src ? src.bytes : undefined);
       const local = s.target.localPath(b.digest);
       for (const f of paths) {
         await s.files!.copyFrom(f, local!);
-        markFile(f.path);
+        this.markFile(f.path);
       }
     } else if (paths.length) {
-      const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
-      await s.files!.write(first, 'stream' in src ? src.stream : noFollowReadStream(src.assembled));
-      markFile(first.path);
-      for (const f of rest) {
-        await s.files!.copyFrom(f, s.files!.pathOf(first.path));
-        markFile(f.path);
-      }
+      await this.writeFiles(paths, open());
     }
-    out.blobsWritten++;
+    this.out.blobsWritten++;
+  }
+
+  /**
+   * Into every other repository that needs it, in the background: a cross-repo mount from
+   * `first`. A small blob held in memory is offered with its bytes, so a registry that answers
+   * the mount with an upload session gets them at once; otherwise a refused mount leaves the
+   * blob needed there, and a later pass sends it from the volume.
+   */
+  private async spread(b: BundleBlob, repos: readonly string[], first: string, bytes?: Buffer): Promise<void> {
+    const sink = this.s.target.sink;
+    const desc = descOf(b);
+    for (const r of repos) {
+      await this.queue.add(async () => {
+        if (bytes) this.mark(r, b, await sink.putBlob(r, desc, markVerified(Readable.from([bytes], { objectMode: false }), b.digest)));
+        else if (await sink.mountBlob(r, desc, first)) this.mark(r, b, 'mounted');
+      });
+    }
+  }
+
+  /** The first carried path gets the bytes, the others a copy of it; returns the first's file. */
+  private async writeFiles(paths: ReturnType<Delivery['pathsFor']>, data: Readable): Promise<string> {
+    const files = this.s.files!;
+    const [first, ...rest] = paths as [typeof paths[number], ...typeof paths];
+    await files.write(first, data);
+    this.markFile(first.path);
+    for (const f of rest) {
+      await files.copyFrom(f, files.pathOf(first.path));
+      this.markFile(f.path);
+    }
+    return files.pathOf(first.path);
   }
 }
