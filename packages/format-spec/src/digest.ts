@@ -1,7 +1,7 @@
 // Content addressing: every byte Ferry moves passes through one of these.
 
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import ssri from 'ssri';
 import { FerryError } from './errors.js';
 
@@ -123,6 +123,35 @@ export function markVerified<T extends object>(stream: T, digest: string): T {
 /** The digest a stream is known to be verified against, if any. */
 export function verifiedDigestOf(stream: object): string | undefined {
   return stream instanceof VerifyingStream ? stream.digest : VERIFIED.get(stream);
+}
+
+/**
+ * `src` through a VerifyingStream, linked both ways: an error of the source fails the verifier
+ * (a bare .pipe() would leave it waiting for an end that never comes), and destroying the
+ * verifier stops the source. The result is what sinks receive for bytes not verified upstream.
+ */
+export function verifying(src: Readable, digest: string, size: number, ctx: VerifyContext): VerifyingStream {
+  const v = new VerifyingStream(digest, size, ctx);
+  src.on('error', (e) => v.destroy(e));
+  v.once('close', () => {
+    if (!src.destroyed) src.destroy();
+  });
+  return src.pipe(v);
+}
+
+/** All of a stream's bytes, refusing (BLOB_MISMATCH, `what` named) more than `max`. */
+export async function collectBytes(src: AsyncIterable<Buffer> & { destroy?: () => void }, max: number, what: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of src) {
+    n += c.length;
+    if (n > max) {
+      src.destroy?.();
+      throw new FerryError('BLOB_MISMATCH', `${what}: more than the expected ${max} bytes`);
+    }
+    parts.push(c);
+  }
+  return Buffer.concat(parts, n);
 }
 
 /** Check bytes already in memory (manifests). */

@@ -4,6 +4,7 @@ export * from './safe-open.js';
 export * from './redact-credentials.js';
 export * from './oci-types.js';
 export * from './manifest-types.js';
+export * from './bundle-blobs.js';
 export * from './digest.js';
 export * from './signing.js';
 export * from './checksums.js';

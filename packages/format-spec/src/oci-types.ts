@@ -26,6 +26,10 @@ export function isIndexMediaType(mt: string | undefined): boolean {
 export function isManifestMediaType(mt: string | undefined): boolean {
   return mt !== undefined && MANIFEST_MEDIA_TYPES.includes(mt);
 }
+/** An image manifest or an index: what goes to a registry's manifest endpoint, not its blob store. */
+export function isManifestOrIndexMediaType(mt: string | undefined): boolean {
+  return isManifestMediaType(mt) || isIndexMediaType(mt);
+}
 
 /** Largest image manifest or index Ferry reads from a source or a target (distribution's own
  *  limit is 4 MiB); a registry response is allowed more headroom in the registry client. */

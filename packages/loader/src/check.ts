@@ -4,7 +4,7 @@
 // many at once; a layout's blobs are also re-hashed); every cosign tag and OCI referrer there.
 // Read-only: nothing is written, nothing is locked.
 
-import { FerryError, type BundleBlob, type BundleManifest, type Descriptor, type TrustedKey } from '@ferry/format-spec';
+import { FerryError, blobDescriptor, isManifestBlob, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import type { RegistryOptions } from '@ferry/oci';
 import { openTrusted } from './bundle.js';
 import type { RewriteRule } from './rewrite.js';
@@ -43,8 +43,6 @@ export interface CheckOptions {
   concurrency?: number;
 }
 
-const descOf = (b: Pick<BundleBlob, 'mediaType' | 'digest' | 'size'>): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
-
 export async function checkTarget(path: string, opts: CheckOptions): Promise<CheckReport> {
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
   const targets = await resolveTargets(opts.to, undefined, tm.loc.dir);
@@ -74,8 +72,7 @@ export async function checkLoaded(m: BundleManifest, targets: PushTargets, targe
     const k = `${sink.storeOf(repo)}\0${d}`;
     let p = asked.get(k);
     if (!p) {
-      const manifestKind = b.kind === 'manifest' || b.kind === 'index';
-      asked.set(k, (p = exists ? (manifestKind ? sink.hasManifest(repo, descOf(b)) : sink.blobPresence(repo, descOf(b)).then((s) => s === 'present')) : Promise.resolve(false)));
+      asked.set(k, (p = exists ? (isManifestBlob(b) ? sink.hasManifest(repo, blobDescriptor(b)) : sink.blobPresence(repo, blobDescriptor(b)).then((s) => s === 'present')) : Promise.resolve(false)));
     }
     return p;
   };

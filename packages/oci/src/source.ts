@@ -71,7 +71,7 @@ export interface ImageSink {
    *  (a cross-repo mount); false when the sink would need the bytes after all. */
   mountBlob(repository: string, desc: Descriptor, from: string): Promise<boolean>;
   hasManifest(repository: string, desc: Descriptor): Promise<boolean>;
-  /** The exact, verified bytes of a stored manifest (or of a manifest stored as a blob). */
+  /** The exact, verified bytes of a stored manifest or index. */
   getManifest(repository: string, desc: Descriptor): Promise<Buffer>;
   /** Store a manifest or index by digest; everything it references must be stored already. */
   putManifest(repository: string, desc: Descriptor, bytes: Buffer): Promise<void>;

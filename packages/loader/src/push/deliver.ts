@@ -4,7 +4,7 @@
 // of images and repositories share it.
 
 import { Readable } from 'node:stream';
-import { markVerified, type BundleBlob, type Descriptor } from '@ferry/format-spec';
+import { blobDescriptor, markVerified, type BundleBlob } from '@ferry/format-spec';
 import { noFollowReadStream } from '@ferry/oci';
 import { missingRepos, needsFile, placeKey, type PushState } from './plan.js';
 import type { SessionUpload } from './upload-session.js';
@@ -14,8 +14,6 @@ import type { VolumeLoop } from './volumes.js';
 /** A verified stream from a volume (with its bytes when it is small enough to be held), a file
  *  reassembled from segments, or a finished upload session. */
 export type DeliverySource = { stream: Readable; bytes?: Buffer } | { assembled: string } | { session: SessionUpload };
-
-const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
 
 /** Background work (cross-repo mounts) bounded by the run's concurrency; errors surface at drain. */
 export class TaskQueue {
@@ -72,7 +70,7 @@ export class Delivery {
     const sink = s.target.sink;
     let paths = this.pathsFor(b);
     const repos = missingRepos(s, b.digest);
-    const desc = descOf(b);
+    const desc = blobDescriptor(b);
     if ('session' in src) {
       // Its segments went into an upload session as they came: closing it makes the blob whole.
       await src.session.finish();
@@ -117,7 +115,7 @@ export class Delivery {
    */
   private async spread(b: BundleBlob, repos: readonly string[], first: string, bytes?: Buffer): Promise<void> {
     const sink = this.s.target.sink;
-    const desc = descOf(b);
+    const desc = blobDescriptor(b);
     for (const r of repos) {
       await this.queue.add(async () => {
         if (bytes) this.mark(r, b, await sink.putBlob(r, desc, markVerified(Readable.from([bytes], { objectMode: false }), b.digest)));

@@ -5,7 +5,7 @@
 
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError, isFerryError, type BundleBlob, type Descriptor } from '@ferry/format-spec';
+import { FerryError, blobDescriptor, isFerryError, isManifestBlob, type Descriptor } from '@ferry/format-spec';
 import { checkRegularFile, targetFsError, type TagRequest } from '@ferry/oci';
 import { checkClosure } from '../closure.js';
 import { imageNeeds, isPresent, volumesStillNeeded, type PushState } from './plan.js';
@@ -13,8 +13,6 @@ import { mapLimit } from '../map-limit.js';
 import type { VolumeLoop } from './volumes.js';
 import type { FileStatus, PushEvent, PushReport } from './types.js';
 
-const descOf = (b: Pick<BundleBlob, 'mediaType' | 'digest' | 'size'>): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
-const isManifestKind = (b: BundleBlob | undefined): b is BundleBlob => b !== undefined && (b.kind === 'manifest' || b.kind === 'index');
 
 type ImageResult = PushReport['images'][number] & { tags: TagRequest[]; referrerTagRequests: TagRequest[] };
 
@@ -33,15 +31,15 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
   const storeManifests = async (repo: string, digests: readonly string[], tagsRoot = false): Promise<void> => {
     for (const [n, d] of digests.entries()) {
       const b = s.blobs.get(d);
-      if (!isManifestKind(b)) continue;
+      if (!b || !isManifestBlob(b)) continue;
       // A root about to be tagged is stored by that tag's PUT (one request, not two).
       if (tagsRoot && n === digests.length - 1) continue;
       const k = `${repo}\0${d}`;
       let p = stored.get(k);
       if (!p) {
         stored.set(k, (p = (async () => {
-          if (await sink.hasManifest(repo, descOf(b))) return;
-          await sink.putManifest(repo, descOf(b), await read(repo)(descOf(b)));
+          if (await sink.hasManifest(repo, blobDescriptor(b))) return;
+          await sink.putManifest(repo, blobDescriptor(b), await read(repo)(blobDescriptor(b)));
         })()));
       }
       await p;
@@ -87,10 +85,10 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     const referrerTagRequests: TagRequest[] = [];
     for (const rt of ready) {
       if (s.taggedOk.has(rt.ref)) continue;
-      const d = descOf(rt.referrer);
+      const d = blobDescriptor(rt.referrer);
       referrerTagRequests.push({ repository: repo, tag: rt.tag, descriptor: d, bytes: await read(repo)(d) });
     }
-    const tags: TagRequest[] = img.tag && !s.taggedOk.has(ref) ? [{ repository: repo, tag: img.tag, descriptor: descOf(img), bytes: await read(repo)(descOf(img)) }] : [];
+    const tags: TagRequest[] = img.tag && !s.taggedOk.has(ref) ? [{ repository: repo, tag: img.tag, descriptor: blobDescriptor(img), bytes: await read(repo)(blobDescriptor(img)) }] : [];
     const move = s.retags.find((m) => m.ref === ref);
     results[i] = { ...base, status: 'loaded', referrers: ready.length, tags, referrerTagRequests, ...(move ? { retaggedFrom: move.from } : {}) };
   });

@@ -6,7 +6,7 @@
 // files count as done only when their content matches; tags that would move, and local files
 // that would be replaced, are found here so the operator sees them before saying yes.
 
-import { FerryError, MAX_IMAGE_MANIFEST_BYTES, isFerryError, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, blobDescriptor, isFerryError, isManifestBlob, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
 import { volumePath, type TrustedManifest } from '../bundle.js';
 import { mapNames, type TaggedReferrer } from './names.js';
 import { mapLimit } from '../map-limit.js';
@@ -64,8 +64,6 @@ export function isPresent(s: PushState, repository: string, digest: string): boo
 export function missingRepos(s: PushState, digest: string): string[] {
   return (s.wanted.get(digest) ?? []).filter((r) => !isPresent(s, r, digest));
 }
-
-
 
 /** A volume is here (a regular file), absent, or here but not something a volume can be. */
 export async function volumePresence(path: string): Promise<'present' | 'absent' | { code: 'INPUT_INVALID'; message: string }> {
@@ -164,7 +162,7 @@ async function planWith(
   const blobs = new Map(manifest.blobs.map((b) => [b.digest, b]));
   if (targets.kind === 'registry') {
     for (const b of manifest.blobs) {
-      if ((b.kind === 'manifest' || b.kind === 'index') && b.size > MAX_IMAGE_MANIFEST_BYTES) {
+      if (isManifestBlob(b) && b.size > MAX_IMAGE_MANIFEST_BYTES) {
         throw new FerryError('TARGET_ERROR', `manifest ${b.digest} is ${b.size} bytes; registries accept at most ${MAX_IMAGE_MANIFEST_BYTES} (distribution answers MANIFEST_INVALID); nothing was pushed`, { digest: b.digest });
       }
     }
@@ -234,7 +232,7 @@ async function planWith(
     const places = [...wanted].flatMap(([d, rs]) => rs.map((r) => ({ d, r }))).filter(({ d, r }) => !present.has(placeKey(stateRef, r, d)));
     await mapLimit(places, concurrency, async ({ d, r }) => {
       const b = blobs.get(d)!;
-      const state = await target.sink.blobPresence(r, { mediaType: b.mediaType, digest: d, size: b.size });
+      const state = await target.sink.blobPresence(r, blobDescriptor(b));
       if (state === 'present') present.add(placeKey(stateRef, r, d));
       else if (state === 'damaged') damaged.add(d);
     });

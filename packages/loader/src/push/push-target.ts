@@ -99,10 +99,11 @@ class RegistryTarget implements PushTarget {
     this.sink = new StagedManifestSink(this.registry, this.area);
   }
   async check(repository: string | undefined): Promise<boolean> {
-    const key = repository ?? '';
-    if (!this.checked.has(key)) {
-      if (repository) await this.registry.preflight(repository);
-      else await this.registry.client.ping();
+    // Reachable, TLS, credentials: once per run; push permission: once per repository asked.
+    for (const key of ['', ...(repository ? [repository] : [])]) {
+      if (this.checked.has(key)) continue;
+      if (key) await this.registry.preflight(key);
+      else await this.registry.ping();
       this.checked.add(key);
     }
     return true;

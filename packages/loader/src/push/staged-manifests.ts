@@ -11,24 +11,9 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { MAX_IMAGE_MANIFEST_BYTES, digestHex, isIndexMediaType, isManifestMediaType, readRegularFile, verifyBytes, type Descriptor } from '@ferry/format-spec';
+import { MAX_IMAGE_MANIFEST_BYTES, collectBytes, digestHex, isManifestOrIndexMediaType, readRegularFile, verifyBytes, type Descriptor } from '@ferry/format-spec';
 import { checkRegularFile, replaceFile, targetFsError, type BlobPresence, type BlobWriteResult, type FerryArea, type ImageSink, type RegistrySink, type TagRequest } from '@ferry/oci';
 
-const isManifestType = (t: string): boolean => isManifestMediaType(t) || isIndexMediaType(t);
-
-async function readCapped(stream: Readable, max: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const c of stream as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > max) {
-      stream.destroy();
-      break;
-    }
-    parts.push(c);
-  }
-  return Buffer.concat(parts, n);
-}
 
 export class StagedManifestSink implements ImageSink {
   readonly description: string;
@@ -74,7 +59,7 @@ export class StagedManifestSink implements ImageSink {
     let p = this.presence.get(k);
     if (!p) {
       p = (async (): Promise<BlobPresence> => {
-        if (isManifestType(desc.mediaType)) {
+        if (isManifestOrIndexMediaType(desc.mediaType)) {
           if (await this.hasManifest(repository, desc)) return 'present';
           return (await this.staged(desc)) ? 'present' : 'absent';
         }
@@ -93,12 +78,12 @@ export class StagedManifestSink implements ImageSink {
   }
 
   private async putBlobUncached(repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult> {
-    if (!isManifestType(desc.mediaType) || desc.size > MAX_IMAGE_MANIFEST_BYTES) return this.registry.putBlob(repository, desc, data);
+    if (!isManifestOrIndexMediaType(desc.mediaType) || desc.size > MAX_IMAGE_MANIFEST_BYTES) return this.registry.putBlob(repository, desc, data);
     if (await this.staged(desc)) {
       data.destroy(); // one staged copy serves every repository
       return 'exists';
     }
-    const bytes = await readCapped(data, desc.size);
+    const bytes = await collectBytes(data, desc.size, `manifest ${desc.digest} from the volume`);
     verifyBytes(bytes, desc.digest, desc.size, { where: `manifest ${desc.digest} from the volume` });
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -111,7 +96,7 @@ export class StagedManifestSink implements ImageSink {
 
   async mountBlob(repository: string, desc: Descriptor, from: string): Promise<boolean> {
     // A staged manifest serves every repository; it is PUT into each when its image is complete.
-    const ok = (isManifestType(desc.mediaType) && (await this.staged(desc)) !== undefined) || (await this.registry.mountBlob(repository, desc, from));
+    const ok = (isManifestOrIndexMediaType(desc.mediaType) && (await this.staged(desc)) !== undefined) || (await this.registry.mountBlob(repository, desc, from));
     if (ok) this.presence.set(this.key(repository, desc.digest), Promise.resolve('present'));
     return ok;
   }

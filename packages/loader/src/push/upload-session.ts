@@ -10,7 +10,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { FerryError, VerifyingStream, digestHex, isFerryError, type BlobSegment, type BundleBlob } from '@ferry/format-spec';
+import { FerryError, digestHex, verifying, isFerryError, type BlobSegment, type BundleBlob } from '@ferry/format-spec';
 import { checkRegularFile, noFollowReadStream, replaceFile, type FerryArea, type RegistrySink, type UploadSession } from '@ferry/oci';
 import { SegmentStore, layoutKey } from './segments.js';
 
@@ -139,7 +139,7 @@ export class SessionUpload {
   private async drainStaged(): Promise<void> {
     for (let g = this.next(); g && this.staged.isDone(g.index); g = this.next()) {
       // Staged bytes are verified again as they leave the disk (a power cut can damage them).
-      const from = noFollowReadStream(this.staged.part, { start: g.offset, end: g.offset + g.size - 1 }).pipe(new VerifyingStream(g.digest, g.size, { where: this.staged.part }));
+      const from = verifying(noFollowReadStream(this.staged.part, { start: g.offset, end: g.offset + g.size - 1 }), g.digest, g.size, { where: this.staged.part });
       try {
         await this.send(g, from);
       } catch (e) {

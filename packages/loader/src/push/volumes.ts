@@ -8,7 +8,7 @@
 // is read again from its volume in another pass — never from memory, never from a temp copy.
 
 import { Readable, Transform } from 'node:stream';
-import { FerryError, isFerryError, markVerified, readVolume, toFerryError, verifiedDigestOf, type BundleBlob } from '@ferry/format-spec';
+import { FerryError, collectBytes, isFerryError, markVerified, readVolume, toFerryError, verifiedDigestOf, type BundleBlob } from '@ferry/format-spec';
 import { blobNeeded, volumeFile, volumeNeeded, volumePresence, volumesStillNeeded, type PushState } from './plan.js';
 import type { SegmentStore } from './segments.js';
 import { SessionUpload } from './upload-session.js';
@@ -41,16 +41,6 @@ const MAX_PASSES = 3;
 /** Blobs up to this size are delivered in the background (memory: concurrency × this). */
 const SMALL_BLOB = 1 << 20;
 
-async function readWhole(src: Readable, size: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const c of src as AsyncIterable<Buffer>) {
-    n += c.length;
-    parts.push(c);
-  }
-  if (n !== size) throw new FerryError('INTERNAL', `read ${n} bytes of a ${size}-byte blob`);
-  return Buffer.concat(parts, n);
-}
 
 export function interrupted(): FerryError {
   return new FerryError('INTERRUPTED', 'interrupted; nothing was tagged that is incomplete; run the same command again to continue');
@@ -173,7 +163,7 @@ export async function loadVolumes(s: PushState, emit: (e: PushEvent) => void, si
               // Small blobs (configs, manifests, thin layers) are read whole — the reader has
               // verified them once the read ends — and delivered in the background, several
               // at once, while the volume streams on: per-blob latency overlaps instead of adding up.
-              const bytes = await readWhole(counted(stream), b.size);
+              const bytes = await collectBytes(counted(stream), b.size, b.digest);
               await queue.add(() => deliver(b, { stream: markVerified(Readable.from([bytes], { objectMode: false }), b.digest), bytes }));
             } else {
               await deliver(b, { stream: counted(stream) });

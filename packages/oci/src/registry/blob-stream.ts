@@ -5,7 +5,7 @@
 
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FerryError, VerifyingStream, type Descriptor } from '@ferry/format-spec';
+import { FerryError, verifying, type Descriptor } from '@ferry/format-spec';
 import { registryError, describeRef, type RegistryErrorContext } from './errors.js';
 import { header, type HttpResponse } from './transport.js';
 import type { RegistryClient } from './client.js';
@@ -98,10 +98,5 @@ export async function openResumableBlob(client: RegistryClient, repository: stri
   if (opts.hash === false) return stream;
   // The digest is checked by the one verifying stream (format-spec), which errors before it
   // ends on a mismatch; consumers that see it need not hash again.
-  const verifier = new VerifyingStream(desc.digest, desc.size, { where: `registry ${client.registry} (${describeRef(ctx)})` });
-  stream.on('error', (e) => verifier.destroy(e));
-  verifier.once('close', () => {
-    if (!stream.destroyed) stream.destroy();
-  });
-  return stream.pipe(verifier);
+  return verifying(stream, desc.digest, desc.size, { where: `registry ${client.registry} (${describeRef(ctx)})` });
 }

@@ -5,15 +5,12 @@
 // streaming and made visible only when they match.
 
 import type { Readable } from 'node:stream';
-import { FerryError, MAX_IMAGE_MANIFEST_BYTES, isIndexMediaType, isManifestMediaType, verifyBytes, type Descriptor } from '@ferry/format-spec';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, isManifestOrIndexMediaType, verifyBytes, type Descriptor } from '@ferry/format-spec';
 import type { BlobPresence, BlobWriteResult, ImageSink, TagRequest } from '../source.js';
 import { RegistryClient, RegistryClients } from './client.js';
 import { appendToUploadSession, checkPushAllowed, closeUploadSession, mountBlob, openUploadSession, pushBlob, putManifest, uploadSessionStatus, type UploadSession } from './upload.js';
 import { addToReferrersTagIndex, fetchReferrers, referrerDescriptor, subjectOf } from './referrers.js';
 import type { RegistryOptions } from './options.js';
-
-const isManifestType = (t: string): boolean => isManifestMediaType(t) || isIndexMediaType(t);
-
 
 export class RegistrySink implements ImageSink {
   readonly description: string;
@@ -27,9 +24,13 @@ export class RegistrySink implements ImageSink {
     this.client = clients.get(registry);
   }
 
-  /** Reachable, TLS trusted, credentials accepted, push allowed to `repository`. */
+  /** Reachable, TLS trusted, credentials accepted (GET /v2/). */
+  ping(): Promise<void> {
+    return this.client.ping();
+  }
+
+  /** Push allowed to `repository` (after ping()): an upload session opened and cancelled. */
   async preflight(repository: string): Promise<void> {
-    await this.client.ping();
     try {
       await checkPushAllowed(this.client, repository);
     } catch (e) {
@@ -46,7 +47,7 @@ export class RegistrySink implements ImageSink {
   async blobPresence(repository: string, desc: Descriptor): Promise<BlobPresence> {
     if (await this.client.blobExists(repository, desc.digest)) return 'present';
     // A manifest pushed by digest (by an earlier run or another client) counts as stored.
-    if (isManifestType(desc.mediaType) && (await this.hasManifest(repository, desc))) return 'present';
+    if (isManifestOrIndexMediaType(desc.mediaType) && (await this.hasManifest(repository, desc))) return 'present';
     return 'absent';
   }
 
@@ -114,4 +115,3 @@ export class RegistrySink implements ImageSink {
     this.ownsClients?.close();
   }
 }
-

@@ -7,7 +7,7 @@
 // single-request upload is never attempted.
 
 import { Readable } from 'node:stream';
-import { FerryError, VerifyingStream, sha256Digest, verifiedDigestOf, type Descriptor } from '@ferry/format-spec';
+import { FerryError, collectBytes, sha256Digest, verifiedDigestOf, verifying, type Descriptor } from '@ferry/format-spec';
 import { registryError, describeRef, type RegistryErrorContext } from './errors.js';
 import { header, readBody, type HttpResponse } from './transport.js';
 import { repositoryScope } from './auth.js';
@@ -64,30 +64,21 @@ function mismatch(ctx: RegistryErrorContext, desc: Descriptor, what: string): Fe
 
 /** Collect a small blob fully (the source is a verifying stream: it errors instead of ending wrong). */
 async function collect(data: Readable, desc: Descriptor, ctx: RegistryErrorContext): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const c of data as AsyncIterable<Buffer>) {
-    n += c.length;
-    parts.push(c);
-  }
-  if (n !== desc.size) throw mismatch(ctx, desc, `source gave ${n} bytes, expected ${desc.size}`);
-  return Buffer.concat(parts, n);
+  const buf = await collectBytes(data, desc.size, `blob ${desc.digest} for ${describeRef(ctx)}`);
+  if (buf.length !== desc.size) throw mismatch(ctx, desc, `source gave ${buf.length} bytes, expected ${desc.size}`);
+  return buf;
 }
 
 /** The one place upload bytes are checked: a source not verified upstream goes through a VerifyingStream. */
 function verified(data: Readable | Buffer, desc: Descriptor, ctx: RegistryErrorContext): Readable {
   const src = Buffer.isBuffer(data) ? Readable.from([data], { objectMode: false }) : data;
   if (verifiedDigestOf(src) === desc.digest) return src;
-  const v = new VerifyingStream(desc.digest, desc.size, { where: `the upload of ${describeRef(ctx)}` });
-  src.on('error', (e) => v.destroy(e));
-  v.on('close', () => {
-    if (!src.destroyed) src.destroy();
-  });
+  const v = verifying(src, desc.digest, desc.size, { where: `the upload of ${describeRef(ctx)}` });
   v.on('error', () => undefined); // surfaces when read
-  return src.pipe(v);
+  return v;
 }
 
-/** Hands out consecutive byte slices of one source as separate streams, hashing as it goes. */
+/** Hands out consecutive byte slices of one (verifying) source as separate streams. */
 class Slicer {
   private readonly it: AsyncIterator<Buffer>;
   private leftover: Buffer | undefined;
