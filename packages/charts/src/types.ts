@@ -14,6 +14,8 @@ export interface ChartDependency {
   tags?: string[];
   'import-values'?: unknown[];
   alias?: string;
+  /** Go's Dependency.Enabled (Helm sets it while resolving conditions; rarely in Chart.yaml). */
+  enabled?: boolean;
 }
 
 export interface ChartMaintainer {
@@ -72,6 +74,9 @@ export interface FoundImage {
   /** Path inside the chart, e.g. `values.yaml` or `templates/deployment.yaml`, or of a subchart. */
   file: string;
   line: number;
+  /** The reference names no tag (`latest` by default) or the tag `latest`: what it points at
+   *  may change between bundling and loading. */
+  unpinned?: 'latest' | 'missing';
 }
 
 /** What a source fetched, before archive.ts checked it. */
@@ -140,6 +145,8 @@ export interface RepoIndex {
   entries: Record<string, RepoIndexEntry[]>;
   serverInfo?: Record<string, unknown>;
   annotations?: Record<string, string>;
+  /** Go's IndexFile.PublicKeys (omitted when empty). */
+  publicKeys?: string[];
 }
 
 /** One chart version in index.yaml: every Chart.yaml field plus urls, created, digest. */
