@@ -1,1 +1,11 @@
 export * from './types.js';
+export {
+  checkChartArchive,
+  MAX_CHART_ARCHIVE_BYTES,
+  MAX_DECOMPRESSED_CHART_SIZE,
+  MAX_DECOMPRESSED_FILE_SIZE,
+  MAX_INFLATED_CHART_BYTES,
+  MAX_SUBCHART_DEPTH,
+  type CheckChartOptions,
+} from './archive.js';
+export { isStrictSemver, parseChartLock, parseChartYaml, sanitizeString } from './metadata.js';
