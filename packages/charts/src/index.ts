@@ -9,3 +9,4 @@ export {
   type CheckChartOptions,
 } from './archive.js';
 export { isStrictSemver, parseChartLock, parseChartYaml, sanitizeString } from './metadata.js';
+export { PACKAGE_MTIME, packageChartDir } from './package-dir.js';
