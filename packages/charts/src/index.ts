@@ -10,3 +10,4 @@ export {
 } from './archive.js';
 export { isStrictSemver, parseChartLock, parseChartYaml, sanitizeString } from './metadata.js';
 export { PACKAGE_MTIME, packageChartDir } from './package-dir.js';
+export { localCharts, MAX_PROVENANCE_BYTES } from './local-source.js';
