@@ -11,3 +11,12 @@ export {
 export { isStrictSemver, parseChartLock, parseChartYaml, sanitizeString } from './metadata.js';
 export { PACKAGE_MTIME, packageChartDir } from './package-dir.js';
 export { localCharts, MAX_PROVENANCE_BYTES } from './local-source.js';
+export {
+  OCI_ANNOTATIONS,
+  helmConfigBlob,
+  helmOciAnnotations,
+  helmOciArtifact,
+  parseHelmOciManifest,
+  type HelmOciArtifact,
+  type HelmOciManifest,
+} from './oci-artifact.js';
