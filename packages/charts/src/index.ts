@@ -20,3 +20,4 @@ export {
   type HelmOciArtifact,
   type HelmOciManifest,
 } from './oci-artifact.js';
+export { findChartImages } from './image-scan.js';
