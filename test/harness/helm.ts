@@ -374,9 +374,10 @@ function gpg(gnupgHome: string, args: string[]): Promise<string> {
 
 /**
  * A throwaway RSA signing key made by the real gpg in a temp GNUPGHOME, exported as the legacy
- * keyring files helm reads. RSA, not gpg's newer ed25519 default: helm 3's OpenPGP code
- * (golang.org/x/crypto/openpgp) does not read EdDSA keys. The gpg-agent that gpg started for this
- * GNUPGHOME is stopped and the GNUPGHOME deleted before this resolves.
+ * keyring files helm reads (helm 3.22 parses them with ProtonMail/go-crypto). RSA 2048 is named
+ * so the key type does not follow gpg's default (ed25519 from GnuPG 2.3 on), and it is quick to
+ * make. The gpg-agent that gpg started for this GNUPGHOME is stopped and the GNUPGHOME deleted
+ * before this resolves.
  */
 export async function makeSigningKeyring(o: { name?: string; email?: string } = {}): Promise<SigningKeyring> {
   const name = o.name ?? 'Ferry Test';
