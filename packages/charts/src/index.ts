@@ -21,3 +21,12 @@ export {
   type HelmOciManifest,
 } from './oci-artifact.js';
 export { findChartImages } from './image-scan.js';
+export {
+  GO_ZERO_TIME,
+  formatGoTime,
+  indexEntryFor,
+  mergeRepoIndex,
+  readIndexForMerge,
+  serializeRepoIndex,
+  type MergeOptions,
+} from './repo-index-write.js';

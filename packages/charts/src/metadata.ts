@@ -333,6 +333,15 @@ const METADATA: Shape = {
     dependencies: { t: 'slice', of: DEPENDENCY }, type: S,
   },
 };
+/** repo.ChartVersion: the embedded Metadata plus what the index adds (pkg/repo/index.go). */
+const CHART_VERSION: Shape = {
+  t: 'struct',
+  ptr: true,
+  fields: {
+    ...(METADATA as { fields: Record<string, Shape> }).fields,
+    urls: strings, created: { t: 'time' }, removed: B, digest: S, checksum: S, engine: S, tillerVersion: S, url: S,
+  },
+};
 const LOCK: Shape = { t: 'struct', ptr: true, fields: { generated: { t: 'time' }, digest: S, dependencies: { t: 'slice', of: DEPENDENCY } } };
 
 const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
@@ -629,6 +638,31 @@ export function parseChartLock(text: string, where: string, file = 'Chart.lock')
   if (typeof raw.digest === 'string' && raw.digest !== '') lock.digest = raw.digest;
   if (typeof raw.generated === 'string') lock.generated = raw.generated;
   return lock;
+}
+
+/**
+ * One index.yaml entry decoded as Helm decodes a repo.ChartVersion (strings stay strings, a
+ * number in a string field becomes one, unknown keys are dropped). `undefined` for a null
+ * entry (Helm skips those); throws a plain Error naming the field for what Helm cannot read.
+ */
+export function decodeIndexEntry(v: GoYaml, path: string): Record<string, unknown> | undefined {
+  try {
+    const d = decode(v, CHART_VERSION, path);
+    return d === NIL || d === undefined ? undefined : (d as Record<string, unknown>);
+  } catch (e) {
+    if (e instanceof YamlProblem) throw new Error(e.message);
+    throw e;
+  }
+}
+
+/** A GoYaml value as plain JSON-like data (interface{} after a JSON round trip). */
+export function goYamlToPlain(v: GoYaml, path: string): unknown {
+  try {
+    return toAny(v, path);
+  } catch (e) {
+    if (e instanceof YamlProblem) throw new Error(e.message);
+    throw e;
+  }
 }
 
 /** values.yaml must decode into map[string]interface{} for Helm to load the chart. */
