@@ -30,3 +30,4 @@ export {
   serializeRepoIndex,
   type MergeOptions,
 } from './repo-index-write.js';
+export { DirChartSink, MAX_INDEX_BYTES, type DirChartSinkOptions } from './sinks/dir.js';
