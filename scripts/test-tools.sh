@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the pinned Go clients the tests use as independent checks (never a dependency of Ferry
-# itself) into the git-ignored .tools/ directory, one directory per name@version so a version
-# bump rebuilds and an unchanged pin is skipped. Called by .ci/run and by the test harness.
+# Builds the pinned Go clients (cosign, crane, helm) the tests use as independent checks (never a
+# dependency of Ferry itself) into the git-ignored .tools/ directory, one directory per
+# name@version so a version bump rebuilds and an unchanged pin is skipped. Called by .ci/run and by the test harness.
 # Prints the bin directory on its last line.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,7 +11,12 @@ tools="${FERRY_TOOLS_DIR:-$root/.tools}"
 pins=(
   "cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5"
   "crane github.com/google/go-containerregistry/cmd/crane v0.22.1"
+  "helm helm.sh/helm/v3/cmd/helm v3.22.0"
 )
+# No chartmuseum pin: the Go module proxy reachable here answers 403 "This module version is not
+# available" for its version list and for v0.16.3, v0.16.4 and v0.16.5, under both the module path
+# its go.mod declares (helm.sh/chartmuseum) and github.com/helm/chartmuseum. A pin that cannot be
+# fetched would fail this whole script and with it every test that needs cosign, crane or helm.
 
 mkdir -p "$tools/bin"
 for pin in "${pins[@]}"; do

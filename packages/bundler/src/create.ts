@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import {
-  BUNDLE_MEDIA_TYPE,
+  BUNDLE_MEDIA_TYPE_V1,
   FerryError,
   MediaTypes,
   findPathConflict,
@@ -252,7 +252,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const indexBytes = layoutIndexBytes(images);
     const base: Omit<BundleManifest, 'volumes' | 'blobs'> = {
       schemaVersion: 1,
-      mediaType: BUNDLE_MEDIA_TYPE,
+      mediaType: BUNDLE_MEDIA_TYPE_V1,
       name: opts.name,
       created: (opts.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       tool: { name: 'ferry', version: VERSION },

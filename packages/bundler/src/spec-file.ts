@@ -18,6 +18,13 @@ export interface SpecImage {
   platforms?: string[];
 }
 
+/** A chart in the spec's mapping form (the string form is what --chart takes). */
+export interface SpecChart {
+  repo: string;
+  name: string;
+  version?: string;
+}
+
 export interface SpecFileEntry {
   /** Path or glob, absolute after loading. */
   source: string;
@@ -31,6 +38,10 @@ export interface BundleSpec {
   volumeSize?: string | number;
   platforms?: string[];
   images?: Array<string | SpecImage>;
+  /** Chart strings (local paths absolute after loading) or repo/name/version mappings. */
+  charts?: Array<string | SpecChart>;
+  chartDependencies?: boolean;
+  chartImages?: boolean;
   files?: Array<string | SpecFileEntry>;
   /** Absolute paths after loading. */
   publicKeys?: string[];
@@ -191,7 +202,7 @@ function explain(errors: readonly ErrorObject[], loc: Locator): string[] {
       text = `${display(path)}: ${hint ?? e.message ?? 'invalid'}`;
     } else if (e.keyword === 'type' && path.length === 0) {
       where = loc.at(path);
-      text = 'the spec file must be a mapping of fields (name, images, files, publicKeys, platforms, volumeSize, compressionLevel)';
+      text = 'the spec file must be a mapping of fields (name, images, charts, files, publicKeys, platforms, volumeSize, compressionLevel)';
     } else if (e.keyword === 'minItems' && (e.params as { limit: number }).limit === 1) {
       where = loc.at(path);
       text = `${display(path)}: must not be an empty list`;
@@ -223,6 +234,13 @@ function specError(lines: string[], file: string): FerryError {
   return new FerryError('SPEC_INVALID', shown.join('\n'), { file });
 }
 
+/** A chart string naming a local .tgz, chart directory or glob: not a URL (`https://`, `oci://`)
+ *  and not the `REPO-NAME/CHART@VERSION` form that names a Helm repositories.yaml entry. */
+export function isLocalChartSpec(s: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return false;
+  return !/^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*@[^/]+$/.test(s);
+}
+
 /** Absolute path for a spec-relative path; `~` is not expanded (a shell does that). */
 function fromSpec(dir: string, p: string): string {
   return resolve(dir, p);
@@ -235,7 +253,7 @@ function fromSpec(dir: string, p: string): string {
  */
 export function parseSpecText(text: string, file: string): BundleSpec {
   const src = text.replace(/^\uFEFF/, '');
-  if (src.trim() === '') throw specError([`${file}: the spec file is empty; it needs at least one of images, files or publicKeys`], file);
+  if (src.trim() === '') throw specError([`${file}: the spec file is empty; it needs at least one of images, charts, files or publicKeys`], file);
   const lines = new LineCounter();
   const isJson = /^\s*\{/.test(src);
   if (isJson) {
@@ -293,11 +311,13 @@ export function parseSpecText(text: string, file: string): BundleSpec {
     typeof img === 'string' ? fixSource(img, ['images', i]) : { ...img, source: fixSource(img.source, ['images', i, 'source']) },
   );
   if (problems.length) throw specError(problems, file);
+  const charts = spec.charts?.map((c) => (typeof c === 'string' && isLocalChartSpec(c) ? fromSpec(dir, c) : c));
   const files = spec.files?.map((f) => (typeof f === 'string' ? fromSpec(dir, f) : { ...f, source: fromSpec(dir, f.source) }));
   const publicKeys = spec.publicKeys?.map((p) => fromSpec(dir, p));
   return {
     ...spec,
     ...(images ? { images } : {}),
+    ...(charts ? { charts } : {}),
     ...(files ? { files } : {}),
     ...(publicKeys ? { publicKeys } : {}),
     specFile: resolve(file),

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FerryError } from '@ferry/format-spec';
-import { loadSpecFile, parseSpecText } from '../src/spec-file.js';
+import { isLocalChartSpec, loadSpecFile, parseSpecText } from '../src/spec-file.js';
 
 let root: string;
 
@@ -127,13 +127,13 @@ test('JSON specs get line:column too', async () => {
 }`);
   const lines = await problems(p);
   assert.ok(lines.includes(`${p}:3:55: images[0].platforms[1]: must match OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8 (got "windows")`), lines.join('\n'));
-  assert.ok(lines.includes(`${p}:5:3: extra: unknown field; allowed here: schemaVersion, name, volumeSize, platforms, images, files, publicKeys, compressionLevel`), lines.join('\n'));
+  assert.ok(lines.includes(`${p}:5:3: extra: unknown field; allowed here: schemaVersion, name, volumeSize, platforms, images, charts, chartDependencies, chartImages, files, publicKeys, compressionLevel`), lines.join('\n'));
   const syntax = await problems(await spec('syntax.json', '{\n  "images": ["a"],,\n}'));
   assert.match(syntax[0]!, /syntax\.json:2:19: not valid JSON/);
 });
 
 test('nothing to carry, wrong schemaVersion, empty and non-mapping files are refused', async () => {
-  assert.match((await problems(await spec('nothing.yaml', 'name: x\nimages: []\n')))[0]!, /must hold at least one of images, files or publicKeys/);
+  assert.match((await problems(await spec('nothing.yaml', 'name: x\nimages: []\n')))[0]!, /must hold at least one of images, charts, files or publicKeys/);
   assert.match((await problems(await spec('v2.yaml', 'schemaVersion: 2\nimages: [a]\n')))[0]!, /v2\.yaml:1:16: schemaVersion: must be 1/);
   assert.match((await problems(await spec('empty.yaml', '\n# only a comment\n')))[0]!, /empty/);
   const list = await problems(await spec('list.yaml', '- alpine\n'));
@@ -189,6 +189,43 @@ test('parseSpecText: alias bombs are refused, BOM tolerated', () => {
   const bomb = ['a: &a [x,x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'images: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]'].join('\n');
   assert.throws(() => parseSpecText(bomb, 'bomb.yaml'), (e: Error) => (e as FerryError).code === 'SPEC_INVALID');
   assert.equal(parseSpecText('\uFEFFimages: [alpine]\n', '/x/s.yaml').images, ['alpine']);
+});
+
+test('charts: strings and repo/name/version mappings; local chart paths resolve against the spec file, URLs and repo names do not', async () => {
+  const p = await spec('sub/charts.yaml', [
+    'charts:',
+    '  - https://charts.example.com/core@^2.0.0',
+    '  - oci://registry.example.com/charts/web:1.2.3',
+    '  - bitnami/redis@18.1.0',
+    '  - ./local/mychart',
+    '  - packaged/*.tgz',
+    '  - repo: https://charts.example.com/stable',
+    '    name: api',
+    "    version: '>=1.0.0 <2.0.0'",
+    'chartDependencies: true',
+    'chartImages: true',
+    '',
+  ].join('\n'));
+  const s = await loadSpecFile(p);
+  assert.equal(s.charts, [
+    'https://charts.example.com/core@^2.0.0',
+    'oci://registry.example.com/charts/web:1.2.3',
+    'bitnami/redis@18.1.0',
+    join(root, 'sub', 'local', 'mychart'),
+    join(root, 'sub', 'packaged', '*.tgz'),
+    { repo: 'https://charts.example.com/stable', name: 'api', version: '>=1.0.0 <2.0.0' },
+  ]);
+  assert.is(s.chartDependencies, true);
+  assert.is(s.chartImages, true);
+  assert.ok(isLocalChartSpec('charts/app-1.0.0.tgz') && isLocalChartSpec('/abs/chart') && !isLocalChartSpec('stable/app@1.0.0'));
+});
+
+test('charts: a mapping needs repo and name, an http(s) repo and a chart name', async () => {
+  const lines = await problems(await spec('badcharts.yaml', ['charts:', '  - repo: ftp://x', '    name: a', '  - name: b', '  - repo: https://x', '    name: ../evil', ''].join('\n')));
+  const text = lines.join('\n');
+  assert.match(text, /charts\[0\]\.repo: must be the chart repository URL/);
+  assert.match(text, /charts\[1\]: missing required field "repo"/);
+  assert.match(text, /charts\[2\]\.name: must be a chart name/);
 });
 
 test.run();

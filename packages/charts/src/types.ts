@@ -162,13 +162,8 @@ export interface RepoIndexEntry extends Partial<ChartMetadata> {
   [extra: string]: unknown;
 }
 
-/** Helm OCI media types (pkg/registry/constants.go). */
-export const HelmMediaTypes = {
-  config: 'application/vnd.cncf.helm.config.v1+json',
-  chart: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip',
-  provenance: 'application/vnd.cncf.helm.chart.provenance.v1.prov',
-  legacyChart: 'application/tar+gzip',
-} as const;
+/** Helm OCI media types (defined with the bundle format, which names them). */
+export { HelmMediaTypes } from '@ferry/format-spec';
 
 /** Helm's tag for a chart version: `+` is not allowed in an OCI tag, Helm writes `_`. */
 export function chartTag(version: string): string {

@@ -23,5 +23,5 @@ export {
   findPathConflict,
   type PathConflict,
 } from './bundle-paths.js';
-export { checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
+export { chartRefName, checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
 export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';

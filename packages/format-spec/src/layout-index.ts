@@ -1,10 +1,10 @@
 // The `index.json` every volume carries. Plain tools read it (`zstd -dc | tar -x`, then
 // `skopeo copy oci:DIR:REF`), so it must name exactly the images the signed manifest lists,
 // and nothing else: a hash match against layoutIndex only proves the signer chose these bytes,
-// not that they agree with images[]. One writer (layoutIndexBytes) and one check.
+// not that they agree with images[] and charts[]. One writer (layoutIndexBytes) and one check.
 
 import { FerryError } from './errors.js';
-import type { BundleImage, BundleManifest } from './manifest-types.js';
+import { chartsOf, type BundleChart, type BundleImage, type BundleManifest } from './manifest-types.js';
 import { MediaTypes, REF_NAME_ANNOTATION, type Descriptor } from './oci-types.js';
 import { printable } from './text.js';
 
@@ -13,13 +13,27 @@ export function imageRefName(img: Pick<BundleImage, 'repository' | 'tag' | 'dige
   return img.tag ? `${img.repository}:${img.tag}` : `${img.repository}@${img.digest}`;
 }
 
-/** The exact bytes of index.json for these images: compact JSON, keys in this order. */
-export function layoutIndexBytes(images: readonly BundleImage[]): Buffer {
-  const manifests: Descriptor[] = images.map((img) => ({
-    mediaType: img.mediaType,
-    digest: img.digest,
-    size: img.size,
-    annotations: { [REF_NAME_ANNOTATION]: imageRefName(img) },
+/** The name a chart's Helm OCI artifact has in the layout: `charts/NAME:TAG`, the tag as Helm
+ *  writes it (`+` as `_`), so `skopeo copy oci:DIR:charts/x:1.0.0` and `helm push` agree. */
+export function chartRefName(c: Pick<BundleChart, 'name' | 'version'>): string {
+  return `charts/${c.name}:${c.version.replaceAll('+', '_')}`;
+}
+
+/** One index.json entry per image, then per chart, in manifest order. */
+function layoutEntries(images: readonly BundleImage[], charts: readonly BundleChart[]): Array<{ what: string; mediaType: string; digest: string; size: number; name: string }> {
+  return [
+    ...images.map((img, i) => ({ what: `images[${i}]`, mediaType: img.mediaType, digest: img.digest, size: img.size, name: imageRefName(img) })),
+    ...charts.map((c, i) => ({ what: `charts[${i}]`, mediaType: c.manifest.mediaType, digest: c.manifest.digest, size: c.manifest.size, name: chartRefName(c) })),
+  ];
+}
+
+/** The exact bytes of index.json for these images and charts: compact JSON, keys in this order. */
+export function layoutIndexBytes(images: readonly BundleImage[], charts: readonly BundleChart[] = []): Buffer {
+  const manifests: Descriptor[] = layoutEntries(images, charts).map((e) => ({
+    mediaType: e.mediaType,
+    digest: e.digest,
+    size: e.size,
+    annotations: { [REF_NAME_ANNOTATION]: e.name },
   }));
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
 }
@@ -58,24 +72,23 @@ export function checkLayoutIndex(bytes: Buffer, manifest: BundleManifest, where:
   if (doc.mediaType !== MediaTypes.ociIndex) fail(`mediaType is ${show(doc.mediaType)}, not ${MediaTypes.ociIndex}`);
   const list = doc.manifests;
   if (!Array.isArray(list)) return fail('manifests is not an array');
-  const images = manifest.images;
-  for (let i = 0; i < Math.max(list.length, images.length); i++) {
+  const entries = layoutEntries(manifest.images, chartsOf(manifest));
+  for (let i = 0; i < Math.max(list.length, entries.length); i++) {
     const d: unknown = list[i];
-    const img = images[i];
-    if (!img) return fail(`manifests[${i}] (${show(isObject(d) ? d.digest : d)}) is not an image of the bundle (the manifest lists ${images.length})`);
-    if (d === undefined) return fail(`images[${i}] ${printable(imageRefName(img))} is missing (index.json lists ${list.length} entries)`);
+    const img = entries[i];
+    if (!img) return fail(`manifests[${i}] (${show(isObject(d) ? d.digest : d)}) is not an image or chart of the bundle (the manifest lists ${entries.length})`);
+    if (d === undefined) return fail(`${img.what} ${printable(img.name)} is missing (index.json lists ${list.length} entries)`);
     if (!isObject(d)) return fail(`manifests[${i}] is not an object`);
     const k = keysProblem(d, ['mediaType', 'digest', 'size', 'annotations']);
     if (k) fail(`manifests[${i}] ${k}`);
-    if (d.digest !== img.digest) fail(`manifests[${i}].digest is ${show(d.digest)}, images[${i}] is ${img.digest}`);
-    if (d.mediaType !== img.mediaType) fail(`manifests[${i}].mediaType is ${show(d.mediaType)}, images[${i}] has ${img.mediaType}`);
-    if (d.size !== img.size) fail(`manifests[${i}].size is ${show(d.size)}, images[${i}] has ${img.size}`);
+    if (d.digest !== img.digest) fail(`manifests[${i}].digest is ${show(d.digest)}, ${img.what} is ${img.digest}`);
+    if (d.mediaType !== img.mediaType) fail(`manifests[${i}].mediaType is ${show(d.mediaType)}, ${img.what} has ${img.mediaType}`);
+    if (d.size !== img.size) fail(`manifests[${i}].size is ${show(d.size)}, ${img.what} has ${img.size}`);
     const a = d.annotations;
     if (!isObject(a)) return fail(`manifests[${i}].annotations is not an object`);
     const ak = keysProblem(a, [REF_NAME_ANNOTATION]);
     if (ak) fail(`manifests[${i}].annotations ${ak}`);
-    const name = imageRefName(img);
-    if (a[REF_NAME_ANNOTATION] !== name) fail(`manifests[${i}] is named ${show(a[REF_NAME_ANNOTATION])}, images[${i}] is ${printable(name)}`);
+    if (a[REF_NAME_ANNOTATION] !== img.name) fail(`manifests[${i}] is named ${show(a[REF_NAME_ANNOTATION])}, ${img.what} is ${printable(img.name)}`);
   }
-  if (!bytes.equals(layoutIndexBytes(images))) fail('the same entries, but not in the exact form Ferry writes (spacing, key order, escapes or duplicate keys)');
+  if (!bytes.equals(layoutIndexBytes(manifest.images, chartsOf(manifest)))) fail('the same entries, but not in the exact form Ferry writes (spacing, key order, escapes or duplicate keys)');
 }

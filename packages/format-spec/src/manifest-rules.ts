@@ -1,14 +1,15 @@
 // The rules of a bundle manifest that its JSON Schema cannot say: every string free of control
 // characters, volume numbering, the plan (validatePlan), references between images, referrers,
-// files, keys and blobs, the names things are loaded under, and carried paths. A manifest that
+// charts, files, keys and blobs, the names things are loaded under, and carried paths. A manifest that
 // passes can be loaded to the end: nothing in it refers to what is not there, nothing would be
 // written under two names, and nothing can be written outside the target.
 
 import { bundlePathProblem, findPathConflict } from './bundle-paths.js';
 import { digestHex } from './digest.js';
 import { FerryError } from './errors.js';
-import { imageRefName } from './layout-index.js';
-import type { BlobKind, BundleBlob, BundleManifest } from './manifest-types.js';
+import { chartRefName, imageRefName } from './layout-index.js';
+import { chartsOf, type BlobKind, type BundleBlob, type BundleManifest } from './manifest-types.js';
+import { HelmMediaTypes } from './oci-types.js';
 import { validatePlan, volumeFileName } from './plan.js';
 import { hasControlCharacters, printable } from './text.js';
 
@@ -107,6 +108,42 @@ export function checkManifestRules(m: BundleManifest, where: string): void {
       if (prev?.image) fail(`${what} would be tagged ${show(name)}, which is the name of ${prev.what}`);
       if (prev && prev.digest !== r.digest) fail(`${prev.what} and ${what} would both be tagged ${show(name)}, with different content (${prev.digest} and ${r.digest})`);
       if (!prev) names.set(name, { what, digest: r.digest, image: false });
+    }
+  }
+
+  // Charts: a Helm OCI artifact whose blobs are all carried, the chart archive (and provenance)
+  // among them with Helm's media types, one chart per name and version, and a layout name
+  // (charts/NAME:TAG) no image has.
+  const charts = chartsOf(m);
+  const versions = new Map<string, string>();
+  for (const [i, c] of charts.entries()) {
+    const what = `charts[${i}] (${show(`${c.name}@${c.version}`)})`;
+    for (const d of c.blobs) {
+      const b = need(d, what);
+      if (CARGO_KINDS.includes(b.kind)) fail(`${what} needs ${d}, which is a blob of kind ${b.kind}: chart content is never a carried file or key`);
+    }
+    if (new Set(c.blobs).size !== c.blobs.length) fail(`${what}.blobs lists a digest twice`);
+    if (c.blobs[c.blobs.length - 1] !== c.manifest.digest) fail(`${what}.blobs must end with its manifest ${c.manifest.digest}`);
+    const root = blobs.get(c.manifest.digest)!;
+    if (root.kind !== 'manifest' || root.size !== c.manifest.size || root.mediaType !== c.manifest.mediaType) fail(`${what}.manifest differs from its blob entry (kind, size or mediaType)`);
+    const archive = c.blobs.includes(c.digest) ? blobs.get(c.digest)! : fail(`${what}: its archive ${c.digest} is not one of its blobs`);
+    if (archive.size !== c.size) fail(`${what}.size differs from its archive's blob entry (${c.size} and ${archive.size} bytes)`);
+    if (archive.mediaType !== HelmMediaTypes.chart && archive.mediaType !== HelmMediaTypes.legacyChart) fail(`${what}: its archive has media type ${show(archive.mediaType)}, not ${HelmMediaTypes.chart}`);
+    if (c.provenance) {
+      const p = c.blobs.includes(c.provenance.digest) ? blobs.get(c.provenance.digest)! : fail(`${what}: its provenance ${c.provenance.digest} is not one of its blobs`);
+      if (p.size !== c.provenance.size || p.mediaType !== HelmMediaTypes.provenance) fail(`${what}.provenance differs from its blob entry (size or mediaType)`);
+    }
+    const key = `${c.name}@${c.version}`;
+    const prev = versions.get(key);
+    if (prev) fail(`${prev} and charts[${i}] are both ${show(key)}`);
+    versions.set(key, `charts[${i}]`);
+    const ref = chartRefName(c);
+    const clash = names.get(ref);
+    if (clash) fail(`${what} is named ${show(ref)} in the layout, which is the name of ${clash.what}`);
+  }
+  for (const [i, c] of charts.entries()) {
+    for (const parent of c.requiredBy ?? []) {
+      if (!versions.has(parent)) fail(`charts[${i}].requiredBy names ${show(parent)}, which is not a chart of this bundle`);
     }
   }
 

@@ -1,10 +1,15 @@
-// TypeScript view of schemas/bundle-manifest.schema.json (format version 1).
+// TypeScript view of schemas/bundle-manifest.schema.json (format versions 1 and 2).
 // docs/format.md is the normative text; keep the three in step.
 
 import type { Platform } from './oci-types.js';
 
-export const BUNDLE_SCHEMA_VERSION = 1;
-export const BUNDLE_MEDIA_TYPE = 'application/vnd.ferry.bundle.manifest.v1+json';
+/** Version 1: images, files, keys. Version 2 adds charts[]. A writer uses the lowest version
+ *  that can say what the bundle holds, so a chart-less bundle still loads with a v1 loader. */
+export const BUNDLE_SCHEMA_VERSION = 2;
+export const BUNDLE_MEDIA_TYPE = 'application/vnd.ferry.bundle.manifest.v2+json';
+export const BUNDLE_MEDIA_TYPE_V1 = 'application/vnd.ferry.bundle.manifest.v1+json';
+/** schemaVersion -> mediaType, for every version this reader reads. */
+export const BUNDLE_FORMATS: Readonly<Record<number, string>> = { 1: BUNDLE_MEDIA_TYPE_V1, 2: BUNDLE_MEDIA_TYPE };
 
 export type SignatureAlgorithm = 'ecdsa-p256' | 'ed25519';
 
@@ -109,14 +114,45 @@ export interface BundleKey {
   fingerprint: string;
 }
 
+/** A Helm chart: its `.tgz` (and `.prov`) as content-addressed blobs, and the same chart as a
+ *  Helm OCI artifact in the layout (config, chart layer, prov layer), so `helm pull oci://` and
+ *  plain OCI tools see it and the loader can publish it to any chart destination. */
+export interface BundleChart {
+  /** Chart.yaml name (also the file name `name-version.tgz` in a classic repository). */
+  name: string;
+  /** SemVer 2 version, `+build` included (the OCI tag has `_` for `+`). */
+  version: string;
+  appVersion?: string;
+  /** Chart.yaml apiVersion. */
+  apiVersion: 'v1' | 'v2';
+  description?: string;
+  /** As the user asked for it: `https://repo/name@range`, `oci://…`, a local path. */
+  source: string;
+  /** The chart archive (`.tgz`): a blob of this bundle with the Helm chart layer media type. */
+  digest: string;
+  size: number;
+  /** The `.prov` provenance file, when the source had one. */
+  provenance?: { digest: string; size: number };
+  /** When the chart was published (the source index's `created`), else when it was bundled. */
+  created: string;
+  /** The Helm OCI artifact manifest (its layers are the chart and the provenance). */
+  manifest: { digest: string; size: number; mediaType: string };
+  /** Every blob of the artifact, children first, the manifest last. */
+  blobs: string[];
+  /** Set for a dependency carried because other charts need it: their `name@version`. */
+  requiredBy?: string[];
+  /** Image references found in the chart's values and templates (`--chart-images`). */
+  images?: Array<{ reference: string; file: string; line: number }>;
+}
+
 export interface BundleVolume {
   index: number;
   file: string;
 }
 
 export interface BundleManifest {
-  schemaVersion: 1;
-  mediaType: typeof BUNDLE_MEDIA_TYPE;
+  schemaVersion: 1 | 2;
+  mediaType: typeof BUNDLE_MEDIA_TYPE | typeof BUNDLE_MEDIA_TYPE_V1;
   name: string;
   created: string;
   tool: { name: 'ferry'; version: string };
@@ -132,6 +168,13 @@ export interface BundleManifest {
   images: BundleImage[];
   files: BundleFile[];
   keys: BundleKey[];
+  /** Format version 2 only (absent in version 1: read it with chartsOf). */
+  charts?: BundleChart[];
   /** Write order: every blob exactly once. */
   blobs: BundleBlob[];
+}
+
+/** The charts of a manifest of any version (version 1 has none). */
+export function chartsOf(m: Pick<BundleManifest, 'charts'>): readonly BundleChart[] {
+  return m.charts ?? [];
 }

@@ -17,6 +17,16 @@ export const MediaTypes = {
   octetStream: 'application/octet-stream',
 } as const;
 
+/** Helm OCI media types (helm pkg/registry/constants.go); the bundle format names them, so they
+ *  live here and @ferry/charts re-exports them. */
+export const HelmMediaTypes = {
+  config: 'application/vnd.cncf.helm.config.v1+json',
+  chart: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip',
+  provenance: 'application/vnd.cncf.helm.chart.provenance.v1.prov',
+  /** Charts pushed before Helm 3.7: pulled with a warning, never written. */
+  legacyChart: 'application/tar+gzip',
+} as const;
+
 export const INDEX_MEDIA_TYPES: readonly string[] = [MediaTypes.ociIndex, MediaTypes.dockerManifestList];
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [MediaTypes.ociManifest, MediaTypes.dockerManifest];
 

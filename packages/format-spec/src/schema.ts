@@ -8,7 +8,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { FerryError } from './errors.js';
 import { bundlePathProblem } from './bundle-paths.js';
 import { checkManifestRules, findControlCharacter } from './manifest-rules.js';
-import { BUNDLE_MEDIA_TYPE, BUNDLE_SCHEMA_VERSION, type BundleManifest } from './manifest-types.js';
+import { BUNDLE_FORMATS, type BundleManifest } from './manifest-types.js';
 import { printable } from './text.js';
 
 /** Root of the repository's schemas/ directory (same relative place from src/ and dist/). */
@@ -72,10 +72,12 @@ export function parseManifest(bytes: Uint8Array, where: string): BundleManifest 
     throw new FerryError('SCHEMA_INVALID', `${where}: not a JSON object`, { file: where });
   }
   const head = doc as { schemaVersion?: unknown; mediaType?: unknown };
-  if (head.schemaVersion !== BUNDLE_SCHEMA_VERSION || head.mediaType !== BUNDLE_MEDIA_TYPE) {
+  const known = typeof head.schemaVersion === 'number' ? BUNDLE_FORMATS[head.schemaVersion] : undefined;
+  if (known === undefined || head.mediaType !== known) {
+    const reads = Object.entries(BUNDLE_FORMATS).map(([v, mt]) => `schemaVersion ${v} (${mt})`).join(', ');
     throw new FerryError(
       'SCHEMA_VERSION_UNSUPPORTED',
-      `${where}: bundle format ${JSON.stringify(head.mediaType ?? null)} schemaVersion ${JSON.stringify(head.schemaVersion ?? null)} is not one this Ferry reads (it reads schemaVersion ${BUNDLE_SCHEMA_VERSION}, ${BUNDLE_MEDIA_TYPE})`,
+      `${where}: bundle format ${JSON.stringify(head.mediaType ?? null)} schemaVersion ${JSON.stringify(head.schemaVersion ?? null)} is not one this Ferry reads (it reads ${reads})`,
       { file: where },
     );
   }

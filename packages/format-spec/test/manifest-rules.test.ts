@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { isFerryError } from '../src/errors.js';
-import { BUNDLE_MEDIA_TYPE, type BundleManifest } from '../src/manifest-types.js';
+import { BUNDLE_MEDIA_TYPE_V1, type BundleManifest } from '../src/manifest-types.js';
 import { findControlCharacter } from '../src/manifest-rules.js';
 import { SCHEMAS_DIR, newAjv, validateManifest } from '../src/schema.js';
 
@@ -19,7 +19,7 @@ const LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
 function rich(): BundleManifest {
   return {
     schemaVersion: 1,
-    mediaType: BUNDLE_MEDIA_TYPE,
+    mediaType: BUNDLE_MEDIA_TYPE_V1,
     name: 'rich',
     created: '2026-11-26T00:00:00Z',
     tool: { name: 'ferry', version: '0.1.0' },

@@ -1,13 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseManifest, isFerryError, BUNDLE_MEDIA_TYPE, type BundleManifest } from '../src/index.js';
+import { parseManifest, isFerryError, BUNDLE_MEDIA_TYPE_V1, type BundleManifest } from '../src/index.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 
 function good(): BundleManifest {
   return {
     schemaVersion: 1,
-    mediaType: BUNDLE_MEDIA_TYPE,
+    mediaType: BUNDLE_MEDIA_TYPE_V1,
     name: 'b',
     created: '2026-11-26T00:00:00Z',
     tool: { name: 'ferry', version: '0.1.0' },
@@ -38,7 +38,7 @@ test('a well-formed manifest parses', () => {
 });
 
 test('unknown versions are refused with the version named', () => {
-  refuses({ ...good(), schemaVersion: 2 }, 'SCHEMA_VERSION_UNSUPPORTED', /schemaVersion 2/);
+  refuses({ ...good(), schemaVersion: 3 }, "SCHEMA_VERSION_UNSUPPORTED", /schemaVersion 3/);
   refuses({ ...good(), mediaType: 'application/x' }, 'SCHEMA_VERSION_UNSUPPORTED', /application\/x/);
   refuses([], 'SCHEMA_INVALID', /not a JSON object/);
   assert.throws(() => parseManifest(Buffer.from('{nope'), 'm'), (e: unknown) => isFerryError(e, 'SCHEMA_INVALID'));

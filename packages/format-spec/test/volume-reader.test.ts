@@ -495,7 +495,7 @@ test('index.json must say exactly what images[] says, even when it matches layou
   const ok = withIndex(good);
   assert.is((await read(await volumeFile(ok.entries), { manifest: ok.m, manifestBytes: ok.mb })).error, undefined);
   const cases: Array<[string, Buffer, RegExp]> = [
-    ['an extra image', idx([entry, { ...entry, digest: sha(A), annotations: { 'org.opencontainers.image.ref.name': 'evil:latest' } }]), /manifests\[1\] \("sha256:[a-f0-9]+"\) is not an image of the bundle/],
+    ['an extra image', idx([entry, { ...entry, digest: sha(A), annotations: { 'org.opencontainers.image.ref.name': 'evil:latest' } }]), /manifests\[1\] \("sha256:[a-f0-9]+"\) is not an image or chart of the bundle/],
     ['no image', idx([]), /images\[0\] team\/app:1 is missing/],
     ['another digest', idx([{ ...entry, digest: sha(A) }]), /manifests\[0\]\.digest is "sha256:[a-f0-9]+", images\[0\] is sha256:/],
     ['another name', idx([{ ...entry, annotations: { 'org.opencontainers.image.ref.name': 'team/app:2' } }]), /manifests\[0\] is named "team\/app:2", images\[0\] is team\/app:1/],
