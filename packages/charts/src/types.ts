@@ -89,6 +89,8 @@ export interface FetchedChart {
   oci?: { manifest: Buffer; manifestMediaType: string; config: Buffer };
   /** The `created` time the repository index gave the entry (for the OCI annotation). */
   created?: string;
+  /** What the source noticed and the operator should hear (a range resolved, no index digest, entries skipped). */
+  notes?: string[];
 }
 
 /** One chart to deliver: the bytes any destination may need, all verified by the caller. */
@@ -128,14 +130,20 @@ export interface ChartSink {
   /** `oci://host/path`, `chartmuseum+https://host`, … without credentials. */
   readonly description: string;
   readonly kind: 'oci' | 'chartmuseum' | 'artifactory' | 'dir';
-  /** Reachable, credentials work, writing allowed (before the operator is asked). */
-  preflight(): Promise<void>;
+  /**
+   * Reachable, credentials work, writing allowed (before the operator is asked). `charts`, when
+   * given, are the charts that will be put: a sink whose permissions are per repository (OCI:
+   * one repository per chart name) checks each.
+   */
+  preflight(charts?: ReadonlyArray<Pick<ChartUpload, 'name' | 'version'>>): Promise<void>;
   check(chart: Pick<ChartUpload, 'name' | 'version' | 'digest'>): Promise<ChartPresence>;
   put(chart: ChartUpload, opts: ChartPutOptions): Promise<'uploaded' | 'skipped'>;
   /** Where users get it from, e.g. `oci://host/path/name` or `http://host/charts/name-1.0.0.tgz`. */
   locationOf(chart: Pick<ChartUpload, 'name' | 'version'>): string;
   finish(): Promise<void>;
   close(): Promise<void>;
+  /** What the sink noticed that the operator should hear (a reindex the server refused, …). */
+  readonly notes?: readonly string[];
 }
 
 /** A chart repository's index.yaml (pkg/repo/index.go IndexFile). */

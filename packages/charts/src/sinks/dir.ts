@@ -34,11 +34,10 @@ import {
   type DirLock,
   type FerryArea,
 } from '@ferry/oci';
+import { MAX_INDEX_BYTES } from '../repo-index-read.js';
 import { indexEntryFor, mergeRepoIndex, readIndexForMerge, serializeRepoIndex } from '../repo-index-write.js';
 import { chartFileName, type ChartMetadata, type ChartPresence, type ChartPutOptions, type ChartSink, type ChartUpload, type RepoIndex } from '../types.js';
 
-/** An index.yaml larger than this is not one Ferry merges into (Bitnami's whole index is ~20 MiB). */
-export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
 export interface DirChartSinkOptions {
   /** Absolute base URL the directory is served at: index urls become `<baseUrl>/<file>`, and

@@ -1,7 +1,9 @@
 // HTTP to one registry over node:http/https: keep-alive agents, TLS with the system roots plus
 // configured CA files, insecure hosts (HTTPS without verification, else plain HTTP, like
 // docker's insecure-registries), redirects that never carry Authorization to another host,
-// and retries with backoff on 429/5xx and dropped connections.
+// and retries with backoff on 429/5xx and dropped connections. The same layer serves a plain
+// HTTP(S) origin such as a chart repository (`fixedBase`): then there is no `/v2/` probe, the
+// URL's scheme is used as given, and messages name the peer by `noun`.
 
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -32,6 +34,14 @@ export interface TransportOptions {
   userAgent: string;
   /** Told about every retry (for progress/log lines; carries no credentials). */
   onRetry?: (info: { url: string; attempt: number; delayMs: number; reason: string }) => void;
+  /**
+   * Not a registry but a plain HTTP(S) origin (a chart repository): requests go to this URL's
+   * scheme, host and port, with no `/v2/` probe; `insecure` then only skips TLS verification
+   * (no fallback to plain HTTP: the URL says which).
+   */
+  fixedBase?: URL;
+  /** What the peer is called in messages (default `registry`; e.g. `chart repository`). */
+  noun?: string;
 }
 
 export interface HttpRequest {
@@ -99,15 +109,15 @@ function systemCas(): string[] {
   return out;
 }
 
-function tlsHint(registry: string, e: unknown): string {
+function tlsHint(noun: string, registry: string, fixed: boolean, e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code ?? '';
   if (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(String((e as Error).message))) {
-    return `registry ${registry} did not answer with TLS (is it a plain HTTP registry? then name it as an insecure registry)`;
+    return `${noun} ${registry} did not answer with TLS (is it a plain HTTP ${noun}? then ${fixed ? 'give its http:// URL' : 'name it as an insecure registry'})`;
   }
   // The code alone (UNABLE_TO_VERIFY_LEAF_SIGNATURE) does not say "certificate"; node's text does.
   const text = String((e as Error).message ?? '');
   const what = code && text && !text.includes(code) ? `${code}: ${text}` : code || text;
-  return `TLS connection to registry ${registry} failed: ${what} (give its CA with --ca-file, or name it as an insecure registry to skip verification)`;
+  return `TLS connection to ${noun} ${registry} failed: ${what} (give its CA with --ca-file, or name it as an insecure ${fixed ? 'host' : 'registry'} to skip verification)`;
 }
 
 export class Transport {
@@ -117,8 +127,12 @@ export class Transport {
   /** For redirects to other hosts (blob storage): verified TLS with the same trust roots. */
   private foreign?: { https: https.Agent; http: http.Agent };
 
+  /** What the peer is called in messages: `registry`, or e.g. `chart repository`. */
+  readonly noun: string;
+
   constructor(readonly registry: string, readonly apiHost: string, readonly opts: TransportOptions) {
     this.slots = new Semaphore(opts.concurrency);
+    this.noun = opts.noun ?? 'registry';
   }
 
   private async secureContext(): Promise<SecureContext> {
@@ -127,7 +141,7 @@ export class Transport {
       try {
         extra.push(await readFile(f, 'utf8'));
       } catch (e) {
-        throw registryError('REGISTRY_TLS', { registry: this.registry }, `cannot read CA file ${f} for registry ${this.registry}: ${(e as Error).message}`, { cause: e });
+        throw registryError('REGISTRY_TLS', { registry: this.registry }, `cannot read CA file ${f} for ${this.noun} ${this.registry}: ${(e as Error).message}`, { cause: e });
       }
     }
     return tls.createSecureContext({ ca: [...systemCas(), ...extra] });
@@ -144,7 +158,10 @@ export class Transport {
     this.foreign = { https: new https.Agent({ ...common, secureContext: sc }), http: new http.Agent(common) };
   }
 
-  /** `https://host` or, for an insecure host that does not speak TLS, `http://host`. Probed once. */
+  /**
+   * `https://host` or, for an insecure host that does not speak TLS, `http://host`. Probed once.
+   * With `fixedBase`: that URL's origin, unprobed.
+   */
   baseUrl(): Promise<URL> {
     // A failed probe (registry down) is not remembered: the next request probes again.
     this.base ??= this.detectBase().catch((e: unknown) => {
@@ -156,6 +173,7 @@ export class Transport {
 
   private async detectBase(): Promise<URL> {
     await this.init();
+    if (this.opts.fixedBase) return new URL(`${this.opts.fixedBase.origin}/`);
     const httpsUrl = new URL(`https://${this.apiHost}/`);
     if (!this.opts.insecure) return httpsUrl;
     try {
@@ -177,10 +195,10 @@ export class Transport {
 
   private netError(e: unknown, ctx: RegistryErrorContext): Error {
     const prefix = ctx.repository ? `${describeRef(ctx)}: ` : '';
-    if (isTlsError(e)) return registryError('REGISTRY_TLS', ctx, prefix + tlsHint(this.registry, e), { cause: e });
+    if (isTlsError(e)) return registryError('REGISTRY_TLS', ctx, prefix + tlsHint(this.noun, this.registry, this.opts.fixedBase !== undefined, e), { cause: e });
     const err = e as NodeJS.ErrnoException;
     const what = err.code ? `${err.code}${err.message && !err.message.includes(err.code) ? ` ${err.message}` : ''}` : err.message;
-    return registryError('REGISTRY_ERROR', ctx, `${prefix}cannot reach registry ${this.registry} (${redact(String(what))})`, { cause: e });
+    return registryError('REGISTRY_ERROR', ctx, `${prefix}cannot reach ${this.noun} ${this.registry} (${redact(String(what))})`, { cause: e });
   }
 
   /** One attempt, following redirects for GET/HEAD. */

@@ -1,0 +1,206 @@
+// Charts into ChartMuseum (helm/chartmuseum): `chartmuseum+http(s)://HOST[:PORT][/PATH]`, PATH
+// being a multitenant repository prefix (`/api/<PATH>/charts`, served at `/<PATH>/index.yaml`).
+// Upload is `POST /api/charts` with a multipart/form-data body (fields `chart` and `prov`), or
+// the raw .tgz when there is no provenance. The server refuses an existing version (409)
+// unless `?force` (and it was not started with --disable-force-overwrite) or --allow-overwrite;
+// because --allow-overwrite would silently replace a different chart, every put looks first
+// (HEAD /api/charts/<name>/<version>, then the stored .tgz is hashed) and a different chart is
+// a CHART_CONFLICT unless forced. Same bytes already there: 'skipped'.
+
+import { randomBytes } from 'node:crypto';
+import { FerryError, printable, sha256Digest } from '@ferry/format-spec';
+import { ChartHttp, showUrl, type ChartHttpOptions } from '../http.js';
+import { MAX_CHART_BYTES } from '../http-repo-source.js';
+import { chartFileName, type ChartPresence, type ChartPutOptions, type ChartSink, type ChartUpload } from '../types.js';
+
+export interface ChartmuseumSinkOptions extends ChartHttpOptions {
+  /** ChartMuseum's --chart-post-form-field-name (default `chart`). */
+  chartField?: string;
+  /** ChartMuseum's --prov-post-form-field-name (default `prov`). */
+  provField?: string;
+}
+
+/** `chartmuseum+http(s)://HOST[:PORT][/PATH]` → the server URL and the tenant path (may be empty). */
+export function parseChartmuseumDestination(dest: string): { server: URL; tenant: string } {
+  const m = /^chartmuseum\+(https?:\/\/.*)$/i.exec(dest.trim());
+  if (!m) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": expected chartmuseum+https://HOST[:PORT][/PATH]`);
+  let u: URL;
+  try {
+    u = new URL(m[1]!);
+  } catch {
+    throw new FerryError('USAGE', `chart destination "${showUrl(dest)}" is not a URL`);
+  }
+  if (u.search || u.hash) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": no query or fragment expected`);
+  const tenant = u.pathname.replace(/^\/+|\/+$/g, '');
+  if (tenant.split('/').some((s) => s === '.' || s === '..')) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": "." and ".." are not repository names`);
+  const server = new URL(u.href);
+  server.pathname = '/';
+  return { server, tenant };
+}
+
+/** A multipart/form-data body with file parts (ChartMuseum reads them with FormFile: a filename is required). */
+export function multipartBody(parts: Array<{ field: string; filename: string; contentType: string; data: Buffer }>): { body: Buffer; contentType: string } {
+  for (;;) {
+    const boundary = `ferry-${randomBytes(16).toString('hex')}`;
+    const b = Buffer.from(boundary);
+    if (parts.some((p) => p.data.includes(b))) continue;
+    const chunks: Buffer[] = [];
+    for (const p of parts) {
+      chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${p.field}"; filename="${p.filename.replace(/["\r\n\\]/g, '_')}"\r\nContent-Type: ${p.contentType}\r\n\r\n`));
+      chunks.push(p.data, Buffer.from('\r\n'));
+    }
+    chunks.push(Buffer.from(`--${boundary}--\r\n`));
+    return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+  }
+}
+
+export class ChartmuseumSink implements ChartSink {
+  readonly kind = 'chartmuseum' as const;
+  readonly description: string;
+  readonly notes: string[] = [];
+  readonly http: ChartHttp;
+  readonly tenant: string;
+  private readonly chartField: string;
+  private readonly provField: string;
+
+  constructor(dest: string, opts: ChartmuseumSinkOptions = {}) {
+    const d = parseChartmuseumDestination(dest);
+    this.tenant = d.tenant;
+    this.http = new ChartHttp(d.server, { noun: 'ChartMuseum', ...opts });
+    this.description = `chartmuseum+${this.http.base.origin}${d.tenant ? `/${d.tenant}` : ''}`;
+    this.chartField = opts.chartField ?? 'chart';
+    this.provField = opts.provField ?? 'prov';
+  }
+
+  private get prefix(): string {
+    return this.tenant ? `/${this.tenant}` : '';
+  }
+
+  private url(path: string): URL {
+    return new URL(path, this.http.base);
+  }
+
+  /** `/api[/PATH]/charts` */
+  private get apiCharts(): string {
+    return `/api${this.prefix}/charts`;
+  }
+
+  /** The repository URL users give `helm repo add`. */
+  get repoUrl(): string {
+    return `${this.http.base.origin}${this.prefix}`;
+  }
+
+  /** Reachable (GET /health) and the credentials accepted (GET /api/charts; 401 is REGISTRY_AUTH). */
+  async preflight(): Promise<void> {
+    const health = await this.http.fetch({ method: 'GET', url: this.url('/health'), accept: [200], limit: 64 << 10, what: 'health check' });
+    let healthy = false;
+    try {
+      healthy = (JSON.parse(health.body.toString('utf8')) as { healthy?: unknown }).healthy === true;
+    } catch {
+      /* below */
+    }
+    if (!healthy) {
+      throw this.http.repoError(`GET ${showUrl(health.url)}: the answer is not ChartMuseum's {"healthy":true}; is ${this.http.name} a ChartMuseum server?`, 'GET', health.url, health.status);
+    }
+    const list = this.url(`${this.apiCharts}?limit=1`);
+    await this.http.fetch({ method: 'GET', url: list, accept: [200], limit: 4 << 20, what: 'chart list' });
+    if (!this.http.hasCredentials) {
+      this.notes.push(`${this.description}: no credentials given; uploads work only if the server allows anonymous writes`);
+    }
+  }
+
+  private versionUrl(c: Pick<ChartUpload, 'name' | 'version'>): URL {
+    return this.url(`${this.apiCharts}/${encodeURIComponent(c.name)}/${encodeURIComponent(c.version)}`);
+  }
+
+  private fileUrl(c: Pick<ChartUpload, 'name' | 'version'>): URL {
+    return this.url(`${this.prefix}/charts/${encodeURIComponent(chartFileName(c))}`);
+  }
+
+  /** The digest of the stored .tgz, or undefined when the server does not have this version. */
+  private async storedDigest(c: Pick<ChartUpload, 'name' | 'version'>): Promise<string | undefined> {
+    const head = await this.http.fetch({ method: 'HEAD', url: this.versionUrl(c), accept: [200, 404], limit: 0, what: 'chart version' });
+    if (head.status === 404) return undefined;
+    const file = await this.http.fetch({ method: 'GET', url: this.fileUrl(c), accept: [200, 404], limit: MAX_CHART_BYTES, what: 'stored chart' });
+    if (file.status === 404) {
+      this.notes.push(`${this.description}: ${c.name} ${c.version} is listed but ${chartFileName(c)} could not be read (HTTP 404); taken as absent`);
+      return undefined;
+    }
+    return sha256Digest(file.body);
+  }
+
+  async check(chart: Pick<ChartUpload, 'name' | 'version' | 'digest'>): Promise<ChartPresence> {
+    const have = await this.storedDigest(chart);
+    if (have === undefined) return { state: 'absent' };
+    if (have === chart.digest) return { state: 'same' };
+    return { state: 'different', detail: `${this.description} holds ${chartFileName(chart)} with digest ${have}, the bundle carries ${chart.digest}` };
+  }
+
+  private conflict(chart: ChartUpload, detail: string): FerryError {
+    return new FerryError('CHART_CONFLICT', `${this.description}: ${chart.name} ${chart.version} already exists with other content (${detail}); nothing was replaced`, { destination: this.description, chart: chart.name, version: chart.version });
+  }
+
+  async put(chart: ChartUpload, opts: ChartPutOptions): Promise<'uploaded' | 'skipped'> {
+    const before = await this.check(chart);
+    if (before.state === 'same') return 'skipped';
+    if (before.state === 'different' && !opts.force) throw this.conflict(chart, before.detail);
+    const force = before.state === 'different';
+    const res = await this.upload(chart, force);
+    if (res.status === 201 || res.status === 200) return 'uploaded';
+    if (res.status === 409) {
+      if (force) {
+        throw new FerryError('CHART_CONFLICT', `${this.description}: ${chart.name} ${chart.version} exists with other content and the server refused ?force (HTTP 409${res.text ? `: ${res.text}` : ''}); it was started with --disable-force-overwrite, so --force cannot replace it: delete the version on the server (DELETE ${this.apiCharts}/${chart.name}/${chart.version}) or bump the chart version`, { destination: this.description, chart: chart.name, version: chart.version, status: 409 });
+      }
+      // Someone uploaded it between our look and our POST: look again.
+      const now = await this.check(chart);
+      if (now.state === 'same') return 'skipped';
+      if (now.state === 'different') {
+        if (!opts.force) throw this.conflict(chart, now.detail);
+        const again = await this.upload(chart, true);
+        if (again.status === 201 || again.status === 200) return 'uploaded';
+        throw this.uploadError(chart, again.status, again.text, again.url);
+      }
+    }
+    throw this.uploadError(chart, res.status, res.text, res.url);
+  }
+
+  private async upload(chart: ChartUpload, force: boolean): Promise<{ status: number; text: string; url: URL }> {
+    const url = this.url(`${this.apiCharts}${force ? '?force' : ''}`);
+    const file = chartFileName(chart);
+    let body: Buffer;
+    let contentType: string;
+    if (chart.provenance) {
+      ({ body, contentType } = multipartBody([
+        { field: this.chartField, filename: file, contentType: 'application/gzip', data: chart.archive },
+        { field: this.provField, filename: `${file}.prov`, contentType: 'application/pgp-signature', data: chart.provenance },
+      ]));
+    } else {
+      body = chart.archive;
+      contentType = 'application/gzip';
+    }
+    const res = await this.http.send({ method: 'POST', url, headers: { 'Content-Type': contentType }, body, what: 'upload' });
+    const text = res.status === 201 || res.status === 200 ? (res.body.resume(), '') : await this.http.errorText(res);
+    return { status: res.status, text, url };
+  }
+
+  private uploadError(chart: ChartUpload, status: number, text: string, url: URL): FerryError {
+    const why = status === 507 ? ' (the server reached its storage limit)'
+      : status === 400 ? ' (the server refused the content as a chart)'
+      : status === 413 ? ' (larger than the server accepts: its --max-upload-size, 20 MB by default)'
+      : '';
+    return this.http.repoError(`POST ${showUrl(url)}: uploading ${printable(chart.name)} ${printable(chart.version)} to ${this.description} failed: HTTP ${status}${why}${text ? `: ${text}` : ''}`, 'POST', url, status);
+  }
+
+  /** `http(s)://HOST/PATH/<name>`: the repository URL for `helm repo add`, then the chart name. */
+  locationOf(chart: Pick<ChartUpload, 'name' | 'version'>): string {
+    return `${this.repoUrl}/${chart.name}`;
+  }
+
+  async finish(): Promise<void> {
+    /* ChartMuseum rebuilds its index itself */
+  }
+
+  async close(): Promise<void> {
+    this.http.close();
+  }
+}

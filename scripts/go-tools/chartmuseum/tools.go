@@ -1,0 +1,4 @@
+//go:build tools
+package tools
+
+import _ "helm.sh/chartmuseum/cmd/chartmuseum"
