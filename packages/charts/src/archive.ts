@@ -324,7 +324,7 @@ class TarParser {
     // Helm's own checks on the cleaned path.
     if (path.startsWith('..')) refuse('starts with ".." (Helm refuses it as a reference to the parent directory)');
     if (/^[a-zA-Z]:\//.test(path)) refuse('looks like a Windows drive path');
-    if (this.state.files.has(path) || this.current?.path === path) refuse('appears twice in the archive');
+    if (this.state.files.has(path)) refuse('appears twice in the archive');
     if (this.state.dirs.has(path)) refuse('is a file where the archive also has a directory');
     this.noteDir(segs.slice(0, -1).join('/'), shown);
     return path;

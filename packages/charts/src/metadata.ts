@@ -296,7 +296,7 @@ export function parseGoYaml(text: string, file: string, where: string): GoYaml |
     return toGoYaml(doc, doc.contents as YamlNode, { n: 0 });
   } catch (e) {
     if (e instanceof YamlProblem || (e instanceof Error && e.name.startsWith('YAML'))) {
-      throw new FerryError('CHART_INVALID', `${where}: ${file} is not YAML Helm can read: ${printable(e.message)}`, { file });
+      throw new FerryError('CHART_INVALID', `${printable(where)}: ${file} is not YAML Helm can read: ${printable(e.message)}`, { file });
     }
     throw e;
   }
@@ -485,8 +485,9 @@ export function isStrictSemver(v: string): boolean {
   return p !== null && `${p.version}${p.build.length ? `+${p.build.join('.')}` : ''}` === v;
 }
 
+/** `where` may be untrusted (a URL, a path); printable() leaves already escaped text as it is. */
 function invalid(where: string, what: string, details: Record<string, string> = {}): FerryError {
-  return new FerryError('CHART_INVALID', `${where}: ${what}`, { ...details });
+  return new FerryError('CHART_INVALID', `${printable(where)}: ${what}`, { ...details });
 }
 
 type Raw = Record<string, unknown>;
