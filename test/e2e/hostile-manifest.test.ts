@@ -171,7 +171,7 @@ test('an index.json that disagrees with images[] while layoutIndex matches its h
       const img = m.images[0];
       const entry = (name: string) => ({ mediaType: img.mediaType, digest: img.digest, size: img.size, annotations: { 'org.opencontainers.image.ref.name': name } });
       return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry('src:v1'), entry('evil:latest')] }));
-    }, /manifests\[1\] .* is not an image of the bundle/],
+    }, /manifests\[1\] .* is not an image or chart of the bundle/],
     ['another name', (m) => {
       const img = m.images[0];
       return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: img.mediaType, digest: img.digest, size: img.size, annotations: { 'org.opencontainers.image.ref.name': 'library/ubuntu:latest' } }] }));

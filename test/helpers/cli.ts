@@ -23,6 +23,8 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A child that exits before reading its stdin (a quick failure) must not crash the test with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -17,7 +17,9 @@ import {
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
 import { asArray, createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
-import { loadSpecFile } from './spec-file.js';
+import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
+import { chartFetcher } from './chart-sources.js';
+import type { ChartRequest } from './charts.js';
 import { sourceOpener } from './open-sources.js';
 import type { FileRequest } from './sources/files.js';
 
@@ -50,6 +52,15 @@ function refuseCredentials(source: string, where: string): void {
   if (hasCredentials(source)) {
     const e = credentialsRefused(source);
     throw new FerryError(e.code, `${where}: ${e.message}`, e.details);
+  }
+}
+
+/** The same rule for a chart URL (`https://user:pw@host/...` or `oci://user:pw@host/...`);
+ *  `NAME@VERSION` after the last slash is a version, not a user. */
+function refuseChartCredentials(chart: string, where: string): void {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)/i.exec(chart);
+  if (m && m[2]!.includes('@')) {
+    throw new FerryError('USAGE', `${where}: the chart URL carries credentials (user:password@ before the host); remove them and give them with --chart-creds, FERRY_CHART_CREDS or a Helm repositories.yaml (--repository-config) — a chart source is printed and signed into the manifest as written`);
   }
 }
 
@@ -86,6 +97,11 @@ interface CreateArgv {
   image?: string[];
   imagesFile?: string[];
   chart?: string[];
+  chartsFile?: string[];
+  chartDependencies?: boolean;
+  chartImages?: boolean;
+  chartCreds?: string;
+  repositoryConfig?: string;
   file?: string[];
   publicKey?: string[];
   platform?: string[];
@@ -106,7 +122,6 @@ interface CreateArgv {
 async function create(argv: CreateArgv): Promise<number> {
   const spec = argv.spec ? await loadSpecFile(argv.spec) : undefined;
   const specDir = argv.spec ? dirname(resolve(argv.spec)) : process.cwd();
-  if (asArray(argv.chart).length) throw new FerryError('USAGE', '--chart: Helm charts are not supported by this build yet; carry the .tgz with --file for now');
   if (argv.baseline) throw new FerryError('USAGE', '--baseline: delta bundles are not supported by this build yet');
 
   const images: ImageRequest[] = [];
@@ -124,6 +139,20 @@ async function create(argv: CreateArgv): Promise<number> {
   for (const r of asArray(argv.image)) {
     refuseCredentials(r, '--image');
     images.push({ source: r });
+  }
+
+  // Charts: the spec's (local paths already absolute), --charts-file lines, then --chart.
+  const charts: ChartRequest[] = [...(spec?.charts ?? [])];
+  for (const c of charts) refuseChartCredentials(typeof c === 'string' ? c : c.repo, `${printable(argv.spec ?? 'spec file')}: charts`);
+  for (const f of asArray(argv.chartsFile)) {
+    for (const l of await readImagesFileLines(f)) {
+      refuseChartCredentials(l.ref, `--charts-file ${printable(f)}:${l.line}`);
+      charts.push(isLocalChartSpec(l.ref) ? resolve(dirname(resolve(f)), l.ref) : l.ref);
+    }
+  }
+  for (const c of asArray(argv.chart)) {
+    refuseChartCredentials(c, '--chart');
+    charts.push(c);
   }
 
   const files: FileRequest[] = [];
@@ -144,13 +173,25 @@ async function create(argv: CreateArgv): Promise<number> {
   const sizeText = argv.volumeSize ?? (spec?.volumeSize !== undefined ? String(spec.volumeSize) : 'usb-fat32');
   const volumeSize = parseVolumeSize(sizeText);
   const mode = outputMode(argv.json);
-  const opener = sourceOpener({
+  const registryOpts = {
     ...(argv.authfile ? { authFile: argv.authfile } : {}),
     ...(argv.creds ?? process.env.FERRY_REGISTRY_CREDS ? { creds: argv.creds ?? process.env.FERRY_REGISTRY_CREDS } : {}),
     ...(asArray(argv.caFile).length ? { caFile: asArray(argv.caFile) } : {}),
     ...(asArray(argv.insecureRegistry).length ? { insecure: asArray(argv.insecureRegistry) } : {}),
     ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
-  }, argv.cache ? resolve(argv.cache) : undefined);
+  };
+  const opener = sourceOpener(registryOpts, argv.cache ? resolve(argv.cache) : undefined);
+  const chartCreds = argv.chartCreds ?? process.env.FERRY_CHART_CREDS;
+  const fetchCharts = chartFetcher({
+    registry: registryOpts,
+    http: {
+      ...(chartCreds ? { creds: chartCreds } : {}),
+      ...(asArray(argv.caFile).length ? { caFile: asArray(argv.caFile) } : {}),
+      ...(asArray(argv.insecureRegistry).length ? { insecure: asArray(argv.insecureRegistry) } : {}),
+    },
+    ...(argv.repositoryConfig ? { repositoryConfig: argv.repositoryConfig } : {}),
+    cwd: process.cwd(),
+  });
   const progress = await createProgress(mode, 'bundling');
   const say = (line: string) => progress.log(line);
   try {
@@ -161,6 +202,10 @@ async function create(argv: CreateArgv): Promise<number> {
       ...(argv.key ? { keyPath: argv.key } : {}),
       unsigned: argv.unsigned,
       images,
+      charts,
+      chartDependencies: argv.chartDependencies ?? spec?.chartDependencies ?? false,
+      chartImages: argv.chartImages ?? spec?.chartImages ?? false,
+      fetchCharts,
       files: [...specFiles.map((f) => ({ ...f, source: resolve(specDir, f.source), cwd: specDir })), ...files],
       publicKeys: [...(spec?.publicKeys ?? []).map((p) => resolve(specDir, p)), ...asArray(argv.publicKey)],
       platforms,
@@ -171,7 +216,8 @@ async function create(argv: CreateArgv): Promise<number> {
       referrers: argv.referrers,
       keepGoing: argv.keepGoing,
       onEvent: (e) => {
-        if (e.type === 'resolved') say(`✅ ${show(e.source)} -> ${printable(e.repository)}${e.tag ? `:${printable(e.tag)}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
+        if (e.type === 'chart') say(`✅ chart ${printable(e.name)} ${printable(e.version)} from ${show(e.source)}${e.requiredBy ? ` (dependency of ${e.requiredBy.map(printable).join(', ')})` : ''}${e.images ? `, names ${e.images} image(s)` : ''}`);
+        else if (e.type === 'resolved') say(`✅ ${show(e.source)} -> ${printable(e.repository)}${e.tag ? `:${printable(e.tag)}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
         else if (e.type === 'failed') say(`❌ ${show(e.source)}: ${show(e.message)}`);
         else if (e.type === 'planned') say(`Plan: ${e.blobs} blobs, ${formatBytes(e.bytes)} in ${e.volumes} volume(s) of at most ${formatBytes(volumeSize)}`);
         else if (e.type === 'hashing-segments') say(`Hashing the segments of ${e.blobs} blob(s) larger than a volume (${formatBytes(e.bytes)}, read once more before writing)`);
@@ -195,9 +241,11 @@ async function create(argv: CreateArgv): Promise<number> {
       return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
     }
     const lines = [
-      `Bundle ${result.name} in ${result.dir}: ${result.images.length} image(s), ${result.files.length} file(s), ${result.keys.length} key(s), ${formatBytes(result.blobBytes)} in ${result.volumes.length} volume(s)`,
+      `Bundle ${result.name} in ${result.dir}: ${result.images.length} image(s), ${result.charts.length} chart(s), ${result.files.length} file(s), ${result.keys.length} key(s), ${formatBytes(result.blobBytes)} in ${result.volumes.length} volume(s)`,
       result.signed ? `Signed with key ${result.signer?.fingerprint} (${result.signer?.algorithm})` : 'UNSIGNED: loaders will refuse it unless given --allow-unsigned',
       ...result.images.map((i) => `  ✅ ${printable(i.repository)}${i.tag ? `:${printable(i.tag)}` : ''} ${i.digest}${i.referrers ? ` (+${i.referrers} signature/attestation/SBOM)` : ''}  from ${show(i.source)}`),
+      ...result.charts.map((c) => `  ✅ chart ${printable(c.name)} ${printable(c.version)} ${c.digest}${c.provenance ? ' (+.prov)' : ''}${c.requiredBy ? `  dependency of ${c.requiredBy.map(printable).join(', ')}` : ''}  from ${show(c.source)}`),
+      ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
     ];
@@ -209,6 +257,7 @@ async function create(argv: CreateArgv): Promise<number> {
     throw e;
   } finally {
     opener.close();
+    fetchCharts.close();
   }
 }
 
@@ -228,7 +277,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
       )
       .command(
         'create [spec]',
-        'Bundle images, files and public keys into signed volumes',
+        'Bundle images, Helm charts, files and public keys into signed volumes',
         (y) =>
           y
             .positional('spec', { type: 'string', describe: 'Spec file (YAML or JSON) listing what to carry; flags add to it' })
@@ -238,7 +287,12 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('unsigned', { type: 'boolean', default: false, describe: 'Write an unsigned bundle (loaders refuse it without --allow-unsigned)' })
             .option('image', { type: 'string', array: true, describe: 'Image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] or a registry reference' })
             .option('images-file', { type: 'string', array: true, describe: 'File with one image reference per line (# comments allowed)' })
-            .option('chart', { type: 'string', array: true, describe: 'Helm chart (not yet supported by this build)' })
+            .option('chart', { type: 'string', array: true, describe: 'Helm chart: https://REPO/NAME@VERSION (or @RANGE like ^2.0.0), REPO-NAME/NAME@VERSION (a Helm repositories.yaml entry), oci://HOST/PATH/NAME:VERSION, or a local .tgz, chart directory or glob' })
+            .option('charts-file', { type: 'string', array: true, describe: 'File with one --chart value per line (# comments allowed)' })
+            .option('chart-dependencies', { type: 'boolean', describe: 'Also carry dependencies a chart lists but does not vendor under charts/ (Chart.lock versions win)' })
+            .option('chart-images', { type: 'boolean', describe: 'Also carry the images charts name in values.yaml and templates (the report lists what was found where)' })
+            .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] for classic chart repositories (or FERRY_CHART_CREDS); never written anywhere' })
+            .option('repository-config', { type: 'string', describe: 'Helm repositories.yaml: credentials and CA per chart repository, and REPO-NAME/NAME charts' })
             .option('file', { type: 'string', array: true, describe: 'File path or glob to carry' })
             .option('public-key', { type: 'string', array: true, describe: 'Public key to carry for the high side (never used for trust there)' })
             .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (digests never change)' })

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import {
+  BUNDLE_MEDIA_TYPE,
   BUNDLE_MEDIA_TYPE_V1,
   FerryError,
   MediaTypes,
@@ -38,6 +39,7 @@ import { hashFiles, listFiles, type CollectedFile, type FileRequest } from './so
 import { collectKeys, type CollectedKey } from './sources/keys.js';
 import { VERSION } from './version.js';
 import { PREFETCH_BLOBS, Prefetcher } from './prefetch.js';
+import { resolveCharts, type ChartFetcher, type ChartRequest, type ResolvedChart } from './charts.js';
 
 export const OCI_LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
 const BUNDLE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -47,6 +49,8 @@ export interface ImageRequest {
   /** Target `repository[:tag]` (no registry host) overriding the one derived from the source. */
   name?: string;
   platforms?: string[];
+  /** Why it is carried when nobody asked for it by name (an image a chart names). */
+  foundIn?: string;
 }
 
 export interface CreateOptions {
@@ -56,6 +60,14 @@ export interface CreateOptions {
   keyPath?: string;
   unsigned?: boolean;
   images: ImageRequest[];
+  /** Helm charts (--chart, --charts-file, charts: in the spec). */
+  charts?: ChartRequest[];
+  /** Also carry the dependencies charts do not vendor. */
+  chartDependencies?: boolean;
+  /** Also carry the images charts name in values.yaml and templates. */
+  chartImages?: boolean;
+  /** Fetches a chart request; required when charts are given. */
+  fetchCharts?: ChartFetcher;
   files: FileRequest[];
   publicKeys: string[];
   /** Default platforms for every image without its own. */
@@ -78,6 +90,7 @@ export interface CreateOptions {
 
 export type CreateEvent =
   | { type: 'resolving'; source: string }
+  | { type: 'chart'; name: string; version: string; source: string; requiredBy?: string[]; images: number }
   | { type: 'resolved'; source: string; repository: string; tag?: string; digest: string; bytes: number; referrers: number }
   | { type: 'failed'; source: string; code: string; message: string }
   | { type: 'planned'; volumes: number; blobs: number; bytes: number }
@@ -92,7 +105,10 @@ export interface CreateResult {
   manifestDigest: string;
   signed: boolean;
   signer?: { algorithm: string; fingerprint: string };
-  images: Array<{ source: string; repository: string; tag?: string; digest: string; platforms: string[]; referrers: number }>;
+  images: Array<{ source: string; repository: string; tag?: string; digest: string; platforms: string[]; referrers: number; foundIn?: string }>;
+  charts: Array<{ name: string; version: string; source: string; digest: string; size: number; provenance: boolean; requiredBy?: string[] }>;
+  /** Image references found in charts (--chart-images), and whether each was carried. */
+  chartImages: Array<{ reference: string; chart: string; file: string; line: number; carried: boolean }>;
   /** Images left out under keepGoing, with the reason. */
   failures: Array<{ source: string; code: string; message: string }>;
   files: Array<{ path: string; size: number; digest: string }>;
@@ -132,9 +148,11 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     throw new FerryError('USAGE', `--name ${JSON.stringify(opts.name)}: use letters, digits, '.', '_' and '-' (it names the files)`);
   }
   if (!opts.keyPath && !opts.unsigned) throw new FerryError('USAGE', 'give --key KEY.key to sign the bundle (or --unsigned to make an unsigned one)');
-  if (opts.images.length + opts.files.length + opts.publicKeys.length === 0) {
-    throw new FerryError('USAGE', 'nothing to bundle: give --image, --file, --public-key or a spec file');
+  const chartRequests = opts.charts ?? [];
+  if (opts.images.length + chartRequests.length + opts.files.length + opts.publicKeys.length === 0) {
+    throw new FerryError('USAGE', 'nothing to bundle: give --image, --chart, --file, --public-key or a spec file');
   }
+  if (chartRequests.length && !opts.fetchCharts) throw new FerryError('INTERNAL', 'charts given without a chart fetcher');
   const emit = opts.onEvent ?? (() => {});
   // Fail on the key before any long work.
   const key: KeyObject | undefined = opts.keyPath ? await loadPrivateKey(opts.keyPath) : undefined;
@@ -155,14 +173,34 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     throw new FerryError('USAGE', `${manifestPath} already exists; choose another --name or --out, or remove the old bundle first`);
   }
 
-  // 1. Resolve images (and what refers to them). One failing image stops the run unless
+  // 1. Charts first: with --chart-images they add to the images to resolve.
+  const charts: ResolvedChart[] = chartRequests.length
+    ? await resolveCharts(chartRequests, {
+        fetch: opts.fetchCharts!,
+        dependencies: opts.chartDependencies ?? false,
+        images: opts.chartImages ?? false,
+        now: opts.now ?? new Date(),
+        onChart: (r) => emit({ type: 'chart', name: r.chart.name, version: r.chart.version, source: r.chart.source, ...(r.chart.requiredBy ? { requiredBy: r.chart.requiredBy } : {}), images: r.found.length }),
+      })
+    : [];
+  const chartImages: CreateResult['chartImages'] = [];
+  const imageRequests: ImageRequest[] = [...opts.images];
+  for (const r of charts) {
+    for (const f of r.found) {
+      const known = imageRequests.some((i) => i.source === f.reference);
+      chartImages.push({ reference: f.reference, chart: `${r.chart.name}@${r.chart.version}`, file: f.file, line: f.line, carried: true });
+      if (!known) imageRequests.push({ source: f.reference, foundIn: `chart ${r.chart.name}@${r.chart.version} ${f.file}:${f.line}` });
+    }
+  }
+
+  // 2. Resolve images (and what refers to them). One failing image stops the run unless
   //    keepGoing, in which case it is reported and left out, never silently.
   const resolved: Array<{ req: ImageRequest; img: ResolvedImage; referrers: ResolvedReferrer[]; repository: string; tag?: string }> = [];
   const failures: CreateResult['failures'] = [];
   const openedSources: ImageSource[] = [];
   const single = new Set<ImageSource>();
   try {
-    for (const req of opts.images) {
+    for (const req of imageRequests) {
       emit({ type: 'resolving', source: req.source });
       try {
         const sources = await opts.openSources(req.source);
@@ -179,13 +217,15 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
           emit({ type: 'resolved', source: src.description, repository: target.repository, ...(tag ? { tag } : {}), digest: img.root.digest, bytes, referrers: referrers.length });
         }
       } catch (e) {
-        const fe = toFerryError(e);
+        let fe = toFerryError(e);
+        if (req.foundIn) fe = new FerryError(fe.code, `${fe.message} (an image named by ${req.foundIn}; leave out --chart-images, or give --keep-going to bundle the rest)`, fe.details, { cause: fe });
         if (!opts.keepGoing) throw fe;
         failures.push({ source: req.source, code: fe.code, message: fe.message });
         emit({ type: 'failed', source: req.source, code: fe.code, message: fe.message });
       }
     }
-    if (opts.images.length > 0 && resolved.length === 0 && opts.files.length + opts.publicKeys.length === 0) {
+    for (const c of chartImages) c.carried = !failures.some((f) => f.source === c.reference);
+    if (imageRequests.length > 0 && resolved.length === 0 && charts.length + opts.files.length + opts.publicKeys.length === 0) {
       throw new FerryError('PARTIAL_FAILURE', `no image could be resolved (${failures.length} failed); nothing to bundle`);
     }
     const names = new Map<string, string>();
@@ -196,10 +236,10 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       names.set(n, r.img.source.description);
     }
 
-    // 2. Files (listed and path-checked with the keys above) are read and hashed now.
+    // 3. Files (listed and path-checked with the keys above) are read and hashed now.
     const files: CollectedFile[] = await hashFiles(listed);
 
-    // 3. One blob table in write order: images (children first), then files, then keys.
+    // 4. One blob table in write order: images (children first), then charts, files, keys.
     const blobs: Array<{ digest: string; size: number; mediaType: string; kind: BlobKind }> = [];
     const providers = new Map<string, BlobProvider>();
     const addBlob = (desc: Descriptor, kind: BlobKind, provider: BlobProvider) => {
@@ -240,6 +280,12 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
           : {}),
       };
     });
+    for (const r of charts) {
+      for (const b of r.blobs) {
+        const bytes = b.bytes;
+        addBlob(b.descriptor, b.kind, async () => Readable.from([bytes]));
+      }
+    }
     for (const f of files) {
       addBlob({ digest: f.digest, size: f.size, mediaType: MediaTypes.octetStream }, 'file', async () => createReadStream(f.absPath, { highWaterMark: 1 << 20 }));
     }
@@ -247,12 +293,14 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       addBlob({ digest: k.digest, size: k.size, mediaType: 'application/x-pem-file' }, 'key', async () => Readable.from([k.bytes]));
     }
 
-    // 4. Plan volumes. The header (manifest, signature, oci-layout, index.json) goes into every
+    // 5. Plan volumes. The header (manifest, signature, oci-layout, index.json) goes into every
     //    volume and its size depends on the plan, so reserve generously and re-plan if short.
-    const indexBytes = layoutIndexBytes(images);
+    // The lowest format version that says it: a chart-less bundle stays readable by v1 loaders.
+    const bundleCharts = charts.map((r) => r.chart);
+    const indexBytes = layoutIndexBytes(images, bundleCharts);
     const base: Omit<BundleManifest, 'volumes' | 'blobs'> = {
-      schemaVersion: 1,
-      mediaType: BUNDLE_MEDIA_TYPE_V1,
+      schemaVersion: bundleCharts.length ? 2 : 1,
+      mediaType: bundleCharts.length ? BUNDLE_MEDIA_TYPE : BUNDLE_MEDIA_TYPE_V1,
       name: opts.name,
       created: (opts.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       tool: { name: 'ferry', version: VERSION },
@@ -263,6 +311,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       images,
       files: files.map((f) => ({ path: f.path, digest: f.digest, size: f.size, integrity: f.integrity, mode: f.mode })),
       keys: keys.map((k) => ({ path: k.path, digest: k.digest, size: k.size, algorithm: k.algorithm, fingerprint: k.fingerprint })),
+      ...(bundleCharts.length ? { charts: bundleCharts } : {}),
     };
     const totalBytes = blobs.reduce((n, b) => n + b.size, 0);
     const estimate = (planned: readonly PlannedBlob[], volumeCount: number) =>
@@ -286,7 +335,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const sigText = key ? signBytes(manifestBytes, key) : undefined;
     emit({ type: 'planned', volumes: plan.volumeCount, blobs: plan.blobs.length, bytes: totalBytes });
 
-    // 5. Stream every blob into the volumes.
+    // 6. Stream every blob into the volumes.
     const rootOf = new Map<string, BundleImage[]>();
     for (const img of images) rootOf.set(img.digest, [...(rootOf.get(img.digest) ?? []), img]);
     let imagesDone = 0;
@@ -323,7 +372,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     }).finally(() => prefetch.close());
     for (const v of written) emit({ type: 'written', file: v.file, size: v.size });
 
-    // 6. Manifest and signature beside the volumes, then the checksum list (and its signature) last:
+    // 7. Manifest and signature beside the volumes, then the checksum list (and its signature) last:
     //    a bundle without NAME.sha256 is visibly unfinished.
     await writeAtomic(manifestPath, manifestBytes);
     if (sigText) await writeAtomic(`${manifestPath}.sig`, sigText);
@@ -343,7 +392,12 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       manifestDigest: sha256Digest(manifestBytes),
       signed: Boolean(key),
       ...(manifest.signer ? { signer: manifest.signer } : {}),
-      images: images.map((i) => ({ source: i.source, repository: i.repository, ...(i.tag ? { tag: i.tag } : {}), digest: i.digest, platforms: i.platforms.map((p) => [p.platform.os, p.platform.architecture, p.platform.variant].filter(Boolean).join('/')), referrers: i.referrers?.length ?? 0 })),
+      images: images.map((i, n) => {
+        const foundIn = resolved[n]?.req.foundIn;
+        return { source: i.source, repository: i.repository, ...(i.tag ? { tag: i.tag } : {}), digest: i.digest, platforms: i.platforms.map((p) => [p.platform.os, p.platform.architecture, p.platform.variant].filter(Boolean).join('/')), referrers: i.referrers?.length ?? 0, ...(foundIn ? { foundIn } : {}) };
+      }),
+      charts: bundleCharts.map((c) => ({ name: c.name, version: c.version, source: c.source, digest: c.digest, size: c.size, provenance: Boolean(c.provenance), ...(c.requiredBy ? { requiredBy: c.requiredBy } : {}) })),
+      chartImages,
       failures,
       files: files.map((f) => ({ path: f.path, size: f.size, digest: f.digest })),
       keys: keys.map((k) => ({ path: k.path, fingerprint: k.fingerprint })),

@@ -1,8 +1,8 @@
 // packageChartDir: helm package's layout, reproducible bytes, Helm's .helmignore rules.
 import { test } from 'uvu';
+import { helmBinary } from './helpers/helm-bin.js';
 import * as assert from 'uvu/assert';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,6 @@ import { checkChartArchive } from '../src/archive.js';
 import { rejectsCode } from '../../../test/helpers/assert.js';
 import { chartTgz, chartYaml, realisticChart } from './helpers/charts.js';
 
-const HELM = '/tmp/gotry/bin/helm';
 let root = '';
 test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'ferry-pkg-'));
@@ -156,8 +155,8 @@ test('bad Chart.yaml in a directory is CHART_INVALID', async () => {
   await rejectsCode(packageChartDir(await chartDir({ 'Chart.yaml': chartYaml('x', 'v1.0.0') })), 'CHART_INVALID', /not a SemVer 2 version/);
 });
 
-test('real helm reads what Ferry packages (when /tmp/gotry/bin/helm is there)', async () => {
-  if (!existsSync(HELM)) return;
+test('real helm reads what Ferry packages', async () => {
+  const HELM = await helmBinary();
   const dir = await chartDir(realisticChart('helmread', '0.3.0'));
   const { archive } = await packageChartDir(dir);
   const tgz = join(root, 'helmread-0.3.0.tgz');

@@ -4,7 +4,9 @@
 // many at once; a layout's blobs are also re-hashed); every cosign tag and OCI referrer there.
 // Read-only: nothing is written, nothing is locked.
 
-import { FerryError, blobDescriptor, isManifestBlob, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
+import { FerryError, blobDescriptor, chartsOf, isManifestBlob, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
+import type { ChartSink } from '@ferry/charts';
+import { checkCharts } from './charts/deliver.js';
 import type { RegistryOptions } from '@ferry/oci';
 import { openTrusted } from './bundle.js';
 import type { RewriteRule } from './rewrite.js';
@@ -16,8 +18,9 @@ import { resolveTargets, type PushTargets } from './push/target.js';
 export type CheckStatus = 'ok' | 'missing' | 'different' | 'incomplete';
 
 export interface CheckItem {
-  /** `image`, `cosign-tag` (.sig/.att/.sbom beside an image) or `referrer` (OCI subject). */
-  kind: 'image' | 'cosign-tag' | 'referrer';
+  /** `image`, `cosign-tag` (.sig/.att/.sbom beside an image), `referrer` (OCI subject) or
+   *  `chart` (`name@version in DEST`; `expected` is the archive's digest). */
+  kind: 'image' | 'cosign-tag' | 'referrer' | 'chart';
   ref: string;
   expected: string;
   /** What the tag points at in the target, when it differs. */
@@ -25,6 +28,8 @@ export interface CheckItem {
   status: CheckStatus;
   /** Content below it that the target lacks. */
   missing?: string[];
+  /** What the destination holds instead, in words (charts). */
+  detail?: string;
 }
 
 export interface CheckReport {
@@ -41,6 +46,8 @@ export interface CheckOptions {
   rewrites?: RewriteRule[];
   registry?: RegistryOptions;
   concurrency?: number;
+  /** Chart destinations to check too (`--charts`), opened by the caller. */
+  charts?: readonly ChartSink[];
 }
 
 export async function checkTarget(path: string, opts: CheckOptions): Promise<CheckReport> {
@@ -48,7 +55,11 @@ export async function checkTarget(path: string, opts: CheckOptions): Promise<Che
   const targets = await resolveTargets(opts.to, undefined, tm.loc.dir);
   const target = openPushTarget(targets, opts.registry ?? {});
   try {
-    return await checkLoaded(tm.manifest, targets, target, { rewrites: opts.rewrites ?? [], concurrency: opts.concurrency ?? 6, deep: true });
+    const report = await checkLoaded(tm.manifest, targets, target, { rewrites: opts.rewrites ?? [], concurrency: opts.concurrency ?? 6, deep: true });
+    if (!opts.charts?.length) return report;
+    const charts = await checkCharts(chartsOf(tm.manifest), opts.charts);
+    const items = [...report.items, ...charts];
+    return { ...report, items, ok: items.every((i) => i.status === 'ok') };
   } finally {
     await target.close();
   }

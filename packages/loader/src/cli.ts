@@ -8,6 +8,7 @@ import { asArray, createProgress, formatBytes, outputMode, reportError, runComma
 import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
+import { openChartSinks, parseChartDestination } from './charts/destinations.js';
 import { pushCmd } from './push-command.js';
 import { checkOutcome, checkTarget } from './check.js';
 import { parseRewrite } from './rewrite.js';
@@ -18,25 +19,32 @@ interface CheckArgs extends RegistryArgs {
   trustedKey?: string[];
   to: string;
   rewrite?: string[];
+  charts?: string[];
+  chartCreds?: string;
   allowUnsigned: boolean;
   json: boolean;
 }
 
 async function checkCmd(a: CheckArgs): Promise<number> {
   const mode = outputMode(a.json);
+  const registry = registryOptionsFrom(a);
+  const chartCreds = a.chartCreds ?? process.env.FERRY_CHART_CREDS;
+  const sinks = openChartSinks(asArray(a.charts), { registry, ...(chartCreds ? { creds: chartCreds } : {}) });
   const progress = await createProgress(mode, 'checking');
   let report;
   try {
     report = await checkTarget(a.path, {
+      charts: sinks,
       trustedKeys: await trusted(asArray(a.trustedKey)),
       allowUnsigned: a.allowUnsigned,
       to: a.to,
       rewrites: asArray(a.rewrite).map(parseRewrite),
-      registry: registryOptionsFrom(a),
+      registry,
       ...(a.concurrency ? { concurrency: a.concurrency } : {}),
     });
   } finally {
     await progress.finish();
+    await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
   }
   const outcome = checkOutcome(report);
   if (a.json) {
@@ -44,7 +52,7 @@ async function checkCmd(a: CheckArgs): Promise<number> {
     return outcome ? outcome.exitCode : 0;
   }
   const mark = { ok: '✅', missing: '❌ MISSING', different: '❌ DIFFERENT', incomplete: '❌ INCOMPLETE' } as const;
-  const lines = report.items.map((i) => `${mark[i.status]} ${p(i.ref)}  ${i.expected}${i.found ? `  (the target has ${i.found})` : ''}${i.missing ? `  lacks ${i.missing.slice(0, 3).join(', ')}${i.missing.length > 3 ? ', …' : ''}` : ''}`);
+  const lines = report.items.map((i) => `${mark[i.status]} ${p(i.ref)}  ${i.expected}${i.found ? `  (the target has ${i.found})` : ''}${i.missing ? `  lacks ${i.missing.slice(0, 3).join(', ')}${i.missing.length > 3 ? ', …' : ''}` : ''}${i.detail ? `  (${p(i.detail)})` : ''}`);
   const good = report.items.filter((i) => i.status === 'ok').length;
   lines.push(outcome ? `${good}/${report.items.length} in ${p(report.target)} as the bundle has them.` : `All ${report.items.length} item(s) are in ${p(report.target)} as the bundle has them.`);
   writeText(lines.join('\n') + '\n');
@@ -130,10 +138,22 @@ function printInspect(r: InspectReport): void {
     `Bundle:    ${p(r.bundle)} (${p(r.dir)})`,
     `Created:   ${p(r.created)} by ${p(r.tool)}`,
     `Signature: ${sig}`,
-    `Content:   ${r.images.length} image(s), ${r.files.length} file(s), ${r.keys.length} key(s); ${r.totals.blobs} blobs, ${formatBytes(r.totals.bytes)}`,
+    `Content:   ${r.images.length} image(s), ${r.charts.length} chart(s), ${r.files.length} file(s), ${r.keys.length} key(s); ${r.totals.blobs} blobs, ${formatBytes(r.totals.bytes)}`,
     '',
     'Images:',
     ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}`),
+    ...(r.charts.length
+      ? [
+          'Charts:',
+          ...r.charts.flatMap((c) => [
+            `  ${p(c.name)} ${p(c.version)}${c.appVersion ? ` (app ${p(c.appVersion)})` : ''}  ${formatBytes(c.size)}${c.provenance ? ', with .prov' : ''}${c.requiredBy ? `  dependency of ${c.requiredBy.map(p).join(', ')}` : ''}`,
+            `      ${p(c.digest)}  in the layout as ${p(c.layoutRef)}`,
+            `      from ${p(c.source)}`,
+            ...c.images.slice(0, 10).map((i) => `      names image ${p(i.reference)} (${p(i.file)}:${i.line})`),
+            ...c.next.map((n) => `      $ ${p(n)}`),
+          ]),
+        ]
+      : []),
     'Files:',
     ...(r.files.length ? r.files.map((f) => `  ${p(f.path)}  ${formatBytes(f.size)}  ${p(f.digest)}`) : ['  (none)']),
     'Public keys carried (cargo, not trusted by Ferry):',
@@ -144,8 +164,8 @@ function printInspect(r: InspectReport): void {
   writeText(out.join('\n') + '\n');
 }
 
-async function inspectCmd(a: { path: string; trustedKey?: string[]; json: boolean }): Promise<number> {
-  const report = await inspectBundle(a.path, await trusted(asArray(a.trustedKey)));
+async function inspectCmd(a: { path: string; trustedKey?: string[]; charts?: string; json: boolean }): Promise<number> {
+  const report = await inspectBundle(a.path, await trusted(asArray(a.trustedKey)), a.charts ? parseChartDestination(a.charts) : undefined);
   if (a.json) writeJson({ ok: true, ...report });
   else printInspect(report);
   return 0;
@@ -183,11 +203,12 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
       )
       .command(
         'inspect <path>',
-        'Show what a bundle carries: images, platforms, files, keys, volumes, signer',
+        'Show what a bundle carries: images, platforms, charts, files, keys, volumes, signer',
         (y) =>
           y
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
+            .option('charts', { type: 'string', describe: 'Show the helm commands for this chart destination (as given to push --charts)' })
             .option('json', { type: 'boolean', default: false }),
         async (a) => {
           setCode(await inspectCmd(a as unknown as Parameters<typeof inspectCmd>[0]));
@@ -202,6 +223,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('trusted-key', trustedKeyOpt)
             .option('to', { type: 'string', demandOption: true, describe: 'The target push loaded into: HOST[:PORT][/PREFIX] or oci:DIR' })
             .option('rewrite', { type: 'string', array: true, describe: 'The same FROM=TO rules given to push' })
+            .option('charts', { type: 'string', array: true, describe: 'Also check the charts in these destinations (as given to push --charts)' })
+            .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] for ChartMuseum and Artifactory destinations (or FERRY_CHART_CREDS)' })
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
             .option('json', { type: 'boolean', default: false }))
             .example('$0 check /media/usb --trusted-key ferry.pub --to registry.local:5000', ''),
@@ -219,7 +242,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('to', { type: 'string', demandOption: true, describe: 'Target: HOST[:PORT][/PREFIX] (a registry; docker://… too) or oci:DIR (an OCI image layout directory). Images keep their path under it: gcr.io/team/app:1 -> HOST/PREFIX/team/app:1' })
             .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default for oci:DIR: DIR-files beside the layout; for a registry: not written unless given)' })
             .option('state-dir', { type: 'string', describe: 'Registry targets: where a run keeps what the registry cannot tell the next one (manifests of images not complete yet, split blobs in progress, the run lock). Default $XDG_STATE_HOME/ferry or ~/.local/state/ferry; never the bundle media' })
-            .option('charts', { type: 'string', describe: 'Chart repository target (not yet supported by this build)' })
+            .option('charts', { type: 'string', array: true, describe: 'Where charts go (repeatable): oci://HOST[:PORT]/PATH (Helm OCI, Harbor), chartmuseum+http(s)://HOST[/PATH], artifactory+https://HOST/artifactory/REPO, or dir:PATH (a static repository with index.yaml). Auth and TLS as for registries' })
+            .option('force', { type: 'boolean', default: false, describe: 'Replace a chart a destination holds with other bytes under the same version (default: refuse before writing anything)' })
+            .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] (or :TOKEN) for ChartMuseum and Artifactory destinations (or FERRY_CHART_CREDS); oci:// destinations use the registry credentials' })
             .option('rewrite', { type: 'string', array: true, describe: 'FROM=TO: rename repositories on load (repeatable; first match wins)' })
             .option('overwrite-files', { type: 'boolean', default: false, describe: 'Replace carried files whose local copy was changed since Ferry wrote it (default: keep them and report it)' })
             .option('retag', { type: 'boolean', default: true, describe: 'Move tags that point at other content (shown before loading). --no-retag refuses the load instead, before writing anything' })
@@ -227,10 +252,11 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('report', { type: 'string', describe: 'Also write the JSON report to this file' })
             .option('yes', { type: 'boolean', alias: 'y', default: false, describe: 'Do not ask for confirmation' })
             .option('json', { type: 'boolean', default: false, describe: 'Print the JSON report (schemas/push-report.schema.json) on stdout, no progress' }))
-            .epilog('Exit codes: 0 loaded and checked; 15 volumes still needed (the report names them); 9/10/17 a damaged volume; 11 refused content; 13 registry unreachable, TLS, credentials or no push permission; 14 target not writable; 16 local files kept; 18 another load runs; 19 --no-retag and a tag would move; 20 answered no; 21 a tag does not resolve after loading; 130 interrupted. Run the same command again to continue: finished work is kept.')
+            .epilog('Exit codes: 0 loaded and checked; 15 volumes still needed (the report names them); 9/10/17 a damaged volume; 11 refused content; 13 registry or chart repository unreachable, TLS, credentials or no push permission; 14 target not writable; 16 local files kept or a chart upload failed; 18 another load runs; 19 --no-retag and a tag would move; 20 answered no; 21 a tag or chart is not there after loading; 22 a chart breaks a rule of Helm; 23 a destination holds another chart under the same version (--force replaces it); 130 interrupted. Run the same command again to continue: finished work is kept.')
             .example('$0 push /media/usb --trusted-key /etc/ferry/trusted/ferry.pub --to registry.local:5000', 'load into a registry (asks first)')
             .example('$0 push /media/usb --trusted-key ferry.pub --to registry.local:5000/mirror --ca-file ca.pem --creds loader --yes', 'under a prefix, TLS with a private CA, no question')
-            .example('$0 push /media/usb --trusted-key ferry.pub --to oci:/srv/images', 'into an OCI layout directory'),
+            .example('$0 push /media/usb --trusted-key ferry.pub --to oci:/srv/images', 'into an OCI layout directory')
+            .example('$0 push /media/usb --trusted-key ferry.pub --to harbor.local/mirror --charts oci://harbor.local/charts --charts dir:/srv/charts', 'images to Harbor, charts as Helm OCI artifacts and into a static repository'),
         async (a) => {
           setCode(await pushCmd(a as unknown as Parameters<typeof pushCmd>[0]));
         },

@@ -2,6 +2,8 @@
 // when trusted keys are given; otherwise the report says plainly that it was not.
 
 import {
+  chartRefName,
+  chartsOf,
   claimedSignerFingerprint,
   imageRefName,
   isFerryError,
@@ -13,6 +15,8 @@ import {
   type TrustedKey,
 } from '@ferry/format-spec';
 import { locateBundle, readManifest, volumePath } from './bundle.js';
+import { chartNextCommands } from './charts/next-commands.js';
+import type { ChartDestination } from './charts/destinations.js';
 
 export interface InspectReport {
   bundle: string;
@@ -23,6 +27,8 @@ export interface InspectReport {
   images: Array<{ source: string; ref: string; digest: string; mediaType: string; platforms: string[]; platformFilter: string; blobs: number; bytes: number; referrers: number }>;
   files: Array<{ path: string; size: number; digest: string }>;
   keys: Array<{ path: string; algorithm: string; fingerprint: string }>;
+  /** `layoutRef`: the name in the volumes' OCI layout. `next`: commands for the --charts destination. */
+  charts: Array<{ name: string; version: string; appVersion?: string; source: string; digest: string; size: number; provenance: boolean; layoutRef: string; requiredBy?: string[]; images: Array<{ reference: string; file: string; line: number }>; next: string[] }>;
   /** `problem` says why a file in a volume's place cannot be read (a FIFO, a directory, larger than volumeSize). */
   volumes: Array<{ file: string; present: boolean; size?: number; problem?: string; blobs: number; bytes: number }>;
   totals: { blobs: number; bytes: number; volumes: number; volumeSize: number };
@@ -41,7 +47,7 @@ async function volumeState(path: string, volumeSize: number): Promise<{ st?: { s
   }
 }
 
-export async function inspectBundle(path: string, trustedKeys: readonly TrustedKey[] = []): Promise<InspectReport> {
+export async function inspectBundle(path: string, trustedKeys: readonly TrustedKey[] = [], chartDest?: ChartDestination): Promise<InspectReport> {
   const loc = await locateBundle(path);
   const loaded = await readManifest(loc);
   let status: InspectReport['signature']['status'] = loaded.signature ? 'not-checked' : 'absent';
@@ -86,6 +92,19 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
     })),
     files: m.files.map((f) => ({ path: f.path, size: f.size, digest: f.digest })),
     keys: m.keys.map((k) => ({ path: k.path, algorithm: k.algorithm, fingerprint: k.fingerprint })),
+    charts: chartsOf(m).map((c) => ({
+      name: c.name,
+      version: c.version,
+      ...(c.appVersion ? { appVersion: c.appVersion } : {}),
+      source: c.source,
+      digest: c.digest,
+      size: c.size,
+      provenance: Boolean(c.provenance),
+      layoutRef: chartRefName(c),
+      ...(c.requiredBy ? { requiredBy: c.requiredBy } : {}),
+      images: c.images ?? [],
+      next: chartNextCommands(c, chartDest),
+    })),
     volumes,
     totals: { blobs: m.blobs.length, bytes: m.blobs.reduce((n, b) => n + b.size, 0), volumes: m.volumes.length, volumeSize: m.volumeSize },
   };

@@ -14,6 +14,7 @@ import type { NextVolume } from './push/index.js';
 import { parseRewrite } from './rewrite.js';
 import { registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import type { TrustedManifest } from './bundle.js';
+import { openChartSinks } from './charts/destinations.js';
 
 const PROGRAM = 'ferry-load';
 
@@ -29,7 +30,9 @@ export interface PushArgs extends RegistryArgs {
   yes: boolean;
   json: boolean;
   report?: string;
-  charts?: string;
+  charts?: string[];
+  force: boolean;
+  chartCreds?: string;
   stateDir?: string;
 }
 
@@ -70,13 +73,14 @@ async function writeReport(path: string, doc: unknown): Promise<void> {
 }
 
 export async function pushCmd(a: PushArgs): Promise<number> {
-  if (a.charts) throw new FerryError('USAGE', '--charts: chart repositories are not supported by this build yet');
   const interactive = !a.yes && !a.json && process.stdin.isTTY === true;
   if (!a.yes && !interactive) throw new FerryError('USAGE', 'not a terminal, so there is no one to confirm: pass --yes to load without asking');
   const mode = outputMode(a.json);
   const rewrites = asArray(a.rewrite).map(parseRewrite);
   const keys = await loadTrustedKeys(asArray(a.trustedKey));
   const registry = registryOptionsFrom(a);
+  const chartCreds = a.chartCreds ?? process.env.FERRY_CHART_CREDS;
+  const sinks = openChartSinks(asArray(a.charts), { registry, ...(chartCreds ? { creds: chartCreds } : {}) });
 
   const controller = new AbortController();
   const abort = (): void => controller.abort();
@@ -98,6 +102,8 @@ export async function pushCmd(a: PushArgs): Promise<number> {
       ...(a.concurrency ? { concurrency: a.concurrency } : {}),
       registry,
       rewrites,
+      charts: sinks,
+      forceCharts: a.force,
       overwriteFiles: a.overwriteFiles,
       noRetag: !a.retag,
       signal: controller.signal,
@@ -153,6 +159,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
     throw e;
   } finally {
     await progress?.finish();
+    await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
     process.off('SIGINT', abort);
     process.off('SIGTERM', abort);
   }

@@ -38,6 +38,16 @@ export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
   if (plan.blobsAlreadyThere || plan.blobsDamaged) {
     lines.push(`  already in the target: ${plan.blobsAlreadyThere} blob(s), re-verified${plan.blobsDamaged ? `; ${plan.blobsDamaged} damaged blob(s) there will be replaced` : ''}`);
   }
+  if (plan.charts.length) {
+    lines.push('  charts (destination: what happens):');
+    for (const c of plan.charts.slice(0, 50)) {
+      const what = c.action === 'upload' ? 'upload' : c.action === 'skip' ? 'already there, same bytes' : c.action === 'replace' ? `REPLACE (--force): ${printable(c.detail ?? '')}` : `REFUSED: ${printable(c.detail ?? '')}`;
+      lines.push(`    ${printable(c.chart)} -> ${printable(c.location)}  [${what}]`);
+    }
+    if (plan.charts.length > 50) lines.push(`    … and ${plan.charts.length - 50} more (--json lists all)`);
+  } else {
+    for (const c of (tm.manifest.charts ?? []).slice(0, 20)) lines.push(`  chart ${printable(`${c.name}@${c.version}`)} (${formatBytes(c.size)}${c.provenance ? ', with .prov' : ''}): not loaded without --charts`);
+  }
   for (const n of plan.notes) lines.push(`  note: ${printable(n)}`);
   if (plan.retags.length) {
     lines.push(`  tags that will MOVE to other content (--no-retag refuses this):`);
@@ -54,6 +64,7 @@ export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
 export function describe(e: PushEvent): string | undefined {
   switch (e.type) {
     case 'checking': return `Checking ${printable(e.what)}`;
+    case 'chart': return `Chart ${printable(e.chart)} -> ${printable(e.destination)}: ${e.status}${e.reason ? ` (${printable(e.reason)})` : ''}`;
     case 'volume-start': return `Reading ${printable(e.file)}`;
     case 'volume-done': return `Done with ${printable(e.file)}: ${e.written} written, ${e.skipped} already there`;
     case 'volume-skip': return `Skipping ${printable(e.file)}: ${e.reason}`;
@@ -77,13 +88,18 @@ export function summary(r: PushReport, next?: string): string {
       return `  ${mark} ${printable(i.ref)}  ${i.digest}${note}`;
     }),
   ];
+  for (const c of r.charts) {
+    const mark = c.status === 'uploaded' || c.status === 'replaced' || c.status === 'exists' ? '✅' : c.status === 'pending' ? '⏳' : '❌';
+    const how = c.status === 'exists' ? 'already there' : c.status === 'replaced' ? 'replaced (--force)' : c.status;
+    out.push(`  ${mark} chart ${printable(c.chart)} -> ${printable(c.location)}  ${how}${c.reason ? `: ${printable(c.reason)}` : ''}`);
+  }
   const kept = r.files.filter((f) => f.status === 'kept');
   if (kept.length) out.push(`Kept as they are (they differ from the bundle; --overwrite-files replaces them): ${kept.map((f) => printable(f.path)).join(', ')}`);
   for (const d of r.volumesDamaged) out.push(`Damaged: ${printable(d.message)} — re-copy it from the original media and run the same command again.`);
   const skipped = r.files.filter((f) => f.status === 'skipped');
   if (skipped.length) out.push(`Not written (a registry has no place for files; add --files-dir DIR): ${skipped.slice(0, 10).map((f) => printable(f.path)).join(', ')}${skipped.length > 10 ? ', …' : ''}`);
   for (const n of r.notes) out.push(`Note: ${printable(n)}`);
-  for (const c of r.check?.items ?? []) out.push(`Check FAILED: ${printable(c.ref)} ${c.status}${c.found ? ` (points at ${c.found})` : ''}`);
+  for (const c of r.check?.items ?? []) out.push(`Check FAILED: ${printable(c.ref)} ${c.status}${c.found ? ` (points at ${c.found})` : ""}${c.detail ? ` (${printable(c.detail)})` : ""}`);
   if (r.volumesMissing.length) out.push(`Not complete: bring ${r.volumesMissing.map(printable).join(', ')} and run the same command again.`);
   if (r.complete && (!r.check || r.check.ok)) out.push(r.check ? 'Complete. Every tag was checked in the target.' : 'Complete.');
   else if (next) out.push(`Next: ${next}`);

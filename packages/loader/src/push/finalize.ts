@@ -138,6 +138,7 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     ...(s.tm.verifiedBy ? { signedBy: `${s.tm.verifiedBy.path} (${s.tm.verifiedBy.fingerprint})` } : {}),
     images,
     files,
+    charts: [],
     notes: s.notes,
     retagged: s.retags.filter((m) => images.some((i) => i.status === 'loaded' && (i.ref === m.ref)) || s.referrerTags.some((r) => r.ref === m.ref)),
     volumesMissing: stillNeeded.filter((v) => s.volumeState.get(v) === 'absent' && !damagedVolumes.has(v)).map(name),
@@ -189,12 +190,12 @@ async function dropUselessPartials(s: PushState): Promise<void> {
 export function pushOutcome(r: PushReport): FerryError | undefined {
   if (r.check && !r.check.ok) {
     const bad = r.check.items;
-    return new FerryError('CHECK_FAILED', `after loading, ${bad.length} tag(s) do not resolve in ${r.target} as the bundle has them: ${bad.slice(0, 3).map((b) => `${b.ref} ${b.status}`).join(', ')}${bad.length > 3 ? ', …' : ''}; something else changed the target meanwhile`, { failed: bad.length });
+    return new FerryError('CHECK_FAILED', `after loading, ${bad.length} item(s) are not in ${r.target} as the bundle has them: ${bad.slice(0, 3).map((b) => `${b.ref} ${b.status}`).join(', ')}${bad.length > 3 ? ', …' : ''}; something else changed the target meanwhile`, { failed: bad.length });
   }
   if (r.complete) return undefined;
   const refused = r.images.filter((i) => i.status === 'refused');
   if (refused.length) return new FerryError('ARCHIVE_HOSTILE', `${refused.length} image(s) refused: ${refused[0]!.reason}`, { refused: refused.length });
-  const pending = r.images.filter((i) => i.status === 'pending').length + r.files.filter((f) => f.status === 'pending').length;
+  const pending = r.images.filter((i) => i.status === 'pending').length + r.files.filter((f) => f.status === 'pending').length + r.charts.filter((c) => c.status === 'pending').length;
   if (r.volumesDamaged.length) {
     const d = r.volumesDamaged[0]!;
     return new FerryError(d.code as FerryError['code'], `${d.message}${pending ? `; ${pending} item(s) wait for it` : ''}`, { volume: d.file });
@@ -202,6 +203,10 @@ export function pushOutcome(r: PushReport): FerryError | undefined {
   if (pending) {
     if (!r.volumesMissing.length) return new FerryError('INTERNAL', `${pending} item(s) are not loaded, yet no volume is missing or damaged`);
     return new FerryError('INCOMPLETE', `${pending} item(s) wait for volume${r.volumesMissing.length > 1 ? 's' : ''} ${r.volumesMissing.join(', ')}`, { missing: r.volumesMissing.length });
+  }
+  const chartsFailed = r.charts.filter((c) => c.status === 'failed');
+  if (chartsFailed.length) {
+    return new FerryError('PARTIAL_FAILURE', `${chartsFailed.length} chart upload(s) failed: ${chartsFailed.slice(0, 3).map((c) => `${c.chart} to ${c.destination}: ${c.reason ?? ''}`).join('; ')}`, { failed: chartsFailed.length });
   }
   const kept = r.files.filter((f) => f.status === 'kept');
   if (kept.length) {

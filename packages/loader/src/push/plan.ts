@@ -293,6 +293,7 @@ async function planWith(
     notes,
     images: manifest.images.length,
     files: carried.length,
+    charts: [],
   };
   return { state, plan };
 }

@@ -6,6 +6,8 @@ import type { RegistryOptions } from '@ferry/oci';
 import type { TrustedManifest } from '../bundle.js';
 import type { RewriteRule } from '../rewrite.js';
 import type { CheckItem } from '../check.js';
+import type { ChartSink } from '@ferry/charts';
+import type { ChartEvent, ChartPlanItem, ChartReportItem } from '../charts/deliver.js';
 
 export interface PushOptions {
   trustedKeys: readonly TrustedKey[];
@@ -21,6 +23,10 @@ export interface PushOptions {
   /** Requests (or blob checks) in flight at once, shared by all images (default 6 for a registry). */
   concurrency?: number;
   rewrites?: RewriteRule[];
+  /** Chart destinations (--charts), opened by the caller; closed by it too. */
+  charts?: readonly ChartSink[];
+  /** Replace a chart a destination holds with other bytes under the same version (--force). */
+  forceCharts?: boolean;
   /** Replace carried files whose local copy was changed (default: keep them and say so). */
   overwriteFiles?: boolean;
   /** Refuse, before writing anything, to move a tag that points at another digest. */
@@ -86,6 +92,8 @@ export interface PushPlan {
   notes: string[];
   images: number;
   files: number;
+  /** Per chart and destination: upload, skip (there), replace (--force) or refuse. */
+  charts: ChartPlanItem[];
 }
 
 export type PushEvent =
@@ -99,7 +107,8 @@ export type PushEvent =
   | { type: 'image'; ref: string; digest: string; retagged?: string }
   | { type: 'image-refused'; ref: string; message: string }
   | { type: 'file'; path: string }
-  | { type: 'file-kept'; path: string };
+  | { type: 'file-kept'; path: string }
+  | ChartEvent;
 
 export type ImageStatus = 'loaded' | 'pending' | 'refused';
 export type FileStatus = 'written' | 'unchanged' | 'kept' | 'pending' | 'skipped';
@@ -113,6 +122,8 @@ export interface PushReport {
   /** `referrers`: cosign-tag artifacts tagged beside the image. `retaggedFrom`: the digest the tag pointed at before. */
   images: Array<{ source: string; ref: string; digest: string; status: ImageStatus; referrers: number; retaggedFrom?: string; reason?: string }>;
   files: Array<{ path: string; status: FileStatus; reason?: string }>;
+  /** Per chart and destination (--charts). */
+  charts: ChartReportItem[];
   retagged: TagMove[];
   /** Volumes this bundle still needs (absent ones): exactly those holding what is still missing. */
   volumesMissing: string[];

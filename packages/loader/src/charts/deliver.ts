@@ -1,0 +1,128 @@
+// The chart half of a push: before the operator's yes, every destination is checked (reachable,
+// credentials, allowed to write) and asked what it holds of each chart; after it, the charts that
+// are missing are read from the volumes (read.ts), checked, and written through each destination's
+// ChartSink; finally every destination is asked again (the post-load check). The same chart
+// version with other bytes is refused before anything is written unless --force.
+
+import { FerryError, toFerryError, type BundleChart } from '@ferry/format-spec';
+import type { ChartSink } from '@ferry/charts';
+import type { TrustedManifest } from '../bundle.js';
+import { readCharts } from './read.js';
+import type { CheckItem } from '../check.js';
+
+export type ChartAction = 'upload' | 'skip' | 'replace' | 'refuse';
+
+export interface ChartPlanItem {
+  /** `name@version`. */
+  chart: string;
+  destination: string;
+  /** Where users get it from afterwards (`oci://…/name`, a repository URL, a file). */
+  location: string;
+  action: ChartAction;
+  /** Why it is refused or replaced: what the destination holds instead. */
+  detail?: string;
+}
+
+export type ChartStatus = 'uploaded' | 'exists' | 'replaced' | 'pending' | 'failed';
+
+export interface ChartReportItem {
+  chart: string;
+  destination: string;
+  location: string;
+  status: ChartStatus;
+  reason?: string;
+}
+
+export type ChartEvent = { type: 'chart'; chart: string; destination: string; status: ChartStatus; reason?: string };
+
+const key = (c: Pick<BundleChart, 'name' | 'version'>): string => `${c.name}@${c.version}`;
+
+/** Read-only: pre-flight every destination, then ask each what it holds of every chart. */
+export async function planCharts(charts: readonly BundleChart[], sinks: readonly ChartSink[], opts: { force: boolean }): Promise<ChartPlanItem[]> {
+  const items: ChartPlanItem[] = [];
+  for (const sink of sinks) {
+    await sink.preflight();
+    for (const c of charts) {
+      const p = await sink.check({ name: c.name, version: c.version, digest: c.digest });
+      const base = { chart: key(c), destination: sink.description, location: sink.locationOf(c) };
+      if (p.state === 'absent') items.push({ ...base, action: 'upload' });
+      else if (p.state === 'same') items.push({ ...base, action: 'skip' });
+      else items.push({ ...base, action: opts.force ? 'replace' : 'refuse', detail: p.detail });
+    }
+  }
+  return items;
+}
+
+/** Refuse before anything is written when a destination holds other bytes under a version. */
+export function refuseChartConflicts(items: readonly ChartPlanItem[]): void {
+  const refused = items.filter((i) => i.action === 'refuse');
+  if (!refused.length) return;
+  const list = refused.map((i) => `${i.chart} in ${i.destination}${i.detail ? ` (${i.detail})` : ''}`).join('; ');
+  throw new FerryError('CHART_CONFLICT', `nothing was written: the chart destination already holds a different chart under the same version: ${list}`);
+}
+
+/** Write what the plan says is missing; per-item failures are reported, not thrown. */
+export async function loadCharts(
+  tm: TrustedManifest,
+  sinks: readonly ChartSink[],
+  plan: readonly ChartPlanItem[],
+  opts: { force: boolean; volumeFiles?: ReadonlyMap<number, string>; signal?: AbortSignal; emit?: (e: ChartEvent) => void },
+): Promise<{ items: ChartReportItem[]; volumesMissing: string[]; volumesDamaged: Array<{ file: string; code: string; message: string }> }> {
+  const emit = opts.emit ?? (() => {});
+  const charts = tm.manifest.charts ?? [];
+  const toWrite = plan.filter((i) => i.action === 'upload' || i.action === 'replace');
+  const wanted = charts.filter((c) => toWrite.some((i) => i.chart === key(c)));
+  const read = wanted.length ? await readCharts(tm, wanted, { ...(opts.volumeFiles ? { volumeFiles: opts.volumeFiles } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined;
+  const items: ChartReportItem[] = [];
+  const missingFiles = new Set<string>();
+  for (const sink of sinks) {
+    for (const c of charts) {
+      const item = plan.find((i) => i.destination === sink.description && i.chart === key(c));
+      if (!item) continue;
+      const base = { chart: item.chart, destination: item.destination, location: item.location };
+      if (item.action === 'skip') {
+        items.push({ ...base, status: 'exists' });
+        continue;
+      }
+      const upload = read?.charts.get(c);
+      if (!upload) {
+        const need = read?.missing.get(c) ?? [];
+        need.forEach((f) => missingFiles.add(f));
+        const reason = need.length ? `needs ${need.join(', ')}` : 'not read';
+        items.push({ ...base, status: 'pending', reason });
+        emit({ type: 'chart', chart: item.chart, destination: item.destination, status: 'pending', reason });
+        continue;
+      }
+      try {
+        await sink.put(upload, { force: opts.force });
+        const status: ChartStatus = item.action === 'replace' ? 'replaced' : 'uploaded';
+        items.push({ ...base, status });
+        emit({ type: 'chart', chart: item.chart, destination: item.destination, status });
+      } catch (e) {
+        const fe = toFerryError(e);
+        if (fe.code === 'INTERRUPTED' || fe.code === 'INTERNAL') throw fe;
+        const reason = `[${fe.code}] ${fe.message}`;
+        items.push({ ...base, status: 'failed', reason });
+        emit({ type: 'chart', chart: item.chart, destination: item.destination, status: 'failed', reason });
+      }
+    }
+    await sink.finish();
+  }
+  return { items, volumesMissing: [...missingFiles].sort(), volumesDamaged: read?.damaged ?? [] };
+}
+
+/** Each destination holds each chart (the post-load check, and `ferry-load check --charts`). */
+export async function checkCharts(charts: readonly BundleChart[], sinks: readonly ChartSink[], only?: (chart: string, destination: string) => boolean): Promise<CheckItem[]> {
+  const items: CheckItem[] = [];
+  for (const sink of sinks) {
+    for (const c of charts) {
+      if (only && !only(key(c), sink.description)) continue;
+      const p = await sink.check({ name: c.name, version: c.version, digest: c.digest });
+      const base = { kind: 'chart' as const, ref: `${key(c)} in ${sink.description}`, expected: c.digest };
+      if (p.state === 'absent') items.push({ ...base, status: 'missing' });
+      else if (p.state === 'different') items.push({ ...base, status: 'different', detail: p.detail });
+      else items.push({ ...base, status: 'ok' });
+    }
+  }
+  return items;
+}
