@@ -5,7 +5,8 @@
 //
 // Not credentials, and left alone: `repo@sha256:<hex>` digest references, local transports
 // (`oci:/path/with@sign`, `docker-archive:a@b.tar`), and paths with an `@` in a component
-// (`node_modules/@ferry/oci`, `/run/user@1000/x`). When in doubt it hides more, not less.
+// (`node_modules/@ferry/oci`, `/run/user@1000/x`), and a chart `name@1.2.3` (no password, and a
+// version where a host would be). When in doubt it hides more, not less.
 // @ferry/oci re-exports these; cli-kit applies redactCredentials() to every error and log line.
 
 /** Transports Ferry reads whose argument is a local path, in which `@` means nothing. (The
@@ -18,6 +19,9 @@ const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 const DIGEST_AFTER_AT_RE = /^(?:sha256|sha384|sha512|blake3)(?::|$)|^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}/;
 /** A host[:port] (DNS name or [IPv6]) that ends the token or is followed by a path. */
 const HOST_AFTER_AT_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[A-Fa-f0-9:.]+\])(?::[0-9]*)?(?:[/?#]|$)/;
+/** A whole token `NAME@VERSION` (a chart and its SemVer version): no password before the `@`,
+ *  nothing after the version, so nothing secret can be in it. */
+const CHART_VERSION_AFTER_AT_RE = /^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 /** A token of a message: what lies between whitespace and quotes (a bracket stays in the token
  *  and is hidden with the userinfo, so a password holding one is not cut in two). */
 const TOKEN_RE = /[^\s"'`]+/g;
@@ -29,6 +33,7 @@ function userinfoEnd(rest: string): number {
     const after = rest.slice(at + 1);
     if (at === 0 || DIGEST_AFTER_AT_RE.test(after) || !HOST_AFTER_AT_RE.test(after)) continue;
     const user = rest.slice(0, at);
+    if (!user.includes(':') && CHART_VERSION_AFTER_AT_RE.test(after)) continue;
     // A path is not userinfo: it starts with / or . , or has a / with no ':' before it
     // (a password may hold a '/', then the user:password colon comes first).
     if (/^[/.~]/.test(user)) continue;

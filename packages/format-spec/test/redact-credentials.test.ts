@@ -14,6 +14,9 @@ test('userinfo before the host is hidden in every reference form', () => {
     ['alice:s3cr3t@registry.local:5000', '***@registry.local:5000'],
     ['alice:s3cr3t@[::1]:5000/app', '***@[::1]:5000/app'],
     ['alice@registry.example.com/app', '***@registry.example.com/app'],
+    // a version-looking host with a password, or followed by a path: still hidden
+    ['alice:s3cr3t@1.2.3', '***@1.2.3'],
+    ['alice@1.2.3/app', '***@1.2.3/app'],
     // a password holding '@', '/' or ':' is hidden whole
     ['alice:p@ss@registry.example.com/app:1', '***@registry.example.com/app:1'],
     ['alice:pa/ss@registry.example.com/app:1', '***@registry.example.com/app:1'],
@@ -59,6 +62,10 @@ test('not credentials: digest references, local transports, paths with @', () =>
     './rel/a@b/c',
     'node_modules/@ferry/oci/dist/index.js',
     'relative/dir@2/file',
+    // a chart and its version (no password, a version where a host would be)
+    'web@1.1.0',
+    'build@1.0.0+build.5',
+    'web@2.0.0-rc.1',
     'alpine@',
     '@registry.example.com/x',
     'no at sign at all',
