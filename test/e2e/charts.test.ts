@@ -24,6 +24,7 @@ import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { startNginx, type StartedNginx } from '../harness/nginx.js';
 import { makeChart, makeSigningKeyring, newHelm, type HelmClient } from '../harness/helm.js';
 import { startArtifactory, type StartedArtifactory } from '../harness/artifactory.js';
+import { startChartmuseum } from '../harness/chartmuseum.js';
 import { seedLayout } from '../harness/seed.js';
 import { craneDigest } from '../harness/cosign.js';
 
@@ -266,6 +267,62 @@ test('a destination holding another chart under the same version: refused before
   assert.is(f.code, 0, f.stdout + f.stderr);
   assert.ok((await readFile(join(dir, 'web-1.1.0.tgz'))).equals(tgz.get('web-1.1.0')!), 'replaced with the bundled bytes');
   assert.ok((JSON.parse(f.stdout) as Report).charts.some((c) => c.chart === 'web@1.1.0' && c.status === 'replaced'));
+});
+
+test('ChartMuseum (the real server, Basic auth): upload with the .prov, helm repo add + pull gets the bytes, a second push skips, a wrong password is refused before anything is written', async () => {
+  assert.ok(main);
+  const USER = 'cm-loader';
+  const PASSWORD = 'Museum-Pa55-e2e';
+  const cm = await startChartmuseum({ basicAuth: { user: USER, password: PASSWORD } });
+  try {
+    const args = (creds: string) => ['push', main!.dir, '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${join(tmp, 'cm-layout')}`, '--charts', `chartmuseum+${cm.url}`, '--chart-creds', creds, '--yes', '--json'];
+    const wrong = await loadCli(args(`${USER}:wrong-password`), { env: env() });
+    assert.is(wrong.code, 13, wrong.stdout + wrong.stderr);
+    assert.not.ok((wrong.stdout + wrong.stderr).includes('wrong-password'), 'no password in the output');
+    assert.is((await readdir(join(tmp, 'cm-layout')).catch(() => [])).length, 0, 'nothing was written before the refusal');
+    const r = await loadCli(args(`${USER}:${PASSWORD}`), { env: env() });
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.ok((JSON.parse(r.stdout) as Report).charts.every((c) => c.status === 'uploaded'));
+    assert.not.ok(r.stdout.includes(PASSWORD));
+    await helm.helmRepoAdd('museum', cm.url, { username: USER, password: PASSWORD });
+    const pulled = await helm.helmPull('museum/signed', { version: '0.3.0', destination: join(tmp, 'pull-cm'), verify: { keyring: pubring } });
+    assert.ok((await readFile(pulled.tgz)).equals(tgz.get('signed-0.3.0')!), 'helm pull --verify from ChartMuseum: the exact bytes, the .prov verifies');
+    const again = await loadCli(args(`${USER}:${PASSWORD}`), { env: env() });
+    assert.is(again.code, 0, again.stderr);
+    assert.ok((JSON.parse(again.stdout) as Report).charts.every((c) => c.status === 'exists'));
+  } finally {
+    await cm.stop();
+  }
+});
+
+test('a chart in a volume that is not here yet is pending (exit 15, the volume named); the next run with it loads the chart', async () => {
+  // The image's 40 kB layer fills the first volume(s); the charts come after it.
+  const r = await bundle('split', ['--image', `${src.host}/demo/app:1`, '--chart', `${repo.url}/charts/web@1.1.0`, '--chart', `${repo.url}/charts/signed@0.3.0`, '--volume-size', '30KiB']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const m = JSON.parse(await readFile(join(r.dir, 'split.manifest.json'), 'utf8')) as { charts: ManifestChart[]; blobs: Array<{ digest: string; volume?: number }>; volumes: Array<{ file: string }> };
+  assert.ok(m.volumes.length >= 2, 'several volumes');
+  const signed = m.charts.find((c) => c.name === 'signed')!;
+  const vol = m.blobs.find((b) => b.digest === signed.digest)!.volume!;
+  assert.ok(vol > 1, 'the chart is not in the first volume');
+  const file = m.volumes[vol - 1]!.file;
+  const away = join(tmp, 'away');
+  await mkdir(away, { recursive: true });
+  await cp(join(r.dir, file), join(away, file));
+  await rm(join(r.dir, file));
+  const dir = join(tmp, 'split-static');
+  const args = ['push', r.dir, '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${join(tmp, 'split-layout')}`, '--charts', `dir:${dir}`, '--yes', '--json'];
+  const first = await loadCli(args, { env: env() });
+  assert.is(first.code, 15, first.stdout + first.stderr);
+  const rep = JSON.parse(first.stdout) as Report & { volumesMissing: string[] };
+  assert.ok(rep.volumesMissing.includes(file), JSON.stringify(rep.volumesMissing));
+  assert.is(rep.charts.find((c) => c.chart === 'signed@0.3.0')!.status, 'pending');
+  assert.not.ok(await readFile(join(dir, 'signed-0.3.0.tgz')).catch(() => undefined), 'nothing of a chart whose volume is missing');
+  await cp(join(away, file), join(r.dir, file));
+  const second = await loadCli(args, { env: env() });
+  assert.is(second.code, 0, second.stdout + second.stderr);
+  assert.ok((await readFile(join(dir, 'signed-0.3.0.tgz'))).equals(tgz.get('signed-0.3.0')!));
+  const idx = parseYaml(await readFile(join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, unknown[]> };
+  assert.equal(Object.keys(idx.entries).sort(), ['signed', 'web'], 'the index has both, written by two runs');
 });
 
 test('bundling refuses a chart whose bytes do not match the index digest, a hostile archive, and a chart that is not what was asked', async () => {
