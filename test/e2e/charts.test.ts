@@ -27,6 +27,7 @@ import { startArtifactory, type StartedArtifactory } from '../harness/artifactor
 import { startChartmuseum } from '../harness/chartmuseum.js';
 import { seedLayout } from '../harness/seed.js';
 import { craneDigest } from '../harness/cosign.js';
+import { resignBundle } from '../helpers/tamper.js';
 
 let tmp = '';
 let home = '';
@@ -323,6 +324,26 @@ test('a chart in a volume that is not here yet is pending (exit 15, the volume n
   assert.ok((await readFile(join(dir, 'signed-0.3.0.tgz'))).equals(tgz.get('signed-0.3.0')!));
   const idx = parseYaml(await readFile(join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, unknown[]> };
   assert.equal(Object.keys(idx.entries).sort(), ['signed', 'web'], 'the index has both, written by two runs');
+});
+
+test('a correctly signed bundle whose chart is not what its entry says: refused by the loader, never published; the other charts are', async () => {
+  assert.ok(main);
+  const d = join(tmp, 'bundles', 'lying');
+  await cp(main.dir, d, { recursive: true });
+  await resignBundle(d, {
+    key: join(tmp, 'signer.key'),
+    // The archive says web 1.1.0; the signed entry claims another name (and so another file).
+    manifest: (m: { charts: Array<{ name: string }> }) => { m.charts.find((c) => c.name === 'web')!.name = 'webx'; return m; },
+  });
+  const dir = join(tmp, 'lying-static');
+  const r = await loadCli(['push', d, '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${join(tmp, 'lying-layout')}`, '--charts', `dir:${dir}`, '--yes', '--json'], { env: env() });
+  assert.is(r.code, 22, r.stdout + r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  const lie = rep.charts.find((c) => c.chart === 'webx@1.1.0')!;
+  assert.is(lie.status, 'refused');
+  assert.match(lie.reason ?? '', /web/);
+  assert.not.ok(await readFile(join(dir, 'webx-1.1.0.tgz')).catch(() => undefined), 'the lying chart is not published');
+  assert.ok(await readFile(join(dir, 'signed-0.3.0.tgz')), 'the honest charts are');
 });
 
 test('bundling refuses a chart whose bytes do not match the index digest, a hostile archive, and a chart that is not what was asked', async () => {

@@ -91,7 +91,7 @@ export interface ResignOptions {
   manifest?: (m: any) => any;
   /** Change a volume's entries after its header copies were replaced (volume is 1-based). */
   entries?: (volume: number, entries: TarEntry[]) => TarEntry[];
-  /** index.json in every volume: 'auto' (default) rebuilds it from images[] as ferry-bundle does,
+  /** index.json in every volume: 'auto' (default) rebuilds it from images[] and charts[] as ferry-bundle does,
    *  'keep' leaves the volumes' copy and the manifest's layoutIndex alone, a Buffer puts those
    *  exact bytes in every volume and records their digest in layoutIndex. */
   layoutIndex?: 'auto' | 'keep' | Buffer;
@@ -115,7 +115,10 @@ export async function resignBundle(dir: string, opts: ResignOptions): Promise<vo
     index = Buffer.from(JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: m.images.map((i: any) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { 'org.opencontainers.image.ref.name': i.tag ? `${i.repository}:${i.tag}` : `${i.repository}@${i.digest}` } })),
+      manifests: [
+        ...m.images.map((i: any) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { 'org.opencontainers.image.ref.name': i.tag ? `${i.repository}:${i.tag}` : `${i.repository}@${i.digest}` } })),
+        ...(m.charts ?? []).map((c: any) => ({ mediaType: c.manifest.mediaType, digest: c.manifest.digest, size: c.manifest.size, annotations: { 'org.opencontainers.image.ref.name': `charts/${c.name}:${String(c.version).replaceAll('+', '_')}` } })),
+      ],
     }));
   } else if (Buffer.isBuffer(opts.layoutIndex)) {
     index = opts.layoutIndex;

@@ -310,3 +310,19 @@ export class ChartHttp {
     this.transports.clear();
   }
 }
+
+/** `KIND+http(s)://…` (`chartmuseum+https://HOST`, `artifactory+https://HOST/artifactory/REPO`):
+ *  the http(s) URL, with no query, fragment or credentials. */
+export function parseSchemeUrl(dest: string, kind: string, form: string): URL {
+  const m = new RegExp(`^${kind}\\+(https?://.*)$`, 'i').exec(dest.trim());
+  if (!m) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": expected ${form}`);
+  let u: URL;
+  try {
+    u = new URL(m[1]!);
+  } catch {
+    throw new FerryError('USAGE', `chart destination "${showUrl(dest)}" is not a URL`);
+  }
+  if (u.username || u.password) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": credentials do not belong in the destination (it is printed in plans and reports); give them with --chart-creds USER:PASSWORD`);
+  if (u.search || u.hash) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": no query or fragment expected`);
+  return u;
+}

@@ -89,7 +89,7 @@ export function summary(r: PushReport, next?: string): string {
     }),
   ];
   for (const c of r.charts) {
-    const mark = c.status === 'uploaded' || c.status === 'replaced' || c.status === 'exists' ? '✅' : c.status === 'pending' ? '⏳' : '❌';
+    const mark = c.status === 'uploaded' || c.status === 'replaced' || c.status === 'exists' ? '✅' : c.status === 'pending' ? '⏳' : c.status === 'refused' ? '⛔' : '❌';
     const how = c.status === 'exists' ? 'already there' : c.status === 'replaced' ? 'replaced (--force)' : c.status;
     out.push(`  ${mark} chart ${printable(c.chart)} -> ${printable(c.location)}  ${how}${c.reason ? `: ${printable(c.reason)}` : ''}`);
   }

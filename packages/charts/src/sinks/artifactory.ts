@@ -22,7 +22,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { FerryError, printable, sha256Digest } from '@ferry/format-spec';
-import { ChartHttp, showUrl, type ChartHttpOptions } from '../http.js';
+import { ChartHttp, parseSchemeUrl, showUrl, type ChartHttpOptions } from '../http.js';
 import { MAX_CHART_BYTES, MAX_PROV_BYTES } from '../http-repo-source.js';
 import { chartFileName, type ChartPresence, type ChartPutOptions, type ChartSink, type ChartUpload } from '../types.js';
 
@@ -38,15 +38,7 @@ export interface ArtifactoryDestination {
 
 /** Parse `artifactory+http(s)://HOST[:PORT][/PREFIX]/artifactory/REPO[/FOLDER]`. */
 export function parseArtifactoryDestination(dest: string): ArtifactoryDestination {
-  const m = /^artifactory\+(https?:\/\/.*)$/i.exec(dest.trim());
-  if (!m) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": expected artifactory+https://HOST/artifactory/REPO`);
-  let u: URL;
-  try {
-    u = new URL(m[1]!);
-  } catch {
-    throw new FerryError('USAGE', `chart destination "${showUrl(dest)}" is not a URL`);
-  }
-  if (u.search || u.hash) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": no query or fragment expected`);
+  const u = parseSchemeUrl(dest, 'artifactory', 'artifactory+https://HOST/artifactory/REPO');
   const segs = u.pathname.split('/').filter(Boolean);
   const at = segs.lastIndexOf('artifactory');
   const repo = at >= 0 ? segs[at + 1] : undefined;

@@ -9,7 +9,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { FerryError, printable, sha256Digest } from '@ferry/format-spec';
-import { ChartHttp, showUrl, type ChartHttpOptions } from '../http.js';
+import { ChartHttp, parseSchemeUrl, showUrl, type ChartHttpOptions } from '../http.js';
 import { MAX_CHART_BYTES } from '../http-repo-source.js';
 import { chartFileName, type ChartPresence, type ChartPutOptions, type ChartSink, type ChartUpload } from '../types.js';
 
@@ -22,15 +22,7 @@ export interface ChartmuseumSinkOptions extends ChartHttpOptions {
 
 /** `chartmuseum+http(s)://HOST[:PORT][/PATH]` → the server URL and the tenant path (may be empty). */
 export function parseChartmuseumDestination(dest: string): { server: URL; tenant: string } {
-  const m = /^chartmuseum\+(https?:\/\/.*)$/i.exec(dest.trim());
-  if (!m) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": expected chartmuseum+https://HOST[:PORT][/PATH]`);
-  let u: URL;
-  try {
-    u = new URL(m[1]!);
-  } catch {
-    throw new FerryError('USAGE', `chart destination "${showUrl(dest)}" is not a URL`);
-  }
-  if (u.search || u.hash) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": no query or fragment expected`);
+  const u = parseSchemeUrl(dest, 'chartmuseum', 'chartmuseum+https://HOST[:PORT][/PATH]');
   const tenant = u.pathname.replace(/^\/+|\/+$/g, '');
   if (tenant.split('/').some((s) => s === '.' || s === '..')) throw new FerryError('USAGE', `chart destination "${showUrl(dest)}": "." and ".." are not repository names`);
   const server = new URL(u.href);

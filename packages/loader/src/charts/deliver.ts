@@ -23,7 +23,8 @@ export interface ChartPlanItem {
   detail?: string;
 }
 
-export type ChartStatus = 'uploaded' | 'exists' | 'replaced' | 'pending' | 'failed';
+/** `refused`: the bundle's chart failed the loader's own checks (never sent anywhere). */
+export type ChartStatus = 'uploaded' | 'exists' | 'replaced' | 'pending' | 'failed' | 'refused';
 
 export interface ChartReportItem {
   chart: string;
@@ -85,6 +86,13 @@ export async function loadCharts(
         continue;
       }
       const upload = read?.charts.get(c);
+      const refused = read?.refused.get(c);
+      if (refused) {
+        const reason = `[${refused.code}] ${refused.message}`;
+        items.push({ ...base, status: 'refused', reason });
+        emit({ type: 'chart', chart: item.chart, destination: item.destination, status: 'refused', reason });
+        continue;
+      }
       if (!upload) {
         const need = read?.missing.get(c) ?? [];
         need.forEach((f) => missingFiles.add(f));

@@ -27,6 +27,8 @@ export interface ChartReadResult {
   missing: Map<BundleChart, string[]>;
   /** Volumes that could not be read (damaged): file -> message. */
   damaged: Array<{ file: string; code: string; message: string }>;
+  /** Charts whose content the checks refused (signed, yet not what Helm would load). */
+  refused: Map<BundleChart, FerryError>;
 }
 
 /** The volumes holding a blob (one, or one per segment). */
@@ -40,7 +42,7 @@ export async function readCharts(tm: TrustedManifest, wanted: readonly BundleCha
   const m = tm.manifest;
   const blobs = new Map(m.blobs.map((b) => [b.digest, b]));
   const fileOf = (v: number): string => opts.volumeFiles?.get(v) ?? volumePath(tm.loc, v);
-  const out: ChartReadResult = { charts: new Map(), missing: new Map(), damaged: [] };
+  const out: ChartReadResult = { charts: new Map(), missing: new Map(), damaged: [], refused: new Map() };
 
   // Which volumes are here, and which charts they can complete.
   const here = new Map<number, boolean>();
@@ -101,7 +103,12 @@ export async function readCharts(tm: TrustedManifest, wanted: readonly BundleCha
       out.missing.set(c, [...new Set(damagedIn)].map((v) => m.volumes[v - 1]!.file));
       continue;
     }
-    out.charts.set(c, await checkedUpload(c, (d) => whole.get(d)));
+    try {
+      out.charts.set(c, await checkedUpload(c, (d) => whole.get(d)));
+    } catch (e) {
+      if (!(e instanceof FerryError) || e.code === 'INTERNAL') throw e;
+      out.refused.set(c, e);
+    }
   }
   return out;
 }

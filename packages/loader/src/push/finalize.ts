@@ -204,6 +204,8 @@ export function pushOutcome(r: PushReport): FerryError | undefined {
     if (!r.volumesMissing.length) return new FerryError('INTERNAL', `${pending} item(s) are not loaded, yet no volume is missing or damaged`);
     return new FerryError('INCOMPLETE', `${pending} item(s) wait for volume${r.volumesMissing.length > 1 ? 's' : ''} ${r.volumesMissing.join(', ')}`, { missing: r.volumesMissing.length });
   }
+  const chartsRefused = r.charts.filter((c) => c.status === 'refused');
+  if (chartsRefused.length) return new FerryError('CHART_INVALID', `${chartsRefused.length} chart(s) of the bundle refused and not published: ${chartsRefused[0]!.reason ?? ''}`, { refused: chartsRefused.length });
   const chartsFailed = r.charts.filter((c) => c.status === 'failed');
   if (chartsFailed.length) {
     return new FerryError('PARTIAL_FAILURE', `${chartsFailed.length} chart upload(s) failed: ${chartsFailed.slice(0, 3).map((c) => `${c.chart} to ${c.destination}: ${c.reason ?? ''}`).join('; ')}`, { failed: chartsFailed.length });

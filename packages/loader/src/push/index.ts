@@ -63,7 +63,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
       charts: chartItems,
       volumesMissing,
       volumesDamaged: [...report.volumesDamaged, ...(charted?.volumesDamaged ?? []).filter((d) => !report.volumesDamaged.some((r) => r.file === d.file))],
-      complete: report.complete && chartItems.every((c) => c.status !== 'pending' && c.status !== 'failed'),
+      complete: report.complete && chartItems.every((c) => c.status === 'uploaded' || c.status === 'exists' || c.status === 'replaced'),
       check: { ok: items.length === 0, items },
       seconds: (Date.now() - started) / 1000,
     };
