@@ -4,8 +4,8 @@
 // the raw .tgz when there is no provenance. The server refuses an existing version (409)
 // unless `?force` (and it was not started with --disable-force-overwrite) or --allow-overwrite;
 // because --allow-overwrite would silently replace a different chart, every put looks first
-// (HEAD /api/charts/<name>/<version>, then the stored .tgz is hashed) and a different chart is
-// a CHART_CONFLICT unless forced. Same bytes already there: 'skipped'.
+// (GET /[PATH/]charts/<name>-<version>.tgz, hashed) and a different chart is a CHART_CONFLICT
+// unless forced. Same bytes already there: 'skipped'.
 
 import { randomBytes } from 'node:crypto';
 import { FerryError, printable, sha256Digest } from '@ferry/format-spec';
@@ -109,28 +109,24 @@ export class ChartmuseumSink implements ChartSink {
     }
   }
 
-  private versionUrl(c: Pick<ChartUpload, 'name' | 'version'>): URL {
-    return this.url(`${this.apiCharts}/${encodeURIComponent(c.name)}/${encodeURIComponent(c.version)}`);
+  private fileUrl(file: string): URL {
+    return this.url(`${this.prefix}/charts/${encodeURIComponent(file)}`);
   }
 
-  private fileUrl(c: Pick<ChartUpload, 'name' | 'version'>): URL {
-    return this.url(`${this.prefix}/charts/${encodeURIComponent(chartFileName(c))}`);
-  }
-
-  /** The digest of the stored .tgz, or undefined when the server does not have this version. */
-  private async storedDigest(c: Pick<ChartUpload, 'name' | 'version'>): Promise<string | undefined> {
-    const head = await this.http.fetch({ method: 'HEAD', url: this.versionUrl(c), accept: [200, 404], limit: 0, what: 'chart version' });
-    if (head.status === 404) return undefined;
-    const file = await this.http.fetch({ method: 'GET', url: this.fileUrl(c), accept: [200, 404], limit: MAX_CHART_BYTES, what: 'stored chart' });
-    if (file.status === 404) {
-      this.notes.push(`${this.description}: ${c.name} ${c.version} is listed but ${chartFileName(c)} could not be read (HTTP 404); taken as absent`);
-      return undefined;
-    }
-    return sha256Digest(file.body);
+  /**
+   * The digest of the stored file (`<name>-<version>.tgz` or its `.prov`), or undefined when the
+   * server has none. The file itself, not `HEAD /api/charts/<name>/<version>`: that looks the
+   * version up as a semver constraint, so it answers 200 for 1.0.0 or 1.0.0+b2 when only
+   * 1.0.0+b1 is there (build metadata does not count), while uploads are stored and refused by
+   * file name.
+   */
+  private async storedDigest(file: string, limit: number): Promise<string | undefined> {
+    const got = await this.http.fetch({ method: 'GET', url: this.fileUrl(file), accept: [200, 404], limit, what: file.endsWith('.prov') ? 'stored provenance' : 'stored chart' });
+    return got.status === 404 ? undefined : sha256Digest(got.body);
   }
 
   async check(chart: Pick<ChartUpload, 'name' | 'version' | 'digest'>): Promise<ChartPresence> {
-    const have = await this.storedDigest(chart);
+    const have = await this.storedDigest(chartFileName(chart), MAX_CHART_BYTES);
     if (have === undefined) return { state: 'absent' };
     if (have === chart.digest) return { state: 'same' };
     return { state: 'different', detail: `${this.description} holds ${chartFileName(chart)} with digest ${have}, the bundle carries ${chart.digest}` };

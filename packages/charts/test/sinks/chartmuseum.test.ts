@@ -322,6 +322,25 @@ test('--depth 1: the tenant path for the API, the files and helm; tenants are se
   await Promise.all([ta.close(), tb.close()]);
 });
 
+test('a version the server matches only loosely (semver ignores build metadata) is absent, with no note', async () => {
+  const sink = new ChartmuseumSink(`chartmuseum+${strict.url}/loose`, fast);
+  const one = await pack('meta', '2.0.0+build.1');
+  const two = await pack('meta', '2.0.0+build.2');
+  const plain = await pack('meta', '2.0.0');
+  assert.is(await sink.put(one, { force: false }), 'uploaded');
+  // GET /api/loose/charts/meta/2.0.0+build.2 answers 200 with 2.0.0+build.1: the API looks
+  // versions up as semver constraints, which ignore build metadata.
+  const api = await fetch(`${strict.url}/api/loose/charts/meta/${encodeURIComponent(two.version)}`);
+  assert.is(((await api.json()) as { version: string }).version, '2.0.0+build.1');
+  assert.equal(await sink.check(two), { state: 'absent' });
+  assert.equal(await sink.check(plain), { state: 'absent' });
+  assert.is(await sink.put(two, { force: false }), 'uploaded');
+  assert.ok((await stored(strict, 'meta-2.0.0+build.2.tgz', 'loose'))?.equals(two.archive));
+  assert.ok((await stored(strict, 'meta-2.0.0+build.1.tgz', 'loose'))?.equals(one.archive), 'the other build untouched');
+  assert.equal(sink.notes, [], 'no note about a version "listed but unreadable"');
+  await sink.close();
+});
+
 test('--chart-post-form-field-name / --prov-post-form-field-name: chartField and provField are the names sent', async () => {
   const s = await pack('fields', '1.0.0', { sign: true });
   const sink = new ChartmuseumSink(`chartmuseum+${strict.url}/ff`, { chartField: 'pkg', provField: 'sig', ...fast });
