@@ -85,6 +85,13 @@ export class ChartmuseumSink implements ChartSink {
     return `/api${this.prefix}/charts`;
   }
 
+  /** Why ChartMuseum answers 404 for the API: a path that does not fit its --depth (or no API at all). */
+  private get depthHint(): string {
+    const segs = this.tenant ? this.tenant.split('/').length : 0;
+    const given = this.tenant ? `this destination gives ${segs} ("${printable(this.tenant)}")` : 'this destination gives none';
+    return `ChartMuseum has its API only under as many path segments as its --depth, and ${given}; or it runs with --disable-api`;
+  }
+
   /** The repository URL users give `helm repo add`. */
   get repoUrl(): string {
     return `${this.http.base.origin}${this.prefix}`;
@@ -103,7 +110,10 @@ export class ChartmuseumSink implements ChartSink {
       throw this.http.repoError(`GET ${showUrl(health.url)}: the answer is not ChartMuseum's {"healthy":true}; is ${this.http.name} a ChartMuseum server?`, 'GET', health.url, health.status);
     }
     const list = this.url(`${this.apiCharts}?limit=1`);
-    await this.http.fetch({ method: 'GET', url: list, accept: [200], limit: 4 << 20, what: 'chart list' });
+    const listed = await this.http.fetch({ method: 'GET', url: list, accept: [200, 404], limit: 4 << 20, what: 'chart list' });
+    if (listed.status === 404) {
+      throw this.http.repoError(`GET ${showUrl(listed.url)}: ${this.http.name} has no chart API at ${this.apiCharts} (HTTP 404): ${this.depthHint}`, 'GET', listed.url, 404);
+    }
     if (!this.http.hasCredentials) {
       this.notes.push(`${this.description}: no credentials given; uploads work only if the server allows anonymous writes`);
     }
@@ -183,6 +193,7 @@ export class ChartmuseumSink implements ChartSink {
     const why = status === 507 ? ' (the server reached its storage limit)'
       : status === 400 ? ' (the server refused the content as a chart)'
       : status === 413 ? ' (larger than the server accepts: its --max-upload-size, 20 MB by default)'
+      : status === 404 ? ` (no upload API here: ${this.depthHint})`
       : '';
     return this.http.repoError(`POST ${showUrl(url)}: uploading ${printable(chart.name)} ${printable(chart.version)} to ${this.description} failed: HTTP ${status}${why}${text ? `: ${text}` : ''}`, 'POST', url, status);
   }

@@ -341,6 +341,21 @@ test('a version the server matches only loosely (semver ignores build metadata) 
   await sink.close();
 });
 
+test('a repository path that does not fit the server\'s --depth: preflight and put say so', async () => {
+  const noTenant = new ChartmuseumSink(`chartmuseum+${strict.url}`, fast);
+  const e = await ferryError(noTenant.preflight(), 'CHART_REPO_ERROR');
+  assert.match(e.message, 'has no chart API at /api/charts (HTTP 404)');
+  assert.match(e.message, 'as many path segments as its --depth, and this destination gives none');
+  const e2 = await ferryError(noTenant.put(await pack('nowhere', '1.0.0'), { force: false }), 'CHART_REPO_ERROR');
+  assert.match(e2.message, '--depth');
+  await noTenant.close();
+  const extra = new ChartmuseumSink(`chartmuseum+${cm.url}/org`, { ...CREDS, ...fast });
+  const e3 = await ferryError(extra.preflight(), 'CHART_REPO_ERROR');
+  assert.match(e3.message, '--depth');
+  assert.match(e3.message, `gives 1 ("org")`);
+  await extra.close();
+});
+
 test('--chart-post-form-field-name / --prov-post-form-field-name: chartField and provField are the names sent', async () => {
   const s = await pack('fields', '1.0.0', { sign: true });
   const sink = new ChartmuseumSink(`chartmuseum+${strict.url}/ff`, { chartField: 'pkg', provField: 'sig', ...fast });
