@@ -154,9 +154,7 @@ export class ChartmuseumSink implements ChartSink {
     const res = await this.upload(chart, force);
     if (res.status === 201 || res.status === 200) return 'uploaded';
     if (res.status === 409) {
-      if (force) {
-        throw new FerryError('CHART_CONFLICT', `${this.description}: ${chart.name} ${chart.version} exists with other content and the server refused ?force (HTTP 409${res.text ? `: ${res.text}` : ''}); it was started with --disable-force-overwrite, so --force cannot replace it: delete the version on the server (DELETE ${this.apiCharts}/${chart.name}/${chart.version}) or bump the chart version`, { destination: this.description, chart: chart.name, version: chart.version, status: 409 });
-      }
+      if (force) throw this.forceRefused(chart, res.text);
       // Someone uploaded it between our look and our POST: look again.
       const now = await this.check(chart);
       if (now.state === 'same') return 'skipped';
@@ -164,10 +162,16 @@ export class ChartmuseumSink implements ChartSink {
         if (!opts.force) throw this.conflict(chart, now.detail);
         const again = await this.upload(chart, true);
         if (again.status === 201 || again.status === 200) return 'uploaded';
+        if (again.status === 409) throw this.forceRefused(chart, again.text);
         throw this.uploadError(chart, again.status, again.text, again.url);
       }
     }
     throw this.uploadError(chart, res.status, res.text, res.url);
+  }
+
+  /** ?force answered 409: the server runs with --disable-force-overwrite. */
+  private forceRefused(chart: ChartUpload, text: string): FerryError {
+    return new FerryError('CHART_CONFLICT', `${this.description}: ${chart.name} ${chart.version} exists with other content and the server refused ?force (HTTP 409${text ? `: ${text}` : ''}); it was started with --disable-force-overwrite, so --force cannot replace it: delete the version on the server (DELETE ${this.apiCharts}/${chart.name}/${chart.version}) or bump the chart version`, { destination: this.description, chart: chart.name, version: chart.version, status: 409 });
   }
 
   private async upload(chart: ChartUpload, force: boolean): Promise<{ status: number; text: string; url: URL }> {

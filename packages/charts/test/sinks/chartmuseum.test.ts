@@ -272,6 +272,16 @@ test('--disable-force-overwrite: force is a CHART_CONFLICT that names the flag a
   assert.match(e.message, 'file already exists');
   assert.match(e.message, 'DELETE /api/nf/charts/locked/1.0.0');
   assert.ok((await stored(strict, 'locked-1.0.0.tgz', 'nf'))?.equals(a.archive), 'the first upload stays');
+
+  // The same refusal in a race: the look finds nothing, another client stores other bytes, the
+  // POST is a 409, the second look finds them, and the forced POST is refused again.
+  const c = await pack('locked', '2.0.0');
+  const theirs = await pack('locked', '2.0.0');
+  raceAfterLook(sink, () => otherUpload(strict, theirs, { repo: 'nf' }));
+  const e2 = await ferryError(sink.put(c, { force: true }), 'CHART_CONFLICT');
+  assert.match(e2.message, '--disable-force-overwrite');
+  assert.equal((await posts(strict)).filter((r) => r.path === '/api/nf/charts').slice(-3).map((r) => r.status), [201, 409, 409]);
+  assert.ok((await stored(strict, 'locked-2.0.0.tgz', 'nf'))?.equals(theirs.archive), 'theirs stays');
   await sink.close();
 });
 
