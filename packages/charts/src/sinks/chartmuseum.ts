@@ -5,12 +5,14 @@
 // unless `?force` (and it was not started with --disable-force-overwrite) or --allow-overwrite;
 // because --allow-overwrite would silently replace a different chart, every put looks first
 // (GET /[PATH/]charts/<name>-<version>.tgz, hashed) and a different chart is a CHART_CONFLICT
-// unless forced. Same bytes already there: 'skipped'.
+// unless forced. Same bytes already there: 'skipped', unless the bundle carries a .prov the
+// server lacks (then it goes up alone, POST /api[/PATH]/prov) or holds another one (another
+// signature: a CHART_CONFLICT unless forced).
 
 import { randomBytes } from 'node:crypto';
 import { FerryError, printable, sha256Digest } from '@ferry/format-spec';
 import { ChartHttp, showUrl, type ChartHttpOptions } from '../http.js';
-import { MAX_CHART_BYTES } from '../http-repo-source.js';
+import { MAX_CHART_BYTES, MAX_PROV_BYTES } from '../http-repo-source.js';
 import { chartFileName, type ChartPresence, type ChartPutOptions, type ChartSink, type ChartUpload } from '../types.js';
 
 export interface ChartmuseumSinkOptions extends ChartHttpOptions {
@@ -148,7 +150,7 @@ export class ChartmuseumSink implements ChartSink {
 
   async put(chart: ChartUpload, opts: ChartPutOptions): Promise<'uploaded' | 'skipped'> {
     const before = await this.check(chart);
-    if (before.state === 'same') return 'skipped';
+    if (before.state === 'same') return this.putProvenance(chart, opts.force);
     if (before.state === 'different' && !opts.force) throw this.conflict(chart, before.detail);
     const force = before.state === 'different';
     const res = await this.upload(chart, force);
@@ -157,7 +159,7 @@ export class ChartmuseumSink implements ChartSink {
       if (force) throw this.forceRefused(chart, res.text);
       // Someone uploaded it between our look and our POST: look again.
       const now = await this.check(chart);
-      if (now.state === 'same') return 'skipped';
+      if (now.state === 'same') return this.putProvenance(chart, opts.force);
       if (now.state === 'different') {
         if (!opts.force) throw this.conflict(chart, now.detail);
         const again = await this.upload(chart, true);
@@ -169,9 +171,42 @@ export class ChartmuseumSink implements ChartSink {
     throw this.uploadError(chart, res.status, res.text, res.url);
   }
 
+  /**
+   * The chart bytes are there already; the bundle's .prov may not be (the version was loaded
+   * before from a bundle without it) or may be another signature. ChartMuseum takes a .prov on
+   * its own at POST /api[/PATH]/prov, and refuses an existing one (409) as it does charts.
+   */
+  private async putProvenance(chart: ChartUpload, force: boolean): Promise<'uploaded' | 'skipped'> {
+    if (!chart.provenance) return 'skipped';
+    const file = `${chartFileName(chart)}.prov`;
+    const want = sha256Digest(chart.provenance);
+    const have = await this.storedDigest(file, MAX_PROV_BYTES);
+    if (have === want) return 'skipped';
+    if (have !== undefined && !force) throw this.provConflict(chart, file, have, want);
+    const url = this.url(`/api${this.prefix}/prov${have !== undefined ? '?force' : ''}`);
+    const res = await this.http.send({ method: 'POST', url, headers: { 'Content-Type': 'application/pgp-signature' }, body: chart.provenance, what: 'provenance upload' });
+    if (res.status === 201 || res.status === 200) {
+      res.body.resume();
+      return 'uploaded';
+    }
+    const text = await this.http.errorText(res);
+    if (res.status === 409) {
+      if (have !== undefined) throw this.forceRefused(chart, text, `${file} exists with another signature`);
+      // Another client stored a .prov between our look and our POST.
+      const now = await this.storedDigest(file, MAX_PROV_BYTES);
+      if (now === want) return 'skipped';
+      if (now !== undefined) throw this.provConflict(chart, file, now, want);
+    }
+    throw this.uploadError(chart, res.status, text, url, file);
+  }
+
+  private provConflict(chart: ChartUpload, file: string, have: string, want: string): FerryError {
+    return new FerryError('CHART_CONFLICT', `${this.description}: ${chart.name} ${chart.version} is there with the same chart bytes but another provenance file (${file} has digest ${have}, the bundle carries ${want}: another signature); nothing was replaced`, { destination: this.description, chart: chart.name, version: chart.version });
+  }
+
   /** ?force answered 409: the server runs with --disable-force-overwrite. */
-  private forceRefused(chart: ChartUpload, text: string): FerryError {
-    return new FerryError('CHART_CONFLICT', `${this.description}: ${chart.name} ${chart.version} exists with other content and the server refused ?force (HTTP 409${text ? `: ${text}` : ''}); it was started with --disable-force-overwrite, so --force cannot replace it: delete the version on the server (DELETE ${this.apiCharts}/${chart.name}/${chart.version}) or bump the chart version`, { destination: this.description, chart: chart.name, version: chart.version, status: 409 });
+  private forceRefused(chart: ChartUpload, text: string, what = `${chart.name} ${chart.version} exists with other content`): FerryError {
+    return new FerryError('CHART_CONFLICT', `${this.description}: ${what} and the server refused ?force (HTTP 409${text ? `: ${text}` : ''}); it was started with --disable-force-overwrite, so --force cannot replace it: delete the version on the server (DELETE ${this.apiCharts}/${chart.name}/${chart.version}) or bump the chart version`, { destination: this.description, chart: chart.name, version: chart.version, status: 409 });
   }
 
   private async upload(chart: ChartUpload, force: boolean): Promise<{ status: number; text: string; url: URL }> {
@@ -193,13 +228,15 @@ export class ChartmuseumSink implements ChartSink {
     return { status: res.status, text, url };
   }
 
-  private uploadError(chart: ChartUpload, status: number, text: string, url: URL): FerryError {
+  /** `provFile`: the failed upload was that .prov alone. */
+  private uploadError(chart: ChartUpload, status: number, text: string, url: URL, provFile?: string): FerryError {
     const why = status === 507 ? ' (the server reached its storage limit)'
-      : status === 400 ? ' (the server refused the content as a chart)'
+      : status === 400 || (provFile && status === 500) ? ` (the server refused the content as ${provFile ? 'a provenance file' : 'a chart'})`
       : status === 413 ? ' (larger than the server accepts: its --max-upload-size, 20 MB by default)'
       : status === 404 ? ` (no upload API here: ${this.depthHint})`
       : '';
-    return this.http.repoError(`POST ${showUrl(url)}: uploading ${printable(chart.name)} ${printable(chart.version)} to ${this.description} failed: HTTP ${status}${why}${text ? `: ${text}` : ''}`, 'POST', url, status);
+    const what = provFile ? printable(provFile) : `${printable(chart.name)} ${printable(chart.version)}`;
+    return this.http.repoError(`POST ${showUrl(url)}: uploading ${what} to ${this.description} failed: HTTP ${status}${why}${text ? `: ${text}` : ''}`, 'POST', url, status);
   }
 
   /** `http(s)://HOST/PATH/<name>`: the repository URL for `helm repo add`, then the chart name. */

@@ -22,6 +22,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,55 @@ function raceAfterLook(sink: ChartmuseumSink, between: () => Promise<void>): voi
   };
 }
 
+/** gpg with its own GNUPGHOME; rejects with stderr. */
+function gpg(home: string, args: string[]): Promise<string> {
+  return new Promise((ok, bad) => {
+    execFile('gpg', ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', '', ...args],
+      { env: { ...process.env, GNUPGHOME: home }, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => (err ? bad(new Error(`gpg ${args.join(' ')}: ${stderr || err.message}`)) : ok(stdout)));
+  });
+}
+
+/**
+ * Another signature over the same chart bytes: helm's .prov body (Chart.yaml, then the files'
+ * sha256) clearsigned again by the real gpg with `signer`'s key. helm cannot do this itself
+ * (`helm package --sign` always packs anew, and a new pack is other bytes).
+ */
+async function resign(prov: Buffer, signer: SigningKeyring): Promise<Buffer> {
+  const m = /^-----BEGIN PGP SIGNED MESSAGE-----\r?\n(?:[^\r\n]+\r?\n)*\r?\n([\s\S]*?)\r?\n-----BEGIN PGP SIGNATURE-----/.exec(prov.toString('utf8'));
+  if (!m) throw new Error('not a clearsigned .prov');
+  const body = m[1]!.replace(/^- /gm, '');
+  const home = await mkdtemp(join(tmpdir(), 'ferry-gpg-'));
+  try {
+    await gpg(home, ['--import', signer.secring]);
+    await writeFile(join(home, 'body'), `${body}\n`);
+    await gpg(home, ['--local-user', signer.fingerprint, '--digest-algo', 'SHA512', '--output', join(home, 'body.asc'), '--clearsign', join(home, 'body')]);
+    return await readFile(join(home, 'body.asc'));
+  } finally {
+    await new Promise<void>((ok) => execFile('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: home } }, () => ok()));
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+/** Run `between` once, right before the sink's first POST to `path` goes out. */
+function raceBeforePost(sink: ChartmuseumSink, path: string, between: () => Promise<void>): void {
+  const send = sink.http.send.bind(sink.http);
+  let done = false;
+  sink.http.send = async (req) => {
+    if (!done && req.method === 'POST' && new URL(String(req.url)).pathname === path) {
+      done = true;
+      await between();
+    }
+    return send(req);
+  };
+}
+
+/** Another client's .prov upload (POST /api/prov, raw). */
+async function otherProv(s: StartedChartmuseum, prov: Buffer): Promise<void> {
+  const res = await fetch(`${s.url}/api/prov`, { method: 'POST', headers: { Authorization: `Basic ${SECRETS[1]}` }, body: prov });
+  assert.is(res.status, 201, `the other .prov upload: ${await res.text()}`);
+}
+
 let repos = 0;
 
 /** `helm repo add` (a fresh name, so a fresh index) + `helm pull`; the bytes helm wrote. */
@@ -211,6 +261,83 @@ test('multipart chart + .prov: both stored as given; helm pull --verify passes w
   const pulled = await helmPulls(sink.repoUrl, s, { auth: true, keyring: keys.pubring });
   assert.ok(pulled.tgz.equals(s.archive));
   assert.ok(pulled.prov?.equals(s.provenance!), 'helm fetched and verified the .prov');
+  await sink.close();
+});
+
+test('the same chart bytes on the server without their .prov: put adds the .prov (POST /api/prov) and helm pull --verify passes', async () => {
+  const sink = new ChartmuseumSink(`chartmuseum+${cm.url}`, { ...CREDS, ...fast });
+  const s = await pack('late', '1.0.0', { sign: true });
+  const { provenance, ...unsigned } = s;
+  assert.is(await sink.put(unsigned, { force: false }), 'uploaded');
+  assert.is(await stored(cm, 'late-1.0.0.tgz.prov'), undefined, 'first loaded from a bundle without the .prov');
+  assert.is(await sink.put(s, { force: false }), 'uploaded', 'the .prov was missing');
+  assert.ok((await stored(cm, 'late-1.0.0.tgz.prov'))?.equals(provenance!));
+  assert.ok((await stored(cm, 'late-1.0.0.tgz'))?.equals(s.archive), 'the chart untouched');
+  const last = (await posts(cm)).at(-1)!;
+  assert.equal([last.path, last.status], ['/api/prov', 201]);
+  assert.is(await sink.put(s, { force: false }), 'skipped');
+  assert.is(await sink.put(unsigned, { force: false }), 'skipped', 'a bundle without a .prov leaves the server\'s alone');
+  const pulled = await helmPulls(sink.repoUrl, s, { auth: true, keyring: keys.pubring });
+  assert.ok(pulled.prov?.equals(provenance!));
+  await sink.close();
+});
+
+test('another signature over the same bytes: CHART_CONFLICT unless forced; forced, helm verifies the new signer and not the old', async () => {
+  const other = await makeSigningKeyring({ name: 'Other Signer', email: 'other-signer@example.invalid' });
+  const sink = new ChartmuseumSink(`chartmuseum+${cm.url}`, { ...CREDS, ...fast });
+  const s = await pack('resigned', '1.0.0', { sign: true });
+  assert.is(await sink.put(s, { force: false }), 'uploaded');
+  const s2: ChartUpload = { ...s, provenance: await resign(s.provenance!, other) };
+  assert.not.ok(s2.provenance!.equals(s.provenance!));
+  assert.equal(await sink.check(s2), { state: 'same' }, 'the chart bytes are the same');
+  const before = (await posts(cm)).length;
+  const e = await ferryError(sink.put(s2, { force: false }), 'CHART_CONFLICT');
+  assert.match(e.message, 'resigned-1.0.0.tgz.prov');
+  assert.match(e.message, sha256Digest(s.provenance!));
+  assert.is((await posts(cm)).length, before, 'nothing sent');
+  assert.ok((await stored(cm, 'resigned-1.0.0.tgz.prov'))?.equals(s.provenance!));
+  assert.is(await sink.put(s2, { force: true }), 'uploaded');
+  assert.ok((await stored(cm, 'resigned-1.0.0.tgz.prov'))?.equals(s2.provenance!), 'the new signature');
+  assert.ok((await stored(cm, 'resigned-1.0.0.tgz'))?.equals(s.archive));
+  assert.ok((await helmPulls(sink.repoUrl, s2, { auth: true, keyring: other.pubring })).prov?.equals(s2.provenance!));
+  await h.helmRepoAdd('resigned-old', sink.repoUrl, HELM_AUTH);
+  const old = await h.helm(['pull', 'resigned-old/resigned', '--version', '1.0.0', '--verify', '--keyring', keys.pubring, '--destination', join(tmp, 'resigned-old')]);
+  assert.is.not(old.code, 0, 'the first signer no longer verifies it');
+  await sink.close();
+
+  // A server that refuses ?force refuses it for the .prov too.
+  const locked = new ChartmuseumSink(`chartmuseum+${strict.url}/nf`, fast);
+  assert.is(await locked.put(s, { force: false }), 'uploaded');
+  const e2 = await ferryError(locked.put(s2, { force: true }), 'CHART_CONFLICT');
+  assert.match(e2.message, '--disable-force-overwrite');
+  assert.ok((await stored(strict, 'resigned-1.0.0.tgz.prov', 'nf'))?.equals(s.provenance!));
+  await locked.close();
+});
+
+test('.prov only: a 409 race is looked at again (the same .prov skipped, another one CHART_CONFLICT); a .prov the server cannot read is CHART_REPO_ERROR naming it', async () => {
+  const other = await makeSigningKeyring({ name: 'Racing Signer', email: 'racing-signer@example.invalid' });
+  const sink = new ChartmuseumSink(`chartmuseum+${cm.url}`, { ...CREDS, ...fast });
+  const s = await pack('provrace', '1.0.0', { sign: true });
+  const { provenance, ...unsigned } = s;
+  assert.is(await sink.put(unsigned, { force: false }), 'uploaded');
+  raceBeforePost(sink, '/api/prov', () => otherProv(cm, provenance!));
+  assert.is(await sink.put(s, { force: false }), 'skipped', 'the other client stored the same .prov');
+  assert.equal((await posts(cm)).slice(-2).map((r) => [r.path, r.status]), [['/api/prov', 201], ['/api/prov', 409]]);
+
+  const t = await pack('provrace', '2.0.0', { sign: true });
+  const { provenance: tProv, ...tUnsigned } = t;
+  assert.is(await sink.put(tUnsigned, { force: false }), 'uploaded');
+  const theirs = await resign(tProv!, other);
+  raceBeforePost(sink, '/api/prov', () => otherProv(cm, theirs));
+  const e = await ferryError(sink.put(t, { force: false }), 'CHART_CONFLICT');
+  assert.match(e.message, sha256Digest(theirs));
+  assert.ok((await stored(cm, 'provrace-2.0.0.tgz.prov'))?.equals(theirs), 'theirs stays');
+
+  const g = await pack('provrace', '3.0.0');
+  assert.is(await sink.put(g, { force: false }), 'uploaded');
+  const e2 = await ferryError(sink.put({ ...g, provenance: Buffer.from('not a signature\n') }, { force: false }), 'CHART_REPO_ERROR');
+  assert.match(e2.message, 'uploading provrace-3.0.0.tgz.prov');
+  assert.match(e2.message, 'HTTP 500 (the server refused the content as a provenance file): invalid provenance file');
   await sink.close();
 });
 
