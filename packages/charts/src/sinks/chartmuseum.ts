@@ -151,7 +151,10 @@ export class ChartmuseumSink implements ChartSink {
   async put(chart: ChartUpload, opts: ChartPutOptions): Promise<'uploaded' | 'skipped'> {
     const before = await this.check(chart);
     if (before.state === 'same') return this.putProvenance(chart, opts.force);
-    if (before.state === 'different' && !opts.force) throw this.conflict(chart, before.detail);
+    if (before.state === 'different') {
+      if (!opts.force) throw this.conflict(chart, before.detail);
+      await this.refuseStaleProvenance(chart);
+    }
     const force = before.state === 'different';
     const res = await this.upload(chart, force);
     if (res.status === 201 || res.status === 200) return 'uploaded';
@@ -162,6 +165,7 @@ export class ChartmuseumSink implements ChartSink {
       if (now.state === 'same') return this.putProvenance(chart, opts.force);
       if (now.state === 'different') {
         if (!opts.force) throw this.conflict(chart, now.detail);
+        await this.refuseStaleProvenance(chart);
         const again = await this.upload(chart, true);
         if (again.status === 201 || again.status === 200) return 'uploaded';
         if (again.status === 409) throw this.forceRefused(chart, again.text);
@@ -202,6 +206,19 @@ export class ChartmuseumSink implements ChartSink {
 
   private provConflict(chart: ChartUpload, file: string, have: string, want: string): FerryError {
     return new FerryError('CHART_CONFLICT', `${this.description}: ${chart.name} ${chart.version} is there with the same chart bytes but another provenance file (${file} has digest ${have}, the bundle carries ${want}: another signature); nothing was replaced`, { destination: this.description, chart: chart.name, version: chart.version });
+  }
+
+  /**
+   * A forced upload without a .prov would replace the chart and leave the stored .prov, which
+   * signs the old bytes (helm --verify then fails against the new ones). ChartMuseum cannot
+   * delete a .prov alone, so refuse before anything is sent.
+   */
+  private async refuseStaleProvenance(chart: ChartUpload): Promise<void> {
+    if (chart.provenance) return; // the multipart upload replaces both
+    const file = `${chartFileName(chart)}.prov`;
+    const have = await this.storedDigest(file, MAX_PROV_BYTES);
+    if (have === undefined) return;
+    throw new FerryError('CHART_CONFLICT', `${this.description}: ${chart.name} ${chart.version} exists with other content and a provenance file (${file}); the bundle's chart has none, so a forced upload would leave that .prov signing the old bytes: delete the version on the server first (DELETE ${this.apiCharts}/${chart.name}/${chart.version} removes both) or bump the chart version; nothing was replaced`, { destination: this.description, chart: chart.name, version: chart.version });
   }
 
   /** ?force answered 409: the server runs with --disable-force-overwrite. */

@@ -341,6 +341,26 @@ test('.prov only: a 409 race is looked at again (the same .prov skipped, another
   await sink.close();
 });
 
+test('forcing a chart without .prov over one with: CHART_CONFLICT before anything is sent (the .prov would stay and sign the old bytes); signed over signed replaces both', async () => {
+  const sink = new ChartmuseumSink(`chartmuseum+${cm.url}`, { ...CREDS, ...fast });
+  const s = await pack('stale', '1.0.0', { sign: true });
+  assert.is(await sink.put(s, { force: false }), 'uploaded');
+  const u = await pack('stale', '1.0.0');
+  const before = (await posts(cm)).length;
+  const e = await ferryError(sink.put(u, { force: true }), 'CHART_CONFLICT');
+  assert.match(e.message, 'stale-1.0.0.tgz.prov');
+  assert.match(e.message, 'DELETE /api/charts/stale/1.0.0');
+  assert.is((await posts(cm)).length, before, 'nothing sent');
+  assert.ok((await stored(cm, 'stale-1.0.0.tgz'))?.equals(s.archive));
+  assert.ok((await stored(cm, 'stale-1.0.0.tgz.prov'))?.equals(s.provenance!));
+  const s3 = await pack('stale', '1.0.0', { sign: true });
+  assert.is(await sink.put(s3, { force: true }), 'uploaded');
+  assert.ok((await stored(cm, 'stale-1.0.0.tgz'))?.equals(s3.archive));
+  assert.ok((await stored(cm, 'stale-1.0.0.tgz.prov'))?.equals(s3.provenance!));
+  assert.ok((await helmPulls(sink.repoUrl, s3, { auth: true, keyring: keys.pubring })).tgz.equals(s3.archive));
+  await sink.close();
+});
+
 test('other bytes under the same version: check says different; CHART_CONFLICT without force and nothing sent; force replaces it', async () => {
   const sink = new ChartmuseumSink(`chartmuseum+${cm.url}`, { ...CREDS, ...fast });
   const a = await pack('web', '2.0.0');
