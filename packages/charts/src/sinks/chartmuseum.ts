@@ -7,7 +7,10 @@
 // (GET /[PATH/]charts/<name>-<version>.tgz, hashed) and a different chart is a CHART_CONFLICT
 // unless forced. Same bytes already there: 'skipped', unless the bundle carries a .prov the
 // server lacks (then it goes up alone, POST /api[/PATH]/prov) or holds another one (another
-// signature: a CHART_CONFLICT unless forced).
+// signature: a CHART_CONFLICT unless forced). Forcing a chart without a .prov over one with is
+// refused: the old .prov would stay, and ChartMuseum cannot delete it alone. ChartMuseum has no
+// conditional upload, so on an --allow-overwrite server a different chart stored by someone
+// else between the look and the POST is still replaced; the look closes all but that window.
 
 import { randomBytes } from 'node:crypto';
 import { FerryError, printable, sha256Digest } from '@ferry/format-spec';

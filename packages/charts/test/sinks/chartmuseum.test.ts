@@ -1,24 +1,27 @@
 // ChartmuseumSink against the real ChartMuseum v0.16.3 (test/harness/chartmuseum.ts), with the
 // real helm v3.22.0 (test/harness/helm.ts) packaging and signing the charts and reading back what
 // the sink stored: `helm repo add` + `helm pull` give the exact bytes, `helm pull --verify` the
-// signature. What the server received is read from its storage dir and its request log.
+// signature. What the server received is read from its storage dir and its request log; a second
+// signature over the same bytes is made by the real gpg (helm cannot sign an existing .tgz).
 //
 // Four chartmuseum processes, each with the flags a group of cases needs:
-//   cm         Basic auth, defaults (?force allowed)     raw + multipart, check, 409s, force, auth
-//   strict     --depth 1 --disable-force-overwrite       tenants, a refused ?force, form field names
-//              --chart/prov-post-form-field-name pkg/sig
+//   cm         Basic auth, defaults (?force allowed)     raw + multipart, .prov, check, 409s,
+//                                                        force, auth
+//   strict     --depth 1 --disable-force-overwrite       tenants, a refused ?force, the form
+//              --chart/prov-post-form-field-name pkg/sig field names, a path that misses --depth
 //   overwrite  --allow-overwrite, TLS with a test CA     never replaced without force; the CA file
 //   small      --max-storage-objects 2                    507, 413 and 400 from the server itself
 //              --max-upload-size 16384
 // and the real nginx as a web server that is not ChartMuseum (preflight must say so).
 //
-// No stand-in is left: every status the sink handles is produced by the real server
-// (chartmuseum has --max-storage-objects for 507, --max-upload-size for 413). One thing is
-// injected, not served: a second uploader acting between the sink's look and its POST (the 409
-// race), done by running a real upload from inside the sink's own check() at that moment; the
-// 409 and everything after it come from the server. Control characters in a server's message
-// are not tested here: chartmuseum escapes them itself (Go %q), so it cannot send one; the
-// escaping is ChartHttp's and http.test.ts covers it.
+// No stand-in case is left: every status the sink handles comes from the real server
+// (chartmuseum has --max-storage-objects for 507 and --max-upload-size for 413, so neither needs
+// faking). What is injected is not a server but a second client acting at the one moment a
+// race needs (between the sink's look and its POST): raceAfterLook runs a real upload from
+// inside the sink's check(), raceBeforePost right before the sink's POST /api/prov goes out;
+// the 409 and everything after it come from chartmuseum. Not tested here: control characters
+// in a server's message, because chartmuseum escapes them itself (Go %q) and so cannot send
+// one; escaping them is ChartHttp's job and http.test.ts covers it.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
