@@ -48,6 +48,7 @@ const fast = { attempts: 1 };
 let tmp = '';
 let h: HelmClient;
 let keys: SigningKeyring;
+let other: SigningKeyring; // a second signer, for another signature over the same bytes
 let cm: StartedChartmuseum;
 let strict: StartedChartmuseum;
 let overwrite: StartedChartmuseum;
@@ -56,9 +57,10 @@ let web: StartedNginx;
 
 test.before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'ferry-cm-sink-'));
-  [h, keys, cm, strict, overwrite, small, web] = await Promise.all([
+  [h, keys, other, cm, strict, overwrite, small, web] = await Promise.all([
     newHelm(),
     makeSigningKeyring(),
+    makeSigningKeyring({ name: 'Other Signer', email: 'other-signer@example.invalid' }),
     startChartmuseum({ basicAuth: { user: USER, password: PASSWORD } }),
     startChartmuseum({ depth: 1, disableForceOverwrite: true, formFields: { chart: 'pkg', prov: 'sig' } }),
     startChartmuseum({ allowOverwrite: true, tls: true }),
@@ -286,7 +288,6 @@ test('the same chart bytes on the server without their .prov: put adds the .prov
 });
 
 test('another signature over the same bytes: CHART_CONFLICT unless forced; forced, helm verifies the new signer and not the old', async () => {
-  const other = await makeSigningKeyring({ name: 'Other Signer', email: 'other-signer@example.invalid' });
   const sink = new ChartmuseumSink(`chartmuseum+${cm.url}`, { ...CREDS, ...fast });
   const s = await pack('resigned', '1.0.0', { sign: true });
   assert.is(await sink.put(s, { force: false }), 'uploaded');
@@ -318,7 +319,6 @@ test('another signature over the same bytes: CHART_CONFLICT unless forced; force
 });
 
 test('.prov only: a 409 race is looked at again (the same .prov skipped, another one CHART_CONFLICT); a .prov the server cannot read is CHART_REPO_ERROR naming it', async () => {
-  const other = await makeSigningKeyring({ name: 'Racing Signer', email: 'racing-signer@example.invalid' });
   const sink = new ChartmuseumSink(`chartmuseum+${cm.url}`, { ...CREDS, ...fast });
   const s = await pack('provrace', '1.0.0', { sign: true });
   const { provenance, ...unsigned } = s;
