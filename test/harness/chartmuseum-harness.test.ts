@@ -251,6 +251,30 @@ test('tls: https with the test CA; helm needs --ca-file', async () => {
   assert.ok((await readFile(pulled.tgz)).equals(await readFile(app.tgz)));
 });
 
+test('--max-storage-objects counts index-cache.yaml too and is 507 past it (raw uploads only); --max-upload-size is 413; custom form field names', async () => {
+  const c = await startChartmuseum({ maxStorageObjects: 2, maxUploadSize: 8192, formFields: { chart: 'pkg', prov: 'sig' } });
+  try {
+    const first = await postRaw(c, app.tgz, { auth: false });
+    assert.is(first.status, 201, first.body);
+    assert.equal((await readdir(c.storageDir)).sort(), ['app-1.2.3.tgz', 'index-cache.yaml'], 'two objects: the limit is reached');
+    const full = await postRaw(c, denied.tgz, { auth: false });
+    assert.is(full.status, 507, full.body);
+    assert.equal(JSON.parse(full.body), { error: 'repo has reached storage limit' });
+    // chartmuseum checks the limit only on the raw route: a multipart upload is stored past it.
+    const form = new FormData();
+    form.append('pkg', new Blob([await readFile(signed.tgz)]), 'signed-0.1.0.tgz');
+    form.append('sig', new Blob([await readFile(signed.prov!)]), 'signed-0.1.0.tgz.prov');
+    const multi = await fetch(`${c.url}/api/charts`, { method: 'POST', body: form });
+    assert.is(multi.status, 201, 'multipart under the custom field names, past the object limit');
+    assert.ok((await readFile(join(c.storageDir, 'signed-0.1.0.tgz.prov'))).equals(await readFile(signed.prov!)));
+    const big = await fetch(`${c.url}/api/charts`, { method: 'POST', body: Buffer.alloc(9000, 1) });
+    assert.is(big.status, 413);
+    assert.is(await big.text(), 'request too large');
+  } finally {
+    await c.stop();
+  }
+});
+
 test('stop(): chartmuseum process gone and its dir removed; log() had its requests', async () => {
   const c = await startChartmuseum();
   const { pid, dir } = c;

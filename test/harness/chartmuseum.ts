@@ -31,6 +31,12 @@ export interface ChartmuseumOptions {
   depth?: number;
   /** --tls-cert/--tls-key with a fresh test CA (its file is returned as caFile). */
   tls?: boolean;
+  /** --max-storage-objects: past this many files in a repo's storage dir a raw upload is 507. */
+  maxStorageObjects?: number;
+  /** --max-upload-size (bytes): a larger request body is 413 (default 20 MiB). */
+  maxUploadSize?: number;
+  /** --chart-post-form-field-name / --prov-post-form-field-name (the defaults `chart`, `prov` are read too). */
+  formFields?: { chart: string; prov: string };
 }
 
 export interface StartedChartmuseum {
@@ -73,8 +79,10 @@ function healthy(url: string): Promise<boolean> {
 }
 
 export async function startChartmuseum(opts: ChartmuseumOptions = {}): Promise<StartedChartmuseum> {
-  if (opts.depth !== undefined && (!Number.isInteger(opts.depth) || opts.depth < 0)) {
-    throw new Error(`startChartmuseum: depth must be a non-negative integer, not ${opts.depth}`);
+  for (const [k, v, min] of [['depth', opts.depth, 0], ['maxStorageObjects', opts.maxStorageObjects, 1], ['maxUploadSize', opts.maxUploadSize, 1]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < min)) {
+      throw new Error(`startChartmuseum: ${k} must be an integer of at least ${min}, not ${v}`);
+    }
   }
   // Before the temp dir: a cold build of the tools takes minutes and may fail on its own.
   const bin = await goTool('chartmuseum');
@@ -106,6 +114,9 @@ export async function startChartmuseum(opts: ChartmuseumOptions = {}): Promise<S
       if (opts.allowOverwrite) args.push('--allow-overwrite');
       if (opts.disableForceOverwrite) args.push('--disable-force-overwrite');
       if (opts.depth !== undefined) args.push(`--depth=${opts.depth}`);
+      if (opts.maxStorageObjects !== undefined) args.push(`--max-storage-objects=${opts.maxStorageObjects}`);
+      if (opts.maxUploadSize !== undefined) args.push(`--max-upload-size=${opts.maxUploadSize}`);
+      if (opts.formFields) args.push(`--chart-post-form-field-name=${opts.formFields.chart}`, `--prov-post-form-field-name=${opts.formFields.prov}`);
       if (tls) args.push(`--tls-cert=${tls.cert}`, `--tls-key=${tls.key}`);
       // Output to a file, not a pipe: a test that blocks its event loop must never make
       // chartmuseum stall on a full pipe.
