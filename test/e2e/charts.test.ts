@@ -258,7 +258,9 @@ test('a destination holding another chart under the same version: refused before
   await mkdir(dir);
   const other = tgz.get('web-1.0.0')!;
   await writeFile(join(dir, 'web-1.1.0.tgz'), other);
-  const args = ['push', main.dir, '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${join(tmp, 'conflict-layout')}`, '--charts', `dir:${dir}`, '--yes', '--json'];
+  // Through a load config this time: the target and the chart destination in one file.
+  await writeFile(join(tmp, 'load.yaml'), [`trustedKeys: [${join(tmp, 'signer.pub')}]`, 'to: oci:conflict-layout', 'charts: [dir:conflict]', ''].join('\n'));
+  const args = ['push', main.dir, '--config', join(tmp, 'load.yaml'), '--yes', '--json'];
   const r = await loadCli(args, { env: env() });
   assert.is(r.code, 23, r.stdout + r.stderr);
   assert.match(r.stdout, /CHART_CONFLICT/);

@@ -3,12 +3,21 @@
 
 import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
-import { ERROR_CODES, loadTrustedKeys, printable, printableBlock, type TrustedKey } from '@ferry/format-spec';
+import { ERROR_CODES, FerryError, loadTrustedKeys, printable, printableBlock, type TrustedKey } from '@ferry/format-spec';
 import { asArray, createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
+import { readLoadConfig, withConfig, type ConfigurableArgs } from './load-config.js';
+
+/** `--config FILE` under the command line's own flags; `--to` from either is required. */
+async function configured<T extends ConfigurableArgs & { config?: string }>(a: T): Promise<T> {
+  const out = a.config ? withConfig(a, await readLoadConfig(a.config)) : a;
+  if (!out.to) throw new FerryError('USAGE', 'give --to TARGET (or to: in the --config file)');
+  return out;
+}
+const configOpt = { type: 'string', describe: 'Load config (YAML/JSON, schemas/load-config.schema.json): trusted keys, --to, --charts, rewrites, CA files… Flags add to its lists and win over its values' } as const;
 import { pushCmd } from './push-command.js';
 import { checkOutcome, checkTarget } from './check.js';
 import { parseRewrite } from './rewrite.js';
@@ -221,7 +230,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           registryFlags(y
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
-            .option('to', { type: 'string', demandOption: true, describe: 'The target push loaded into: HOST[:PORT][/PREFIX] or oci:DIR' })
+            .option('config', configOpt)
+            .option('to', { type: 'string', describe: 'The target push loaded into: HOST[:PORT][/PREFIX] or oci:DIR' })
             .option('rewrite', { type: 'string', array: true, describe: 'The same FROM=TO rules given to push' })
             .option('charts', { type: 'string', array: true, describe: 'Also check the charts in these destinations (as given to push --charts)' })
             .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] for ChartMuseum and Artifactory destinations (or FERRY_CHART_CREDS)' })
@@ -229,7 +239,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('json', { type: 'boolean', default: false }))
             .example('$0 check /media/usb --trusted-key ferry.pub --to registry.local:5000', ''),
         async (a) => {
-          setCode(await checkCmd(a as unknown as CheckArgs));
+          setCode(await checkCmd(await configured(a as unknown as CheckArgs & { config?: string })));
         },
       )
       .command(
@@ -239,7 +249,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           registryFlags(y
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
-            .option('to', { type: 'string', demandOption: true, describe: 'Target: HOST[:PORT][/PREFIX] (a registry; docker://… too) or oci:DIR (an OCI image layout directory). Images keep their path under it: gcr.io/team/app:1 -> HOST/PREFIX/team/app:1' })
+            .option('config', configOpt)
+            .option('to', { type: 'string', describe: 'Target: HOST[:PORT][/PREFIX] (a registry; docker://… too) or oci:DIR (an OCI image layout directory). Images keep their path under it: gcr.io/team/app:1 -> HOST/PREFIX/team/app:1' })
             .option('files-dir', { type: 'string', describe: 'Where carried files and keys go (default for oci:DIR: DIR-files beside the layout; for a registry: not written unless given)' })
             .option('state-dir', { type: 'string', describe: 'Registry targets: where a run keeps what the registry cannot tell the next one (manifests of images not complete yet, split blobs in progress, the run lock). Default $XDG_STATE_HOME/ferry or ~/.local/state/ferry; never the bundle media' })
             .option('charts', { type: 'string', array: true, describe: 'Where charts go (repeatable): oci://HOST[:PORT]/PATH (Helm OCI, Harbor), chartmuseum+http(s)://HOST[/PATH], artifactory+https://HOST/artifactory/REPO, or dir:PATH (a static repository with index.yaml). Auth and TLS as for registries' })
@@ -258,7 +269,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .example('$0 push /media/usb --trusted-key ferry.pub --to oci:/srv/images', 'into an OCI layout directory')
             .example('$0 push /media/usb --trusted-key ferry.pub --to harbor.local/mirror --charts oci://harbor.local/charts --charts dir:/srv/charts', 'images to Harbor, charts as Helm OCI artifacts and into a static repository'),
         async (a) => {
-          setCode(await pushCmd(a as unknown as Parameters<typeof pushCmd>[0]));
+          setCode(await pushCmd(await configured(a as unknown as Parameters<typeof pushCmd>[0] & { config?: string })));
         },
       ),
     'Give a command: checksum, verify, inspect, push or check',
