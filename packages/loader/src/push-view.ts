@@ -16,7 +16,7 @@ export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
   const vol = (ns: number[]) => ns.map((n) => String(n).padStart(3, '0')).join(', ');
   const lines = [
     `Bundle ${printable(m.name)}, created ${printable(m.created)}, ${who}`,
-    `  ${m.images.length} image(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${printable(plan.target)} (${plan.filesDir !== undefined ? `files to ${printable(plan.filesDir)}` : 'files not written: no --files-dir'})`,
+    `  ${m.images.length} image(s), ${(m.charts ?? []).length} chart(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${printable(plan.target)} (${plan.filesDir !== undefined ? `files to ${printable(plan.filesDir)}` : 'files not written: no --files-dir'})`,
     `  volumes here: ${plan.volumesPresent.length}/${m.volumes.length}${plan.volumesMissing.length ? ` (missing ${vol(plan.volumesMissing)}: load them in a later run)` : ''}; to read now: ${plan.volumesToRead.length ? vol(plan.volumesToRead) : 'none (everything here is loaded already)'}`,
   ];
   const sizes = new Map(m.blobs.map((b) => [b.digest, b.size]));
