@@ -14,7 +14,11 @@
 //             zstd -dc | tar -x of every volume, then skopeo copy oci:DIR:REF docker://… per image;
 //             both against one curl PUT of a 1 GiB blob (the upload limit of this registry)
 //
-// --only local|registry|push-registry runs one group (default: all). --gib N sets the full size
+//   charts:   ferry-bundle create --chart URL ×N from nginx + ferry-load push --charts into a real
+//             ChartMuseum and a static repository  vs  helm pull ×N + tar | zstd, then tar -x,
+//             curl POST /api/charts ×N, cp + helm repo index (scripts/bench-charts.ts)
+//
+// --only local|registry|push-registry|charts runs one group (default: all). --gib N sets the full size
 // (default 2).
 //
 // All inputs sit in the page cache (24 GiB RAM): this measures CPU and pipeline efficiency, not disks.
@@ -28,6 +32,8 @@ import { pipeline } from 'node:stream/promises';
 import { makeOciLayout, seededBytes, type ImageSpec, type LayerSpec } from '../test/helpers/images.js';
 import { startRegistry, type StartedRegistry } from '../test/harness/registry.js';
 import { seedLayout } from '../test/harness/seed.js';
+import { timed, timedAsync, type Measure } from './bench-measure.js';
+import { chartsScenario } from './bench-charts.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'bench-out');
@@ -35,7 +41,7 @@ const argGib = process.argv.indexOf('--gib');
 const GIB = argGib > 0 ? Number(process.argv[argGib + 1]) : 2;
 const argOnly = process.argv.indexOf('--only');
 const ONLY = argOnly > 0 ? process.argv[argOnly + 1] : undefined;
-const GROUPS = ['local', 'registry', 'push-registry'];
+const GROUPS = ['local', 'registry', 'push-registry', 'charts'];
 if (ONLY !== undefined && !GROUPS.includes(ONLY)) {
   process.stderr.write(`--only takes ${GROUPS.join(', ')}, not ${ONLY}\n`);
   process.exit(2);
@@ -44,41 +50,6 @@ const MiB = 1 << 20;
 const node = process.execPath;
 const bundleBin = join(root, 'packages/bundler/bin/ferry-bundle.js');
 const loadBin = join(root, 'packages/loader/bin/ferry-load.js');
-
-/** Wall time, peak RSS, and bytes the command wrote to block-backed file systems (GNU time %O, 512-byte units). */
-interface Measure { seconds: number; rssMiB: number; writtenMiB: number; cpuSeconds: number }
-
-const timeArgs = (script: string) => ['-f', '%e %M %O %U %S', 'bash', '-o', 'pipefail', '-c', script];
-
-function timed(label: string, script: string, cwd = root): Measure {
-  return measured(label, spawnSync('/usr/bin/time', timeArgs(script), { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, maxBuffer: 64 * MiB }));
-}
-
-/**
- * timed() without blocking this process: needed while a harness registry runs, because this
- * process reads the registry's log pipe. Blocked in spawnSync, the pipe fills (64 KiB, about 130
- * "blob unknown" lines at level error) and the registry stops answering mid-run.
- */
-async function timedAsync(label: string, script: string, cwd = root): Promise<Measure> {
-  const child = spawn('/usr/bin/time', timeArgs(script), { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return measured(label, { status, stdout, stderr });
-}
-
-function measured(label: string, r: { status: number | null; stdout: string; stderr: string }): Measure {
-  if (r.status !== 0) {
-    process.stderr.write(`${label} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n`);
-    process.exit(1);
-  }
-  const last = r.stderr.trim().split('\n').pop()!.split(' ');
-  const m = { seconds: Number(last[0]), rssMiB: Number(last[1]) / 1024, writtenMiB: (Number(last[2]) * 512) / MiB, cpuSeconds: Number(last[3]) + Number(last[4]) };
-  process.stdout.write(`  ${label.padEnd(44)} ${m.seconds.toFixed(2).padStart(7)} s  ${m.rssMiB.toFixed(0).padStart(5)} MiB RSS\n`);
-  return m;
-}
 
 function dirBytes(dir: string): number {
   let n = 0;
@@ -506,10 +477,27 @@ if (ONLY === undefined || ONLY === 'push-registry') {
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
+if (ONLY === undefined || ONLY === 'charts') {
+  const c = await chartsScenario(out, 40, { bundle: bundleBin, load: loadBin, key: join(out, 'bench.key'), pub: join(out, 'bench.pub') });
+  results.charts = c;
+  const both = (a: Measure, b: Measure) => a.seconds + b.seconds;
+  const lines = [
+    '',
+    `Charts: ${c.charts} charts (${(c.bytes / 1024).toFixed(0)} KiB of .tgz) from an nginx chart repository into a real ChartMuseum and a static repository — wall time Ferry/peer`,
+    '| step | Ferry | s | RSS MiB | peer | s | RSS MiB | ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| low side | ferry-bundle create --chart ×${c.charts} | ${c.ferryCreate.seconds.toFixed(2)} | ${c.ferryCreate.rssMiB.toFixed(0)} | helm pull ×${c.charts} + tar \| zstd | ${c.peerPull.seconds.toFixed(2)} | ${c.peerPull.rssMiB.toFixed(0)} | ${(c.ferryCreate.seconds / c.peerPull.seconds).toFixed(2)} |`,
+    `| high side | ferry-load push --charts cm + dir | ${c.ferryPush.seconds.toFixed(2)} | ${c.ferryPush.rssMiB.toFixed(0)} | tar -x + curl POST ×${c.charts} + helm repo index | ${c.peerPublish.seconds.toFixed(2)} | ${c.peerPublish.rssMiB.toFixed(0)} | ${(c.ferryPush.seconds / c.peerPublish.seconds).toFixed(2)} |`,
+    `| both | | ${both(c.ferryCreate, c.ferryPush).toFixed(2)} | | | ${both(c.peerPull, c.peerPublish).toFixed(2)} | | ${(both(c.ferryCreate, c.ferryPush) / both(c.peerPull, c.peerPublish)).toFixed(2)} |`,
+    'Ferry also checks every index digest, signs the bundle, checks each chart as Helm loads it on both sides and the destinations after the load; the peer does none of that.',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
 writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2));
 if (!process.argv.includes('--keep')) {
   rmSync(join(out, 'quarter'), { recursive: true, force: true });
   rmSync(join(out, 'full'), { recursive: true, force: true });
   rmSync(join(out, 'registry'), { recursive: true, force: true });
   rmSync(join(out, 'push-registry'), { recursive: true, force: true });
+  rmSync(join(out, 'charts'), { recursive: true, force: true });
 }

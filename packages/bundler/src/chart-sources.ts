@@ -5,8 +5,8 @@
 import { FerryError } from '@ferry/format-spec';
 import { RegistryClients, type RegistryOptions } from '@ferry/oci';
 import {
+  HttpChartRepository,
   chartHttpOptionsFor,
-  fetchHttpChart,
   fetchOciChart,
   findRepositoryByUrl,
   localCharts,
@@ -31,13 +31,21 @@ export interface ChartFetcherOptions {
 
 export function chartFetcher(opts: ChartFetcherOptions): ChartFetcher & { close(): void } {
   let clients: RegistryClients | undefined;
+  // One client per repository: its index read once and its connections kept for every chart.
+  const repoCache = new Map<string, HttpChartRepository>();
+  const repository = (repo: string, http: ChartHttpOptions): HttpChartRepository => {
+    const key = `${repo}\0${http.creds ?? ''}\0${http.bearerToken ?? ''}`;
+    let r = repoCache.get(key);
+    if (!r) repoCache.set(key, (r = new HttpChartRepository(repo, http)));
+    return r;
+  };
   let repos: Promise<HelmRepositories> | undefined;
   const repositories = (): Promise<HelmRepositories> => (repos ??= readHelmRepositories(opts.repositoryConfig));
   const fromRepo = async (repo: string, name: string, version: string | undefined): Promise<FetchedChart> => {
     // An entry for this URL in repositories.yaml gives its credentials and TLS settings, unless
     // --chart-creds already names credentials.
     const entry = opts.http.creds || !opts.repositoryConfig ? undefined : findRepositoryByUrl(await repositories(), repo);
-    return fetchHttpChart({ repo, name, ...(version ? { version } : {}) }, chartHttpOptionsFor(entry, opts.http));
+    return repository(repo, chartHttpOptionsFor(entry, opts.http)).fetch(name, version);
   };
   const fetch = async (req: ChartRequest): Promise<FetchedChart[]> => {
     if (typeof req !== 'string') return [await fromRepo(req.repo, req.name, req.version)];
@@ -52,11 +60,16 @@ export function chartFetcher(opts: ChartFetcherOptions): ChartFetcher & { close(
         return localCharts([spec.path], opts.cwd);
       case 'repo-name': {
         const r = resolveRepoName(spec, await repositories());
-        return [await fetchHttpChart({ repo: r.repo, name: r.name, ...(r.version ? { version: r.version } : {}) }, chartHttpOptionsFor(r.entry, opts.http))];
+        return [await repository(r.repo, chartHttpOptionsFor(r.entry, opts.http)).fetch(r.name, r.version)];
       }
       default:
         throw new FerryError('INTERNAL', 'unknown chart request');
     }
   };
-  return Object.assign(fetch, { close: () => clients?.close() });
+  return Object.assign(fetch, {
+    close: () => {
+      clients?.close();
+      for (const r of repoCache.values()) r.close();
+    },
+  });
 }

@@ -8,6 +8,7 @@ import {
   FerryError,
   HelmMediaTypes,
   MediaTypes,
+  mapLimit,
   printable,
   sha256Digest,
   type BlobKind,
@@ -42,6 +43,8 @@ export interface ResolveChartsOptions {
   /** Look for image references in values.yaml and templates. */
   images: boolean;
   now: Date;
+  /** Fetches in flight at once (default 6). */
+  concurrency?: number;
   onChart?: (c: ResolvedChart) => void;
 }
 
@@ -142,11 +145,18 @@ export async function resolveCharts(requests: readonly ChartRequest[], opts: Res
   const out: ResolvedChart[] = [];
   const byKey = new Map<string, ResolvedChart>();
   const direct = new Set<string>();
-  const queue: Array<{ req: ChartRequest; requiredBy?: string }> = requests.map((req) => ({ req }));
+  let queue: Array<{ req: ChartRequest; requiredBy?: string }> = requests.map((req) => ({ req }));
   while (queue.length) {
-    const { req, requiredBy } = queue.shift()!;
-    const fetched = await opts.fetch(req, requiredBy ? { requiredBy } : undefined);
-    for (const f of fetched) {
+    // One wave at a time: its requests fetched concurrently, then taken in request order (so the
+    // bundle lists the same charts in the same order every run); dependencies make the next wave.
+    const wave = queue;
+    queue = [];
+    const results = new Map<number, FetchedChart[]>();
+    await mapLimit([...wave.keys()], opts.concurrency ?? 6, async (i) => {
+      const w = wave[i]!;
+      results.set(i, await opts.fetch(w.req, w.requiredBy ? { requiredBy: w.requiredBy } : undefined));
+    });
+    for (const [i, { req, requiredBy }] of wave.entries()) for (const f of results.get(i)!) {
       const checked = await checkChartArchive(f.archive, { where: f.source, expect: expected(req) });
       const key = `${checked.metadata.name}@${checked.metadata.version}`;
       if (!requiredBy) direct.add(key);

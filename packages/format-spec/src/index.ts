@@ -25,3 +25,4 @@ export {
 } from './bundle-paths.js';
 export { chartRefName, checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
 export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';
+export { mapLimit } from './map-limit.js';

@@ -11,7 +11,7 @@ import type { RegistryOptions } from '@ferry/oci';
 import { openTrusted } from './bundle.js';
 import type { RewriteRule } from './rewrite.js';
 import { mapNames } from './push/names.js';
-import { mapLimit } from './map-limit.js';
+import { mapLimit } from '@ferry/format-spec';
 import { openPushTarget, type PushTarget } from './push/push-target.js';
 import { resolveTargets, type PushTargets } from './push/target.js';
 

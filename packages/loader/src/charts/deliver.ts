@@ -4,7 +4,7 @@
 // ChartSink; finally every destination is asked again (the post-load check). The same chart
 // version with other bytes is refused before anything is written unless --force.
 
-import { FerryError, toFerryError, type BundleChart } from '@ferry/format-spec';
+import { FerryError, mapLimit, toFerryError, type BundleChart } from '@ferry/format-spec';
 import type { ChartSink } from '@ferry/charts';
 import type { TrustedManifest } from '../bundle.js';
 import { readCharts } from './read.js';
@@ -39,20 +39,26 @@ export type ChartEvent = { type: 'chart'; chart: string; destination: string; st
 const key = (c: Pick<BundleChart, 'name' | 'version'>): string => `${c.name}@${c.version}`;
 
 /** Read-only: pre-flight every destination, then ask each what it holds of every chart. */
-export async function planCharts(charts: readonly BundleChart[], sinks: readonly ChartSink[], opts: { force: boolean }): Promise<ChartPlanItem[]> {
+export async function planCharts(charts: readonly BundleChart[], sinks: readonly ChartSink[], opts: { force: boolean; concurrency?: number }): Promise<ChartPlanItem[]> {
   const items: ChartPlanItem[] = [];
   for (const sink of sinks) {
-    await sink.preflight();
-    for (const c of charts) {
+    await sink.preflight(charts);
+    const found: ChartPlanItem[] = [];
+    await mapLimit([...charts.keys()], opts.concurrency ?? CONCURRENCY, async (i) => {
+      const c = charts[i]!;
       const p = await sink.check({ name: c.name, version: c.version, digest: c.digest });
       const base = { chart: key(c), destination: sink.description, location: sink.locationOf(c) };
-      if (p.state === 'absent') items.push({ ...base, action: 'upload' });
-      else if (p.state === 'same') items.push({ ...base, action: 'skip' });
-      else items.push({ ...base, action: opts.force ? 'replace' : 'refuse', detail: p.detail });
-    }
+      if (p.state === 'absent') found[i] = { ...base, action: 'upload' };
+      else if (p.state === 'same') found[i] = { ...base, action: 'skip' };
+      else found[i] = { ...base, action: opts.force ? 'replace' : 'refuse', detail: p.detail };
+    });
+    items.push(...found);
   }
   return items;
 }
+
+/** Requests in flight per destination: its checks, and its uploads. */
+const CONCURRENCY = 6;
 
 /** Refuse before anything is written when a destination holds other bytes under a version. */
 export function refuseChartConflicts(items: readonly ChartPlanItem[]): void {
@@ -77,43 +83,49 @@ export async function loadCharts(
   const items: ChartReportItem[] = [];
   const missingFiles = new Set<string>();
   for (const sink of sinks) {
-    for (const c of charts) {
+    const done: ChartReportItem[] = [];
+    await mapLimit([...charts.keys()], CONCURRENCY, async (n) => {
+      const c = charts[n]!;
       const item = plan.find((i) => i.destination === sink.description && i.chart === key(c));
-      if (!item) continue;
+      if (!item) return;
       const base = { chart: item.chart, destination: item.destination, location: item.location };
+      const record = (r: ChartReportItem): void => {
+        done[n] = r;
+      };
       if (item.action === 'skip') {
-        items.push({ ...base, status: 'exists' });
-        continue;
+        record({ ...base, status: 'exists' });
+        return;
       }
       const upload = read?.charts.get(c);
       const refused = read?.refused.get(c);
       if (refused) {
         const reason = `[${refused.code}] ${refused.message}`;
-        items.push({ ...base, status: 'refused', reason });
+        record({ ...base, status: 'refused', reason });
         emit({ type: 'chart', chart: item.chart, destination: item.destination, status: 'refused', reason });
-        continue;
+        return;
       }
       if (!upload) {
         const need = read?.missing.get(c) ?? [];
         need.forEach((f) => missingFiles.add(f));
         const reason = need.length ? `needs ${need.join(', ')}` : 'not read';
-        items.push({ ...base, status: 'pending', reason });
+        record({ ...base, status: 'pending', reason });
         emit({ type: 'chart', chart: item.chart, destination: item.destination, status: 'pending', reason });
-        continue;
+        return;
       }
       try {
         await sink.put(upload, { force: opts.force });
         const status: ChartStatus = item.action === 'replace' ? 'replaced' : 'uploaded';
-        items.push({ ...base, status });
+        record({ ...base, status });
         emit({ type: 'chart', chart: item.chart, destination: item.destination, status });
       } catch (e) {
         const fe = toFerryError(e);
         if (fe.code === 'INTERRUPTED' || fe.code === 'INTERNAL') throw fe;
         const reason = `[${fe.code}] ${fe.message}`;
-        items.push({ ...base, status: 'failed', reason });
+        record({ ...base, status: 'failed', reason });
         emit({ type: 'chart', chart: item.chart, destination: item.destination, status: 'failed', reason });
       }
-    }
+    });
+    items.push(...done.filter(Boolean));
     await sink.finish();
   }
   return { items, volumesMissing: [...missingFiles].sort(), volumesDamaged: read?.damaged ?? [] };
@@ -123,14 +135,17 @@ export async function loadCharts(
 export async function checkCharts(charts: readonly BundleChart[], sinks: readonly ChartSink[], only?: (chart: string, destination: string) => boolean): Promise<CheckItem[]> {
   const items: CheckItem[] = [];
   for (const sink of sinks) {
-    for (const c of charts) {
-      if (only && !only(key(c), sink.description)) continue;
+    const found: CheckItem[] = [];
+    await mapLimit([...charts.keys()], CONCURRENCY, async (i) => {
+      const c = charts[i]!;
+      if (only && !only(key(c), sink.description)) return;
       const p = await sink.check({ name: c.name, version: c.version, digest: c.digest });
       const base = { kind: 'chart' as const, ref: `${key(c)} in ${sink.description}`, expected: c.digest };
-      if (p.state === 'absent') items.push({ ...base, status: 'missing' });
-      else if (p.state === 'different') items.push({ ...base, status: 'different', detail: p.detail });
-      else items.push({ ...base, status: 'ok' });
-    }
+      if (p.state === 'absent') found[i] = { ...base, status: 'missing' };
+      else if (p.state === 'different') found[i] = { ...base, status: 'different', detail: p.detail };
+      else found[i] = { ...base, status: 'ok' };
+    });
+    items.push(...found.filter(Boolean));
   }
   return items;
 }

@@ -9,7 +9,7 @@ import { FerryError, blobDescriptor, isFerryError, isManifestBlob, type Descript
 import { checkRegularFile, targetFsError, type TagRequest } from '@ferry/oci';
 import { checkClosure } from '../closure.js';
 import { imageNeeds, isPresent, volumesStillNeeded, type PushState } from './plan.js';
-import { mapLimit } from '../map-limit.js';
+import { mapLimit } from '@ferry/format-spec';
 import type { VolumeLoop } from './volumes.js';
 import type { FileStatus, PushEvent, PushReport } from './types.js';
 

@@ -9,7 +9,7 @@
 import { FerryError, MAX_IMAGE_MANIFEST_BYTES, blobDescriptor, isFerryError, isManifestBlob, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
 import { volumePath, type TrustedManifest } from '../bundle.js';
 import { mapNames, type TaggedReferrer } from './names.js';
-import { mapLimit } from '../map-limit.js';
+import { mapLimit } from '@ferry/format-spec';
 import { FilesTarget, type CarriedFile, type FileState } from './files-target.js';
 import { openPushTarget, type PushTarget } from './push-target.js';
 import { SegmentStore } from './segments.js';

@@ -1,4 +1,4 @@
-// Run `fn` over `items` with at most `limit` in flight (HEAD checks, manifest pushes, file hashes).
+// Run `fn` over `items` with at most `limit` in flight (HEAD checks, manifest pushes, chart fetches).
 
 export async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
