@@ -15,6 +15,7 @@ import { RegistryClients, isRepositoryPath, showReference, type RegistryClient, 
 import { HelmMediaTypes, chartTag, type FetchedChart } from './types.js';
 import { compareVersionsDesc, parseChartVersion, pickVersion } from './repo-index-read.js';
 import { MAX_CHART_BYTES, MAX_PROV_BYTES } from './http-repo-source.js';
+import { parseHelmOciManifest } from './oci-artifact.js';
 
 /** Helm's config blob is Chart.yaml as JSON: small. */
 export const MAX_CHART_CONFIG_BYTES = 1 << 20;
@@ -96,28 +97,6 @@ function isDescriptor(d: unknown): d is Descriptor {
   return !!x && typeof x.mediaType === 'string' && typeof x.digest === 'string' && typeof x.size === 'number' && Number.isSafeInteger(x.size) && x.size >= 0;
 }
 
-const ALLOWED_LAYERS: readonly string[] = [HelmMediaTypes.chart, HelmMediaTypes.legacyChart, HelmMediaTypes.provenance];
-
-/** The chart's layers, checked as Helm's Pull checks them. */
-function chartLayers(m: ParsedManifest, where: string): { config: Descriptor; chart: Descriptor; prov?: Descriptor } {
-  if (!isDescriptor(m.config) || !Array.isArray(m.layers) || !m.layers.every(isDescriptor)) {
-    throw new FerryError('CHART_INVALID', `${where}: not an OCI image manifest (config and layers missing or malformed)`);
-  }
-  if (m.config.mediaType !== HelmMediaTypes.config) {
-    throw new FerryError('CHART_INVALID', `${where}: config media type is ${printable(m.config.mediaType)}, not Helm's ${HelmMediaTypes.config}; this is not a Helm chart`);
-  }
-  for (const l of m.layers) {
-    if (!ALLOWED_LAYERS.includes(l.mediaType)) {
-      throw new FerryError('CHART_INVALID', `${where}: layer ${l.digest} has media type ${printable(l.mediaType)}, which Helm does not allow in a chart (only ${ALLOWED_LAYERS.join(', ')})`);
-    }
-  }
-  const charts = m.layers.filter((l) => l.mediaType === HelmMediaTypes.chart || l.mediaType === HelmMediaTypes.legacyChart);
-  const provs = m.layers.filter((l) => l.mediaType === HelmMediaTypes.provenance);
-  if (charts.length !== 1) throw new FerryError('CHART_INVALID', `${where}: ${charts.length === 0 ? 'no chart layer' : `${charts.length} chart layers`} (Helm needs exactly one ${HelmMediaTypes.chart})`);
-  if (provs.length > 1) throw new FerryError('CHART_INVALID', `${where}: ${provs.length} provenance layers (at most one)`);
-  return { config: m.config, chart: charts[0]!, ...(provs[0] ? { prov: provs[0] } : {}) };
-}
-
 async function blob(client: RegistryClient, repository: string, d: Descriptor, max: number, what: string, where: string): Promise<Buffer> {
   if (d.size > max) throw new FerryError('CHART_INVALID', `${where}: the ${what} blob is ${d.size} bytes, more than the ${max} allowed`, { digest: d.digest });
   // openBlob checks size and sha256 while streaming (BLOB_MISMATCH before the end otherwise).
@@ -175,7 +154,13 @@ export async function fetchOciChart(ref: string, opts: RegistryOptions & OciChar
     } else if (m.descriptor.mediaType !== MediaTypes.ociManifest) {
       throw new FerryError('CHART_INVALID', `${where}: manifest type ${printable(m.descriptor.mediaType)}; Helm charts are OCI manifests (${MediaTypes.ociManifest}), Helm refuses other types too`);
     }
-    const layers = chartLayers(parsed, where);
+    // Helm pull's rules (oci-artifact.ts, one check for both sides); the manifest is carried
+    // unchanged, so a layer Helm would skip cannot be left behind either.
+    const h = parseHelmOciManifest(m.bytes, { mediaType: m.descriptor.mediaType, where });
+    if (h.ignored.length) {
+      throw new FerryError('CHART_INVALID', `${where}: layer(s) ${h.ignored.map((l) => `${l.digest} (${printable(l.mediaType)})`).join(', ')} are neither the chart nor its provenance; Helm would skip them, and Ferry carries the manifest unchanged, so it refuses the chart rather than publish a manifest whose layers are missing`);
+    }
+    const layers = { config: h.config, chart: h.chart, ...(h.provenance ? { prov: h.provenance } : {}) };
     if (layers.chart.mediaType === HelmMediaTypes.legacyChart) notes.push(`${where}: legacy chart layer type ${HelmMediaTypes.legacyChart} (pushed by Helm < 3.7); carried as is, helm pull warns about it`);
     const [config, archive, provenance] = await Promise.all([
       blob(client, r.repository, layers.config, MAX_CHART_CONFIG_BYTES, 'config', where),

@@ -130,7 +130,7 @@ test('refused as Helm refuses: not the Helm config, an unknown layer, a legacy l
   await putManifest(client, 'odd/image', '1.0.0', m, MediaTypes.ociManifest);
   client.close();
   const e2 = await ferryError(fetchOciChart(`oci://${plain.host}/odd/image:1.0.0`, o), 'CHART_INVALID');
-  assert.match(e2.message, 'not Helm');
+  assert.match(e2.message, 'not a Helm chart');
   await helmLikePush(plain, o, 'odd/legacy', 'legacy', '0.1.0', { layerType: HelmMediaTypes.legacyChart });
   const l = await fetchOciChart(`oci://${plain.host}/odd/legacy:0.1.0`, o);
   assert.ok(l.notes!.some((n) => n.includes('legacy chart layer')));
