@@ -28,6 +28,16 @@ import { startChartmuseum } from '../harness/chartmuseum.js';
 import { seedLayout } from '../harness/seed.js';
 import { craneDigest } from '../harness/cosign.js';
 import { resignBundle } from '../helpers/tamper.js';
+import { readFileSync } from 'node:fs';
+import { newAjv } from '@ferry/format-spec';
+
+const reportSchema = newAjv().compile(JSON.parse(readFileSync(new URL('../../schemas/push-report.schema.json', import.meta.url), 'utf8')) as object);
+/** A push report, checked against schemas/push-report.schema.json first. */
+function report(stdout: string): Report {
+  const doc = JSON.parse(stdout) as Report;
+  assert.ok(reportSchema(doc), `the report matches the schema: ${JSON.stringify(reportSchema.errors)}`);
+  return doc;
+}
 
 let tmp = '';
 let home = '';
@@ -193,7 +203,7 @@ test('ferry-load push publishes every chart to a static repository, an OCI regis
     '--charts', `dir:${dir}`, '--charts', `oci://${dst.host}/charts`, '--charts', `artifactory+${art.url}/helm-local`,
     '--insecure-registry', dst.host, '--yes', '--json'], { env: env() });
   assert.is(r.code, 0, r.stderr + r.stdout);
-  const rep = JSON.parse(r.stdout) as Report;
+  const rep = report(r.stdout);
   assert.ok(rep.complete);
   assert.is(rep.charts.length, 6 * 3);
   assert.ok(rep.charts.every((c) => c.status === 'uploaded'), JSON.stringify(rep.charts.filter((c) => c.status !== 'uploaded')));
@@ -240,7 +250,7 @@ test('ferry-load push publishes every chart to a static repository, an OCI regis
     '--charts', `dir:${dir}`, '--charts', `oci://${dst.host}/charts`, '--charts', `artifactory+${art.url}/helm-local`,
     '--insecure-registry', dst.host, '--yes', '--json'], { env: env() });
   assert.is(again.code, 0, again.stderr);
-  assert.ok((JSON.parse(again.stdout) as Report).charts.every((c) => c.status === 'exists'));
+  assert.ok((report(again.stdout)).charts.every((c) => c.status === 'exists'));
   assert.is(art.requests.filter((q) => q.method === 'PUT' && q.bodyBytes > 0).length, before, 'no byte uploaded twice');
 
   // check --charts: all there; then a chart removed from the static repository is named.
@@ -269,7 +279,7 @@ test('a destination holding another chart under the same version: refused before
   const f = await loadCli([...args, '--force'], { env: env() });
   assert.is(f.code, 0, f.stdout + f.stderr);
   assert.ok((await readFile(join(dir, 'web-1.1.0.tgz'))).equals(tgz.get('web-1.1.0')!), 'replaced with the bundled bytes');
-  assert.ok((JSON.parse(f.stdout) as Report).charts.some((c) => c.chart === 'web@1.1.0' && c.status === 'replaced'));
+  assert.ok((report(f.stdout)).charts.some((c) => c.chart === 'web@1.1.0' && c.status === 'replaced'));
 });
 
 test('ChartMuseum (the real server, Basic auth): upload with the .prov, helm repo add + pull gets the bytes, a second push skips, a wrong password is refused before anything is written', async () => {
@@ -285,14 +295,14 @@ test('ChartMuseum (the real server, Basic auth): upload with the .prov, helm rep
     assert.is((await readdir(join(tmp, 'cm-layout')).catch(() => [])).length, 0, 'nothing was written before the refusal');
     const r = await loadCli(args(`${USER}:${PASSWORD}`), { env: env() });
     assert.is(r.code, 0, r.stdout + r.stderr);
-    assert.ok((JSON.parse(r.stdout) as Report).charts.every((c) => c.status === 'uploaded'));
+    assert.ok((report(r.stdout)).charts.every((c) => c.status === 'uploaded'));
     assert.not.ok(r.stdout.includes(PASSWORD));
     await helm.helmRepoAdd('museum', cm.url, { username: USER, password: PASSWORD });
     const pulled = await helm.helmPull('museum/signed', { version: '0.3.0', destination: join(tmp, 'pull-cm'), verify: { keyring: pubring } });
     assert.ok((await readFile(pulled.tgz)).equals(tgz.get('signed-0.3.0')!), 'helm pull --verify from ChartMuseum: the exact bytes, the .prov verifies');
     const again = await loadCli(args(`${USER}:${PASSWORD}`), { env: env() });
     assert.is(again.code, 0, again.stderr);
-    assert.ok((JSON.parse(again.stdout) as Report).charts.every((c) => c.status === 'exists'));
+    assert.ok((report(again.stdout)).charts.every((c) => c.status === 'exists'));
   } finally {
     await cm.stop();
   }
@@ -316,7 +326,7 @@ test('a chart in a volume that is not here yet is pending (exit 15, the volume n
   const args = ['push', r.dir, '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${join(tmp, 'split-layout')}`, '--charts', `dir:${dir}`, '--yes', '--json'];
   const first = await loadCli(args, { env: env() });
   assert.is(first.code, 15, first.stdout + first.stderr);
-  const rep = JSON.parse(first.stdout) as Report & { volumesMissing: string[] };
+  const rep = report(first.stdout) as Report & { volumesMissing: string[] };
   assert.ok(rep.volumesMissing.includes(file), JSON.stringify(rep.volumesMissing));
   assert.is(rep.charts.find((c) => c.chart === 'signed@0.3.0')!.status, 'pending');
   assert.not.ok(await readFile(join(dir, 'signed-0.3.0.tgz')).catch(() => undefined), 'nothing of a chart whose volume is missing');
@@ -340,7 +350,7 @@ test('a correctly signed bundle whose chart is not what its entry says: refused 
   const dir = join(tmp, 'lying-static');
   const r = await loadCli(['push', d, '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${join(tmp, 'lying-layout')}`, '--charts', `dir:${dir}`, '--yes', '--json'], { env: env() });
   assert.is(r.code, 22, r.stdout + r.stderr);
-  const rep = JSON.parse(r.stdout) as Report;
+  const rep = report(r.stdout);
   const lie = rep.charts.find((c) => c.chart === 'webx@1.1.0')!;
   assert.is(lie.status, 'refused');
   assert.match(lie.reason ?? '', /web/);
