@@ -358,6 +358,32 @@ test('a correctly signed bundle whose chart is not what its entry says: refused 
   assert.ok(await readFile(join(dir, 'signed-0.3.0.tgz')), 'the honest charts are');
 });
 
+test('a chart repository behind Basic auth: --chart-creds, or the entry helm repo add wrote in repositories.yaml; no password echoed', async () => {
+  const USER = 'chart-reader';
+  const PASSWORD = 'Repo-Pa55-basic';
+  const site = await startNginx({ basicAuth: { user: USER, password: PASSWORD } });
+  try {
+    await cp(join(repo.root, 'charts', 'web-1.0.0.tgz'), join(site.root, 'web-1.0.0.tgz'));
+    await writeFile(join(site.root, 'index.yaml'), ['apiVersion: v1', 'entries:', '  web:', '  - apiVersion: v2', '    name: web', '    version: 1.0.0', `    digest: ${sha(tgz.get('web-1.0.0')!)}`, '    urls: [web-1.0.0.tgz]', ''].join('\n'));
+    await sh(`chmod -R a+rX ${site.root}`);
+    const none = await bundle('auth-none', ['--chart', `${site.url}/web@1.0.0`]);
+    assert.is(none.code, 13, none.stdout + none.stderr);
+    assert.match(none.stdout, /REGISTRY_AUTH/);
+    const creds = await bundle('auth-creds', ['--chart', `${site.url}/web@1.0.0`, '--chart-creds', `${USER}:${PASSWORD}`]);
+    assert.is(creds.code, 0, creds.stdout + creds.stderr);
+    assert.not.ok((creds.stdout + creds.stderr).includes(PASSWORD), 'the password is never printed');
+    assert.not.ok((await readFile(join(creds.dir, 'auth-creds.manifest.json'), 'utf8')).includes(PASSWORD), 'nor signed into the manifest');
+    // The operator's own helm repo add: Ferry reads the entry helm wrote.
+    await helm.helmRepoAdd('private', site.url, { username: USER, password: PASSWORD });
+    const byName = await bundle('auth-reponame', ['--chart', 'private/web@1.0.0', '--repository-config', helm.env.HELM_REPOSITORY_CONFIG!]);
+    assert.is(byName.code, 0, byName.stdout + byName.stderr);
+    const m = JSON.parse(await readFile(join(byName.dir, 'auth-reponame.manifest.json'), 'utf8')) as { charts: ManifestChart[] };
+    assert.is(m.charts[0]!.digest, `sha256:${sha(tgz.get('web-1.0.0')!)}`);
+  } finally {
+    await site.stop();
+  }
+});
+
 test('bundling refuses a chart whose bytes do not match the index digest, a hostile archive, and a chart that is not what was asked', async () => {
   const wrong = await bundle('bad-digest', ['--chart', `${repo.url}/bad/web@1.0.0`]);
   assert.is(wrong.code, 9, wrong.stdout + wrong.stderr);
