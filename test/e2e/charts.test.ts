@@ -347,6 +347,12 @@ test('a correctly signed bundle whose chart is not what its entry says: refused 
     // The archive says web 1.1.0; the signed entry claims another name (and so another file).
     manifest: (m: { charts: Array<{ name: string }> }) => { m.charts.find((c) => c.name === 'web')!.name = 'webx'; return m; },
   });
+  // verify, which writes nothing, already says so.
+  const v = await loadCli(['verify', d, '--trusted-key', join(tmp, 'signer.pub')], { env: env() });
+  assert.is(v.code, 22, v.stdout + v.stderr);
+  assert.match(v.stderr, /CHART_INVALID/);
+  const ok = await loadCli(['verify', main.dir, '--trusted-key', join(tmp, 'signer.pub')], { env: env() });
+  assert.is(ok.code, 0, 'the honest bundle verifies, charts included');
   const dir = join(tmp, 'lying-static');
   const r = await loadCli(['push', d, '--trusted-key', join(tmp, 'signer.pub'), '--to', `oci:${join(tmp, 'lying-layout')}`, '--charts', `dir:${dir}`, '--yes', '--json'], { env: env() });
   assert.is(r.code, 22, r.stdout + r.stderr);

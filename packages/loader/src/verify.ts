@@ -6,13 +6,15 @@
 // join still does not, the signed manifest contradicts itself: that names the blob, not a volume.
 // Once every volume verified, each image's own manifests are checked against what the bundle
 // carries (closure.ts: the same check push makes before tagging), and carried files against the
-// manifest's second hash (sha512 integrity; the reader checks whole blobs, the join here split ones).
+// manifest's second hash (sha512 integrity; the reader checks whole blobs, the join here split ones),
+// and each chart as Helm would load it under its signed name and version (charts/read.ts).
 
 import { createHash, type Hash } from 'node:crypto';
 import ssri from 'ssri';
-import { FerryError, MAX_IMAGE_MANIFEST_BYTES, imageRefName, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, chartsOf, imageRefName, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import { openTrusted, volumePath } from './bundle.js';
 import { checkClosure } from './closure.js';
+import { MAX_CHART_BLOB, checkedUpload } from './charts/read.js';
 
 
 export interface VolumeResult {
@@ -26,8 +28,9 @@ export interface VolumeResult {
 export interface ManifestProblem {
   digest: string;
   /** SCHEMA_INVALID: the manifest contradicts itself; ARCHIVE_HOSTILE: it misdescribes an image
-   *  (what the image's own bytes reference is not carried as such) or a file's second hash. */
-  code: 'SCHEMA_INVALID' | 'ARCHIVE_HOSTILE';
+   *  (what the image's own bytes reference is not carried as such) or a file's second hash;
+   *  CHART_INVALID: a chart is not what Helm would load under its signed name and version. */
+  code: 'SCHEMA_INVALID' | 'ARCHIVE_HOSTILE' | 'CHART_INVALID';
   message: string;
 }
 
@@ -64,7 +67,9 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
   const manifests = new Map<string, Buffer>();
   const pieces = new Map<string, Map<number, Buffer>>();
   const integrityOf = new Map(manifest.files.map((f) => [f.digest, f.integrity]));
-  const keep = (d: string, size: number, kind: string): boolean => (kind === 'index' || kind === 'manifest') && size <= MAX_IMAGE_MANIFEST_BYTES;
+  // Charts are checked as Helm loads them once every volume verified: their few blobs are kept.
+  const chartBlobs = new Set(chartsOf(manifest).flatMap((c) => c.blobs));
+  const keep = (d: string, size: number, kind: string): boolean => ((kind === 'index' || kind === 'manifest') && size <= MAX_IMAGE_MANIFEST_BYTES) || (chartBlobs.has(d) && size <= MAX_CHART_BLOB);
 
   for (const v of manifest.volumes) {
     const p = volumePath(tm.loc, v.index);
@@ -144,7 +149,18 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
     const b = manifest.blobs.find((x) => x.digest === digest)!;
     if (parts.size === b.segments!.length) manifests.set(digest, Buffer.concat([...parts.entries()].sort(([i], [j]) => i - j).map(([, p]) => p)));
   }
-  if (volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0) manifestProblems.push(...(await closureProblems(manifest, manifests)));
+  if (volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0) {
+    manifestProblems.push(...(await closureProblems(manifest, manifests)));
+    for (const c of chartsOf(manifest)) {
+      try {
+        await checkedUpload(c, (d) => manifests.get(d));
+      } catch (e) {
+        const fe = toFerryError(e);
+        if (fe.code === 'INTERNAL') throw fe;
+        manifestProblems.push({ digest: c.digest, code: fe.code === 'ARCHIVE_HOSTILE' ? 'ARCHIVE_HOSTILE' : 'CHART_INVALID', message: fe.message });
+      }
+    }
+  }
   return {
     bundle: manifest.name,
     signature: tm.verifiedBy ? 'verified' : 'unsigned-allowed',

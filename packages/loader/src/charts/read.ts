@@ -18,7 +18,7 @@ import { volumePath, type TrustedManifest } from '../bundle.js';
 import { volumePresence } from '../push/plan.js';
 
 /** Largest chart blob held in memory (Helm's own limit on a chart is 100 MiB decompressed). */
-const MAX_CHART_BLOB = 128 << 20;
+export const MAX_CHART_BLOB = 128 << 20;
 
 export interface ChartReadResult {
   /** Charts read and checked, in manifest order. */
@@ -113,8 +113,9 @@ export async function readCharts(tm: TrustedManifest, wanted: readonly BundleCha
   return out;
 }
 
-/** The chart as Helm would load it, agreeing with the artifact the bundle carries. */
-async function checkedUpload(c: BundleChart, bytesOf: (digest: string) => Buffer | undefined): Promise<ChartUpload> {
+/** The chart as Helm would load it, agreeing with the artifact the bundle carries (push, and
+ *  verify, which checks every chart the same way). */
+export async function checkedUpload(c: BundleChart, bytesOf: (digest: string) => Buffer | undefined): Promise<ChartUpload> {
   const what = `chart ${printable(`${c.name}@${c.version}`)}`;
   const get = (d: string): Buffer => bytesOf(d) ?? (() => { throw new FerryError('INTERNAL', `${what}: blob ${d} was not read`); })();
   const archive = get(c.digest);
