@@ -15,7 +15,7 @@ import {
   type BundleChart,
   type Descriptor,
 } from '@ferry/format-spec';
-import { checkChartArchive, findChartImages, helmOciArtifact, parseHelmOciManifest, type CheckedChart, type FetchedChart, type FoundImage } from '@ferry/charts';
+import { checkChartArchive, findChartImages, helmOciArtifact, isStrictSemver, parseChartSpec, parseHelmOciManifest, parseOciChartRef, type CheckedChart, type FetchedChart, type FoundImage } from '@ferry/charts';
 
 /** A chart as asked for: the --chart string (local paths absolute) or the spec's mapping. */
 export type ChartRequest = string | { repo: string; name: string; version?: string };
@@ -48,17 +48,19 @@ export interface ResolveChartsOptions {
   onChart?: (c: ResolvedChart) => void;
 }
 
-/** What a request says about the chart it must yield, so a wrong archive is refused. */
+/** What a request says about the chart it must yield, so a wrong archive is refused. A range
+ *  or no version says only the name; a local path says nothing (its name is just a file name). */
 function expected(req: ChartRequest): { name?: string; version?: string } {
-  if (typeof req !== 'string') return { name: req.name, ...(req.version && isExact(req.version) ? { version: req.version } : {}) };
-  const oci = /^oci:\/\/.+\/([^/:@]+)(?::([^@]+))?(?:@sha256:[a-f0-9]{64})?$/.exec(req);
-  if (oci) return { name: oci[1]!, ...(oci[2] && isExact(oci[2].replaceAll('_', '+')) ? { version: oci[2].replaceAll('_', '+') } : {}) };
-  const http = /^(?:https?:\/\/.+\/|[^/]+\/)([^/@]+)(?:@(.+))?$/.exec(req);
-  if (http && !req.endsWith('.tgz') && req.includes('@')) return { name: http[1]!, ...(http[2] && isExact(http[2]) ? { version: http[2] } : {}) };
+  const exact = (v: string | undefined): { version?: string } => (v !== undefined && isStrictSemver(v) ? { version: v } : {});
+  if (typeof req !== 'string') return { name: req.name, ...exact(req.version) };
+  const spec = parseChartSpec(req);
+  if (spec.kind === 'http' || spec.kind === 'repo-name') return { name: spec.name, ...exact(spec.version) };
+  if (spec.kind === 'oci') {
+    const r = parseOciChartRef(spec.ref);
+    return { name: r.name, ...exact(r.version?.replaceAll('_', '+')) };
+  }
   return {};
 }
-
-const isExact = (v: string): boolean => /^v?\d+\.\d+\.\d+(?:[-+].*)?$/.test(v) && !/[\s<>=^~*|x]/.test(v.replace(/^v/, '').replace(/[-+].*$/, ''));
 
 /** Free text from a chart (description, appVersion) as the manifest may hold it: one line. */
 const oneLine = (s: string, max: number): string => s.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').trim().slice(0, max);

@@ -147,7 +147,8 @@ async function create(argv: CreateArgv): Promise<number> {
   for (const f of asArray(argv.chartsFile)) {
     for (const l of await readImagesFileLines(f)) {
       refuseChartCredentials(l.ref, `--charts-file ${printable(f)}:${l.line}`);
-      charts.push(isLocalChartSpec(l.ref) ? resolve(dirname(resolve(f)), l.ref) : l.ref);
+      const base = dirname(resolve(f));
+      charts.push(isLocalChartSpec(l.ref, base) ? resolve(base, l.ref) : l.ref);
     }
   }
   for (const c of asArray(argv.chart)) {

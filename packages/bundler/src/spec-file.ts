@@ -3,12 +3,13 @@
 // node, e.g. `spec.yaml:12:7: images[1].platforms[0]: must match OS/ARCH[/VARIANT] (got "linux")`.
 
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode, type Pair } from 'yaml';
 import { FerryError, SCHEMAS_DIR } from '@ferry/format-spec';
 import { parseImageSource } from '@ferry/oci';
+import { parseChartSpec } from '@ferry/charts';
 
 export interface SpecImage {
   /** Image source (skopeo transport syntax); local paths are absolute after loading. */
@@ -234,11 +235,14 @@ function specError(lines: string[], file: string): FerryError {
   return new FerryError('SPEC_INVALID', shown.join('\n'), { file });
 }
 
-/** A chart string naming a local .tgz, chart directory or glob: not a URL (`https://`, `oci://`)
- *  and not the `REPO-NAME/CHART@VERSION` form that names a Helm repositories.yaml entry. */
-export function isLocalChartSpec(s: string): boolean {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return false;
-  return !/^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*@[^/]+$/.test(s);
+/** A chart string naming a local .tgz, chart directory or glob, as @ferry/charts reads --chart
+ *  (`REPO-NAME/CHART@VERSION` names a Helm repository unless such a path exists under `dir`). */
+export function isLocalChartSpec(s: string, dir = process.cwd()): boolean {
+  try {
+    return parseChartSpec(s, (p) => existsSync(resolve(dir, p))).kind === 'local';
+  } catch {
+    return false; // refused later, with the reason, when the chart is fetched
+  }
 }
 
 /** Absolute path for a spec-relative path; `~` is not expanded (a shell does that). */
@@ -311,7 +315,7 @@ export function parseSpecText(text: string, file: string): BundleSpec {
     typeof img === 'string' ? fixSource(img, ['images', i]) : { ...img, source: fixSource(img.source, ['images', i, 'source']) },
   );
   if (problems.length) throw specError(problems, file);
-  const charts = spec.charts?.map((c) => (typeof c === 'string' && isLocalChartSpec(c) ? fromSpec(dir, c) : c));
+  const charts = spec.charts?.map((c) => (typeof c === 'string' && isLocalChartSpec(c, dir) ? fromSpec(dir, c) : c));
   const files = spec.files?.map((f) => (typeof f === 'string' ? fromSpec(dir, f) : { ...f, source: fromSpec(dir, f.source) }));
   const publicKeys = spec.publicKeys?.map((p) => fromSpec(dir, p));
   return {
