@@ -9,6 +9,7 @@
 // caller's may change how it behaves. The Basic auth password goes in through $BASIC_AUTH_PASS
 // (the variable of --basic-auth-pass), not argv, so it never shows in a process listing.
 
+import { alive, stopper } from './child.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
@@ -63,7 +64,6 @@ process.on('exit', () => {
   }
 });
 
-const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
 
 /** GET url; true only for a 200 (anything else, or no answer, is not ready). */
 function healthy(url: string): Promise<boolean> {
@@ -146,22 +146,11 @@ export async function startChartmuseum(opts: ChartmuseumOptions = {}): Promise<S
         await exited;
         continue; // the port raced away, or a bad flag: the log says which
       }
-      let stopped = false;
       return {
         url, host, storageDir, dir, pid: child.pid!,
         ...(caFile ? { caFile } : {}),
         log: readLog,
-        async stop() {
-          if (stopped) return;
-          stopped = true;
-          if (alive(child)) {
-            child.kill('SIGTERM');
-            const t = setTimeout(() => { if (alive(child)) child.kill('SIGKILL'); }, 2000);
-            await exited;
-            clearTimeout(t);
-          }
-          await rm(dir, { recursive: true, force: true });
-        },
+        stop: stopper(child, exited, dir),
       };
     }
     throw new Error(`chartmuseum did not answer GET /health with 200 (3 attempts):\n${await readLog()}`);

@@ -8,6 +8,7 @@
 // (0644) are served. A test that writes with a stricter mode gets a 403, not a silent pass. As
 // any other user nginx runs as that user and reads what it can.
 
+import { alive, stopper } from './child.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -56,7 +57,6 @@ process.on('exit', () => {
   }
 });
 
-const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
 const isRoot = () => process.getuid?.() === 0;
 
 /** uid and gid of nobody:nogroup from the local databases (no NSS lookups needed here). */
@@ -207,22 +207,11 @@ export async function startNginx(opts: NginxOptions = {}): Promise<StartedNginx>
         await exited;
         continue; // the port raced away, or a config error: the log says which
       }
-      let stopped = false;
       return {
         url, host, root, dir, pid: child.pid!,
         ...(caFile ? { caFile } : {}),
         log: readLog,
-        async stop() {
-          if (stopped) return;
-          stopped = true;
-          if (alive(child)) {
-            child.kill('SIGTERM');
-            const t = setTimeout(() => { if (alive(child)) child.kill('SIGKILL'); }, 2000);
-            await exited;
-            clearTimeout(t);
-          }
-          await rm(dir, { recursive: true, force: true });
-        },
+        stop: stopper(child, exited, dir),
       };
     }
     throw new Error(`nginx did not start:\n${readLog()}`);

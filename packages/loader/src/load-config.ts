@@ -21,20 +21,8 @@ export interface LoadConfig {
   force?: boolean;
 }
 
-/** The flags a config can supply, as the CLI parses them. */
-export interface ConfigurableArgs {
-  trustedKey?: string[];
-  to?: string;
-  charts?: string[];
-  rewrite?: string[];
-  filesDir?: string;
-  stateDir?: string;
-  authfile?: string;
-  caFile?: string[];
-  insecureRegistry?: string[];
-  concurrency?: number;
-  force?: boolean;
-}
+/** The flags a config can supply, as the CLI parses them (`--trusted-key` for `trustedKeys`). */
+export type ConfigurableArgs = Omit<LoadConfig, 'trustedKeys'> & { trustedKey?: string[] };
 
 let validator: ReturnType<ReturnType<typeof newAjv>['compile']> | undefined;
 
