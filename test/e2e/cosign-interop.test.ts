@@ -1,7 +1,8 @@
 // DESIGN.md promises that Ferry's bundle signature is the format `cosign verify-blob` uses: the
 // real cosign v2.6.5 (built by scripts/test-tools.sh) verifies NAME.manifest.json.sig and
 // NAME.sha256.sig with the signer's public key, for both key types ferry-bundle keygen makes,
-// and refuses them with another key or over changed bytes.
+// and refuses them with another key or over changed bytes. And the other way round: a key made by
+// `cosign generate-key-pair` signs a bundle (COSIGN_PASSWORD) that ferry-load verifies with cosign.pub.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtemp, rm, writeFile, mkdir, readFile } from 'node:fs/promises';
@@ -9,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleCli } from '../helpers/cli.js';
 import { goTool, runTool } from '../harness/tools.js';
+import { cosignKeyPair } from '../harness/cosign.js';
+import { loadCli } from '../helpers/cli.js';
 
 let tmp = '';
 
@@ -53,5 +56,19 @@ for (const alg of ['ecdsa-p256', 'ed25519']) {
     assert.is.not(wrongBytes.code, 0, 'changed bytes do not verify');
   });
 }
+
+test('a cosign generate-key-pair key signs a bundle with COSIGN_PASSWORD; ferry-load verify trusts its cosign.pub', async () => {
+  const keys = await cosignKeyPair(join(tmp, 'cosign'), 'team cosign password');
+  const out = join(tmp, 'b-cosign');
+  const wrong = await bundleCli(['create', '--name', 'cos', '--out', out, '--key', keys.key, '--file', join(tmp, 'files', 'a.txt')], { env: { COSIGN_PASSWORD: 'wrong', FERRY_KEY_PASSWORD: undefined }, cwd: tmp });
+  assert.is(wrong.code, 5, wrong.stderr);
+  assert.match(wrong.stderr, /KEY_PASSWORD_WRONG/);
+  const c = await bundleCli(['create', '--name', 'cos', '--out', out, '--key', keys.key, '--file', join(tmp, 'files', 'a.txt')], { env: { COSIGN_PASSWORD: 'team cosign password', FERRY_KEY_PASSWORD: undefined }, cwd: tmp });
+  assert.is(c.code, 0, c.stderr + c.stdout);
+  const v = await loadCli(['verify', out, '--trusted-key', keys.pub]);
+  assert.is(v.code, 0, v.stderr + v.stdout);
+  const back = await verifyBlob(keys.pub, join(out, 'cos.manifest.json.sig'), join(out, 'cos.manifest.json'));
+  assert.is(back.code, 0, back.out);
+});
 
 test.run();

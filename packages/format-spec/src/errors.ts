@@ -10,9 +10,9 @@ export const ERROR_CODES = {
   SCHEMA_INVALID: { exit: 4, hint: 'The bundle manifest does not match schemas/bundle-manifest.schema.json; it was not written by a compatible Ferry.' },
   SCHEMA_VERSION_UNSUPPORTED: { exit: 4, hint: 'This bundle was written by a different Ferry format version; use a Ferry release that reads it.' },
   // keys and signatures
-  KEY_INVALID: { exit: 5, hint: 'Give a PEM key made by `ferry-bundle keygen` (PKCS#8 private, PKIX public; ECDSA P-256 or Ed25519).' },
+  KEY_INVALID: { exit: 5, hint: 'Give a PEM key made by `ferry-bundle keygen` (PKCS#8 private, PKIX public; ECDSA P-256 or Ed25519) or by `cosign generate-key-pair`.' },
   KEY_PASSWORD_REQUIRED: { exit: 5, hint: 'The private key is encrypted: set FERRY_KEY_PASSWORD to its passphrase.' },
-  KEY_PASSWORD_WRONG: { exit: 5, hint: 'FERRY_KEY_PASSWORD does not decrypt this key.' },
+  KEY_PASSWORD_WRONG: { exit: 5, hint: 'FERRY_KEY_PASSWORD (COSIGN_PASSWORD for a key made by cosign generate-key-pair) does not decrypt this key.' },
   SIGNATURE_MISSING: { exit: 6, hint: 'The bundle is unsigned. Ask for a signed bundle, or pass --allow-unsigned if your policy allows it.' },
   SIGNATURE_INVALID: { exit: 6, hint: 'Do not load this bundle: it was changed after signing or signed by a key you do not trust.' },
   TRUSTED_KEY_REQUIRED: { exit: 6, hint: 'Pass --trusted-key KEY.pub (a key the high side already trusts; never one taken from the bundle).' },

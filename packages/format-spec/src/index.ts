@@ -26,3 +26,4 @@ export {
 export { chartRefName, checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
 export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';
 export { mapLimit } from './map-limit.js';
+export { COSIGN_PASSWORD_ENV, decryptCosignKey, isCosignPrivateKey } from './cosign-key.js';

@@ -2,6 +2,7 @@
 // cosign key type, verifiable with `openssl dgst -sha256 -verify`) or of an Ed25519 signature.
 // Trust comes only from keys the caller passes in; nothing here reads keys from a bundle.
 
+import { COSIGN_PASSWORD_ENV, decryptCosignKey, isCosignPrivateKey } from './cosign-key.js';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { FerryError } from './errors.js';
@@ -143,9 +144,15 @@ export function parsePublicKeyBlocks(pem: string | Buffer, where: string): KeyOb
 export async function loadPrivateKey(path: string, password: string | undefined = process.env[KEY_PASSWORD_ENV]): Promise<KeyObject> {
   const pem = await readKeyFile(path);
   const text = pem.toString();
+  if (isCosignPrivateKey(text)) {
+    // cosign's own format and password variable; FERRY_KEY_PASSWORD is taken when that is unset.
+    const key = await decryptCosignKey(text, process.env[COSIGN_PASSWORD_ENV] ?? password ?? '', path);
+    keyAlgorithm(key, path);
+    return key;
+  }
   if (!/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(text)) {
     if (/PUBLIC KEY/.test(text)) throw new FerryError('KEY_INVALID', `${path}: this is a public key; --key takes the private key`);
-    throw new FerryError('KEY_INVALID', `${path}: not a PEM PKCS#8 private key`);
+    throw new FerryError('KEY_INVALID', `${path}: not a PEM PKCS#8 private key or a cosign private key`);
   }
   const encrypted = text.includes('BEGIN ENCRYPTED PRIVATE KEY');
   if (encrypted && !password) {
