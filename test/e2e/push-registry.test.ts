@@ -445,17 +445,24 @@ test('the registry is killed mid-push (three times) and restarted: the next push
   try {
     // Kill (SIGKILL) when the Nth request of a kind is seen in this run: in the first blob
     // upload; after 8 uploads (at most 6 requests are in flight, so some blobs got in and others
-    // were cut off); at the first manifest PUT (blobs done, images being stored and tagged).
-    const kills: Array<{ label: string; seen: (from: number) => number; n: number }> = [
+    // were cut off); and right before the first manifest PUT reaches the registry (blobs done,
+    // images about to be stored and tagged). That last kill is made by the proxy before it
+    // forwards the PUT: distribution's filesystem driver writes a manifest's data file in place,
+    // so a kill in the middle of that write can leave a truncated file that the restarted
+    // registry answers with HTTP 500 for ever — its own damage, not something a client can undo.
+    const kills: Array<{ label: string; seen: (from: number) => number; n: number; beforeForward?: RegExp }> = [
       { label: 'first blob upload', seen: (from) => blobUploads(p, from).length, n: 1 },
       { label: 'eighth blob upload', seen: (from) => blobUploads(p, from).length, n: 8 },
-      { label: 'first manifest PUT', seen: (from) => manifestPuts(p, from).length, n: 1 },
+      { label: 'first manifest PUT', seen: (from) => manifestPuts(p, from).length, n: 1, beforeForward: /^PUT \/v2\/.+\/manifests\// },
     ];
     for (const k of kills) {
       const from = p.requests.length;
       let killed = false;
+      if (k.beforeForward) {
+        p.arm({ match: k.beforeForward, before: async () => { killed = true; await reg.kill(); } });
+      }
       const watcher = setInterval(() => {
-        if (!killed && k.seen(from) >= k.n) {
+        if (!k.beforeForward && !killed && k.seen(from) >= k.n) {
           killed = true;
           void reg.kill();
         }

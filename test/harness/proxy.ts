@@ -16,6 +16,9 @@ export interface Fault {
   rewrite?: { find: string; replace: string };
   /** Answer with this raw status instead of forwarding (the request never reaches the registry). */
   status?: { code: number; headers?: Record<string, string>; body?: string };
+  /** Run (and wait for) this before the request is forwarded, e.g. kill the registry so that it
+   *  dies exactly before seeing it. */
+  before?: () => unknown;
 }
 
 export interface Proxy {
@@ -71,6 +74,15 @@ export async function startProxy(target: string): Promise<Proxy> {
             return; // swallowed: the registry never sees this request
           }
           active = f;
+          if (f.before) {
+            const run = f.before;
+            down.pause(); // nothing more of this request goes up until the hook is done
+            void Promise.resolve(run()).then(() => {
+              up.write(chunk);
+              down.resume();
+            }, close);
+            return;
+          }
         }
       }
       up.write(chunk);
