@@ -42,9 +42,8 @@ export {
   type HelmOciManifest,
 } from './oci-artifact.js';
 export { findChartImages } from './image-scan.js';
+export { GO_ZERO_TIME, formatGoTime, goYamlMarshal } from './go-yaml-emit.js';
 export {
-  GO_ZERO_TIME,
-  formatGoTime,
   indexEntryFor,
   mergeRepoIndex,
   readIndexForMerge,
