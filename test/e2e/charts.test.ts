@@ -390,6 +390,28 @@ test('a chart repository behind Basic auth: --chart-creds, or the entry helm rep
   }
 });
 
+test('a bundle of charts only loads with --charts alone (no --to), and check needs only --charts; a bundle with images still asks for --to', async () => {
+  const b = await bundle('only-charts', ['--chart', `${repo.url}/charts/web@1.1.0`, '--chart', `${repo.url}/charts/build@1.0.0+build.5`]);
+  assert.is(b.code, 0, b.stdout + b.stderr);
+  const dir = join(tmp, 'only-static');
+  const r = await loadCli(['push', b.dir, '--trusted-key', join(tmp, 'signer.pub'), '--charts', `dir:${dir}`, '--yes', '--json'], { env: env() });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const rep = report(r.stdout) as Report & { targetKind: string };
+  assert.is(rep.targetKind, 'charts');
+  assert.equal(rep.charts.map((c) => c.status), ['uploaded', 'uploaded']);
+  assert.ok((await readFile(join(dir, 'build-1.0.0+build.5.tgz'))).equals(tgz.get('build-1.0.0+build.5')!));
+  const text = await loadCli(['push', b.dir, '--trusted-key', join(tmp, 'signer.pub'), '--charts', `dir:${dir}`, '--yes'], { env: env() });
+  assert.is(text.code, 0, text.stderr);
+  assert.match(text.stdout, /Loaded 2\/2 chart\(s\) into dir:/);
+  const c = await loadCli(['check', b.dir, '--trusted-key', join(tmp, 'signer.pub'), '--charts', `dir:${dir}`], { env: env() });
+  assert.is(c.code, 0, c.stdout + c.stderr);
+  assert.ok(main);
+  const needsTo = await loadCli(['push', main.dir, '--trusted-key', join(tmp, 'signer.pub'), '--charts', `dir:${join(tmp, 'unused')}`, '--yes', '--json'], { env: env() });
+  assert.is(needsTo.code, 2, needsTo.stdout + needsTo.stderr);
+  assert.match(needsTo.stdout, /give --to TARGET/);
+  assert.not.ok(await readdir(join(tmp, 'unused')).catch(() => undefined), 'nothing was written');
+});
+
 test('bundling refuses a chart whose bytes do not match the index digest, a hostile archive, and a chart that is not what was asked', async () => {
   const wrong = await bundle('bad-digest', ['--chart', `${repo.url}/bad/web@1.0.0`]);
   assert.is(wrong.code, 9, wrong.stdout + wrong.stderr);

@@ -42,7 +42,8 @@ export interface CheckReport {
 export interface CheckOptions {
   trustedKeys: readonly TrustedKey[];
   allowUnsigned?: boolean;
-  to: string;
+  /** Absent: only the chart destinations are checked (a bundle of charts only). */
+  to?: string;
   rewrites?: RewriteRule[];
   registry?: RegistryOptions;
   concurrency?: number;
@@ -52,6 +53,12 @@ export interface CheckOptions {
 
 export async function checkTarget(path: string, opts: CheckOptions): Promise<CheckReport> {
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
+  if (opts.to === undefined) {
+    const m = tm.manifest;
+    if (m.images.length + m.files.length + m.keys.length) throw new FerryError('USAGE', `${m.name} also carries images or files: give --to TARGET`);
+    const items = await checkCharts(chartsOf(m), opts.charts ?? []);
+    return { bundle: m.name, target: (opts.charts ?? []).map((s) => s.description).join(', '), items, ok: items.every((i) => i.status === 'ok') };
+  }
   const targets = await resolveTargets(opts.to, undefined, tm.loc.dir);
   const target = openPushTarget(targets, opts.registry ?? {});
   try {

@@ -11,10 +11,11 @@ import { inspectBundle, type InspectReport } from './inspect.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
 import { readLoadConfig, withConfig, type ConfigurableArgs } from './load-config.js';
 
-/** `--config FILE` under the command line's own flags; `--to` from either is required. */
+/** `--config FILE` under the command line's own flags; `--to` from either is required, except
+ *  with `--charts` (a bundle of charts only: push checks that it is one). */
 async function configured<T extends ConfigurableArgs & { config?: string }>(a: T): Promise<T> {
   const out = a.config ? withConfig(a, await readLoadConfig(a.config)) : a;
-  if (!out.to) throw new FerryError('USAGE', 'give --to TARGET (or to: in the --config file)');
+  if (!out.to && !out.charts?.length) throw new FerryError('USAGE', 'give --to TARGET (or to: in the --config file)');
   return out;
 }
 const configOpt = { type: 'string', describe: 'Load config (YAML/JSON, schemas/load-config.schema.json): trusted keys, --to, --charts, rewrites, CA files… Flags add to its lists and win over its values' } as const;
@@ -46,7 +47,7 @@ async function checkCmd(a: CheckArgs): Promise<number> {
       charts: sinks,
       trustedKeys: await trusted(asArray(a.trustedKey)),
       allowUnsigned: a.allowUnsigned,
-      to: a.to,
+      ...(a.to ? { to: a.to } : {}),
       rewrites: asArray(a.rewrite).map(parseRewrite),
       registry,
       ...(a.concurrency ? { concurrency: a.concurrency } : {}),

@@ -21,7 +21,7 @@ const PROGRAM = 'ferry-load';
 export interface PushArgs extends RegistryArgs {
   path: string;
   trustedKey?: string[];
-  to: string;
+  to?: string;
   filesDir?: string;
   rewrite?: string[];
   allowUnsigned: boolean;
@@ -96,7 +96,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
     report = await pushBundle(a.path, {
       trustedKeys: keys,
       allowUnsigned: a.allowUnsigned,
-      to: a.to,
+      ...(a.to ? { to: a.to } : {}),
       ...(a.filesDir ? { filesDir: a.filesDir } : {}),
       ...(a.stateDir ? { stateDir: a.stateDir } : {}),
       ...(a.concurrency ? { concurrency: a.concurrency } : {}),

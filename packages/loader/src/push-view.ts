@@ -16,7 +16,9 @@ export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
   const vol = (ns: number[]) => ns.map((n) => String(n).padStart(3, '0')).join(', ');
   const lines = [
     `Bundle ${printable(m.name)}, created ${printable(m.created)}, ${who}`,
-    `  ${m.images.length} image(s), ${(m.charts ?? []).length} chart(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${printable(plan.target)} (${plan.filesDir !== undefined ? `files to ${printable(plan.filesDir)}` : 'files not written: no --files-dir'})`,
+    plan.targetKind === 'charts'
+      ? `  ${(m.charts ?? []).length} chart(s) -> ${printable(plan.target)}`
+      : `  ${m.images.length} image(s), ${(m.charts ?? []).length} chart(s), ${m.files.length} file(s), ${m.keys.length} key(s) -> ${printable(plan.target)} (${plan.filesDir !== undefined ? `files to ${printable(plan.filesDir)}` : 'files not written: no --files-dir'})`,
     `  volumes here: ${plan.volumesPresent.length}/${m.volumes.length}${plan.volumesMissing.length ? ` (missing ${vol(plan.volumesMissing)}: load them in a later run)` : ''}; to read now: ${plan.volumesToRead.length ? vol(plan.volumesToRead) : 'none (everything here is loaded already)'}`,
   ];
   const sizes = new Map(m.blobs.map((b) => [b.digest, b.size]));
@@ -80,8 +82,11 @@ export function describe(e: PushEvent): string | undefined {
 export function summary(r: PushReport, next?: string): string {
   const loaded = r.images.filter((i) => i.status === 'loaded').length;
   const filesDone = r.files.filter((f) => f.status === 'written' || f.status === 'unchanged').length;
+  const charted = r.charts.filter((c) => c.status === 'uploaded' || c.status === 'exists' || c.status === 'replaced').length;
   const out = [
-    `Loaded ${loaded}/${r.images.length} image(s) into ${printable(r.target)}${r.filesDir !== undefined ? `, ${filesDone}/${r.files.length} file(s) into ${printable(r.filesDir)}` : r.files.length ? `, ${r.files.length} file(s) not written (no --files-dir)` : ''}; ${r.blobsWritten} blobs (${formatBytes(r.bytesWritten)}) written${r.blobsMounted ? `, ${r.blobsMounted} mounted from another repository` : ''} in ${r.seconds.toFixed(1)} s`,
+    r.targetKind === 'charts'
+      ? `Loaded ${charted}/${r.charts.length} chart(s) into ${printable(r.target)} in ${r.seconds.toFixed(1)} s`
+      : `Loaded ${loaded}/${r.images.length} image(s) into ${printable(r.target)}${r.filesDir !== undefined ? `, ${filesDone}/${r.files.length} file(s) into ${printable(r.filesDir)}` : r.files.length ? `, ${r.files.length} file(s) not written (no --files-dir)` : ''}; ${r.blobsWritten} blobs (${formatBytes(r.bytesWritten)}) written${r.blobsMounted ? `, ${r.blobsMounted} mounted from another repository` : ''} in ${r.seconds.toFixed(1)} s`,
     ...r.images.map((i) => {
       const mark = i.status === 'loaded' ? '✅' : i.status === 'pending' ? '⏳' : '⛔';
       const note = i.status === 'refused' ? `  refused: ${printable(i.reason ?? '')}` : i.retaggedFrom ? `  (tag moved from ${short(i.retaggedFrom)})` : '';

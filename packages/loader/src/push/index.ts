@@ -4,12 +4,13 @@
 // nothing incomplete and the next run continues from what is in the target.
 
 import { FerryError, chartsOf, isFerryError } from '@ferry/format-spec';
-import { openTrusted } from '../bundle.js';
+import { openTrusted, volumePath, type TrustedManifest } from '../bundle.js';
 import { checkLoaded } from '../check.js';
 import { finalize } from './finalize.js';
 import { planPush } from './plan.js';
 import { interrupted, loadVolumes } from './volumes.js';
-import type { PushOptions, PushReport } from './types.js';
+import type { PushOptions, PushPlan, PushReport } from './types.js';
+import { volumePresence } from './plan.js';
 import { checkCharts, loadCharts, planCharts, refuseChartConflicts } from '../charts/deliver.js';
 
 export type { NameMapping, NextVolume, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
@@ -20,7 +21,8 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
   const started = Date.now();
   const emit = opts.onEvent ?? (() => {});
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
-  const first = await planPush(tm, opts);
+  if (opts.to === undefined) return pushChartsOnly(tm, opts, started);
+  const first = await planPush(tm, { ...opts, to: opts.to });
   const { target, files } = first.state;
   try {
     // Chart destinations are asked before the yes too: reachable, allowed, and what they hold.
@@ -42,7 +44,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     const what = `loading ${tm.manifest.name} into ${t.kind === 'layout' ? t.layoutDir : t.description}`;
     await target.lock(what);
     await files?.open(what);
-    const { state } = await planPush(tm, opts, { target, files });
+    const { state } = await planPush(tm, { ...opts, to: opts.to }, { target, files });
     const loop = await loadVolumes(state, emit, opts.signal, opts.nextVolume);
     if (opts.signal?.aborted) throw interrupted();
     const report = await finalize(state, loop, emit, started);
@@ -74,4 +76,43 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     await files?.close();
     await target.close();
   }
+}
+
+/**
+ * A bundle of charts only needs no image target: the same plan (destinations asked before the
+ * yes), load and post-load check as the chart half of a full push, and a report of the same shape.
+ */
+async function pushChartsOnly(tm: TrustedManifest, opts: PushOptions, started: number): Promise<PushReport> {
+  const m = tm.manifest;
+  const sinks = opts.charts ?? [];
+  const other = m.images.length + m.files.length + m.keys.length;
+  if (other) throw new FerryError('USAGE', `${m.name} also carries ${m.images.length} image(s) and ${m.files.length + m.keys.length} file(s)/key(s): give --to TARGET for them`);
+  if (!sinks.length) throw new FerryError('USAGE', 'give --to TARGET, or --charts DEST for a bundle of charts');
+  const emit = opts.onEvent ?? (() => {});
+  const force = opts.forceCharts ?? false;
+  const target = sinks.map((s) => s.description).join(', ');
+  emit({ type: 'checking', what: `the chart destination(s) ${target}` });
+  const charts = await planCharts(chartsOf(m), sinks, { force });
+  refuseChartConflicts(charts);
+  const here = (await Promise.all(m.volumes.map(async (v) => ((await volumePresence(volumePath(tm.loc, v.index))) === 'present' ? v.index : 0)))).filter(Boolean);
+  const plan: PushPlan = {
+    target, targetKind: 'charts', mapping: [], volumesPresent: here, volumesMissing: m.volumes.map((v) => v.index).filter((v) => !here.includes(v)),
+    volumesToRead: here, blobsAlreadyThere: 0, blobsDamaged: 0, retags: [], fileConflicts: [], notes: [], images: 0, files: 0, charts,
+  };
+  if (opts.signal?.aborted) throw interrupted();
+  if (opts.confirm && !(await opts.confirm(tm, plan))) throw new FerryError('DECLINED', 'not loaded: the operator answered no; nothing was written');
+  const loaded = await loadCharts(tm, sinks, charts, { force, ...(opts.signal ? { signal: opts.signal } : {}), emit });
+  if (opts.signal?.aborted) throw interrupted();
+  const written = new Set(loaded.items.filter((c) => c.status === 'uploaded' || c.status === 'replaced').map((c) => `${c.chart} ${c.destination}`));
+  emit({ type: 'checking', what: `the charts in ${target}` });
+  const items = written.size ? (await checkCharts(chartsOf(m), sinks, (c, d) => written.has(`${c} ${d}`))).filter((c) => c.status !== 'ok') : [];
+  return {
+    bundle: m.name, target, targetKind: 'charts',
+    ...(tm.verifiedBy ? { signedBy: `${tm.verifiedBy.path} (${tm.verifiedBy.fingerprint})` } : {}),
+    images: [], files: [], charts: loaded.items, retagged: [], volumesMissing: loaded.volumesMissing, volumesDamaged: loaded.volumesDamaged, notes: [],
+    blobsWritten: 0, blobsMounted: 0, bytesWritten: 0,
+    complete: loaded.items.every((c) => c.status === 'uploaded' || c.status === 'exists' || c.status === 'replaced'),
+    check: { ok: items.length === 0, items },
+    seconds: (Date.now() - started) / 1000,
+  };
 }

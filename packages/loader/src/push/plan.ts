@@ -130,7 +130,7 @@ function checkNames(refs: string[], images: readonly BundleImage[], referrerTags
  *  target it opens (unless given one) is closed again if planning fails. */
 export async function planPush(
   tm: TrustedManifest,
-  opts: PushOptions,
+  opts: PushOptions & { to: string },
   existing?: { target: PushTarget; files: FilesTarget | undefined },
 ): Promise<{ state: PushState; plan: PushPlan }> {
   const targets = await resolveTargets(opts.to, opts.filesDir, tm.loc.dir, opts.stateDir);

@@ -12,8 +12,9 @@ import type { ChartEvent, ChartPlanItem, ChartReportItem } from '../charts/deliv
 export interface PushOptions {
   trustedKeys: readonly TrustedKey[];
   allowUnsigned?: boolean;
-  /** `oci:DIR`, or `HOST[:PORT][/PREFIX]` (also `docker://…`) for a registry. */
-  to: string;
+  /** `oci:DIR`, or `HOST[:PORT][/PREFIX]` (also `docker://…`) for a registry. Only a bundle that
+   *  carries nothing but charts may leave it out (then `charts` are the only destinations). */
+  to?: string;
   /** Where files and keys go; default `<DIR>-files` for a layout, none for a registry. */
   filesDir?: string;
   /** For registry targets: what the registry cannot tell a later run (split blobs in progress). */
@@ -72,7 +73,8 @@ export interface NameMapping {
 /** What a push will do, computed without writing anything. */
 export interface PushPlan {
   target: string;
-  targetKind: 'layout' | 'registry';
+  /** `charts`: a bundle of charts only, loaded without --to. */
+  targetKind: 'layout' | 'registry' | 'charts';
   /** Absent for a registry target without --files-dir (carried files are then not written). */
   filesDir?: string;
   mapping: NameMapping[];
@@ -116,7 +118,7 @@ export type FileStatus = 'written' | 'unchanged' | 'kept' | 'pending' | 'skipped
 export interface PushReport {
   bundle: string;
   target: string;
-  targetKind: 'layout' | 'registry';
+  targetKind: 'layout' | 'registry' | 'charts';
   filesDir?: string;
   signedBy?: string;
   /** `referrers`: cosign-tag artifacts tagged beside the image. `retaggedFrom`: the digest the tag pointed at before. */
