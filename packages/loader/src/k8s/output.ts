@@ -35,8 +35,10 @@ export interface OutputFile {
 /**
  * go-yaml (kubectl's serialiser) writes a multi-line string as a literal block unless a line
  * ends in a space or it holds a character a block cannot carry; then it double-quotes it. The
- * same choice here makes a key file's ConfigMap identical to kubectl's. (A tab is quoted here
- * where go-yaml would keep the block: the same value, and a stream that stays printable.)
+ * same choice here makes a PEM key file's ConfigMap identical to kubectl's. Quoted text gets
+ * JSON escapes, as go-yaml writes them; go-yaml also folds a long quoted line, which is not
+ * copied (the value is the same). A tab is quoted here where go-yaml keeps the block: the same
+ * value, and a stream that stays printable.
  */
 function blockAllowed(s: string): boolean {
   return !/[ \t]\n|[ \t]$|[^\n\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]|\ufeff/u.test(s) && !/^[ \t]/.test(s);
@@ -50,7 +52,7 @@ export function yamlDocument(obj: unknown, comment?: string): string {
       if (typeof node.value === 'string' && node.value.includes('\n')) node.type = blockAllowed(node.value) ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
     },
   });
-  const body = doc.toString({ lineWidth: 0, indentSeq: false });
+  const body = doc.toString({ lineWidth: 0, indentSeq: false, doubleQuotedAsJSON: true });
   return comment ? `${commentLines(comment)}${body}` : body;
 }
 
