@@ -23,6 +23,7 @@ import { pushCmd } from './push-command.js';
 import { checkOutcome, checkTarget } from './check.js';
 import { parseRewrite } from './rewrite.js';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
+import { k8sCmd, type K8sArgs } from './k8s/command.js';
 
 interface CheckArgs extends RegistryArgs {
   path: string;
@@ -272,7 +273,30 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         async (a) => {
           setCode(await pushCmd(await configured(a as unknown as Parameters<typeof pushCmd>[0] & { config?: string })));
         },
+      )
+      .command(
+        'k8s <path>',
+        'Write what a cluster needs to use what push loaded: the cosign-keys ConfigMap, node mirror configuration (containerd, CRI-O/podman, OpenShift), Kyverno and policy-controller signature policies, a pull secret template (reads the manifest only; contacts nothing)',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('config', configOpt)
+            .option('to', { type: 'string', describe: 'The registry push loaded into: HOST[:PORT][/PREFIX]' })
+            .option('rewrite', { type: 'string', array: true, describe: 'The same FROM=TO rules given to push' })
+            .option('image-key', { type: 'string', array: true, describe: "[NAME=]FILE: the high side's image-signing public key (cosign.pub), repeatable; for the ConfigMap and the policies. Never taken from the bundle" })
+            .option('namespace', { type: 'string', describe: 'Namespace of the ConfigMap and the pull secret (default: none set, kubectl uses the current one)' })
+            .option('out', { type: 'string', describe: 'Write one file each under DIR (default: one multi-document YAML on stdout)' })
+            .option('force', { type: 'boolean', default: false, describe: 'Replace files under --out that hold other content (default: refuse before writing anything)' })
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('json', { type: 'boolean', default: false, describe: 'Print what was made (and, without --out, each file\'s content) as JSON' })
+            .epilog('Exit codes: 0 made; 2 usage, or a file under --out holds other content (--force replaces it); 3 bundle or key file not found; 4 manifest invalid; 5 an --image-key is not a PEM public key; 6 signature missing or not trusted; 14 --out not writable.')
+            .example('$0 k8s /media/usb --trusted-key ferry.pub --to registry.local:5000/mirror --image-key /etc/ferry/cosign.pub --namespace security --out k8s/', 'one file each under k8s/')
+            .example('$0 k8s /media/usb --trusted-key ferry.pub --to registry.local:5000 --rewrite gcr.io/cleanstart=platform --image-key cosign.pub', 'everything as one YAML stream on stdout'),
+        async (a) => {
+          setCode(await k8sCmd(a as unknown as K8sArgs));
+        },
       ),
-    'Give a command: checksum, verify, inspect, push or check',
+    'Give a command: checksum, verify, inspect, push, check or k8s',
   );
 }
