@@ -7,3 +7,4 @@ export {
   MAX_RSA_BITS, MIN_RSA_BITS, loadImageKeys, parseImageKeys, verifyWithImageKey,
   type ImageKey, type ImageKeyAlgorithm, type SignatureAlgorithm, type VerifyWithKeyOptions,
 } from './keys.js';
+export { preAuthEncoding } from './dsse.js';
