@@ -9,6 +9,8 @@ export {
 } from './keys.js';
 export { preAuthEncoding } from './dsse.js';
 export { verifyCosignSignatures } from './signatures.js';
+export { PREDICATE_TYPE_ANNOTATION, verifyAttestations } from './attestations.js';
+export { ATTESTATION_TYPE_NAMES, PredicateTypes, predicateTypesFor } from './predicate-types.js';
 export { CosignMediaTypes } from './referrer.js';
 export { MAX_SIMPLE_SIGNING_PAYLOAD_BYTES, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_TYPE } from './simple-signing.js';
 export { BUNDLE_PREDICATE_ANNOTATION, MAX_ATTESTATION_LAYER_BYTES } from './sigstore-bundle.js';
