@@ -127,3 +127,30 @@ export interface AttestationReport {
   /** One entry per asked type, in the order asked; empty when no types were given. */
   types: RequiredAttestationType[];
 }
+
+export type SbomFormat = 'spdx-json' | 'spdx-tag-value' | 'cyclonedx-json' | 'cyclonedx-xml' | 'syft-json' | 'unknown';
+
+export interface SbomEntry extends FoundIn {
+  /**
+   * attachment: a cosign `.sbom` attachment (or its OCI 1.1 form); not signed.
+   * attestation: the predicate of an SBOM attestation (SPDX or CycloneDX predicate type).
+   * referrer: an OCI 1.1 referrer with an SBOM artifact type (e.g. `oras attach`); not signed.
+   */
+  source: 'attachment' | 'attestation' | 'referrer';
+  format: SbomFormat;
+  /** The layer media type; for an attestation, the media type of the predicate's format. */
+  mediaType: string;
+  /**
+   * Digest and size of the bytes readSbom() returns (for an attestation: the predicate, as JSON or,
+   * for a tag-value SPDX document, as the text). Absent when there is nothing to read.
+   */
+  digest?: string;
+  size?: number;
+  /** For an attestation: the predicate type. */
+  predicateType?: string;
+  /** For an attestation: whether a trusted key signed it (false without keys). Absent for unsigned kinds. */
+  verified?: boolean;
+  keyFingerprint?: string | null;
+  /** Why the SBOM cannot be read, or its attestation is not verified. */
+  reason?: string;
+}
