@@ -20,26 +20,33 @@ export interface EnvelopeOutcome extends SignedBy {
 
 const NOBODY: SignedBy = { keyFingerprint: null, keyPath: null, algorithm: null };
 
-/** What a failed signature says about the key that made it (claimedKey: an unauthenticated hint). */
-export function keyClaimText(keys: readonly ImageKey[], claimedKey: string | null | undefined): string {
-  if (!claimedKey) return '';
-  const same = keys.find((k) => k.fingerprint === claimedKey);
-  if (same) return `; it names the trusted key ${printable(same.path)} (${claimedKey.slice(0, 19)}…): its content was changed after signing`;
-  return `; it names key ${claimedKey}, which is not a trusted key`;
+/**
+ * Who a signature says made it, unauthenticated: a key fingerprint (a Sigstore bundle's publicKey
+ * hint), or a certificate (keyless signing, which key-based offline verification does not accept).
+ */
+export type SignerClaim = { key: string } | { certificate: true } | null;
+
+/** What a failed signature says about its signer, for the reason. */
+export function signerClaimText(keys: readonly ImageKey[], claim: SignerClaim | undefined): string {
+  if (!claim) return '';
+  if ('certificate' in claim) return '; it carries a certificate instead (keyless signing): only signatures by a trusted key are accepted offline';
+  const same = keys.find((k) => k.fingerprint === claim.key);
+  if (same) return `; it names the trusted key ${printable(same.path)} (${claim.key.slice(0, 19)}…): its content was changed after signing`;
+  return `; it names key ${claim.key}, which is not a trusted key`;
 }
 
 export function checkStatementEnvelope(
   env: DsseEnvelope,
   keys: readonly ImageKey[],
   imageDigest: string,
-  claims: { predicateType?: string | null; key?: string | null } = {},
+  claims: { predicateType?: string | null; signer?: SignerClaim } = {},
 ): EnvelopeOutcome {
   const claimed = claimedPredicateType(env.payload) ?? claims.predicateType ?? null;
   if (keys.length === 0) return { ...NOBODY, predicateType: claimed, verified: false, reason: 'no trusted key was given' };
   const v = verifyEnvelope(env, keys);
   if (!v) {
     const n = keys.length > 1 ? `s (${keys.length} tried)` : '';
-    return { ...NOBODY, predicateType: claimed, verified: false, reason: `the DSSE signature does not verify with the trusted key${n}: signed by another key, or the payload was changed${keyClaimText(keys, claims.key)}` };
+    return { ...NOBODY, predicateType: claimed, verified: false, reason: `the DSSE signature does not verify with the trusted key${n}: signed by another key, or the payload was changed${signerClaimText(keys, claims.signer)}` };
   }
   const signedBy: SignedBy = { keyFingerprint: v.key.fingerprint, keyPath: v.key.path, algorithm: v.algorithm };
   // From here on only the verified payload bytes are read.

@@ -4,11 +4,11 @@
 // referrers), all of them, not only the first kind found: a valid one anywhere signs the image,
 // and an invalid one anywhere is shown.
 
-import { digestHex } from '@ferry/format-spec';
+import { FerryError, digestHex, printable } from '@ferry/format-spec';
 import { readReferrer, SIGSTORE_BUNDLE_PREFIX, type CarriedReferrer } from './referrer.js';
 import { BUNDLE_PREDICATE_ANNOTATION, checkBundleLayer } from './sigstore-bundle.js';
 import { COSIGN_SIGN_PREDICATE } from './statement.js';
-import { checkSimpleSigning } from './simple-signing.js';
+import { checkSimpleSigning, repositoryOf } from './simple-signing.js';
 import type { SignatureCheck, SignatureReport, SignatureStatus, VerifyInput } from './types.js';
 
 function referrerFailure(r: CarriedReferrer, format: SignatureCheck['format']): SignatureCheck {
@@ -53,10 +53,14 @@ export function signatureStatus(checks: readonly SignatureCheck[]): SignatureSta
 
 /**
  * Check the cosign signatures carried for `input.image` against `input.keys`. Throws only for a
- * malformed image digest (SCHEMA_INVALID); whatever the referrers hold becomes a check with a reason.
+ * malformed image digest (SCHEMA_INVALID) or identity (USAGE); whatever the referrers hold
+ * becomes a check with a reason.
  */
 export function verifyCosignSignatures(input: VerifyInput): SignatureReport {
   digestHex(input.image.digest);
+  if (input.identity !== undefined && repositoryOf(input.identity) === null) {
+    throw new FerryError('USAGE', `image identity "${printable(input.identity).slice(0, 200)}" is not an image repository (REGISTRY/PATH, e.g. registry.example/team/app)`);
+  }
   const referrers = input.referrers.map((r) => readReferrer(r, input.image.digest));
   const signatures = signatureChecks(input, referrers);
   return { digest: input.image.digest, status: signatureStatus(signatures), signatures };

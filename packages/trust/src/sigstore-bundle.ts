@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { digestHex, printable, type Descriptor } from '@ferry/format-spec';
 import type { DsseEnvelope } from './dsse.js';
-import { checkStatementEnvelope, keyClaimText, type EnvelopeOutcome } from './envelope-check.js';
+import { checkStatementEnvelope, signerClaimText, type EnvelopeOutcome, type SignerClaim } from './envelope-check.js';
 import { parseJson } from './json.js';
 import { findVerifyingKey, type ImageKey } from './keys.js';
 import { layerBytes, type CarriedReferrer } from './referrer.js';
@@ -29,12 +29,15 @@ export const BUNDLE_PREDICATE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 
 export type BundleItem = { kind: 'signature'; check: SignatureCheck } | { kind: 'attestation'; check: AttestationCheck };
 
-/** The key a bundle names (`sha256:<hex>` of the base64 hint, the same rule as our fingerprints), unauthenticated. */
-function claimedKey(b: Bundle): string | null {
+/**
+ * Who the bundle says signed it, unauthenticated: the publicKey hint is base64 of the sha256 of the
+ * DER SPKI (cosign's rule, the same as our fingerprints); a certificate means keyless signing.
+ */
+function signerClaim(b: Bundle): SignerClaim {
   const c = b.verificationMaterial.content;
-  if (c.$case !== 'publicKey') return null;
+  if (c.$case !== 'publicKey') return { certificate: true };
   const raw = Buffer.from(c.publicKey.hint, 'base64');
-  return raw.length === 32 ? `sha256:${raw.toString('hex')}` : null;
+  return raw.length === 32 ? { key: `sha256:${raw.toString('hex')}` } : null;
 }
 
 function item(r: CarriedReferrer, layer: Descriptor, o: EnvelopeOutcome | (Omit<EnvelopeOutcome, 'predicateType'> & { predicateType: string | null })): BundleItem {
@@ -72,7 +75,7 @@ function checkMessageSignature(b: Bundle & { content: { $case: 'messageSignature
   if (keys.length === 0) return { ...nobody, reason: 'no trusted key was given' };
   const found = findVerifyingKey(keys, image.manifest, ms.signature);
   if (!found) {
-    return { ...nobody, reason: `the message signature does not verify with the trusted key${keys.length > 1 ? `s (${keys.length} tried)` : ''}${keyClaimText(keys, claimedKey(b))}` };
+    return { ...nobody, reason: `the message signature does not verify with the trusted key${keys.length > 1 ? `s (${keys.length} tried)` : ''}${signerClaimText(keys, signerClaim(b))}` };
   }
   return { keyFingerprint: found.key.fingerprint, keyPath: found.key.path, algorithm: found.algorithm, predicateType: null, verified: true };
 }
@@ -96,6 +99,6 @@ export function checkBundleLayer(r: CarriedReferrer, layer: Descriptor, image: I
   }
   const e = b.content.dsseEnvelope;
   const env: DsseEnvelope = { payloadType: e.payloadType, payload: Buffer.from(e.payload), signatures: e.signatures.map((s) => ({ sig: Buffer.from(s.sig) })) };
-  const outcome = checkStatementEnvelope(env, keys, image.digest, { predicateType: r.annotations[BUNDLE_PREDICATE_ANNOTATION] ?? null, key: claimedKey(b) });
+  const outcome = checkStatementEnvelope(env, keys, image.digest, { predicateType: r.annotations[BUNDLE_PREDICATE_ANNOTATION] ?? null, signer: signerClaim(b) });
   return item(r, layer, outcome);
 }

@@ -15,12 +15,15 @@
 
 import { parseReference } from '@ferry/oci';
 import { printable, type Descriptor } from '@ferry/format-spec';
+import { signerClaimText } from './envelope-check.js';
 import { findVerifyingKey, type ImageKey } from './keys.js';
 import { decodeBase64, goField, isRecord, parseJson, type JsonRecord } from './json.js';
 import { layerBytes, type CarriedReferrer } from './referrer.js';
 import type { SignatureCheck } from './types.js';
 
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+/** Present on keyless (Fulcio) signatures (COS pkg/oci/static/signature.go; the spec's key name is wrong). */
+const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
 /** A simple-signing payload is a few hundred bytes; `-a` annotations make it larger, not this large. */
 export const MAX_SIMPLE_SIGNING_PAYLOAD_BYTES = 1 << 20;
@@ -81,7 +84,10 @@ export function checkSimpleSigning(r: CarriedReferrer, layer: Descriptor, imageD
   if (keys.length === 0) return unverified('no trusted key was given');
 
   const found = findVerifyingKey(keys, got.bytes, sig);
-  if (!found) return unverified(`the signature does not verify with the trusted key${keys.length > 1 ? `s (${keys.length} tried)` : ''}: signed by another key, or the payload was changed`);
+  if (!found) {
+    const keyless = layer.annotations?.[CERTIFICATE_ANNOTATION] ? signerClaimText(keys, { certificate: true }) : '';
+    return unverified(`the signature does not verify with the trusted key${keys.length > 1 ? `s (${keys.length} tried)` : ''}: signed by another key, or the payload was changed${keyless}`);
+  }
   const signedBy = { keyFingerprint: found.key.fingerprint, keyPath: found.key.path, algorithm: found.algorithm };
 
   // From here on the payload is bytes a trusted key signed.
@@ -92,7 +98,7 @@ export function checkSimpleSigning(r: CarriedReferrer, layer: Descriptor, imageD
     return { ...base, ...signedBy, ...ref, verified: false, reason: `signed by a trusted key for image ${printable(claims.digest).slice(0, 80)}, not for ${imageDigest}` };
   }
   if (identity !== undefined) {
-    const want = repositoryOf(identity) ?? identity;
+    const want = repositoryOf(identity) ?? identity; // verifyCosignSignatures refused an unparsable one
     const found2 = claims.dockerReference === undefined ? null : repositoryOf(claims.dockerReference);
     if (found2 !== want) {
       const shown = claims.dockerReference === undefined ? 'names no docker-reference' : `names ${printable(claims.dockerReference).slice(0, 200)}`;

@@ -91,6 +91,22 @@ test('signed by a key that is not trusted: invalid, no key named; cosign verify 
   assert.is.not((await cosignVerify(img.legacy.ref, bob.pub, access)).code, 0);
 });
 
+test('a keyless signature (a certificate beside it) is not accepted offline, and the reason says so', async () => {
+  const sig = pick(await carried(lab, img.legacy), '.sig');
+  const m = JSON.parse(sig.manifest.toString()) as { layers: Array<{ annotations: Record<string, string> }> };
+  m.layers[0]!.annotations['dev.sigstore.cosign/certificate'] = '-----BEGIN CERTIFICATE-----\nMAo=\n-----END CERTIFICATE-----\n';
+  const r = verifyCosignSignatures(inputFor(img.legacy, [{ ...sig, manifest: Buffer.from(JSON.stringify(m)) }], [bobKey]));
+  assert.is(r.status, 'invalid');
+  assert.match(r.signatures[0]!.reason ?? '', /keyless/);
+  const [ref] = await carried(lab, img.bundle) as [ReferrerInput];
+  const layer = layersOf(ref)[0]!;
+  const b = JSON.parse(ref.blobs.get(layer.digest)!.toString()) as { verificationMaterial: unknown };
+  b.verificationMaterial = { certificate: { rawBytes: 'MAo=' } };
+  const rb = verifyCosignSignatures(inputFor(img.bundle, [withBlob(ref, layer.digest, Buffer.from(JSON.stringify(b)), true)], [bobKey]));
+  assert.is(rb.status, 'invalid');
+  assert.match(rb.signatures[0]!.reason ?? '', /keyless/);
+});
+
 test('several trusted keys: the one that signed is named', async () => {
   const r = verifyCosignSignatures(inputFor(img.legacy, await carried(lab, img.legacy), [bobKey, aliceKey]));
   assert.is(r.status, 'signed');
@@ -153,6 +169,16 @@ test('identity: the repository the payload names must be the one asked for (Dock
   assert.is(other.status, 'invalid');
   assert.ok(other.signatures[0]!.reason?.includes(img.multi.repo), other.signatures[0]!.reason);
   assert.is(other.signatures[0]!.keyFingerprint, aliceKey.fingerprint);
+});
+
+test('an identity that is not a repository is a usage error', async () => {
+  let err: unknown;
+  try {
+    verifyCosignSignatures(inputFor(img.legacy, [], [aliceKey], { identity: 'Not A Repo' }));
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(isFerryError(err, 'USAGE'), String(err));
 });
 
 test('Ed25519 key imported into cosign: cosign signs with Ed25519ph, which verifies (cosign v2.6.5 verify itself cannot)', async () => {
