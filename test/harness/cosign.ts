@@ -12,7 +12,7 @@
 // Credentials go into a docker config.json in the isolated DOCKER_CONFIG, not onto the command
 // line (where a process listing would show them).
 
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,11 +71,11 @@ function fail(what: string, r: ToolResult): never {
   throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.trim()}\n${r.stdout.trim()}`.trim());
 }
 
-async function cosign(args: string[], ref: string | undefined, o: RegistryAccess & { password?: string }): Promise<ToolResult> {
+async function cosign(args: string[], ref: string | undefined, o: RegistryAccess & { password?: string; env?: Record<string, string> }): Promise<ToolResult> {
   const bin = await goTool('cosign');
   const home = await isolatedHome(ref, o.creds);
   return runTool(bin, args, home, {
-    env: { ...(o.password !== undefined ? { COSIGN_PASSWORD: o.password } : {}) },
+    env: { ...o.env, ...(o.password !== undefined ? { COSIGN_PASSWORD: o.password } : {}) },
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
   });
 }
@@ -94,6 +94,34 @@ export async function cosignKeyPair(dir: string, password: string, prefix = 'cos
   const r = await runTool(bin, ['generate-key-pair', '--output-key-prefix', prefix], home, { cwd: dir, env: { COSIGN_PASSWORD: password } });
   if (r.code !== 0) fail('cosign generate-key-pair', r);
   return { key: join(dir, `${prefix}.key`), pub: join(dir, `${prefix}.pub`) };
+}
+
+/**
+ * `cosign import-key-pair --key PEM` in `dir`: a PEM private key made elsewhere (openssl: PKCS#8
+ * Ed25519, RSA or EC, or PKCS#1 RSA / SEC1 EC) re-encrypted as a cosign key, PREFIX.key + PREFIX.pub.
+ */
+export async function cosignImportKeyPair(dir: string, pemFile: string, password: string, prefix: string): Promise<CosignKeys> {
+  await mkdir(dir, { recursive: true });
+  const bin = await goTool('cosign');
+  const home = await isolatedHome(undefined, undefined);
+  const r = await runTool(bin, ['import-key-pair', '--key', pemFile, '--output-key-prefix', prefix], home, { cwd: dir, env: { COSIGN_PASSWORD: password } });
+  if (r.code !== 0) fail('cosign import-key-pair', r);
+  return { key: join(dir, `${prefix}.key`), pub: join(dir, `${prefix}.pub`) };
+}
+
+/** How cosign stores what it writes (both default to cosign v2's legacy tag scheme). */
+export interface CosignStorage {
+  /** `--new-bundle-format`: a Sigstore bundle v0.3 pushed as an OCI 1.1 referrer (cosign v3's default). */
+  newBundleFormat?: boolean;
+  /** `--registry-referrers-mode=oci-1-1` (needs COSIGN_EXPERIMENTAL=1 in v2.6.5, which is set): the old formats as OCI 1.1 referrers. */
+  referrersMode?: 'legacy' | 'oci-1-1';
+}
+
+function storageFlags(s: CosignStorage): { args: string[]; env: Record<string, string> } {
+  const args: string[] = [];
+  if (s.newBundleFormat) args.push('--new-bundle-format');
+  if (s.referrersMode) args.push(`--registry-referrers-mode=${s.referrersMode}`);
+  return { args, env: s.referrersMode === 'oci-1-1' ? { COSIGN_EXPERIMENTAL: '1' } : {} };
 }
 
 /** `HOST/REPO:TAG` or `HOST/REPO@DIGEST` → `HOST/REPO@DIGEST`, resolving a tag with crane. */
@@ -123,9 +151,10 @@ export interface Signed {
  * in the registry under the `sha256-<hex>.sig` tag. A tag reference is resolved to its digest
  * first, so what is signed is exactly the manifest the test means.
  */
-export async function cosignSign(ref: string, keyPath: string, password: string, o: RegistryAccess = {}): Promise<Signed> {
+export async function cosignSign(ref: string, keyPath: string, password: string, o: RegistryAccess & CosignStorage = {}): Promise<Signed> {
   const d = await byDigest(ref, o);
-  const r = await cosign(['sign', '--key', keyPath, '--tlog-upload=false', '--yes', ...registryFlags(o), d.ref], d.ref, { ...o, password });
+  const st = storageFlags(o);
+  const r = await cosign(['sign', '--key', keyPath, '--tlog-upload=false', '--yes', ...st.args, ...registryFlags(o), d.ref], d.ref, { ...o, password, env: st.env });
   if (r.code !== 0) fail(`cosign sign ${d.ref}`, r);
   return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}.sig`, stderr: r.stderr };
 }
@@ -134,21 +163,51 @@ export async function cosignSign(ref: string, keyPath: string, password: string,
  * `cosign attest --key KEY --type TYPE --predicate FILE --tlog-upload=false --yes REF@DIGEST`:
  * an in-toto attestation (DSSE) under the `sha256-<hex>.att` tag.
  */
-export async function cosignAttest(ref: string, keyPath: string, password: string, predicateFile: string, type = 'slsaprovenance', o: RegistryAccess = {}): Promise<Signed> {
+export async function cosignAttest(ref: string, keyPath: string, password: string, predicateFile: string, type = 'slsaprovenance', o: RegistryAccess & Pick<CosignStorage, 'newBundleFormat'> = {}): Promise<Signed> {
   const d = await byDigest(ref, o);
-  const r = await cosign(['attest', '--key', keyPath, '--type', type, '--predicate', predicateFile, '--tlog-upload=false', '--yes', ...registryFlags(o), d.ref], d.ref, { ...o, password });
+  const st = storageFlags(o); // cosign v2.6.5's attest has no --registry-referrers-mode
+  const r = await cosign(['attest', '--key', keyPath, '--type', type, '--predicate', predicateFile, '--tlog-upload=false', '--yes', ...st.args, ...registryFlags(o), d.ref], d.ref, { ...o, password, env: st.env });
   if (r.code !== 0) fail(`cosign attest ${d.ref}`, r);
   return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}.att`, stderr: r.stderr };
 }
 
+/**
+ * `cosign attach sbom --sbom FILE --type spdx|cyclonedx|syft REF@DIGEST`: an unsigned SBOM under the
+ * `sha256-<hex>.sbom` tag, or with referrersMode oci-1-1 as an OCI 1.1 referrer.
+ */
+export async function cosignAttachSbom(ref: string, sbomFile: string, type: 'spdx' | 'cyclonedx' | 'syft', o: RegistryAccess & Pick<CosignStorage, 'referrersMode'> & { inputFormat?: 'json' | 'xml' | 'text' } = {}): Promise<Signed> {
+  const d = await byDigest(ref, o);
+  const st = storageFlags(o);
+  const fmt = o.inputFormat ? ['--input-format', o.inputFormat] : [];
+  const r = await cosign(['attach', 'sbom', '--sbom', sbomFile, '--type', type, ...fmt, ...st.args, ...registryFlags(o), d.ref], d.ref, { ...o, env: st.env });
+  if (r.code !== 0) fail(`cosign attach sbom ${d.ref}`, r);
+  return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}.sbom`, stderr: r.stderr };
+}
+
+/**
+ * `cosign sign-blob --key KEY --tlog-upload=false --new-bundle-format --bundle OUT FILE`: a Sigstore
+ * bundle v0.3 with a messageSignature over the file's bytes. Resolves to the bundle JSON.
+ */
+export async function cosignSignBlobBundle(file: string, keyPath: string, password: string, bundleOut: string): Promise<Buffer> {
+  const r = await cosign(['sign-blob', '--key', keyPath, '--tlog-upload=false', '--new-bundle-format', '--bundle', bundleOut, '--yes', file], undefined, { password });
+  if (r.code !== 0) fail(`cosign sign-blob ${file}`, r);
+  return readFile(bundleOut);
+}
+
+/** Extra verify flags (e.g. `--new-bundle-format --trusted-root FILE`, `--signature-digest-algorithm sha384`) and environment. */
+export interface CosignVerifyOptions extends RegistryAccess {
+  args?: string[];
+  env?: Record<string, string>;
+}
+
 /** `cosign verify --key PUB --insecure-ignore-tlog=true REF` (exit 0 = a valid signature by that key). */
-export async function cosignVerify(ref: string, pubPath: string, o: RegistryAccess = {}): Promise<ToolResult> {
-  return cosign(['verify', '--key', pubPath, '--insecure-ignore-tlog=true', '--output', 'json', ...registryFlags(o), ref], ref, o);
+export async function cosignVerify(ref: string, pubPath: string, o: CosignVerifyOptions = {}): Promise<ToolResult> {
+  return cosign(['verify', '--key', pubPath, '--insecure-ignore-tlog=true', '--output', 'json', ...(o.args ?? []), ...registryFlags(o), ref], ref, o);
 }
 
 /** `cosign verify-attestation --key PUB --type TYPE --insecure-ignore-tlog=true REF`. */
-export async function cosignVerifyAttestation(ref: string, pubPath: string, type = 'slsaprovenance', o: RegistryAccess = {}): Promise<ToolResult> {
-  return cosign(['verify-attestation', '--key', pubPath, '--type', type, '--insecure-ignore-tlog=true', ...registryFlags(o), ref], ref, o);
+export async function cosignVerifyAttestation(ref: string, pubPath: string, type = 'slsaprovenance', o: CosignVerifyOptions = {}): Promise<ToolResult> {
+  return cosign(['verify-attestation', '--key', pubPath, '--type', type, '--insecure-ignore-tlog=true', ...(o.args ?? []), ...registryFlags(o), ref], ref, o);
 }
 
 /**

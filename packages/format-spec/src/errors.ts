@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   KEY_PASSWORD_WRONG: { exit: 5, hint: 'FERRY_KEY_PASSWORD (COSIGN_PASSWORD for a key made by cosign generate-key-pair) does not decrypt this key.' },
   SIGNATURE_MISSING: { exit: 6, hint: 'The bundle is unsigned. Ask for a signed bundle, or pass --allow-unsigned if your policy allows it.' },
   SIGNATURE_INVALID: { exit: 6, hint: 'Do not load this bundle: it was changed after signing or signed by a key you do not trust.' },
+  IMAGE_KEY_INVALID: { exit: 5, hint: 'Give the PEM public key the images were signed with (-----BEGIN PUBLIC KEY-----, e.g. cosign.pub), or a directory of *.pub / *.pem keys: ECDSA P-256/P-384/P-521, Ed25519 or RSA of 2048 bits or more.' },
   TRUSTED_KEY_REQUIRED: { exit: 6, hint: 'Pass --trusted-key KEY.pub (a key the high side already trusts; never one taken from the bundle).' },
   // integrity
   CHECKSUM_MISMATCH: { exit: 7, hint: 'Re-copy or re-burn the file named above from the original media.' },
