@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   REGISTRY_AUTH: { exit: 13, hint: 'Check the credentials for this registry (--authfile, --creds or docker login).' },
   REGISTRY_DENIED: { exit: 13, hint: 'The registry accepted the credentials but refuses this push: ask its administrator for push permission on the repository named above (or whether it is read-only), or use another account (--creds, --authfile).' },
   REGISTRY_TLS: { exit: 13, hint: 'Give the registry CA with --ca-file, or --insecure-registry HOST if you accept an unverified connection to that host.' },
+  SIGNATURE_POLICY: { exit: 24, hint: 'The images named above were not pushed (--require-signed-images): none of their signatures verifies with a trusted --image-key. Sign them with cosign on the connected side and bring a new bundle, or give the right --image-key; the others were loaded.' },
   CHART_INVALID: { exit: 22, hint: 'The chart named above breaks a rule Helm itself enforces (Chart.yaml, SemVer 2 version, archive layout or size); fix or re-package the chart, or leave it out.' },
   CHART_REPO_ERROR: { exit: 13, hint: 'Check the chart repository address, that it is running, your network, and its credentials (--authfile, --creds, a Helm repositories.yaml).' },
   CHART_CONFLICT: { exit: 23, hint: 'Nothing was replaced: the destination holds a different chart under the same name and version. Bump the chart version, or pass --force to replace it.' },

@@ -15,6 +15,7 @@ import { parseRewrite } from './rewrite.js';
 import { registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import type { TrustedManifest } from './bundle.js';
 import { openChartSinks } from './charts/destinations.js';
+import { loadImageKeys } from '@ferry/trust';
 
 const PROGRAM = 'ferry-load';
 
@@ -32,6 +33,8 @@ export interface PushArgs extends RegistryArgs {
   report?: string;
   charts?: string[];
   force: boolean;
+  imageKey?: string[];
+  requireSignedImages: boolean;
   chartCreds?: string;
   stateDir?: string;
 }
@@ -80,6 +83,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const keys = await loadTrustedKeys(asArray(a.trustedKey));
   const registry = registryOptionsFrom(a);
   const chartCreds = a.chartCreds ?? process.env.FERRY_CHART_CREDS;
+  const imageKeys = asArray(a.imageKey).length ? await loadImageKeys(asArray(a.imageKey)) : [];
   const sinks = openChartSinks(asArray(a.charts), { registry, ...(chartCreds ? { creds: chartCreds } : {}) });
 
   const controller = new AbortController();
@@ -104,6 +108,8 @@ export async function pushCmd(a: PushArgs): Promise<number> {
       rewrites,
       charts: sinks,
       forceCharts: a.force,
+      ...(imageKeys.length ? { imageKeys } : {}),
+      requireSignedImages: a.requireSignedImages,
       overwriteFiles: a.overwriteFiles,
       noRetag: !a.retag,
       signal: controller.signal,

@@ -33,7 +33,9 @@ export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
       ...(refs.some((r) => r.scheme === 'oci-referrer') ? [`${refs.filter((r) => r.scheme === 'oci-referrer').length} referrer(s)`] : []),
     ];
     const there = n.present === n.blobs && n.blobs > 0 ? ', already there' : n.present ? `, ${n.present}/${n.blobs} blobs there` : '';
-    lines.push(`    ${printable(n.source)} -> ${printable(n.target)}  [${plats}; ${formatBytes(bytes)}${kinds.length ? `; ${kinds.join(', ')}` : '; no signatures'}${there}]`);
+    const sig = plan.signatures?.[i];
+    const verdict = !sig ? '' : sig.status === 'signed' ? `; signature VERIFIED by ${sig.keys.map(short).join(', ')}` : `; signature ${sig.status.toUpperCase()}${sig.reason ? ` (${printable(sig.reason)})` : ''}`;
+    lines.push(`    ${printable(n.source)} -> ${printable(n.target)}  [${plats}; ${formatBytes(bytes)}${kinds.length ? `; ${kinds.join(', ')}` : '; no signatures'}${there}${verdict}]`);
   });
   if (m.images.length > 50) lines.push(`    … and ${m.images.length - 50} more (--json lists all)`);
   for (const f of [...m.files, ...m.keys].slice(0, 20)) lines.push(`  file ${printable(f.path)} (${formatBytes(f.size)})`);

@@ -51,6 +51,12 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     const ref = s.refs[i]!;
     const repo = s.repos[i]!;
     const base = { source: img.source, ref, digest: img.digest, referrers: 0, tags: [] as TagRequest[], referrerTagRequests: [] as TagRequest[] };
+    const policy = s.excluded.get(i);
+    if (policy !== undefined) {
+      results[i] = { ...base, status: 'refused', reason: policy, policy: true };
+      emit({ type: 'image-refused', ref, message: policy });
+      return;
+    }
     if (!img.blobs.every((d) => isPresent(s, repo, d))) {
       results[i] = { ...base, status: 'pending' };
       return;
@@ -193,8 +199,10 @@ export function pushOutcome(r: PushReport): FerryError | undefined {
     return new FerryError('CHECK_FAILED', `after loading, ${bad.length} item(s) are not in ${r.target} as the bundle has them: ${bad.slice(0, 3).map((b) => `${b.ref} ${b.status}`).join(', ')}${bad.length > 3 ? ', …' : ''}; something else changed the target meanwhile`, { failed: bad.length });
   }
   if (r.complete) return undefined;
+  const hostile = r.images.filter((i) => i.status === 'refused' && !i.policy);
+  if (hostile.length) return new FerryError('ARCHIVE_HOSTILE', `${hostile.length} image(s) refused: ${hostile[0]!.reason}`, { refused: hostile.length });
   const refused = r.images.filter((i) => i.status === 'refused');
-  if (refused.length) return new FerryError('ARCHIVE_HOSTILE', `${refused.length} image(s) refused: ${refused[0]!.reason}`, { refused: refused.length });
+  if (refused.length) return new FerryError('SIGNATURE_POLICY', `${refused.length} image(s) not pushed under --require-signed-images: ${refused.slice(0, 3).map((i) => `${i.ref} (${i.reason})`).join('; ')}`, { refused: refused.length });
   const pending = r.images.filter((i) => i.status === 'pending').length + r.files.filter((f) => f.status === 'pending').length + r.charts.filter((c) => c.status === 'pending').length;
   if (r.volumesDamaged.length) {
     const d = r.volumesDamaged[0]!;

@@ -12,6 +12,7 @@ import { interrupted, loadVolumes } from './volumes.js';
 import type { PushOptions, PushPlan, PushReport } from './types.js';
 import { volumePresence } from './plan.js';
 import { checkCharts, loadCharts, planCharts, refuseChartConflicts } from '../charts/deliver.js';
+import { checkImageSignatures } from '../trust/image-signatures.js';
 
 export type { NameMapping, NextVolume, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
 export { pushOutcome } from './finalize.js';
@@ -22,7 +23,14 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
   const emit = opts.onEvent ?? (() => {});
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
   if (opts.to === undefined) return pushChartsOnly(tm, opts, started);
-  const first = await planPush(tm, { ...opts, to: opts.to });
+  // Image signatures, before anything else is asked of the target: under the policy an image
+  // without a valid signature by a trusted image key is left out of the plan altogether.
+  const signatures = opts.imageKeys?.length ? await checkImageSignatures(tm, opts.imageKeys, opts.signal ? { signal: opts.signal } : {}) : undefined;
+  if (opts.requireSignedImages && !signatures) throw new FerryError('USAGE', '--require-signed-images needs the keys to check with: give --image-key COSIGN.pub');
+  const excluded = new Map<number, string>();
+  if (opts.requireSignedImages) signatures!.forEach((sig, i) => { if (sig.status !== 'signed') excluded.set(i, `${sig.status}: ${sig.reason ?? ''}`); });
+  const first = await planPush(tm, { ...opts, to: opts.to, excluded });
+  if (signatures) first.plan.signatures = signatures;
   const { target, files } = first.state;
   try {
     // Chart destinations are asked before the yes too: reachable, allowed, and what they hold.
@@ -44,7 +52,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     const what = `loading ${tm.manifest.name} into ${t.kind === 'layout' ? t.layoutDir : t.description}`;
     await target.lock(what);
     await files?.open(what);
-    const { state } = await planPush(tm, { ...opts, to: opts.to }, { target, files });
+    const { state } = await planPush(tm, { ...opts, to: opts.to, excluded }, { target, files });
     const loop = await loadVolumes(state, emit, opts.signal, opts.nextVolume);
     if (opts.signal?.aborted) throw interrupted();
     const report = await finalize(state, loop, emit, started);
@@ -62,6 +70,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     const volumesMissing = [...new Set([...report.volumesMissing, ...(charted?.volumesMissing ?? [])])].sort();
     return {
       ...report,
+      images: signatures ? report.images.map((img, i) => ({ ...img, signature: signatures[i]! })) : report.images,
       charts: chartItems,
       volumesMissing,
       volumesDamaged: [...report.volumesDamaged, ...(charted?.volumesDamaged ?? []).filter((d) => !report.volumesDamaged.some((r) => r.file === d.file))],

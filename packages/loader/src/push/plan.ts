@@ -50,6 +50,8 @@ export interface PushState {
   volumeFiles: Map<number, string>;
   overwriteFiles: boolean;
   concurrency: number;
+  /** Images this run leaves alone (--require-signed-images), with the reason. */
+  excluded: ReadonlyMap<number, string>;
 }
 
 export function placeKey(s: Pick<PushState, 'target'>, repository: string, digest: string): string {
@@ -130,7 +132,7 @@ function checkNames(refs: string[], images: readonly BundleImage[], referrerTags
  *  target it opens (unless given one) is closed again if planning fails. */
 export async function planPush(
   tm: TrustedManifest,
-  opts: PushOptions & { to: string },
+  opts: PushOptions & { to: string; excluded?: ReadonlyMap<number, string> },
   existing?: { target: PushTarget; files: FilesTarget | undefined },
 ): Promise<{ state: PushState; plan: PushPlan }> {
   const targets = await resolveTargets(opts.to, opts.filesDir, tm.loc.dir, opts.stateDir);
@@ -145,13 +147,14 @@ export async function planPush(
 
 async function planWith(
   tm: TrustedManifest,
-  opts: PushOptions,
+  opts: PushOptions & { excluded?: ReadonlyMap<number, string> },
   targets: PushTargets,
   target: PushTarget,
   existing?: { target: PushTarget; files: FilesTarget | undefined },
 ): Promise<{ state: PushState; plan: PushPlan }> {
   const manifest = tm.manifest;
   const emit = opts.onEvent ?? (() => {});
+  const excluded = opts.excluded ?? new Map<number, string>();
   const filesDir = targets.filesDir;
   const files = existing ? existing.files : filesDir !== undefined ? new FilesTarget(filesDir) : undefined;
   const rewrites = opts.rewrites ?? [];
@@ -183,8 +186,8 @@ async function planWith(
   const taggedOk = new Set<string>();
   if (targetExists) {
     const tagged = [
-      ...manifest.images.flatMap((img, i) => (img.tag ? [{ repo: repos[i]!, tag: img.tag, ref: refs[i]!, digest: img.digest }] : [])),
-      ...referrerTags.map((r) => ({ repo: r.repository, tag: r.tag, ref: r.ref, digest: r.referrer.digest })),
+      ...manifest.images.flatMap((img, i) => (img.tag && !excluded.has(i) ? [{ repo: repos[i]!, tag: img.tag, ref: refs[i]!, digest: img.digest }] : [])),
+      ...referrerTags.filter((r) => !excluded.has(manifest.images.indexOf(r.image))).map((r) => ({ repo: r.repository, tag: r.tag, ref: r.ref, digest: r.referrer.digest })),
     ];
     const seen = new Set<string>();
     await mapLimit(tagged, concurrency, async (t) => {
@@ -212,6 +215,7 @@ async function planWith(
     wanted.set(digest, [...(wanted.get(digest) ?? []), repo]);
   };
   manifest.images.forEach((img, i) => {
+    if (excluded.has(i)) return; // refused by policy: nothing of it is sent
     for (const d of img.blobs) want(d, repos[i]!);
     for (const r of img.referrers ?? []) for (const d of r.blobs) want(d, repos[i]!);
   });
@@ -259,7 +263,7 @@ async function planWith(
   for (const v of manifest.volumes) volumeState.set(v.index, await volumePresence(volumePath(tm.loc, v.index)));
   const state: PushState = {
     tm, manifest, targets, target, files, blobs, repos, refs, referrerTags, wanted, present, damaged, carried, fileStates, pathsByDigest,
-    segments: new Map(), notes, retags, taggedOk, taggedNow: new Set(), volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency,
+    segments: new Map(), notes, retags, taggedOk, taggedNow: new Set(), volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency, excluded,
   };
   for (const b of manifest.blobs) {
     if (!b.segments || !blobNeeded(state, b)) continue;

@@ -7,6 +7,8 @@ import type { TrustedManifest } from '../bundle.js';
 import type { RewriteRule } from '../rewrite.js';
 import type { CheckItem } from '../check.js';
 import type { ChartSink } from '@ferry/charts';
+import type { ImageKey } from '@ferry/trust';
+import type { ImageSignature } from '../trust/image-signatures.js';
 import type { ChartEvent, ChartPlanItem, ChartReportItem } from '../charts/deliver.js';
 
 export interface PushOptions {
@@ -24,6 +26,10 @@ export interface PushOptions {
   /** Requests (or blob checks) in flight at once, shared by all images (default 6 for a registry). */
   concurrency?: number;
   rewrites?: RewriteRule[];
+  /** The high side's image keys (--image-key): each image's signatures are checked before the yes. */
+  imageKeys?: readonly ImageKey[];
+  /** Push only images with a valid signature by one of imageKeys (--require-signed-images). */
+  requireSignedImages?: boolean;
   /** Chart destinations (--charts), opened by the caller; closed by it too. */
   charts?: readonly ChartSink[];
   /** Replace a chart a destination holds with other bytes under the same version (--force). */
@@ -96,6 +102,8 @@ export interface PushPlan {
   files: number;
   /** Per chart and destination: upload, skip (there), replace (--force) or refuse. */
   charts: ChartPlanItem[];
+  /** With --image-key: each image's signature status, in manifest order (as mapping). */
+  signatures?: ImageSignature[];
 }
 
 export type PushEvent =
@@ -122,7 +130,8 @@ export interface PushReport {
   filesDir?: string;
   signedBy?: string;
   /** `referrers`: cosign-tag artifacts tagged beside the image. `retaggedFrom`: the digest the tag pointed at before. */
-  images: Array<{ source: string; ref: string; digest: string; status: ImageStatus; referrers: number; retaggedFrom?: string; reason?: string }>;
+  /** `policy`: refused by --require-signed-images (not by its content). `signature`: with --image-key. */
+  images: Array<{ source: string; ref: string; digest: string; status: ImageStatus; referrers: number; retaggedFrom?: string; reason?: string; policy?: boolean; signature?: ImageSignature }>;
   files: Array<{ path: string; status: FileStatus; reason?: string }>;
   /** Per chart and destination (--charts). */
   charts: ChartReportItem[];

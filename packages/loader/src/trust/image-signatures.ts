@@ -1,0 +1,47 @@
+// The image-signature policy of a push (`--image-key`, `--require-signed-images`): before the
+// operator is asked, each image's signatures the bundle carries (cosign `.sig` tags, OCI
+// referrers with Sigstore bundles) are read from the verified volumes and checked with
+// @ferry/trust against the high side's image keys — never a key from the bundle. Under the
+// policy an image without a valid signature is not pushed, nor tagged; without it the report
+// still says signed / unsigned / invalid for each.
+
+import type { BundleImage } from '@ferry/format-spec';
+import { verifyCosignSignatures, type ImageKey, type ReferrerInput } from '@ferry/trust';
+import type { TrustedManifest } from '../bundle.js';
+import { readSmallBlobs } from '../volume-blobs.js';
+
+export interface ImageSignature {
+  /** `unverified`: the volumes holding its signatures are not here yet. */
+  status: 'signed' | 'unsigned' | 'invalid' | 'unverified';
+  /** Fingerprints of the trusted keys whose signatures verified. */
+  keys: string[];
+  reason?: string;
+}
+
+/** What one image's signature check needs from the volumes: its root and every referrer blob. */
+function blobsOf(img: BundleImage): string[] {
+  return [img.digest, ...(img.referrers ?? []).flatMap((r) => r.blobs)];
+}
+
+/** Each image's signature status, in manifest order. */
+export async function checkImageSignatures(tm: TrustedManifest, keys: readonly ImageKey[], opts: { volumeFiles?: ReadonlyMap<number, string>; signal?: AbortSignal } = {}): Promise<ImageSignature[]> {
+  const images = tm.manifest.images;
+  const read = await readSmallBlobs(tm, new Map(images.map((img, i) => [i, blobsOf(img)])), opts);
+  return images.map((img, i): ImageSignature => {
+    const missing = read.missing.get(i);
+    if (missing) return { status: 'unverified', keys: [], reason: `its signatures are in ${missing.join(', ')}, not here yet` };
+    const referrers: ReferrerInput[] = (img.referrers ?? []).map((r) => ({
+      scheme: r.scheme,
+      ...(r.tag ? { tag: r.tag } : {}),
+      ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+      manifest: read.bytes.get(r.digest)!,
+      blobs: new Map(r.blobs.filter((d) => d !== r.digest).map((d) => [d, read.bytes.get(d)!])),
+    }));
+    const report = verifyCosignSignatures({ image: { digest: img.digest, mediaType: img.mediaType, repository: img.repository, manifest: read.bytes.get(img.digest)! }, referrers, keys });
+    const by = [...new Set(report.signatures.filter((s) => s.verified && s.keyFingerprint).map((s) => s.keyFingerprint!))];
+    if (report.status === 'signed') return { status: 'signed', keys: by };
+    if (report.status === 'unsigned') return { status: 'unsigned', keys: [], reason: 'no cosign signature is carried for it' };
+    const why = report.signatures.map((s) => s.reason).filter(Boolean)[0];
+    return { status: 'invalid', keys: [], reason: `no signature verifies with a trusted image key${why ? ` (${why})` : ''}` };
+  });
+}

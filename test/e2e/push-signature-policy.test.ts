@@ -1,0 +1,95 @@
+// The image-signature policy at load time, proven with the real cosign v2.6.5: three images in a
+// real registry, one signed with the key the high side trusts, one signed with another key, one
+// not signed; one bundle carries them all with their signatures. `ferry-load push --image-key`
+// reports signed / invalid / unsigned for each (and loads all); with --require-signed-images into a
+// second registry only the signed one is pushed (exit 24 names the others), nothing of the others
+// is there (no tag, no manifest), and `cosign verify --key` passes against what Ferry loaded.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeOciLayout } from '../helpers/images.js';
+import { bundleCli, loadCli } from '../helpers/cli.js';
+import { startRegistry, type StartedRegistry } from '../harness/registry.js';
+import { seedLayout } from '../harness/seed.js';
+import { cosignKeyPair, cosignSign, cosignVerify, type CosignKeys } from '../harness/cosign.js';
+
+let tmp = '';
+let src: StartedRegistry;
+let dst: StartedRegistry;
+let trusted: CosignKeys;
+let bundleDir = '';
+const PW = 'cosign pw';
+
+interface Report {
+  images: Array<{ ref: string; status: string; reason?: string; policy?: boolean; signature?: { status: string; keys: string[] } }>;
+  plan?: { signatures?: Array<{ status: string }> };
+  error?: { code: string; message: string };
+}
+
+const env = () => ({ HOME: join(tmp, 'home'), REGISTRY_AUTH_FILE: undefined, DOCKER_CONFIG: undefined, FERRY_REGISTRY_CREDS: undefined });
+
+test.before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'ferry-e2e-sigpolicy-'));
+  await mkdir(join(tmp, 'home'));
+  [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
+  const layout = join(tmp, 'layout');
+  await makeOciLayout(layout, ['good', 'other', 'none'].map((t) => ({ tag: t, platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 30_000, seed: `sig-${t}` }] }] })));
+  for (const t of ['good', 'other', 'none']) await seedLayout(src, layout, t, `team/${t}:1`);
+  trusted = await cosignKeyPair(join(tmp, 'trusted'), PW);
+  const untrusted = await cosignKeyPair(join(tmp, 'untrusted'), PW);
+  await cosignSign(`${src.host}/team/good:1`, trusted.key, PW, { insecure: true });
+  await cosignSign(`${src.host}/team/other:1`, untrusted.key, PW, { insecure: true });
+  const k = await bundleCli(['keygen', '--out', join(tmp, 'ferry')], { env: { FERRY_KEY_PASSWORD: '' } });
+  assert.is(k.code, 0, k.stderr);
+  bundleDir = join(tmp, 'bundle');
+  const c = await bundleCli(['create', '--name', 'sig', '--out', bundleDir, '--key', join(tmp, 'ferry.key'), '--insecure-registry', src.host,
+    ...['good', 'other', 'none'].flatMap((t) => ['--image', `${src.host}/team/${t}:1`]), '--json'], { env: { ...env(), FERRY_KEY_PASSWORD: '' } });
+  assert.is(c.code, 0, c.stderr + c.stdout);
+});
+
+test.after(async () => {
+  await Promise.all([src?.stop(), dst?.stop()]);
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const sigOf = (r: Report, repo: string) => r.images.find((i) => i.ref.includes(`team/${repo}:1`))!;
+
+test('--image-key reports signed / invalid / unsigned per image, in the plan and the report, and loads them all', async () => {
+  const r = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', `oci:${join(tmp, 'layout-out')}`, '--image-key', trusted.pub, '--yes', '--json'], { env: env() });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  assert.is(sigOf(rep, 'good').signature?.status, 'signed');
+  assert.is(sigOf(rep, 'good').signature?.keys.length, 1);
+  assert.is(sigOf(rep, 'other').signature?.status, 'invalid', 'signed, but by a key the high side does not trust');
+  assert.is(sigOf(rep, 'none').signature?.status, 'unsigned');
+  assert.ok(rep.images.every((i) => i.status === 'loaded'), 'without the policy every image loads');
+  assert.equal(rep.plan?.signatures?.map((s) => s.status).sort(), ['invalid', 'signed', 'unsigned']);
+});
+
+test('--require-signed-images: only the image a trusted key signed is pushed (exit 24 names the others); cosign verify agrees on what was loaded', async () => {
+  const r = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', dst.host, '--insecure-registry', dst.host, '--state-dir', join(tmp, 'state'),
+    '--image-key', trusted.pub, '--require-signed-images', '--yes', '--json'], { env: env() });
+  assert.is(r.code, 24, r.stdout + r.stderr);
+  const rep = JSON.parse(r.stdout) as Report;
+  assert.is(rep.error?.code, 'SIGNATURE_POLICY');
+  assert.is(sigOf(rep, 'good').status, 'loaded');
+  for (const t of ['other', 'none']) {
+    const i = sigOf(rep, t);
+    assert.is(i.status, 'refused', t);
+    assert.ok(i.policy, `${t}: refused by the policy, not as hostile content`);
+  }
+  // Nothing of the refused images is in the target: no tag, not even a manifest or layer.
+  for (const t of ['other', 'none']) {
+    const tags = await fetch(`${dst.url}/v2/team/${t}/tags/list`);
+    assert.is(tags.status, 404, `${t}: no repository at all`);
+  }
+  assert.is((await cosignVerify(`${dst.host}/team/good:1`, trusted.pub, { insecure: true })).code, 0, 'cosign verifies the loaded image with the trusted key');
+  // Without keys the policy cannot be applied: refused before anything is asked of the target.
+  const noKey = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', `oci:${join(tmp, 'never')}`, '--require-signed-images', '--yes', '--json'], { env: env() });
+  assert.is(noKey.code, 2, noKey.stdout);
+  assert.match(noKey.stdout, /--image-key/);
+});
+
+test.run();
