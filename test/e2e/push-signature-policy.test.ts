@@ -13,7 +13,8 @@ import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli } from '../helpers/cli.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { seedLayout } from '../harness/seed.js';
-import { cosignKeyPair, cosignSign, cosignVerify, type CosignKeys } from '../harness/cosign.js';
+import { cosignAttest, cosignKeyPair, cosignSign, cosignVerify, cosignVerifyAttestation, type CosignKeys } from '../harness/cosign.js';
+import { writeFile } from 'node:fs/promises';
 
 let tmp = '';
 let src: StartedRegistry;
@@ -41,6 +42,9 @@ test.before(async () => {
   const untrusted = await cosignKeyPair(join(tmp, 'untrusted'), PW);
   await cosignSign(`${src.host}/team/good:1`, trusted.key, PW, { insecure: true });
   await cosignSign(`${src.host}/team/other:1`, untrusted.key, PW, { insecure: true });
+  const pred = join(tmp, 'provenance.json');
+  await writeFile(pred, JSON.stringify({ builder: { id: 'https://ferry.test/builder' }, buildType: 'https://ferry.test/build', invocation: {} }));
+  await cosignAttest(`${src.host}/team/good:1`, trusted.key, PW, pred, 'slsaprovenance', { insecure: true });
   const k = await bundleCli(['keygen', '--out', join(tmp, 'ferry')], { env: { FERRY_KEY_PASSWORD: '' } });
   assert.is(k.code, 0, k.stderr);
   bundleDir = join(tmp, 'bundle');
@@ -90,6 +94,29 @@ test('--require-signed-images: only the image a trusted key signed is pushed (ex
   const noKey = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', `oci:${join(tmp, 'never')}`, '--require-signed-images', '--yes', '--json'], { env: env() });
   assert.is(noKey.code, 2, noKey.stdout);
   assert.match(noKey.stdout, /--image-key/);
+});
+
+test('--require-attestation: a verified slsaprovenance attestation lets the image through, a type it lacks keeps it out; cosign verify-attestation agrees', async () => {
+  const push = (to: string, state: string, types: string[]) => loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', to, '--insecure-registry', to, '--state-dir', join(tmp, state),
+    '--image-key', trusted.pub, ...types.flatMap((t) => ['--require-attestation', t]), '--yes', '--json'], { env: env() });
+  const dst2 = await startRegistry();
+  try {
+    const ok = await push(dst2.host, 's2', ['slsaprovenance']);
+    // Only the attested image passes; the other two have no attestation at all.
+    assert.is(ok.code, 24, ok.stdout + ok.stderr);
+    const rep = JSON.parse(ok.stdout) as Report & { images: Array<{ signature?: { attested: string[]; required?: Array<{ type: string; satisfied: boolean }> } }> };
+    assert.is(sigOf(rep, 'good').status, 'loaded');
+    assert.ok((sigOf(rep, 'good') as { signature?: { attested: string[] } }).signature?.attested.some((p) => p.startsWith('https://slsa.dev/provenance/')));
+    assert.is(sigOf(rep, 'none').status, 'refused');
+    assert.is((await cosignVerifyAttestation(`${dst2.host}/team/good:1`, trusted.pub, 'slsaprovenance', { insecure: true })).code, 0, 'cosign verify-attestation passes on what was loaded');
+    const lacking = await push(`oci:${join(tmp, 'att-layout')}`, 's3', ['spdxjson']);
+    assert.is(lacking.code, 24, lacking.stdout);
+    const r2 = JSON.parse(lacking.stdout) as Report;
+    assert.is(sigOf(r2, 'good').status, 'refused', 'signed and attested, but not with the type asked for');
+    assert.match(sigOf(r2, 'good').reason ?? '', /spdxjson/);
+  } finally {
+    await dst2.stop();
+  }
 });
 
 test.run();

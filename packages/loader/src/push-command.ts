@@ -35,6 +35,7 @@ export interface PushArgs extends RegistryArgs {
   force: boolean;
   imageKey?: string[];
   requireSignedImages: boolean;
+  requireAttestation?: string[];
   chartCreds?: string;
   stateDir?: string;
 }
@@ -110,6 +111,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
       forceCharts: a.force,
       ...(imageKeys.length ? { imageKeys } : {}),
       requireSignedImages: a.requireSignedImages,
+      ...(asArray(a.requireAttestation).length ? { requireAttestations: asArray(a.requireAttestation) } : {}),
       overwriteFiles: a.overwriteFiles,
       noRetag: !a.retag,
       signal: controller.signal,

@@ -25,10 +25,14 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
   if (opts.to === undefined) return pushChartsOnly(tm, opts, started);
   // Image signatures, before anything else is asked of the target: under the policy an image
   // without a valid signature by a trusted image key is left out of the plan altogether.
-  const signatures = opts.imageKeys?.length ? await checkImageSignatures(tm, opts.imageKeys, opts.signal ? { signal: opts.signal } : {}) : undefined;
-  if (opts.requireSignedImages && !signatures) throw new FerryError('USAGE', '--require-signed-images needs the keys to check with: give --image-key COSIGN.pub');
+  const types = opts.requireAttestations ?? [];
+  const signatures = opts.imageKeys?.length ? await checkImageSignatures(tm, opts.imageKeys, { ...(types.length ? { types } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined;
+  if ((opts.requireSignedImages || types.length) && !signatures) throw new FerryError('USAGE', `${opts.requireSignedImages ? '--require-signed-images' : '--require-attestation'} needs the keys to check with: give --image-key COSIGN.pub`);
   const excluded = new Map<number, string>();
-  if (opts.requireSignedImages) signatures!.forEach((sig, i) => { if (sig.status !== 'signed') excluded.set(i, `${sig.status}: ${sig.reason ?? ''}`); });
+  signatures?.forEach((sig, i) => {
+    if (opts.requireSignedImages && sig.status !== 'signed') excluded.set(i, `${sig.status}: ${sig.reason ?? ''}`);
+    else if (sig.required?.some((t) => !t.satisfied)) excluded.set(i, `no verified attestation of type ${sig.required.filter((t) => !t.satisfied).map((t) => t.type).join(', ')} by a trusted image key`);
+  });
   const first = await planPush(tm, { ...opts, to: opts.to, excluded });
   if (signatures) first.plan.signatures = signatures;
   const { target, files } = first.state;

@@ -30,6 +30,8 @@ export interface PushOptions {
   imageKeys?: readonly ImageKey[];
   /** Push only images with a valid signature by one of imageKeys (--require-signed-images). */
   requireSignedImages?: boolean;
+  /** Push only images with a verified attestation of each of these types (--require-attestation). */
+  requireAttestations?: readonly string[];
   /** Chart destinations (--charts), opened by the caller; closed by it too. */
   charts?: readonly ChartSink[];
   /** Replace a chart a destination holds with other bytes under the same version (--force). */

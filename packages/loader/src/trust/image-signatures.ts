@@ -1,4 +1,5 @@
-// The image-signature policy of a push (`--image-key`, `--require-signed-images`): before the
+// The image-signature policy of a push (`--image-key`, `--require-signed-images`,
+// `--require-attestation TYPE`): before the
 // operator is asked, each image's signatures the bundle carries (cosign `.sig` tags, OCI
 // referrers with Sigstore bundles) are read from the verified volumes and checked with
 // @ferry/trust against the high side's image keys — never a key from the bundle. Under the
@@ -6,7 +7,7 @@
 // still says signed / unsigned / invalid for each.
 
 import type { BundleImage } from '@ferry/format-spec';
-import { verifyCosignSignatures, type ImageKey, type ReferrerInput } from '@ferry/trust';
+import { verifyAttestations, verifyCosignSignatures, type ImageKey, type ReferrerInput } from '@ferry/trust';
 import type { TrustedManifest } from '../bundle.js';
 import { readSmallBlobs } from '../volume-blobs.js';
 
@@ -16,6 +17,10 @@ export interface ImageSignature {
   /** Fingerprints of the trusted keys whose signatures verified. */
   keys: string[];
   reason?: string;
+  /** Predicate types of the attestations a trusted key verified for it. */
+  attested: string[];
+  /** With --require-attestation: each type asked for, and whether a verified attestation has it. */
+  required?: Array<{ type: string; satisfied: boolean }>;
 }
 
 /** What one image's signature check needs from the volumes: its root and every referrer blob. */
@@ -24,12 +29,12 @@ function blobsOf(img: BundleImage): string[] {
 }
 
 /** Each image's signature status, in manifest order. */
-export async function checkImageSignatures(tm: TrustedManifest, keys: readonly ImageKey[], opts: { volumeFiles?: ReadonlyMap<number, string>; signal?: AbortSignal } = {}): Promise<ImageSignature[]> {
+export async function checkImageSignatures(tm: TrustedManifest, keys: readonly ImageKey[], opts: { types?: readonly string[]; volumeFiles?: ReadonlyMap<number, string>; signal?: AbortSignal } = {}): Promise<ImageSignature[]> {
   const images = tm.manifest.images;
   const read = await readSmallBlobs(tm, new Map(images.map((img, i) => [i, blobsOf(img)])), opts);
   return images.map((img, i): ImageSignature => {
     const missing = read.missing.get(i);
-    if (missing) return { status: 'unverified', keys: [], reason: `its signatures are in ${missing.join(', ')}, not here yet` };
+    if (missing) return { status: 'unverified', keys: [], attested: [], reason: `its signatures are in ${missing.join(', ')}, not here yet`, ...(opts.types?.length ? { required: opts.types.map((type) => ({ type, satisfied: false })) } : {}) };
     const referrers: ReferrerInput[] = (img.referrers ?? []).map((r) => ({
       scheme: r.scheme,
       ...(r.tag ? { tag: r.tag } : {}),
@@ -37,11 +42,15 @@ export async function checkImageSignatures(tm: TrustedManifest, keys: readonly I
       manifest: read.bytes.get(r.digest)!,
       blobs: new Map(r.blobs.filter((d) => d !== r.digest).map((d) => [d, read.bytes.get(d)!])),
     }));
-    const report = verifyCosignSignatures({ image: { digest: img.digest, mediaType: img.mediaType, repository: img.repository, manifest: read.bytes.get(img.digest)! }, referrers, keys });
+    const input = { image: { digest: img.digest, mediaType: img.mediaType, repository: img.repository, manifest: read.bytes.get(img.digest)! }, referrers, keys };
+    const report = verifyCosignSignatures(input);
+    const att = verifyAttestations({ ...input, ...(opts.types?.length ? { types: opts.types } : {}) });
+    const attested = [...new Set(att.attestations.filter((a) => a.verified && a.predicateType).map((a) => a.predicateType!))];
+    const required = opts.types?.length ? { required: att.types.map((t) => ({ type: t.type, satisfied: t.satisfied })) } : {};
     const by = [...new Set(report.signatures.filter((s) => s.verified && s.keyFingerprint).map((s) => s.keyFingerprint!))];
-    if (report.status === 'signed') return { status: 'signed', keys: by };
-    if (report.status === 'unsigned') return { status: 'unsigned', keys: [], reason: 'no cosign signature is carried for it' };
+    if (report.status === 'signed') return { status: 'signed', keys: by, attested, ...required };
+    if (report.status === 'unsigned') return { status: 'unsigned', keys: [], attested, reason: 'no cosign signature is carried for it', ...required };
     const why = report.signatures.map((s) => s.reason).filter(Boolean)[0];
-    return { status: 'invalid', keys: [], reason: `no signature verifies with a trusted image key${why ? ` (${why})` : ''}` };
+    return { status: 'invalid', keys: [], attested, reason: `no signature verifies with a trusted image key${why ? ` (${why})` : ''}`, ...required };
   });
 }
