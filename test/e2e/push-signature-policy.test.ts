@@ -13,7 +13,7 @@ import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli } from '../helpers/cli.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { seedLayout } from '../harness/seed.js';
-import { cosignAttest, cosignKeyPair, cosignSign, cosignVerify, cosignVerifyAttestation, type CosignKeys } from '../harness/cosign.js';
+import { cosignAttachSbom, cosignAttest, cosignKeyPair, cosignSign, cosignVerify, cosignVerifyAttestation, type CosignKeys } from '../harness/cosign.js';
 import { writeFile } from 'node:fs/promises';
 
 let tmp = '';
@@ -45,6 +45,9 @@ test.before(async () => {
   const pred = join(tmp, 'provenance.json');
   await writeFile(pred, JSON.stringify({ builder: { id: 'https://ferry.test/builder' }, buildType: 'https://ferry.test/build', invocation: {} }));
   await cosignAttest(`${src.host}/team/good:1`, trusted.key, PW, pred, 'slsaprovenance', { insecure: true });
+  const sbom = join(tmp, 'sbom.spdx.json');
+  await writeFile(sbom, JSON.stringify({ spdxVersion: 'SPDX-2.3', SPDXID: 'SPDXRef-DOCUMENT', name: 'good', dataLicense: 'CC0-1.0', documentNamespace: 'https://ferry.test/good', creationInfo: { created: '2026-12-01T00:00:00Z', creators: ['Tool: test'] }, packages: [] }));
+  await cosignAttachSbom(`${src.host}/team/good:1`, sbom, 'spdx', { insecure: true });
   const k = await bundleCli(['keygen', '--out', join(tmp, 'ferry')], { env: { FERRY_KEY_PASSWORD: '' } });
   assert.is(k.code, 0, k.stderr);
   bundleDir = join(tmp, 'bundle');
@@ -70,6 +73,20 @@ test('--image-key reports signed / invalid / unsigned per image, in the plan and
   assert.is(sigOf(rep, 'none').signature?.status, 'unsigned');
   assert.ok(rep.images.every((i) => i.status === 'loaded'), 'without the policy every image loads');
   assert.equal(rep.plan?.signatures?.map((s) => s.status).sort(), ['invalid', 'signed', 'unsigned']);
+});
+
+test('inspect --image-key shows per image: the signature and its key, the verified attestation types, the SBOMs', async () => {
+  const j = await loadCli(['inspect', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image-key', trusted.pub, '--json'], { env: env() });
+  assert.is(j.code, 0, j.stderr);
+  const doc = JSON.parse(j.stdout) as { images: Array<{ ref: string; signature?: { status: string; attested: string[]; sboms: Array<{ format: string; source: string }> } }> };
+  const good = doc.images.find((i) => i.ref.includes('team/good'))!.signature!;
+  assert.is(good.status, 'signed');
+  assert.ok(good.attested.some((t) => t.startsWith('https://slsa.dev/provenance/')), JSON.stringify(good));
+  assert.ok(good.sboms.some((b) => b.format === 'spdx-json' && b.source === 'attachment'), JSON.stringify(good.sboms));
+  assert.is(doc.images.find((i) => i.ref.includes('team/other'))!.signature!.status, 'invalid');
+  const t = await loadCli(['inspect', bundleDir, '--image-key', trusted.pub], { env: env() });
+  assert.match(t.stdout, /signature VERIFIED by sha256:/);
+  assert.match(t.stdout, /signature UNSIGNED/);
 });
 
 test('--require-signed-images: only the image a trusted key signed is pushed (exit 24 names the others); cosign verify agrees on what was loaded', async () => {

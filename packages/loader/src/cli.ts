@@ -9,6 +9,7 @@ import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.j
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
+import { loadImageKeys } from '@ferry/trust';
 import { readLoadConfig, withConfig, type ConfigurableArgs } from './load-config.js';
 
 /** `--config FILE` under the command line's own flags; `--to` from either is required, except
@@ -139,6 +140,14 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
   return 0;
 }
 
+/** One line per image for inspect --image-key: signature, attestations, SBOMs. */
+function signatureLine(s: NonNullable<InspectReport['images'][number]['signature']>): string {
+  const sig = s.status === 'signed' ? `signature VERIFIED by ${s.keys.map(p).join(', ')}` : `signature ${s.status.toUpperCase()}${s.reason ? ` (${p(s.reason)})` : ''}`;
+  const att = s.attested.length ? `attested: ${s.attested.map(p).join(', ')}` : 'no verified attestation';
+  const sboms = s.sboms.length ? `SBOM: ${s.sboms.map((b) => `${p(b.format)}${b.size !== undefined ? ` ${formatBytes(b.size)}` : ''} (${p(b.source)})`).join(', ')}` : 'no SBOM';
+  return `${sig}; ${att}; ${sboms}`;
+}
+
 function printInspect(r: InspectReport): void {
   const signer = r.signature.signer;
   const sig =
@@ -152,7 +161,7 @@ function printInspect(r: InspectReport): void {
     `Content:   ${r.images.length} image(s), ${r.charts.length} chart(s), ${r.files.length} file(s), ${r.keys.length} key(s); ${r.totals.blobs} blobs, ${formatBytes(r.totals.bytes)}`,
     '',
     'Images:',
-    ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}`),
+    ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}${i.signature ? `\n      ${signatureLine(i.signature)}` : ''}`),
     ...(r.charts.length
       ? [
           'Charts:',
@@ -175,8 +184,9 @@ function printInspect(r: InspectReport): void {
   writeText(out.join('\n') + '\n');
 }
 
-async function inspectCmd(a: { path: string; trustedKey?: string[]; charts?: string; json: boolean }): Promise<number> {
-  const report = await inspectBundle(a.path, await trusted(asArray(a.trustedKey)), a.charts ? parseChartDestination(a.charts) : undefined);
+async function inspectCmd(a: { path: string; trustedKey?: string[]; charts?: string; imageKey?: string[]; json: boolean }): Promise<number> {
+  const imageKeys = asArray(a.imageKey).length ? await loadImageKeys(asArray(a.imageKey)) : [];
+  const report = await inspectBundle(a.path, await trusted(asArray(a.trustedKey)), a.charts ? parseChartDestination(a.charts) : undefined, imageKeys);
   if (a.json) writeJson({ ok: true, ...report });
   else printInspect(report);
   return 0;
@@ -220,6 +230,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
             .option('charts', { type: 'string', describe: 'Show the helm commands for this chart destination (as given to push --charts)' })
+            .option('image-key', { type: 'string', array: true, describe: "Check each image's cosign signatures and attestations with these keys (the high side's) and list its SBOMs (reads the volumes that are here)" })
             .option('json', { type: 'boolean', default: false }),
         async (a) => {
           setCode(await inspectCmd(a as unknown as Parameters<typeof inspectCmd>[0]));

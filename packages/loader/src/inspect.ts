@@ -16,6 +16,8 @@ import {
 } from '@ferry/format-spec';
 import { locateBundle, readManifest, volumePath } from './bundle.js';
 import { chartNextCommands } from './charts/next-commands.js';
+import { checkImageSignatures, type ImageSignature } from './trust/image-signatures.js';
+import type { ImageKey } from '@ferry/trust';
 import type { ChartDestination } from './charts/destinations.js';
 
 export interface InspectReport {
@@ -24,7 +26,8 @@ export interface InspectReport {
   created: string;
   tool: string;
   signature: { present: boolean; status: 'verified' | 'not-checked' | 'absent'; signer?: BundleManifest['signer']; verifiedBy?: string };
-  images: Array<{ source: string; ref: string; digest: string; mediaType: string; platforms: string[]; platformFilter: string; blobs: number; bytes: number; referrers: number }>;
+  /** `signature`: with image keys (inspect --image-key), what they verify of its signatures, attestations and SBOMs. */
+  images: Array<{ source: string; ref: string; digest: string; mediaType: string; platforms: string[]; platformFilter: string; blobs: number; bytes: number; referrers: number; signature?: ImageSignature }>;
   files: Array<{ path: string; size: number; digest: string }>;
   keys: Array<{ path: string; algorithm: string; fingerprint: string }>;
   /** `layoutRef`: the name in the volumes' OCI layout. `next`: commands for the --charts destination. */
@@ -47,7 +50,7 @@ async function volumeState(path: string, volumeSize: number): Promise<{ st?: { s
   }
 }
 
-export async function inspectBundle(path: string, trustedKeys: readonly TrustedKey[] = [], chartDest?: ChartDestination): Promise<InspectReport> {
+export async function inspectBundle(path: string, trustedKeys: readonly TrustedKey[] = [], chartDest?: ChartDestination, imageKeys: readonly ImageKey[] = []): Promise<InspectReport> {
   const loc = await locateBundle(path);
   const loaded = await readManifest(loc);
   let status: InspectReport['signature']['status'] = loaded.signature ? 'not-checked' : 'absent';
@@ -58,6 +61,8 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
     verifiedBy = `${k.path} (${k.fingerprint})`;
   }
   const m = parseManifest(loaded.bytes, loaded.from);
+  // With image keys, each image's signatures, attestations and SBOMs, from the volumes that are here.
+  const signatures = imageKeys.length ? await checkImageSignatures({ ...loaded, manifest: m }, imageKeys) : undefined;
   const sizeOf = new Map(m.blobs.map((b) => [b.digest, b.size]));
   const volumes: InspectReport['volumes'] = [];
   for (const v of m.volumes) {
@@ -79,7 +84,7 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
     created: m.created,
     tool: `${m.tool.name} ${m.tool.version}`,
     signature: { present: Boolean(loaded.signature), status, ...(m.signer ? { signer: m.signer } : {}), ...(verifiedBy ? { verifiedBy } : {}) },
-    images: m.images.map((i) => ({
+    images: m.images.map((i, n) => ({
       source: i.source,
       ref: imageRefName(i),
       digest: i.digest,
@@ -89,6 +94,7 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
       blobs: i.blobs.length,
       bytes: i.blobs.reduce((n, d) => n + (sizeOf.get(d) ?? 0), 0),
       referrers: i.referrers?.length ?? 0,
+      ...(signatures ? { signature: signatures[n]! } : {}),
     })),
     files: m.files.map((f) => ({ path: f.path, size: f.size, digest: f.digest })),
     keys: m.keys.map((k) => ({ path: k.path, algorithm: k.algorithm, fingerprint: k.fingerprint })),

@@ -7,7 +7,7 @@
 // still says signed / unsigned / invalid for each.
 
 import type { BundleImage } from '@ferry/format-spec';
-import { verifyAttestations, verifyCosignSignatures, type ImageKey, type ReferrerInput } from '@ferry/trust';
+import { listSboms, verifyAttestations, verifyCosignSignatures, type ImageKey, type ReferrerInput } from '@ferry/trust';
 import type { TrustedManifest } from '../bundle.js';
 import { readSmallBlobs } from '../volume-blobs.js';
 
@@ -21,6 +21,8 @@ export interface ImageSignature {
   attested: string[];
   /** With --require-attestation: each type asked for, and whether a verified attestation has it. */
   required?: Array<{ type: string; satisfied: boolean }>;
+  /** SBOMs carried for it (attachments, SBOM attestations, SBOM referrers). */
+  sboms: Array<{ source: string; format: string; size?: number; verified?: boolean }>;
 }
 
 /** What one image's signature check needs from the volumes: its root and every referrer blob. */
@@ -34,7 +36,7 @@ export async function checkImageSignatures(tm: TrustedManifest, keys: readonly I
   const read = await readSmallBlobs(tm, new Map(images.map((img, i) => [i, blobsOf(img)])), opts);
   return images.map((img, i): ImageSignature => {
     const missing = read.missing.get(i);
-    if (missing) return { status: 'unverified', keys: [], attested: [], reason: `its signatures are in ${missing.join(', ')}, not here yet`, ...(opts.types?.length ? { required: opts.types.map((type) => ({ type, satisfied: false })) } : {}) };
+    if (missing) return { status: 'unverified', keys: [], attested: [], sboms: [], reason: `its signatures are in ${missing.join(', ')}, not here yet`, ...(opts.types?.length ? { required: opts.types.map((type) => ({ type, satisfied: false })) } : {}) };
     const referrers: ReferrerInput[] = (img.referrers ?? []).map((r) => ({
       scheme: r.scheme,
       ...(r.tag ? { tag: r.tag } : {}),
@@ -46,7 +48,10 @@ export async function checkImageSignatures(tm: TrustedManifest, keys: readonly I
     const report = verifyCosignSignatures(input);
     const att = verifyAttestations({ ...input, ...(opts.types?.length ? { types: opts.types } : {}) });
     const attested = [...new Set(att.attestations.filter((a) => a.verified && a.predicateType).map((a) => a.predicateType!))];
-    const required = opts.types?.length ? { required: att.types.map((t) => ({ type: t.type, satisfied: t.satisfied })) } : {};
+    const required = {
+      ...(opts.types?.length ? { required: att.types.map((t) => ({ type: t.type, satisfied: t.satisfied })) } : {}),
+      sboms: listSboms(input).map((e) => ({ source: e.source, format: e.format, ...(e.size !== undefined ? { size: e.size } : {}), ...(e.verified !== undefined ? { verified: e.verified } : {}) })),
+    };
     const by = [...new Set(report.signatures.filter((s) => s.verified && s.keyFingerprint).map((s) => s.keyFingerprint!))];
     if (report.status === 'signed') return { status: 'signed', keys: by, attested, ...required };
     if (report.status === 'unsigned') return { status: 'unsigned', keys: [], attested, reason: 'no cosign signature is carried for it', ...required };
