@@ -6,7 +6,8 @@
 // is there (no tag, no manifest), and `cosign verify --key` passes against what Ferry loaded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeOciLayout } from '../helpers/images.js';
@@ -87,6 +88,26 @@ test('inspect --image-key shows per image: the signature and its key, the verifi
   const t = await loadCli(['inspect', bundleDir, '--image-key', trusted.pub], { env: env() });
   assert.match(t.stdout, /signature VERIFIED by sha256:/);
   assert.match(t.stdout, /signature UNSIGNED/);
+});
+
+test('ferry-load sbom writes the SBOM cosign attached, named by image and format; attestations prints the verified SLSA predicate, and refuses with an untrusted key', async () => {
+  const out = join(tmp, 'sboms');
+  const r = await loadCli(['sbom', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--out', out, '--json'], { env: env() });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const doc = JSON.parse(r.stdout) as { sboms: Array<{ format: string; file?: string }> };
+  const spdx = doc.sboms.find((x) => x.format === 'spdx-json' && x.file)!;
+  assert.ok(spdx, r.stdout);
+  assert.is(basename(spdx.file!), 'team_good_1.spdx.json');
+  assert.is((JSON.parse(await readFile(spdx.file!, 'utf8')) as { spdxVersion: string }).spdxVersion, 'SPDX-2.3', 'the exact document cosign attached');
+  const bad = await loadCli(['sbom', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'nope/nothing:1'], { env: env() });
+  assert.is(bad.code, 2, bad.stderr);
+  const a = await loadCli(['attestations', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--type', 'slsaprovenance', '--image-key', trusted.pub], { env: env() });
+  assert.is(a.code, 0, a.stdout + a.stderr);
+  const att = JSON.parse(a.stdout) as { attestations: Array<{ verified: boolean; predicate?: { builder?: { id: string } } }> };
+  assert.is(att.attestations.find((x) => x.verified)?.predicate?.builder?.id, 'https://ferry.test/builder');
+  const untrusted = await loadCli(['attestations', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--image-key', join(tmp, 'untrusted', 'cosign.pub')], { env: env() });
+  assert.is(untrusted.code, 24, untrusted.stdout + untrusted.stderr);
+  assert.not.ok(untrusted.stdout.includes('ferry.test/builder'), 'an unverified predicate is never printed');
 });
 
 test('--require-signed-images: only the image a trusted key signed is pushed (exit 24 names the others); cosign verify agrees on what was loaded', async () => {

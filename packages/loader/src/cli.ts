@@ -10,6 +10,8 @@ import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
 import { loadImageKeys } from '@ferry/trust';
+import { extractAttestations, extractSboms } from './trust/extract.js';
+import { openTrusted } from './bundle.js';
 import { readLoadConfig, withConfig, type ConfigurableArgs } from './load-config.js';
 
 /** `--config FILE` under the command line's own flags; `--to` from either is required, except
@@ -137,6 +139,34 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
     if (!a.json) reportError(failure, { program: PROGRAM, json: false });
     return failure.exitCode;
   }
+  return 0;
+}
+
+interface TrustArgs {
+  path: string;
+  trustedKey?: string[];
+  allowUnsigned: boolean;
+  image?: string;
+  imageKey?: string[];
+  json: boolean;
+}
+
+async function sbomCmd(a: TrustArgs & { out?: string }): Promise<number> {
+  const tm = await openTrusted(a.path, { trustedKeys: await trusted(asArray(a.trustedKey)), allowUnsigned: a.allowUnsigned });
+  const keys = asArray(a.imageKey).length ? await loadImageKeys(asArray(a.imageKey)) : [];
+  const list = await extractSboms(tm, { ...(a.image ? { image: a.image } : {}), ...(a.out ? { out: a.out } : {}), keys });
+  if (a.json) writeJson({ ok: true, sboms: list });
+  else writeText((list.length ? list.map((s) => `${p(s.image)}  ${p(s.format)}${s.size !== undefined ? `  ${formatBytes(s.size)}` : ''}  (${p(s.source)}${s.verified === false ? ', attestation NOT verified' : ''})${s.file ? `  -> ${p(s.file)}` : ''}${s.reason ? `  ${p(s.reason)}` : ''}`) : ['No SBOM is carried for the image(s).']).join('\n') + '\n');
+  return 0;
+}
+
+async function attestationsCmd(a: TrustArgs & { image: string; type?: string[] }): Promise<number> {
+  const tm = await openTrusted(a.path, { trustedKeys: await trusted(asArray(a.trustedKey)), allowUnsigned: a.allowUnsigned });
+  const keys = await loadImageKeys(asArray(a.imageKey));
+  const list = await extractAttestations(tm, { image: a.image, keys, ...(asArray(a.type).length ? { types: asArray(a.type) } : {}) });
+  const verified = list.filter((x) => x.verified);
+  writeJson({ ok: verified.length > 0, attestations: list });
+  if (!verified.length) return reportError(new FerryError('SIGNATURE_POLICY', `${a.image}: no attestation${asArray(a.type).length ? ` of type ${asArray(a.type).join(', ')}` : ''} verifies with the given --image-key`), { program: PROGRAM, json: false });
   return 0;
 }
 
@@ -310,7 +340,38 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         async (a) => {
           setCode(await k8sCmd(a as unknown as K8sArgs));
         },
+      )
+      .command(
+        'sbom <path>',
+        'List the SBOMs carried beside each image (cosign attachments, SBOM attestations, SBOM referrers) and, with --out, write them as files named by image and format; reads the volumes only',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('image', { type: 'string', describe: 'Only this image: REPOSITORY[:TAG] as the bundle names it (inspect lists them)' })
+            .option('image-key', { type: 'string', array: true, describe: "The high side's cosign key(s): an SBOM attestation is written only when one of them verified it" })
+            .option('out', { type: 'string', describe: 'Write each SBOM into DIR (image_tag.spdx.json, .cdx.json, …)' })
+            .option('json', { type: 'boolean', default: false }),
+        async (a) => {
+          setCode(await sbomCmd(a as unknown as TrustArgs & { out?: string }));
+        },
+      )
+      .command(
+        'attestations <path>',
+        "Print the predicates of an image's attestations that a trusted --image-key verified (JSON), e.g. its SLSA provenance; reads the volumes only",
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('image', { type: 'string', demandOption: true, describe: 'REPOSITORY[:TAG] as the bundle names it (inspect lists them)' })
+            .option('type', { type: 'string', array: true, describe: 'slsaprovenance, spdx, spdxjson, cyclonedx, vuln, custom or a predicate URI' })
+            .option('image-key', { type: 'string', array: true, demandOption: true, describe: "The high side's cosign key(s) that must have signed the attestation" }),
+        async (a) => {
+          setCode(await attestationsCmd(a as unknown as TrustArgs & { image: string; type?: string[] }));
+        },
       ),
-    'Give a command: checksum, verify, inspect, push, check or k8s',
+    'Give a command: checksum, verify, inspect, push, check, k8s, sbom or attestations',
   );
 }

@@ -7,7 +7,7 @@
 // still says signed / unsigned / invalid for each.
 
 import type { BundleImage } from '@ferry/format-spec';
-import { listSboms, verifyAttestations, verifyCosignSignatures, type ImageKey, type ReferrerInput } from '@ferry/trust';
+import { listSboms, verifyAttestations, verifyCosignSignatures, type ImageKey, type ReferrerInput, type VerifyInput } from '@ferry/trust';
 import type { TrustedManifest } from '../bundle.js';
 import { readSmallBlobs } from '../volume-blobs.js';
 
@@ -30,13 +30,14 @@ function blobsOf(img: BundleImage): string[] {
   return [img.digest, ...(img.referrers ?? []).flatMap((r) => r.blobs)];
 }
 
-/** Each image's signature status, in manifest order. */
-export async function checkImageSignatures(tm: TrustedManifest, keys: readonly ImageKey[], opts: { types?: readonly string[]; volumeFiles?: ReadonlyMap<number, string>; signal?: AbortSignal } = {}): Promise<ImageSignature[]> {
+/** What each image carries beside it (its root manifest and every referrer), read from the
+ *  volumes that are here; `missing` names the volumes still needed. In manifest order. */
+export async function readImageArtifacts(tm: TrustedManifest, opts: { volumeFiles?: ReadonlyMap<number, string>; signal?: AbortSignal } = {}): Promise<Array<{ input?: Omit<VerifyInput, 'keys'>; missing?: string[] }>> {
   const images = tm.manifest.images;
   const read = await readSmallBlobs(tm, new Map(images.map((img, i) => [i, blobsOf(img)])), opts);
-  return images.map((img, i): ImageSignature => {
+  return images.map((img, i) => {
     const missing = read.missing.get(i);
-    if (missing) return { status: 'unverified', keys: [], attested: [], sboms: [], reason: `its signatures are in ${missing.join(', ')}, not here yet`, ...(opts.types?.length ? { required: opts.types.map((type) => ({ type, satisfied: false })) } : {}) };
+    if (missing) return { missing };
     const referrers: ReferrerInput[] = (img.referrers ?? []).map((r) => ({
       scheme: r.scheme,
       ...(r.tag ? { tag: r.tag } : {}),
@@ -44,7 +45,16 @@ export async function checkImageSignatures(tm: TrustedManifest, keys: readonly I
       manifest: read.bytes.get(r.digest)!,
       blobs: new Map(r.blobs.filter((d) => d !== r.digest).map((d) => [d, read.bytes.get(d)!])),
     }));
-    const input = { image: { digest: img.digest, mediaType: img.mediaType, repository: img.repository, manifest: read.bytes.get(img.digest)! }, referrers, keys };
+    return { input: { image: { digest: img.digest, mediaType: img.mediaType, repository: img.repository, manifest: read.bytes.get(img.digest)! }, referrers } };
+  });
+}
+
+/** Each image's signature status, in manifest order. */
+export async function checkImageSignatures(tm: TrustedManifest, keys: readonly ImageKey[], opts: { types?: readonly string[]; volumeFiles?: ReadonlyMap<number, string>; signal?: AbortSignal } = {}): Promise<ImageSignature[]> {
+  const artifacts = await readImageArtifacts(tm, opts);
+  return artifacts.map(({ input: carried, missing }): ImageSignature => {
+    if (!carried) return { status: 'unverified', keys: [], attested: [], sboms: [], reason: `its signatures are in ${(missing ?? []).join(', ')}, not here yet`, ...(opts.types?.length ? { required: opts.types.map((type) => ({ type, satisfied: false })) } : {}) };
+    const input = { ...carried, keys };
     const report = verifyCosignSignatures(input);
     const att = verifyAttestations({ ...input, ...(opts.types?.length ? { types: opts.types } : {}) });
     const attested = [...new Set(att.attestations.filter((a) => a.verified && a.predicateType).map((a) => a.predicateType!))];
