@@ -11,6 +11,7 @@ import { inspectBundle, type InspectReport } from './inspect.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
 import { loadImageKeys } from '@ferry/trust';
 import { extractAttestations, extractSboms } from './trust/extract.js';
+import { doctorOutcome, runDoctor } from './doctor.js';
 import { openTrusted } from './bundle.js';
 import { readLoadConfig, withConfig, type ConfigurableArgs } from './load-config.js';
 
@@ -140,6 +141,37 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
     return failure.exitCode;
   }
   return 0;
+}
+
+interface DoctorArgs extends RegistryArgs {
+  path?: string;
+  to: string;
+  trustedKey?: string[];
+  rewrite?: string[];
+  imageKey?: string[];
+  allowUnsigned: boolean;
+  json: boolean;
+}
+
+async function doctorCmd(a: DoctorArgs): Promise<number> {
+  const imageKeys = asArray(a.imageKey).length ? await loadImageKeys(asArray(a.imageKey)) : [];
+  const r = await runDoctor({
+    to: a.to,
+    ...(a.path ? { path: a.path } : {}),
+    trustedKeys: await trusted(asArray(a.trustedKey)),
+    allowUnsigned: a.allowUnsigned,
+    registry: registryOptionsFrom(a),
+    rewrites: asArray(a.rewrite).map(parseRewrite),
+    imageKeys,
+  });
+  const outcome = doctorOutcome(r);
+  if (a.json) {
+    writeJson({ ...r, ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) });
+    return outcome ? outcome.exitCode : 0;
+  }
+  const mark = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP' } as const;
+  writeText(r.checks.map((c) => `${mark[c.status]}  ${c.check}: ${p(c.detail)}${c.fix ? `\n      fix: ${p(c.fix)}` : ''}`).join('\n') + `\n${r.ok ? 'All checks passed.' : 'Some checks failed (see the fixes above).'}\n`);
+  return outcome ? reportError(outcome, { program: PROGRAM, json: false }) : 0;
 }
 
 interface TrustArgs {
@@ -371,7 +403,27 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         async (a) => {
           setCode(await attestationsCmd(a as unknown as TrustArgs & { image: string; type?: string[] }));
         },
+      )
+      .command(
+        'doctor [path]',
+        "The troubleshooting checks as one read-only command, each PASS or FAIL with the fix: registry reachable, TLS trusted, credentials accepted, push allowed; with PATH every bundled tag, signature tag and referrer in place; with --image-key the signatures verify",
+        (y) =>
+          registryFlags(y
+            .positional('path', { type: 'string', describe: 'The bundle whose promises to check in the registry (optional)' })
+            .option('trusted-key', trustedKeyOpt)
+            .option('config', configOpt)
+            .option('to', { type: 'string', describe: 'The registry: HOST[:PORT][/PREFIX]' })
+            .option('rewrite', { type: 'string', array: true, describe: 'The same FROM=TO rules given to push' })
+            .option('image-key', { type: 'string', array: true, describe: "The high side's cosign key(s): also check that every image's signature verifies" })
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('json', { type: 'boolean', default: false }))
+            .epilog('Exit codes: 0 every check passed; 21 a check failed (the first is named; every one is listed); 2 usage.')
+            .example('$0 doctor --to registry.local:5000 --ca-file ca.pem', 'is the registry usable at all?')
+            .example('$0 doctor /media/usb --trusted-key ferry.pub --to registry.local:5000 --image-key cosign.pub', 'and is everything the bundle promises there?'),
+        async (a) => {
+          setCode(await doctorCmd(await configured(a as unknown as DoctorArgs & { config?: string })));
+        },
       ),
-    'Give a command: checksum, verify, inspect, push, check, k8s, sbom or attestations',
+    'Give a command: checksum, verify, inspect, push, check, k8s, sbom, attestations or doctor',
   );
 }
