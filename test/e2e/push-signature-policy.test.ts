@@ -111,10 +111,16 @@ test('ferry-load sbom writes the SBOM cosign attached, named by image and format
 });
 
 test('--require-signed-images: only the image a trusted key signed is pushed (exit 24 names the others); cosign verify agrees on what was loaded', async () => {
+  const k8s = join(tmp, 'k8s');
   const r = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', dst.host, '--insecure-registry', dst.host, '--state-dir', join(tmp, 'state'),
-    '--image-key', trusted.pub, '--require-signed-images', '--yes', '--json'], { env: env() });
+    '--image-key', trusted.pub, '--require-signed-images', '--k8s-out', k8s, '--yes', '--json'], { env: env() });
   assert.is(r.code, 24, r.stdout + r.stderr);
-  const rep = JSON.parse(r.stdout) as Report;
+  const rep = JSON.parse(r.stdout) as Report & { k8s?: Array<{ path: string }> };
+  // --k8s-out: the cluster side of this load, with the trusted key in the ConfigMap and policy.
+  assert.ok(rep.k8s?.some((f) => f.path === 'cosign-keys.yaml'), JSON.stringify(rep.k8s));
+  const pub = (await readFile(trusted.pub, 'utf8')).trim().split('\n')[1]!;
+  assert.ok((await readFile(join(k8s, 'cosign-keys.yaml'), 'utf8')).includes(pub), 'the trusted cosign key is in the ConfigMap');
+  assert.match(await readFile(join(k8s, 'kyverno', 'cluster-policy.yaml'), 'utf8'), new RegExp(`${dst.host.replace(/[.:]/g, (c) => `\\${c}`)}/team/`));
   assert.is(rep.error?.code, 'SIGNATURE_POLICY');
   assert.is(sigOf(rep, 'good').status, 'loaded');
   for (const t of ['other', 'none']) {

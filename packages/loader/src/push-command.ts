@@ -16,6 +16,7 @@ import { registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import type { TrustedManifest } from './bundle.js';
 import { openChartSinks } from './charts/destinations.js';
 import { loadImageKeys } from '@ferry/trust';
+import { k8sOutputs, writeK8s } from './k8s/index.js';
 
 const PROGRAM = 'ferry-load';
 
@@ -35,6 +36,9 @@ export interface PushArgs extends RegistryArgs {
   force: boolean;
   imageKey?: string[];
   requireSignedImages: boolean;
+  /** Also write the Kubernetes outputs (ferry-load k8s) for this target into DIR after the load. */
+  k8sOut?: string;
+  namespace?: string;
   requireAttestation?: string[];
   chartCreds?: string;
   stateDir?: string;
@@ -79,6 +83,7 @@ async function writeReport(path: string, doc: unknown): Promise<void> {
 export async function pushCmd(a: PushArgs): Promise<number> {
   const interactive = !a.yes && !a.json && process.stdin.isTTY === true;
   if (!a.yes && !interactive) throw new FerryError('USAGE', 'not a terminal, so there is no one to confirm: pass --yes to load without asking');
+  if (a.k8sOut && (!a.to || a.to.startsWith('oci:'))) throw new FerryError('USAGE', '--k8s-out: a cluster pulls from a registry; give --to HOST[:PORT][/PREFIX]');
   const mode = outputMode(a.json);
   const rewrites = asArray(a.rewrite).map(parseRewrite);
   const keys = await loadTrustedKeys(asArray(a.trustedKey));
@@ -171,8 +176,15 @@ export async function pushCmd(a: PushArgs): Promise<number> {
     process.off('SIGINT', abort);
     process.off('SIGTERM', abort);
   }
+  // The cluster side of this load, named exactly as push named the images (registry targets).
+  let k8s: Array<{ path: string; status: string }> | undefined;
+  if (a.k8sOut && a.to) {
+    const o = await k8sOutputs(a.path, { trustedKeys: keys, allowUnsigned: a.allowUnsigned, to: a.to, rewrites, imageKeys: asArray(a.imageKey), ...(a.namespace ? { namespace: a.namespace } : {}) });
+    k8s = (await writeK8s(o, a.k8sOut, { force: false })).map((f) => ({ path: f.path, status: f.status }));
+    if (!a.json) process.stderr.write(`Kubernetes outputs in ${printable(a.k8sOut)}: ${k8s.map((f) => printable(f.path)).join(', ')}\n`);
+  }
   const outcome = pushOutcome(report);
-  const doc = { ok: !outcome, ...report, ...(plan ? { plan } : {}), ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) };
+  const doc = { ok: !outcome, ...report, ...(plan ? { plan } : {}), ...(k8s ? { k8s } : {}), ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) };
   if (a.report) await writeReport(a.report, doc);
   if (a.json) writeJson(doc);
   else writeText(summary(report, nextCommand(PROGRAM, process.argv.slice(2))));
