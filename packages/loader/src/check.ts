@@ -8,7 +8,7 @@ import { FerryError, blobDescriptor, chartsOf, isManifestBlob, type BundleManife
 import type { ChartSink } from '@ferry/charts';
 import { checkCharts } from './charts/deliver.js';
 import type { RegistryOptions } from '@ferry/oci';
-import { openTrusted } from './bundle.js';
+import { openTrusted, type TrustedManifest } from './bundle.js';
 import type { RewriteRule } from './rewrite.js';
 import { mapNames } from './push/names.js';
 import { mapLimit } from '@ferry/format-spec';
@@ -52,7 +52,11 @@ export interface CheckOptions {
 }
 
 export async function checkTarget(path: string, opts: CheckOptions): Promise<CheckReport> {
-  const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
+  return checkTrusted(await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) }), opts);
+}
+
+/** checkTarget on a bundle already opened (doctor asks it several things). */
+export async function checkTrusted(tm: TrustedManifest, opts: Omit<CheckOptions, 'trustedKeys' | 'allowUnsigned'>): Promise<CheckReport> {
   if (opts.to === undefined) {
     const m = tm.manifest;
     if (m.images.length + m.files.length + m.keys.length) throw new FerryError('USAGE', `${m.name} also carries images or files: give --to TARGET`);

@@ -5,7 +5,7 @@
 import { FerryError, toFerryError, type TrustedKey } from '@ferry/format-spec';
 import { RegistrySink, type RegistryOptions } from '@ferry/oci';
 import type { ImageKey } from '@ferry/trust';
-import { checkTarget } from './check.js';
+import { checkTrusted } from './check.js';
 import { openTrusted } from './bundle.js';
 import { mapNames } from './push/names.js';
 import { parseRegistryTarget, resolveTargets } from './push/target.js';
@@ -36,6 +36,8 @@ export async function runDoctor(o: DoctorOptions): Promise<{ target: string; che
   const checks: DoctorCheck[] = [];
   const add = (c: DoctorCheck): void => void checks.push(c);
   const skipRest = (names: string[], why: string): void => names.forEach((check) => add({ check, status: 'skip', detail: why }));
+  // The bundle is opened (its signature checked) once, for every question asked of it.
+  const tm = o.path ? await openTrusted(o.path, { trustedKeys: o.trustedKeys, ...(o.allowUnsigned ? { allowUnsigned: true } : {}) }) : undefined;
   const sink = new RegistrySink(t.registry, o.registry);
   try {
     // 1-3. GET /v2/ tells reachable, TLS and credentials apart by how it fails.
@@ -63,8 +65,7 @@ export async function runDoctor(o: DoctorOptions): Promise<{ target: string; che
     // 4. Push allowed, in the first namespace the bundle loads into (or under the prefix).
     if (!checks.some((c) => c.status !== 'pass')) {
       let repo = `${t.prefix ? `${t.prefix}/` : ''}ferry-doctor`;
-      if (o.path) {
-        const tm = await openTrusted(o.path, { trustedKeys: o.trustedKeys, ...(o.allowUnsigned ? { allowUnsigned: true } : {}) });
+      if (tm) {
         const targets = await resolveTargets(o.to, undefined, tm.loc.dir);
         repo = mapNames(targets, tm.manifest.images, o.rewrites ?? []).repos[0] ?? repo;
       }
@@ -80,11 +81,11 @@ export async function runDoctor(o: DoctorOptions): Promise<{ target: string; che
     await sink.close();
   }
   // 5-7. What the bundle promises, as `ferry-load check` sees it.
-  if (o.path) {
+  if (tm) {
     const reachable = checks.find((c) => c.check === 'credentials accepted')?.status === 'pass';
     if (!reachable) skipRest(['bundled tags present', 'signatures in place', 'referrers reachable'], 'the registry cannot be read');
     else {
-      const report = await checkTarget(o.path, { trustedKeys: o.trustedKeys, ...(o.allowUnsigned ? { allowUnsigned: true } : {}), to: o.to, rewrites: o.rewrites ?? [], registry: o.registry });
+      const report = await checkTrusted(tm, { to: o.to, rewrites: o.rewrites ?? [], registry: o.registry });
       const of = (kind: string) => report.items.filter((i) => i.kind === kind);
       const verdict = (check: string, items: typeof report.items, none: string, fix: string): void => {
         const bad = items.filter((i) => i.status !== 'ok');
@@ -96,7 +97,6 @@ export async function runDoctor(o: DoctorOptions): Promise<{ target: string; che
       verdict('signatures in place', of('cosign-tag'), 'the bundle carries no cosign tag artifacts', 'run ferry-load push again: it tags .sig/.att beside the image');
       verdict('referrers reachable', of('referrer'), 'the bundle carries no OCI referrers', 'run ferry-load push again; on registries without the referrers API Ferry writes the sha256-<hex> fallback index tag');
       if (o.imageKeys?.length) {
-        const tm = await openTrusted(o.path, { trustedKeys: o.trustedKeys, ...(o.allowUnsigned ? { allowUnsigned: true } : {}) });
         const sigs = await checkImageSignatures(tm, o.imageKeys);
         const bad = sigs.map((s, i) => ({ s, ref: tm.manifest.images[i]!.repository })).filter((x) => x.s.status !== 'signed');
         if (!bad.length) add({ check: 'signatures verify', status: 'pass', detail: `every image's signature verifies with a trusted image key (${sigs.length})` });

@@ -2,6 +2,7 @@
 // event, per-image state under the progress bar, and the closing report with the next command.
 // Every string from the bundle is printed escaped.
 
+import { chartInPlace } from './charts/deliver.js';
 import { printable } from '@ferry/format-spec';
 import { formatBytes } from '@ferry/cli-kit';
 import type { PushEvent, PushPlan, PushReport } from './push/index.js';
@@ -84,7 +85,7 @@ export function describe(e: PushEvent): string | undefined {
 export function summary(r: PushReport, next?: string): string {
   const loaded = r.images.filter((i) => i.status === 'loaded').length;
   const filesDone = r.files.filter((f) => f.status === 'written' || f.status === 'unchanged').length;
-  const charted = r.charts.filter((c) => c.status === 'uploaded' || c.status === 'exists' || c.status === 'replaced').length;
+  const charted = r.charts.filter((c) => chartInPlace(c.status)).length;
   const out = [
     r.targetKind === 'charts'
       ? `Loaded ${charted}/${r.charts.length} chart(s) into ${printable(r.target)} in ${r.seconds.toFixed(1)} s`
@@ -96,7 +97,7 @@ export function summary(r: PushReport, next?: string): string {
     }),
   ];
   for (const c of r.charts) {
-    const mark = c.status === 'uploaded' || c.status === 'replaced' || c.status === 'exists' ? '✅' : c.status === 'pending' ? '⏳' : c.status === 'refused' ? '⛔' : '❌';
+    const mark = chartInPlace(c.status) ? '✅' : c.status === 'pending' ? '⏳' : c.status === 'refused' ? '⛔' : '❌';
     const how = c.status === 'exists' ? 'already there' : c.status === 'replaced' ? 'replaced (--force)' : c.status;
     out.push(`  ${mark} chart ${printable(c.chart)} -> ${printable(c.location)}  ${how}${c.reason ? `: ${printable(c.reason)}` : ''}`);
   }

@@ -34,6 +34,9 @@ export interface ChartReportItem {
   reason?: string;
 }
 
+/** The chart is in its destination with the bundled bytes (written now, or there before). */
+export const chartInPlace = (s: ChartStatus): boolean => s === 'uploaded' || s === 'exists' || s === 'replaced';
+
 export type ChartEvent = { type: 'chart'; chart: string; destination: string; status: ChartStatus; reason?: string };
 
 const key = (c: Pick<BundleChart, 'name' | 'version'>): string => `${c.name}@${c.version}`;
@@ -148,4 +151,10 @@ export async function checkCharts(charts: readonly BundleChart[], sinks: readonl
     items.push(...found.filter(Boolean));
   }
   return items;
+}
+
+/** The post-load check of a push: only the charts this run wrote, each asked of its destination again. */
+export async function checkWritten(charts: readonly BundleChart[], sinks: readonly ChartSink[], items: readonly ChartReportItem[]): Promise<CheckItem[]> {
+  const written = new Set(items.filter((c) => c.status === 'uploaded' || c.status === 'replaced').map((c) => `${c.chart} ${c.destination}`));
+  return written.size ? checkCharts(charts, sinks, (c, d) => written.has(`${c} ${d}`)) : [];
 }

@@ -11,7 +11,7 @@ import { planPush } from './plan.js';
 import { interrupted, loadVolumes } from './volumes.js';
 import type { PushOptions, PushPlan, PushReport } from './types.js';
 import { volumePresence } from './plan.js';
-import { checkCharts, loadCharts, planCharts, refuseChartConflicts } from '../charts/deliver.js';
+import { chartInPlace, checkWritten, loadCharts, planCharts, refuseChartConflicts } from '../charts/deliver.js';
 import { checkImageSignatures } from '../trust/image-signatures.js';
 
 export type { NameMapping, NextVolume, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
@@ -67,8 +67,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     // and every chart it wrote is in its destination with the bundled bytes.
     emit({ type: 'checking', what: `the tags in ${state.targets.description}` });
     const check = await checkLoaded(state.manifest, state.targets, target, { rewrites: opts.rewrites ?? [], concurrency: state.concurrency, deep: false, only: (i) => state.taggedNow.has(i) });
-    const written = new Set((charted?.items ?? []).filter((c) => c.status === 'uploaded' || c.status === 'replaced').map((c) => `${c.chart} ${c.destination}`));
-    const chartChecks = written.size ? await checkCharts(chartsOf(tm.manifest), sinks, (c, d) => written.has(`${c} ${d}`)) : [];
+    const chartChecks = await checkWritten(chartsOf(tm.manifest), sinks, charted?.items ?? []);
     const items = [...check.items, ...chartChecks].filter((c) => c.status !== 'ok');
     const chartItems = charted?.items ?? [];
     const volumesMissing = [...new Set([...report.volumesMissing, ...(charted?.volumesMissing ?? [])])].sort();
@@ -78,7 +77,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
       charts: chartItems,
       volumesMissing,
       volumesDamaged: [...report.volumesDamaged, ...(charted?.volumesDamaged ?? []).filter((d) => !report.volumesDamaged.some((r) => r.file === d.file))],
-      complete: report.complete && chartItems.every((c) => c.status === 'uploaded' || c.status === 'exists' || c.status === 'replaced'),
+      complete: report.complete && chartItems.every((c) => chartInPlace(c.status)),
       check: { ok: items.length === 0, items },
       seconds: (Date.now() - started) / 1000,
     };
@@ -116,15 +115,14 @@ async function pushChartsOnly(tm: TrustedManifest, opts: PushOptions, started: n
   if (opts.confirm && !(await opts.confirm(tm, plan))) throw new FerryError('DECLINED', 'not loaded: the operator answered no; nothing was written');
   const loaded = await loadCharts(tm, sinks, charts, { force, ...(opts.signal ? { signal: opts.signal } : {}), emit });
   if (opts.signal?.aborted) throw interrupted();
-  const written = new Set(loaded.items.filter((c) => c.status === 'uploaded' || c.status === 'replaced').map((c) => `${c.chart} ${c.destination}`));
   emit({ type: 'checking', what: `the charts in ${target}` });
-  const items = written.size ? (await checkCharts(chartsOf(m), sinks, (c, d) => written.has(`${c} ${d}`))).filter((c) => c.status !== 'ok') : [];
+  const items = (await checkWritten(chartsOf(m), sinks, loaded.items)).filter((c) => c.status !== 'ok');
   return {
     bundle: m.name, target, targetKind: 'charts',
     ...(tm.verifiedBy ? { signedBy: `${tm.verifiedBy.path} (${tm.verifiedBy.fingerprint})` } : {}),
     images: [], files: [], charts: loaded.items, retagged: [], volumesMissing: loaded.volumesMissing, volumesDamaged: loaded.volumesDamaged, notes: [],
     blobsWritten: 0, blobsMounted: 0, bytesWritten: 0,
-    complete: loaded.items.every((c) => c.status === 'uploaded' || c.status === 'exists' || c.status === 'replaced'),
+    complete: loaded.items.every((c) => chartInPlace(c.status)),
     check: { ok: items.length === 0, items },
     seconds: (Date.now() - started) / 1000,
   };
