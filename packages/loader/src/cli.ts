@@ -11,6 +11,7 @@ import { inspectBundle, type InspectReport } from './inspect.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
 import { loadImageKeys } from '@ferry/trust';
 import { extractAttestations, extractSboms } from './trust/extract.js';
+import { signatureText } from './trust/signature-text.js';
 import { doctorOutcome, runDoctor } from './doctor.js';
 import { openTrusted } from './bundle.js';
 import { readLoadConfig, withConfig, type ConfigurableArgs } from './load-config.js';
@@ -27,6 +28,7 @@ import { pushCmd } from './push-command.js';
 import { checkOutcome, checkTarget } from './check.js';
 import { parseRewrite } from './rewrite.js';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
+import { imagePolicyFlags, imagePolicyFrom, type ImagePolicyArgs } from './image-policy-flags.js';
 import { k8sCmd, type K8sArgs } from './k8s/command.js';
 
 interface CheckArgs extends RegistryArgs {
@@ -115,12 +117,14 @@ async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; 
   return report.passed ? 0 : checksumExit(report);
 }
 
-async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean }): Promise<number> {
+async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean } & ImagePolicyArgs): Promise<number> {
   const mode = outputMode(a.json);
+  const policy = await imagePolicyFrom(a);
   const progress = await createProgress(mode, 'verifying');
   const report = await verifyBundle(a.path, {
     trustedKeys: await trusted(asArray(a.trustedKey)),
     allowUnsigned: a.allowUnsigned,
+    policy,
     onVolume: (v) => progress.log(v.status === 'ok' ? `✅ ${p(v.file)}: ${v.entries} entries verified` : v.status === 'missing' ? `❌ ${p(v.file)}: missing` : `❌ ${p(v.file)}: ${p(v.error?.message ?? '')}`),
     onBytes: (bytes, total) => progress.update({ bytes, total }),
   }).finally(() => progress.finish());
@@ -133,6 +137,7 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
     writeText(
       `Bundle ${p(report.bundle)}: signature ${report.signature === 'verified' ? `verified by ${p(report.signedBy ?? '')}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
         report.volumes.map((v) => `  ${v.status === 'ok' ? 'OK     ' : v.status === 'missing' ? 'MISSING' : 'BAD    '} ${p(v.file)}${v.error ? `  ${p(v.error.message)}` : ''}`).join('\n') +
+        (report.images ? '\n' + report.images.map((i) => `  ${i.refused ? 'REFUSED' : 'IMAGE  '} ${p(i.ref)}  ${signatureText(i.signature)}${i.refused ? `\n          ${p(i.refused)}` : ''}`).join('\n') : '') +
         `\n${failure ? 'RESULT: FAIL' : 'RESULT: OK'} — ${report.blobsVerified} blobs, ${formatBytes(report.bytesVerified)} verified in ${report.seconds.toFixed(1)} s\n`,
     );
   }
@@ -202,13 +207,6 @@ async function attestationsCmd(a: TrustArgs & { image: string; type?: string[] }
   return 0;
 }
 
-/** One line per image for inspect --image-key: signature, attestations, SBOMs. */
-function signatureLine(s: NonNullable<InspectReport['images'][number]['signature']>): string {
-  const sig = s.status === 'signed' ? `signature VERIFIED by ${s.keys.map(p).join(', ')}` : `signature ${s.status.toUpperCase()}${s.reason ? ` (${p(s.reason)})` : ''}`;
-  const att = s.attested.length ? `attested: ${s.attested.map(p).join(', ')}` : 'no verified attestation';
-  const sboms = s.sboms.length ? `SBOM: ${s.sboms.map((b) => `${p(b.format)}${b.size !== undefined ? ` ${formatBytes(b.size)}` : ''} (${p(b.source)})`).join(', ')}` : 'no SBOM';
-  return `${sig}; ${att}; ${sboms}`;
-}
 
 function printInspect(r: InspectReport): void {
   const signer = r.signature.signer;
@@ -223,7 +221,7 @@ function printInspect(r: InspectReport): void {
     `Content:   ${r.images.length} image(s), ${r.charts.length} chart(s), ${r.files.length} file(s), ${r.keys.length} key(s); ${r.totals.blobs} blobs, ${formatBytes(r.totals.bytes)}`,
     '',
     'Images:',
-    ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}${i.signature ? `\n      ${signatureLine(i.signature)}` : ''}`),
+    ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}${i.signature ? `\n      ${signatureText(i.signature)}` : ''}`),
     ...(r.charts.length
       ? [
           'Charts:',
@@ -273,9 +271,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
       )
       .command(
         'verify <path>',
-        'Check the signature against trusted keys, the manifest schema, and every blob in every volume; writes nothing',
+        'Check the signature against trusted keys, the manifest schema, and every blob in every volume; with --image-key also every image\'s cosign signatures (and the policy flags); writes nothing',
         (y) =>
-          y
+          imagePolicyFlags(y, 'verify')
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
@@ -321,7 +319,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         'push <path>',
         'Verify, then load images into the target and files/keys beside it; volumes may come in any order and over several runs',
         (y) =>
-          registryFlags(y
+          registryFlags(imagePolicyFlags(y, 'push')
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
             .option('config', configOpt)
@@ -331,11 +329,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('charts', { type: 'string', array: true, describe: 'Where charts go (repeatable): oci://HOST[:PORT]/PATH (Helm OCI, Harbor), chartmuseum+http(s)://HOST[/PATH], artifactory+https://HOST/artifactory/REPO, or dir:PATH (a static repository with index.yaml). Auth and TLS as for registries' })
             .option('force', { type: 'boolean', default: false, describe: 'Replace a chart a destination holds with other bytes under the same version (default: refuse before writing anything)' })
             .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] (or :TOKEN) for ChartMuseum and Artifactory destinations (or FERRY_CHART_CREDS); oci:// destinations use the registry credentials' })
-            .option('image-key', { type: 'string', array: true, describe: "The high side's cosign public key(s) (a .pub, a keyring, or a directory of them; never one from the bundle): every image's signatures are checked before anything is pushed, and the plan and report say signed / unsigned / invalid" })
-            .option('require-signed-images', { type: 'boolean', default: false, describe: 'Push only images with a valid signature by an --image-key; the others are not pushed nor tagged, and the report says why (exit 24)' })
             .option('k8s-out', { type: 'string', describe: 'After the load, also write what ferry-load k8s writes (cosign-keys ConfigMap with the --image-key keys, node mirror configuration, signature policies, a pull secret template) into DIR' })
             .option('namespace', { type: 'string', describe: 'With --k8s-out: namespace of the ConfigMap and pull secret' })
-            .option('require-attestation', { type: 'string', array: true, describe: 'Push only images with an attestation of this type verified by an --image-key (repeatable): slsaprovenance, spdx, spdxjson, cyclonedx, vuln, custom or a predicate URI (exit 24 for the others)' })
             .option('rewrite', { type: 'string', array: true, describe: 'FROM=TO: rename repositories on load (repeatable; first match wins)' })
             .option('overwrite-files', { type: 'boolean', default: false, describe: 'Replace carried files whose local copy was changed since Ferry wrote it (default: keep them and report it)' })
             .option('retag', { type: 'boolean', default: true, describe: 'Move tags that point at other content (shown before loading). --no-retag refuses the load instead, before writing anything' })

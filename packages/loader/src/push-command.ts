@@ -15,12 +15,12 @@ import { parseRewrite } from './rewrite.js';
 import { registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import type { TrustedManifest } from './bundle.js';
 import { openChartSinks } from './charts/destinations.js';
-import { loadImageKeys } from '@ferry/trust';
+import { imagePolicyFrom, type ImagePolicyArgs } from './image-policy-flags.js';
 import { k8sOutputs, writeK8s } from './k8s/index.js';
 
 const PROGRAM = 'ferry-load';
 
-export interface PushArgs extends RegistryArgs {
+export interface PushArgs extends RegistryArgs, ImagePolicyArgs {
   path: string;
   trustedKey?: string[];
   to?: string;
@@ -34,12 +34,9 @@ export interface PushArgs extends RegistryArgs {
   report?: string;
   charts?: string[];
   force: boolean;
-  imageKey?: string[];
-  requireSignedImages: boolean;
   /** Also write the Kubernetes outputs (ferry-load k8s) for this target into DIR after the load. */
   k8sOut?: string;
   namespace?: string;
-  requireAttestation?: string[];
   chartCreds?: string;
   stateDir?: string;
 }
@@ -89,7 +86,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const keys = await loadTrustedKeys(asArray(a.trustedKey));
   const registry = registryOptionsFrom(a);
   const chartCreds = a.chartCreds ?? process.env.FERRY_CHART_CREDS;
-  const imageKeys = asArray(a.imageKey).length ? await loadImageKeys(asArray(a.imageKey)) : [];
+  const policy = await imagePolicyFrom(a);
   const sinks = openChartSinks(asArray(a.charts), { registry, ...(chartCreds ? { creds: chartCreds } : {}) });
 
   const controller = new AbortController();
@@ -114,9 +111,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
       rewrites,
       charts: sinks,
       forceCharts: a.force,
-      ...(imageKeys.length ? { imageKeys } : {}),
-      requireSignedImages: a.requireSignedImages,
-      ...(asArray(a.requireAttestation).length ? { requireAttestations: asArray(a.requireAttestation) } : {}),
+      ...policy,
       overwriteFiles: a.overwriteFiles,
       noRetag: !a.retag,
       signal: controller.signal,

@@ -15,6 +15,8 @@ import { FerryError, MAX_IMAGE_MANIFEST_BYTES, chartsOf, imageRefName, isFerryEr
 import { openTrusted, volumePath } from './bundle.js';
 import { checkClosure } from './closure.js';
 import { MAX_CHART_BLOB, checkedUpload } from './charts/read.js';
+import { applyImagePolicy, checkImagePolicy, type ImagePolicy } from './trust/policy.js';
+import type { ImageSignature } from './trust/image-signatures.js';
 
 
 export interface VolumeResult {
@@ -43,6 +45,8 @@ export interface VerifyReport {
   manifestProblems: ManifestProblem[];
   blobsVerified: number;
   bytesVerified: number;
+  /** With --image-key: each image's signatures, and why the policy flags refuse it (if they do). */
+  images?: Array<{ ref: string; digest: string; signature: ImageSignature; refused?: string }>;
   ok: boolean;
   seconds: number;
 }
@@ -52,10 +56,13 @@ export interface VerifyOptions {
   allowUnsigned?: boolean;
   onVolume?: (v: VolumeResult) => void;
   onBytes?: (n: number, total: number) => void;
+  /** --image-key and the policy flags: checked after the volumes, from the same bytes. */
+  policy?: ImagePolicy;
 }
 
 export async function verifyBundle(path: string, opts: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
+  if (opts.policy) checkImagePolicy(opts.policy);
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
   const { manifest } = tm;
   const total = manifest.blobs.reduce((n, b) => n + b.size, 0);
@@ -161,6 +168,11 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
       }
     }
   }
+  const policy = opts.policy?.imageKeys?.length ? await applyImagePolicy(tm, opts.policy) : undefined;
+  const images = policy?.signatures?.map((signature, i) => {
+    const refused = policy.refused.get(i);
+    return { ref: imageRefName(manifest.images[i]!), digest: manifest.images[i]!.digest, signature, ...(refused ? { refused } : {}) };
+  });
   return {
     bundle: manifest.name,
     signature: tm.verifiedBy ? 'verified' : 'unsigned-allowed',
@@ -169,7 +181,8 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
     manifestProblems,
     blobsVerified: blobs,
     bytesVerified: bytes,
-    ok: volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0 && blobs === manifest.blobs.length,
+    ...(images ? { images } : {}),
+    ok: volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0 && blobs === manifest.blobs.length && !policy?.refused.size,
     seconds: (Date.now() - started) / 1000,
   };
 }
@@ -207,6 +220,8 @@ export function verifyFailure(r: VerifyReport): FerryError | undefined {
   if (problem) return new FerryError(problem.code, `${r.bundle}.manifest.json: ${problem.message}`, { digest: problem.digest });
   const missing = r.volumes.filter((v) => v.status === 'missing').map((v) => v.file);
   if (missing.length) return new FerryError('VOLUME_MISSING', `missing volume${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  const refused = r.images?.filter((i) => i.refused) ?? [];
+  if (refused.length) return new FerryError('SIGNATURE_POLICY', `${refused.length} image(s) fail the image policy: ${refused.slice(0, 3).map((i) => `${i.ref} (${i.refused})`).join('; ')}${refused.length > 3 ? '; …' : ''}`);
   if (!r.ok) return new FerryError('BLOB_MISMATCH', `only ${r.blobsVerified} blobs verified`);
   return undefined;
 }
