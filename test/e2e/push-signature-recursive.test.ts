@@ -7,7 +7,8 @@
 // when its payload names an allowed repository (the name signed on the low side).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeOciLayout } from '../helpers/images.js';
@@ -151,6 +152,22 @@ test('--image-identity: a signature counts only when its payload names an allowe
   const nokey = await loadCli(['verify', full, '--trusted-key', join(tmp, 'ferry.pub'), '--image-identity', `${src.host}/team/*`], { env: env() });
   assert.is(nokey.code, 2, 'an identity without keys to check with is a usage error');
   assert.match(nokey.stderr, /--image-key/);
+});
+
+test('--trusted-root: signatures made with --tlog-upload=false carry no log entry and do not count; a trusted root that is not one is refused', async () => {
+  // A log of our own (no Rekor runs here); the per-entry checks are in packages/trust/test/tlog.test.ts.
+  const der = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
+  const root = join(tmp, 'trusted_root.json');
+  await writeFile(root, JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [{ baseUrl: 'https://rekor.internal', hashAlgorithm: 'SHA2_256', publicKey: { rawBytes: der.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: '2020-01-01T00:00:00Z' } }, logId: { keyId: createHash('sha256').update(der).digest('base64') } }] }));
+  const r = await verify(full, ['--trusted-root', root, '--require-signed-images']);
+  assert.is(r.code, 24, r.stderr);
+  const rec = of(r.json.images, 'recursive').signature;
+  assert.is(rec.status, 'invalid');
+  assert.match(rec.reason ?? '', /no transparency-log entry/);
+  await writeFile(join(tmp, 'not-a-root.json'), '{"hello":1}');
+  const bad = await loadCli(['verify', full, '--trusted-key', join(tmp, 'ferry.pub'), '--image-key', trusted.pub, '--trusted-root', join(tmp, 'not-a-root.json')], { env: env() });
+  assert.is(bad.code, 5, bad.stderr);
+  assert.match(bad.stderr, /not-a-root\.json/);
 });
 
 test.run();

@@ -29,7 +29,7 @@ export function signatureChecks(input: VerifyInput, referrers: readonly CarriedR
         out.push({ ...referrerFailure(r, 'simple-signing'), reason: 'the signature manifest has no layers' });
         continue;
       }
-      for (const l of r.layers) out.push(checkSimpleSigning(r, l, input.image.digest, input.keys, identities));
+      for (const l of r.layers) out.push(checkSimpleSigning(r, l, input.image.digest, input.keys, identities, input.trustedRoot));
     } else if (r.kind === 'bundle') {
       if (r.error !== undefined) {
         // Unusable as a whole: shown as a signature unless it claims to be an attestation.
@@ -39,7 +39,7 @@ export function signatureChecks(input: VerifyInput, referrers: readonly CarriedR
       }
       for (const l of r.layers) {
         if (!l.mediaType.startsWith(SIGSTORE_BUNDLE_PREFIX)) continue;
-        const it = checkBundleLayer(r, l, input.image, input.keys);
+        const it = checkBundleLayer(r, l, input.image, input.keys, input.trustedRoot);
         if (it.kind !== 'signature') continue;
         // A bundle's statement names the digest only: under --image-identity it proves no name.
         if (identities.length && it.check.verified) out.push({ ...it.check, verified: false, reason: `signed by a trusted key for this image, but a Sigstore bundle signature names no repository to check against ${identitiesText(identities)} (--image-identity)` });

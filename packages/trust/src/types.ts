@@ -3,6 +3,7 @@
 // them under its policy flags.
 
 import type { ImageKey, SignatureAlgorithm } from './keys.js';
+import type { TrustedLogs } from './tlog.js';
 
 /** The image whose signatures are checked: one manifest or index, by digest. */
 export interface ImageSubject {
@@ -46,6 +47,12 @@ export interface VerifyInput {
    * signature (its statement names only the digest).
    */
   identity?: string | readonly string[];
+  /**
+   * `--trusted-root`: the transparency logs to require. When given, a signature or attestation
+   * counts only with a carried log entry whose SET a trusted log key signed and whose body binds
+   * it (tlog.ts). When absent, log material is not read.
+   */
+  trustedRoot?: TrustedLogs;
 }
 
 export type ReferrerScheme = ReferrerInput['scheme'];

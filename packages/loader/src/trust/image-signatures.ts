@@ -11,7 +11,7 @@
 // image has a Ferry-made index no signer ever saw: only its platforms can be signed).
 
 import { platformString, type BundleImage } from '@ferry/format-spec';
-import { listSboms, verifyAttestations, verifyCosignSignatures, type AttestationReport, type ImageKey, type ReferrerInput, type SignatureReport, type VerifyInput } from '@ferry/trust';
+import { listSboms, verifyAttestations, verifyCosignSignatures, type AttestationReport, type ImageKey, type ReferrerInput, type SignatureReport, type TrustedLogs, type VerifyInput } from '@ferry/trust';
 import type { TrustedManifest } from '../bundle.js';
 import { readSmallBlobs } from '../volume-blobs.js';
 
@@ -92,6 +92,8 @@ export interface SignatureCheckOptions {
   types?: readonly string[];
   /** --image-identity patterns (REPO or REPO/*). */
   identity?: readonly string[];
+  /** --trusted-root: require log entries these logs promised. */
+  trustedRoot?: TrustedLogs;
   volumeFiles?: ReadonlyMap<number, string>;
   signal?: AbortSignal;
 }
@@ -111,7 +113,7 @@ function reasonOf(r: SignatureReport): string | undefined {
 export async function checkImageSignatures(tm: TrustedManifest, keys: readonly ImageKey[], opts: SignatureCheckOptions = {}): Promise<ImageSignature[]> {
   const artifacts = await readImageArtifacts(tm, opts);
   const types = opts.types?.length ? opts.types : undefined;
-  const identity = opts.identity?.length ? { identity: opts.identity } : {};
+  const identity = { ...(opts.identity?.length ? { identity: opts.identity } : {}), ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}) };
   return artifacts.map(({ input: root, children = [], missing }): ImageSignature => {
     if (!root) return { status: 'unverified', keys: [], attested: [], sboms: [], reason: `its signatures are in ${(missing ?? []).join(', ')}, not here yet`, ...(types ? { required: types.map((type) => ({ type, satisfied: false })) } : {}) };
     const subjects = [root, ...children].map((s) => {

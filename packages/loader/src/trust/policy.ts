@@ -3,7 +3,7 @@
 // --image-identity.
 
 import { FerryError } from '@ferry/format-spec';
-import type { ImageKey } from '@ferry/trust';
+import type { ImageKey, TrustedLogs } from '@ferry/trust';
 import type { TrustedManifest } from '../bundle.js';
 import { checkImageSignatures, type ImageSignature } from './image-signatures.js';
 
@@ -16,6 +16,8 @@ export interface ImagePolicy {
   requireAttestations?: readonly string[];
   /** A simple-signing signature counts only when it names one of these repositories (--image-identity). */
   imageIdentity?: readonly string[];
+  /** --trusted-root: a signature or attestation counts only with a log entry these logs promised. */
+  trustedRoot?: TrustedLogs;
 }
 
 export interface PolicyOutcome {
@@ -27,7 +29,7 @@ export interface PolicyOutcome {
 
 /** USAGE for policy flags without keys to check them with (asked before any volume is read). */
 export function checkImagePolicy(p: ImagePolicy): void {
-  const wants = p.requireSignedImages ? '--require-signed-images' : p.requireAttestations?.length ? '--require-attestation' : p.imageIdentity?.length ? '--image-identity' : undefined;
+  const wants = p.requireSignedImages ? '--require-signed-images' : p.requireAttestations?.length ? '--require-attestation' : p.imageIdentity?.length ? '--image-identity' : p.trustedRoot ? '--trusted-root' : undefined;
   if (wants && !p.imageKeys?.length) throw new FerryError('USAGE', `${wants} needs the keys to check with: give --image-key COSIGN.pub`);
 }
 
@@ -40,6 +42,7 @@ export async function applyImagePolicy(tm: TrustedManifest, p: ImagePolicy, opts
   const signatures = await checkImageSignatures(tm, p.imageKeys, {
     ...(types.length ? { types } : {}),
     ...(p.imageIdentity?.length ? { identity: p.imageIdentity } : {}),
+    ...(p.trustedRoot ? { trustedRoot: p.trustedRoot } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   signatures.forEach((sig, i) => {
