@@ -12,8 +12,7 @@ import {
   parsePlatform,
   parseVolumeSize,
   printable,
-  type SignatureAlgorithm,
-} from '@ferry/format-spec';
+  type SignatureAlgorithm, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
 import { asArray, createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
@@ -273,7 +272,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('out', { type: 'string', demandOption: true, describe: 'Path prefix for PREFIX.key and PREFIX.pub' })
             .option('algorithm', { choices: ['ecdsa-p256', 'ed25519'], default: 'ecdsa-p256', describe: 'ECDSA P-256 (cosign-compatible, default) or Ed25519' })
             .option('force', { type: 'boolean', default: false, describe: 'Replace existing key files' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => keygen(a as unknown as { out: string; algorithm: string; force: boolean; json: boolean }),
       )
       .command(
@@ -316,5 +315,6 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         },
       ),
     'Give a command: keygen or create',
+    { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }

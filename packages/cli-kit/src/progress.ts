@@ -2,7 +2,7 @@
 // final state when CI=true, nothing at all with --json (machines read stdout).
 
 import { bar, formatBytes, formatDuration } from './format.js';
-import { safeLine } from './safe-output.js';
+import { plainSymbols, safeLine, wantsPlain } from './safe-output.js';
 
 export type OutputMode = 'json' | 'tty' | 'plain' | 'ci';
 
@@ -41,7 +41,7 @@ class Lines implements Progress {
   private readonly start = Date.now();
   constructor(private readonly out: NodeJS.WritableStream, private readonly title: string) {}
   log(line: string): void {
-    this.out.write(line + '\n');
+    this.out.write((wantsPlain(this.out) ? plainSymbols(line) : line) + '\n');
   }
   update(s: ProgressState): void {
     const now = Date.now();
@@ -56,12 +56,15 @@ class Lines implements Progress {
   async finish(): Promise<void> {}
 }
 
-export function renderLine(title: string, s: ProgressState, startedAt: number, now = Date.now()): string {
+/** The progress line; with `columns` (the terminal's width) the bar takes what the text leaves, 10 to 40 cells. */
+export function renderLine(title: string, s: ProgressState, startedAt: number, now = Date.now(), columns?: number): string {
   const secs = (now - startedAt) / 1000;
   const rate = secs > 0 ? s.bytes / secs : 0;
   const frac = s.total > 0 ? s.bytes / s.total : 0;
   const eta = rate > 0 ? (s.total - s.bytes) / rate : NaN;
-  return `${title} ${bar(frac)} ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(s.bytes)}/${formatBytes(s.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
+  const text = ` ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(s.bytes)}/${formatBytes(s.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
+  const width = columns === undefined ? 30 : Math.max(10, Math.min(40, columns - title.length - text.length - 2));
+  return `${title} ${bar(frac, width)}${text}`;
 }
 
 /** Every line and detail sanitised before any display sees it: a log line is one line, whatever it quotes. */

@@ -3,7 +3,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
-import { ERROR_CODES, FerryError, loadTrustedKeys, printable, printableBlock, type TrustedKey } from '@ferry/format-spec';
+import { ERROR_CODES, FerryError, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
 import { asArray, createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
@@ -264,7 +264,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .positional('path', { type: 'string', demandOption: true })
             .option('key', { type: 'string', array: true, describe: 'Also check NAME.sha256.sig with this public key' })
             .option('receipt', { type: 'string', describe: 'Also write the receipt to this file' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
           setCode(await checksumCmd(a as unknown as Parameters<typeof checksumCmd>[0]));
         },
@@ -277,7 +277,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
           setCode(await verifyCmd(a as unknown as Parameters<typeof verifyCmd>[0]));
         },
@@ -291,7 +291,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('trusted-key', trustedKeyOpt)
             .option('charts', { type: 'string', describe: 'Show the helm commands for this chart destination (as given to push --charts)' })
             .option('image-key', { type: 'string', array: true, describe: "Check each image's cosign signatures and attestations with these keys (the high side's) and list its SBOMs (reads the volumes that are here)" })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
           setCode(await inspectCmd(a as unknown as Parameters<typeof inspectCmd>[0]));
         },
@@ -309,7 +309,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('charts', { type: 'string', array: true, describe: 'Also check the charts in these destinations (as given to push --charts)' })
             .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] for ChartMuseum and Artifactory destinations (or FERRY_CHART_CREDS)' })
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
-            .option('json', { type: 'boolean', default: false }))
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }))
             .example('$0 check /media/usb --trusted-key ferry.pub --to registry.local:5000', ''),
         async (a) => {
           setCode(await checkCmd(await configured(a as unknown as CheckArgs & { config?: string })));
@@ -381,7 +381,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('image', { type: 'string', describe: 'Only this image: REPOSITORY[:TAG] as the bundle names it (inspect lists them)' })
             .option('image-key', { type: 'string', array: true, describe: "The high side's cosign key(s): an SBOM attestation is written only when one of them verified it" })
             .option('out', { type: 'string', describe: 'Write each SBOM into DIR (image_tag.spdx.json, .cdx.json, …)' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
           setCode(await sbomCmd(a as unknown as TrustArgs & { out?: string }));
         },
@@ -413,7 +413,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('rewrite', { type: 'string', array: true, describe: 'The same FROM=TO rules given to push' })
             .option('image-key', { type: 'string', array: true, describe: "The high side's cosign key(s): also check that every image's signature verifies" })
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
-            .option('json', { type: 'boolean', default: false }))
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }))
             .epilog('Exit codes: 0 every check passed; 21 a check failed (the first is named; every one is listed); 2 usage.')
             .example('$0 doctor --to registry.local:5000 --ca-file ca.pem', 'is the registry usable at all?')
             .example('$0 doctor /media/usb --trusted-key ferry.pub --to registry.local:5000 --image-key cosign.pub', 'and is everything the bundle promises there?'),
@@ -422,5 +422,6 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         },
       ),
     'Give a command: checksum, verify, inspect, push, check, k8s, sbom, attestations or doctor',
+    { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }
