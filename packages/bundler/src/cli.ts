@@ -325,7 +325,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
             .example('$0 create bundle.yaml --key ferry.key --out out/', '')
-            .example('$0 create --name app --key ferry.key --image registry.example/team/app:1.4 --sbom-file registry.example/team/app:1.4=app.spdx.json', 'the SBOM lands beside the image as its referrer'),
+            .example('$0 create --name app --key ferry.key --image reg.example/team/app:1.4 --sbom-file team/app:1.4=app.spdx.json', 'syft output, attached to the image as its OCI referrer'),
         async (a) => {
           setCode(await create(a as unknown as CreateArgv));
         },
