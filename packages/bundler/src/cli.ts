@@ -9,6 +9,7 @@ import {
   KEY_PASSWORD_ENV,
   VOLUME_PRESETS,
   generateKeyPair,
+  imageRefName,
   parsePlatform,
   parseVolumeSize,
   printable,
@@ -21,6 +22,7 @@ import { chartFetcher } from './chart-sources.js';
 import type { ChartRequest } from './charts.js';
 import { sourceOpener } from './open-sources.js';
 import type { FileRequest } from './sources/files.js';
+import { parseSbomFileFlag } from './sbom/attach.js';
 
 const PROGRAM = 'ferry-bundle';
 
@@ -113,6 +115,7 @@ interface CreateArgv {
   caFile?: string[];
   insecureRegistry?: string[];
   referrers: boolean;
+  sbomFile?: string[];
   keepGoing: boolean;
   cache?: string;
   json: boolean;
@@ -125,7 +128,7 @@ async function create(argv: CreateArgv): Promise<number> {
 
   const images: ImageRequest[] = [];
   for (const i of spec?.images ?? []) {
-    const req = typeof i === 'string' ? { source: i } : { source: i.source, ...(i.name ? { name: i.name } : {}), ...(i.platforms ? { platforms: i.platforms } : {}) };
+    const req = typeof i === 'string' ? { source: i } : { source: i.source, ...(i.name ? { name: i.name } : {}), ...(i.platforms ? { platforms: i.platforms } : {}), ...(i.sboms ? { sboms: i.sboms } : {}) };
     refuseCredentials(req.source, `${printable(argv.spec ?? 'spec file')}: images`);
     images.push(req);
   }
@@ -154,6 +157,9 @@ async function create(argv: CreateArgv): Promise<number> {
     refuseChartCredentials(c, '--chart');
     charts.push(c);
   }
+
+  // Checked here so a malformed value stops the run before any key or source is touched.
+  const sbomFiles = asArray(argv.sbomFile).map(parseSbomFileFlag);
 
   const files: FileRequest[] = [];
   const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
@@ -214,10 +220,12 @@ async function create(argv: CreateArgv): Promise<number> {
       cwd: process.cwd(),
       openSources: opener,
       referrers: argv.referrers,
+      sbomFiles,
       keepGoing: argv.keepGoing,
       onEvent: (e) => {
         if (e.type === 'chart') say(`✅ chart ${printable(e.name)} ${printable(e.version)} from ${show(e.source)}${e.requiredBy ? ` (dependency of ${e.requiredBy.map(printable).join(', ')})` : ''}${e.images ? `, names ${e.images} image(s)` : ''}`);
         else if (e.type === 'resolved') say(`✅ ${show(e.source)} -> ${printable(e.repository)}${e.tag ? `:${printable(e.tag)}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
+        else if (e.type === 'sbom') say(`📄 SBOM ${printable(e.file)} (${e.mediaType}) -> ${printable(e.image)}${e.alreadyAtSource ? ', already a referrer at the source: carried once' : `, referrer ${e.referrer.slice(0, 19)}…`}`);
         else if (e.type === 'failed') say(`❌ ${show(e.source)}: ${show(e.message)}`);
         else if (e.type === 'planned') say(`Plan: ${e.blobs} blobs, ${formatBytes(e.bytes)} in ${e.volumes} volume(s) of at most ${formatBytes(volumeSize)}`);
         else if (e.type === 'hashing-segments') say(`Hashing the segments of ${e.blobs} blob(s) larger than a volume (${formatBytes(e.bytes)}, read once more before writing)`);
@@ -243,7 +251,12 @@ async function create(argv: CreateArgv): Promise<number> {
     const lines = [
       `Bundle ${result.name} in ${result.dir}: ${result.images.length} image(s), ${result.charts.length} chart(s), ${result.files.length} file(s), ${result.keys.length} key(s), ${formatBytes(result.blobBytes)} in ${result.volumes.length} volume(s)`,
       result.signed ? `Signed with key ${result.signer?.fingerprint} (${result.signer?.algorithm})` : 'UNSIGNED: loaders will refuse it unless given --allow-unsigned',
-      ...result.images.map((i) => `  ✅ ${printable(i.repository)}${i.tag ? `:${printable(i.tag)}` : ''} ${i.digest}${i.referrers ? ` (+${i.referrers} signature/attestation/SBOM)` : ''}  from ${show(i.source)}`),
+      ...result.images.flatMap((i) => [
+        `  ✅ ${printable(i.repository)}${i.tag ? `:${printable(i.tag)}` : ''} ${i.digest}${i.referrers ? ` (+${i.referrers} signature/attestation/SBOM)` : ''}  from ${show(i.source)}`,
+        ...result.sboms
+          .filter((b) => b.image === imageRefName(i))
+          .map((b) => `     + SBOM ${printable(b.file)} (${b.mediaType}, ${formatBytes(b.size)}) attached as referrer ${b.referrer}${b.alreadyAtSource ? ' (the source already had it)' : ''}`),
+      ]),
       ...result.charts.map((c) => `  ✅ chart ${printable(c.name)} ${printable(c.version)} ${c.digest}${c.provenance ? ' (+.prov)' : ''}${c.requiredBy ? `  dependency of ${c.requiredBy.map(printable).join(', ')}` : ''}  from ${show(c.source)}`),
       ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
@@ -305,11 +318,13 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('ca-file', { type: 'string', array: true, describe: 'Extra CA certificate(s) (PEM) to trust for registry TLS' })
             .option('insecure-registry', { type: 'string', array: true, describe: 'HOST[:PORT] reached over plain HTTP or unverified TLS (that host only)' })
             .option('referrers', { type: 'boolean', default: true, describe: 'Carry cosign signatures/attestations/SBOMs and OCI referrers (--no-referrers to leave them out)' })
+            .option('sbom-file', { type: 'string', array: true, describe: 'IMAGE=FILE: attach an SBOM you made (syft, trivy…) to an image of the bundle as an OCI 1.1 referrer. IMAGE is the --image as given or its bundle name (REPOSITORY[:TAG]); the format comes from the content: SPDX JSON or tag-value, CycloneDX JSON or XML, syft JSON; at most 64 MiB' })
             .option('cache', { type: 'string', describe: 'Content-addressed blob cache for registry sources: later runs (and a re-run after an interruption) reuse what it holds' })
             .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
-            .example('$0 create bundle.yaml --key ferry.key --out out/', ''),
+            .example('$0 create bundle.yaml --key ferry.key --out out/', '')
+            .example('$0 create --name app --key ferry.key --image reg.example/team/app:1.4 --sbom-file team/app:1.4=app.spdx.json', 'syft output, attached to the image as its OCI referrer'),
         async (a) => {
           setCode(await create(a as unknown as CreateArgv));
         },
