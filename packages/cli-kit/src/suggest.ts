@@ -15,12 +15,16 @@ export function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-/** The known word closest to `word`, if within a third of its length (at least 1, at most 3 edits). */
-export function closest(word: string, known: readonly string[]): string | undefined {
-  const limit = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
+/**
+ * The known word closest to `word`, if within a third of its length (at least 1, at most 3 edits;
+ * `maxEdits` overrides), case-insensitively with `ignoreCase`.
+ */
+export function closest(word: string, known: readonly string[], opts: { ignoreCase?: boolean; maxEdits?: number } = {}): string | undefined {
+  const limit = opts.maxEdits ?? Math.min(3, Math.max(1, Math.floor(word.length / 3)));
+  const fold = (t: string): string => (opts.ignoreCase ? t.toLowerCase() : t);
   let best: { w: string; d: number } | undefined;
   for (const w of known) {
-    const d = editDistance(word, w);
+    const d = editDistance(fold(word), fold(w));
     if (d <= limit && (!best || d < best.d)) best = { w, d };
   }
   return best?.w;

@@ -4,7 +4,10 @@
 
 import { FerryError, imageRefName, printable, type Descriptor } from '@ferry/format-spec';
 import type { ResolvedReferrer } from '@ferry/oci';
-import { closest } from '../closest.js';
+import { closest as closestOf } from '@ferry/cli-kit';
+
+/** Spec fields and image names: case-insensitive, under 3 edits (as before). */
+const closest = (w: string, o: readonly string[]): string | undefined => closestOf(w, o, { ignoreCase: true, maxEdits: 2 });
 import { readSbomFile, type SbomDocument } from './read.js';
 import { sbomReferrer } from './referrer.js';
 
