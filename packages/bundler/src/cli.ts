@@ -1,6 +1,7 @@
 // ferry-bundle: the connected-side command. Parses flags (and a spec file), then hands one
 // options object to create.ts; all output decisions (json / tty / plain / CI) are made here.
 
+import { insecureHosts } from './tls-flags.js';
 import { readFile, writeFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { hideBin } from 'yargs/helpers';
@@ -114,6 +115,8 @@ interface CreateArgv {
   creds?: string;
   caFile?: string[];
   insecureRegistry?: string[];
+  tlsVerify?: boolean;
+  srcTlsVerify?: boolean;
   referrers: boolean;
   sbomFile?: string[];
   keepGoing: boolean;
@@ -165,7 +168,9 @@ async function create(argv: CreateArgv): Promise<number> {
   const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
   for (const r of asArray(argv.file)) files.push({ source: r });
 
-  const platforms = asArray(argv.platform).length ? asArray(argv.platform) : spec?.platforms ?? [];
+  // `--platform all` (skopeo copy --all, crane --platform all): every platform, as with none given.
+  const asked = asArray(argv.platform).length ? asArray(argv.platform) : spec?.platforms ?? [];
+  const platforms = asked.includes('all') ? [] : asked;
   for (const p of platforms) {
     try {
       parsePlatform(p);
@@ -179,11 +184,12 @@ async function create(argv: CreateArgv): Promise<number> {
   const sizeText = argv.volumeSize ?? (spec?.volumeSize !== undefined ? String(spec.volumeSize) : 'usb-fat32');
   const volumeSize = parseVolumeSize(sizeText);
   const mode = outputMode(argv.json);
+  const insecure = insecureHosts(asArray(argv.insecureRegistry), images.map((i) => i.source), argv.tlsVerify === false || argv.srcTlsVerify === false ? false : undefined);
   const registryOpts = {
     ...(argv.authfile ? { authFile: argv.authfile } : {}),
     ...(argv.creds ?? process.env.FERRY_REGISTRY_CREDS ? { creds: argv.creds ?? process.env.FERRY_REGISTRY_CREDS } : {}),
     ...(asArray(argv.caFile).length ? { caFile: asArray(argv.caFile) } : {}),
-    ...(asArray(argv.insecureRegistry).length ? { insecure: asArray(argv.insecureRegistry) } : {}),
+    ...(insecure.length ? { insecure } : {}),
     ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
   };
   const opener = sourceOpener(registryOpts, argv.cache ? resolve(argv.cache) : undefined);
@@ -308,7 +314,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('repository-config', { type: 'string', describe: 'Helm repositories.yaml: credentials and CA per chart repository, and REPO-NAME/NAME charts' })
             .option('file', { type: 'string', array: true, describe: 'File path or glob to carry' })
             .option('public-key', { type: 'string', array: true, describe: 'Public key to carry for the high side (never used for trust there)' })
-            .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (digests never change)' })
+            .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (repeatable; digests of what is kept never change); all: every platform (the default)' })
             .option('volume-size', { type: 'string', describe: `Largest volume: bytes with units (700M, 4.7GB, 2GiB) or a preset: ${Object.keys(VOLUME_PRESETS).join(', ')} (default usb-fat32)` })
             .option('baseline', { type: 'string', describe: 'Previous NAME.manifest.json or inventory to leave out what the high side has (not yet supported)' })
             .option('compression-level', { type: 'number', describe: 'zstd level (default 3; layers are already compressed, so higher rarely pays)' })
@@ -317,6 +323,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('creds', { type: 'string', describe: 'USER[:PASSWORD] for registry sources (or FERRY_REGISTRY_CREDS); never written anywhere' })
             .option('ca-file', { type: 'string', array: true, describe: 'Extra CA certificate(s) (PEM) to trust for registry TLS' })
             .option('insecure-registry', { type: 'string', array: true, describe: 'HOST[:PORT] reached over plain HTTP or unverified TLS (that host only)' })
+            .option('tls-verify', { type: 'boolean', describe: "--tls-verify=false: the registries the --image references name are reached over plain HTTP or unverified TLS (skopeo's spelling of --insecure-registry for each of them)" })
+            .option('src-tls-verify', { type: 'boolean', describe: 'The same as --tls-verify, as skopeo copy spells it for the source' })
             .option('referrers', { type: 'boolean', default: true, describe: 'Carry cosign signatures/attestations/SBOMs and OCI referrers (--no-referrers to leave them out)' })
             .option('sbom-file', { type: 'string', array: true, describe: 'IMAGE=FILE: attach an SBOM you made (syft, trivy…) to an image of the bundle as an OCI 1.1 referrer. IMAGE is the --image as given or its bundle name (REPOSITORY[:TAG]); the format comes from the content: SPDX JSON or tag-value, CycloneDX JSON or XML, syft JSON; at most 64 MiB' })
             .option('cache', { type: 'string', describe: 'Content-addressed blob cache for registry sources: later runs (and a re-run after an interruption) reuse what it holds' })
