@@ -79,4 +79,28 @@ test('off a terminal, and with NO_COLOR, status symbols are words (cron mail, gr
   }
 });
 
+test('--quiet (cron): nothing on success, one line on stderr for a failure, the exit code unchanged; --json still printed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-cli-q-'));
+  try {
+    const { createHash } = await import('node:crypto');
+    await writeFile(join(dir, 'x-001.tar.zst'), 'volume');
+    await writeFile(join(dir, 'x.sha256'), `${createHash('sha256').update('volume').digest('hex')}  x-001.tar.zst\n`);
+    const ok = await loadCli(['checksum', join(dir, 'x.sha256'), '--quiet']);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.is(ok.stdout + ok.stderr, '', 'nothing at all on success');
+    const j = await loadCli(['-q', 'checksum', join(dir, 'x.sha256'), '--json']);
+    assert.is((JSON.parse(j.stdout) as { ok: boolean }).ok, true);
+    await writeFile(join(dir, 'x-001.tar.zst'), 'damaged');
+    const bad = await loadCli(['checksum', join(dir, 'x.sha256'), '--quiet']);
+    assert.is(bad.code, 7);
+    assert.is(bad.stdout, '');
+    assert.match(bad.stderr, /checksum FAIL: x-001\.tar\.zst FAIL/);
+    const v = await loadCli(['verify', dir, '--trusted-key', join(dir, 'none.pub'), '-q']);
+    assert.is.not(v.code, 0);
+    assert.match(v.stderr, /error \[/, 'errors are never quiet');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -2,12 +2,14 @@
 // final state when CI=true, nothing at all with --json (machines read stdout).
 
 import { bar, formatBytes, formatDuration } from './format.js';
-import { plainSymbols, safeLine, wantsPlain } from './safe-output.js';
+import { isQuiet, plainSymbols, safeLine, wantsPlain } from './safe-output.js';
 
-export type OutputMode = 'json' | 'tty' | 'plain' | 'ci';
+/** quiet: --quiet, nothing but errors. */
+export type OutputMode = 'json' | 'tty' | 'plain' | 'ci' | 'quiet';
 
 export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.stderr): OutputMode {
   if (json) return 'json';
+  if (isQuiet()) return 'quiet';
   if (process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0') return 'ci';
   return stream.isTTY ? 'tty' : 'plain';
 }
@@ -82,7 +84,7 @@ class Sanitised implements Progress {
 }
 
 export async function createProgress(mode: OutputMode, title: string): Promise<Progress> {
-  if (mode === 'json' || mode === 'ci') return new Silent();
+  if (mode === 'json' || mode === 'ci' || mode === 'quiet') return new Silent();
   if (mode === 'plain') return new Sanitised(new Lines(process.stderr, safeLine(title)));
   const { InkProgress } = await import('./ink-progress.js');
   return new Sanitised(new InkProgress(safeLine(title)));

@@ -48,8 +48,18 @@ export function plainSymbols(text: string): string {
   return out;
 }
 
+let quiet = false;
+/** `--quiet` (cron): human text is not printed; errors (reportError) and --json documents still are. */
+export function setQuiet(on: boolean): void {
+  quiet = on;
+}
+export function isQuiet(): boolean {
+  return quiet;
+}
+
 /** Print human-readable text that Ferry composed: newlines kept, every other control escaped; symbols as words when plain. */
 export function writeText(text: string, stream: NodeJS.WritableStream = process.stdout): void {
+  if (quiet) return;
   const safe = printableBlock(text);
   stream.write(wantsPlain(stream) ? plainSymbols(safe) : safe);
 }

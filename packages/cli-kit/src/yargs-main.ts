@@ -5,7 +5,7 @@
 import yargs, { type Argv } from 'yargs';
 import { FerryError } from '@ferry/format-spec';
 import { exitCodeHelp, reportError } from './main.js';
-import { writeJson } from './safe-output.js';
+import { setQuiet, writeJson } from './safe-output.js';
 import { unknownOptionsMessage } from './suggest.js';
 
 /** What `--version` says: the Ferry release and the bundle format versions it reads and writes. */
@@ -52,6 +52,8 @@ export async function runCommands(program: string, args: string[], usage: string
     await define(top, (n) => (code = n))
       .command('version', 'Print the Ferry version and the bundle format versions it reads and writes', (y) => y.option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }), (a) => printVersion(program, info, Boolean(a.json)))
       .completion('completion', `Print a shell completion script: ${program} completion bash >> ~/.bashrc (or zsh >> ~/.zshrc)`)
+      .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'Print nothing but errors (for cron): the exit code says how it went; --json and --report still write their documents' })
+      .middleware((a) => setQuiet(Boolean(a.quiet)))
       .demandCommand(1, demand)
       .recommendCommands()
       .strict()

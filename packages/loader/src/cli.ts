@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
 import { ERROR_CODES, FerryError, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
-import { asArray, createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, formatBytes, isQuiet, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
@@ -114,6 +114,8 @@ async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; 
   if (a.receipt) await writeFile(a.receipt, receipt);
   if (a.json) writeJson({ ok: report.passed, ...report, files: report.files.map((f) => (f.reason ? { ...f, reason: printableBlock(f.reason) } : f)) });
   else writeText(receipt);
+  // --quiet prints no receipt: a failure still says itself on stderr (cron mails stderr).
+  if (!report.passed && !a.json && isQuiet()) process.stderr.write(`${PROGRAM}: checksum FAIL: ${p(report.files.filter((f) => f.status !== 'PASS').map((f) => `${f.file} ${f.status}`).slice(0, 5).join(', '))}\n`);
   return report.passed ? 0 : checksumExit(report);
 }
 

@@ -119,7 +119,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
         plan = p;
         const ok = interactive ? await askToProceed(tm, p, controller.signal, abort) : true;
         // The plan is not progress: logs (plain and CI) keep it, so a cron run's log shows moved tags.
-        if (!interactive && mode !== 'json') process.stderr.write(planLines(tm, p).join('\n') + '\n');
+        if (!interactive && (mode === 'plain' || mode === 'tty' || mode === 'ci')) process.stderr.write(planLines(tm, p).join('\n') + '\n');
         if (ok) progress = await createProgress(mode, 'loading');
         states = new ImageStates(tm, p);
         return ok;
@@ -176,7 +176,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   if (a.k8sOut && a.to) {
     const o = await k8sOutputs(a.path, { trustedKeys: keys, allowUnsigned: a.allowUnsigned, to: a.to, rewrites, imageKeys: asArray(a.imageKey), ...(a.namespace ? { namespace: a.namespace } : {}) });
     k8s = (await writeK8s(o, a.k8sOut, { force: false })).map((f) => ({ path: f.path, status: f.status }));
-    if (!a.json) process.stderr.write(`Kubernetes outputs in ${printable(a.k8sOut)}: ${k8s.map((f) => printable(f.path)).join(', ')}\n`);
+    if (!a.json && mode !== 'quiet') process.stderr.write(`Kubernetes outputs in ${printable(a.k8sOut)}: ${k8s.map((f) => printable(f.path)).join(', ')}\n`);
   }
   const outcome = pushOutcome(report);
   const doc = { ok: !outcome, ...report, ...(plan ? { plan } : {}), ...(k8s ? { k8s } : {}), ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) };
