@@ -138,6 +138,7 @@ test('--require-signed-images: only the good image is pushed (exit 24); each tam
   assert.is(r.code, 24, r.stdout + r.stderr);
   const rep = JSON.parse(r.stdout) as Report;
   assert.is(rep.error?.code, 'SIGNATURE_POLICY');
+  assert.match(rep.error?.message ?? '', /^4 image\(s\) not pushed under the signature policy/);
   assert.is(entry(rep, 'good').status, 'loaded');
   assert.is(entry(rep, 'good').signature?.status, 'signed');
   for (const t of TAMPERED) {
@@ -146,7 +147,8 @@ test('--require-signed-images: only the good image is pushed (exit 24); each tam
     assert.ok(e.policy, `${t}: refused by the policy`);
     assert.is(e.signature?.status, expected[t].status, `${t}: ${JSON.stringify(e.signature)}`);
     assert.match(e.signature?.reason ?? '', expected[t].reason(), `${t}: ${JSON.stringify(e.signature)}`);
-    assert.ok((e.reason ?? '').length > 0, `${t}: the refusal has a reason`);
+    assert.ok(e.reason?.startsWith(`${expected[t].status}: `), `${t}: the refusal says the status and why: ${e.reason}`);
+    assert.match(e.reason ?? '', expected[t].reason(), t);
   }
   // The target: the good image under its tag with the same digest, and its signature beside it.
   assert.is(await craneDigest(`${dst.host}/team/good:1`, { insecure: true }), digests.good);
