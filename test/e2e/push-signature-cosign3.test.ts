@@ -4,11 +4,12 @@
 // Ferry's registry source must find them (no `.sig`/`.att` tag exists at all). Key-based, no
 // transparency log (signing config without services, empty trusted root: see test/harness/cosign.ts).
 // `app` is signed and attested (slsaprovenance) with the trusted key, `other` signed with another
-// key. The bundle carries both with their referrers; `ferry-load push --image-key trusted.pub
+// key, and `stolen` has a hand-built fallback index listing app's trusted signature bundle (a valid
+// signature, for another image). The bundle carries them with their referrers; `ferry-load push --image-key trusted.pub
 // --require-signed-images --require-attestation slsaprovenance` loads app only (exit 24); in the
 // target the fallback index lists the same referrers, and cosign v3's `verify --key` and
 // `verify-attestation --type slsaprovenance` pass, `cosign tree` lists both; cosign v3 refuses
-// `other` with the trusted key just as Ferry did, and accepts it with its own key.
+// `other` with the trusted key just as Ferry did (and accepts it with its own key), and `stolen`.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import type { BundleManifest } from '@ferry/format-spec';
 import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli } from '../helpers/cli.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
-import { seedLayout, skopeo } from '../harness/seed.js';
+import { rawPutManifest, seedLayout, skopeo } from '../harness/seed.js';
 import { cosignAttest, cosignKeyPair, cosignSign, cosignTree, cosignVerify, cosignVerifyAttestation, crane, craneDigest, type CosignKeys } from '../harness/cosign.js';
 import { fetchReferrers, RegistryClient } from '../../packages/oci/src/index.js';
 
@@ -32,7 +33,8 @@ let dst: StartedRegistry;
 let trusted: CosignKeys;
 let other: CosignKeys;
 let bundleDir = '';
-const digests: Record<'app' | 'other', string> = { app: '', other: '' };
+const NAMES = ['app', 'other', 'stolen'] as const;
+const digests: Record<(typeof NAMES)[number], string> = { app: '', other: '', stolen: '' };
 /** What cosign v3 pushed for app in the low side: the referrer manifests' digests, by predicate type. */
 let appReferrers: Array<{ digest: string; predicateType: string }> = [];
 
@@ -54,8 +56,8 @@ test.before(async () => {
   await mkdir(join(tmp, 'home'));
   [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
   const layout = join(tmp, 'layout');
-  await makeOciLayout(layout, (['app', 'other'] as const).map((t) => ({ tag: t, platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 2_000, seed: `cosign3-${t}` }] }] })));
-  for (const t of ['app', 'other'] as const) digests[t] = (await seedLayout(src, layout, t, `team/${t}:1`)).digest;
+  await makeOciLayout(layout, NAMES.map((t) => ({ tag: t, platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 2_000, seed: `cosign3-${t}` }] }] })));
+  for (const t of NAMES) digests[t] = (await seedLayout(src, layout, t, `team/${t}:1`)).digest;
   trusted = await cosignKeyPair(join(tmp, 'trusted'), PW, 'trusted', 'cosign3');
   other = await cosignKeyPair(join(tmp, 'other'), PW, 'other', 'cosign3');
   await cosignSign(`${src.host}/team/app@${digests.app}`, trusted.key, PW, v3);
@@ -72,11 +74,19 @@ test.before(async () => {
   }
   appReferrers = appReferrers.sort((a, b) => a.predicateType.localeCompare(b.predicateType));
 
+  // stolen: app's signature referrer (its subject and statement name app) copied into stolen's
+  // repository by digest, and listed in a fallback index for stolen's digest written with fetch.
+  const sigRef = idx.manifests.find((d) => d.digest === appReferrers[0]!.digest)!;
+  const cp = await crane(['copy', '--insecure', `${src.host}/team/app@${sigRef.digest}`, `${src.host}/team/stolen@${sigRef.digest}`], undefined);
+  assert.is(cp.code, 0, cp.stderr);
+  const stolenIndex = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [sigRef] };
+  await rawPutManifest(src.url, 'team/stolen', `sha256-${hex(digests.stolen)}`, Buffer.from(JSON.stringify(stolenIndex)), 'application/vnd.oci.image.index.v1+json');
+
   const k = await bundleCli(['keygen', '--out', join(tmp, 'ferry')], { env: { FERRY_KEY_PASSWORD: '' } });
   assert.is(k.code, 0, k.stderr);
   bundleDir = join(tmp, 'bundle');
   const c = await bundleCli(['create', '--name', 'v3', '--out', bundleDir, '--key', join(tmp, 'ferry.key'), '--insecure-registry', src.host,
-    '--image', `${src.host}/team/app:1`, '--image', `${src.host}/team/other:1`, '--json'], { env: { ...env(), FERRY_KEY_PASSWORD: '' } });
+    ...NAMES.flatMap((t) => ['--image', `${src.host}/team/${t}:1`]), '--json'], { env: { ...env(), FERRY_KEY_PASSWORD: '' } });
   assert.is(c.code, 0, c.stderr + c.stdout);
 });
 
@@ -107,6 +117,8 @@ test('cosign v3 wrote Sigstore bundle referrers (fallback tag index, no .sig/.at
   const app = m.images.find((i) => i.digest === digests.app)!;
   assert.equal((app.referrers ?? []).filter((r) => r.scheme === 'oci-referrer' && r.artifactType === BUNDLE_TYPE).map((r) => r.digest).sort(), appReferrers.map((r) => r.digest).sort());
   assert.is(m.images.find((i) => i.digest === digests.other)!.referrers?.filter((r) => r.artifactType === BUNDLE_TYPE).length, 1);
+  // stolen's fallback index lists app's signature bundle (its subject is app): not a referrer of stolen.
+  assert.is(m.images.find((i) => i.digest === digests.stolen)!.referrers, undefined);
 });
 
 test('push --image-key --require-signed-images --require-attestation slsaprovenance loads app only; cosign v3 verify, verify-attestation and tree pass on what was loaded', async () => {
@@ -117,6 +129,10 @@ test('push --image-key --require-signed-images --require-attestation slsaprovena
   assert.is(rep.error?.code, 'SIGNATURE_POLICY');
   const app = rep.images.find((i) => i.ref.includes('team/app:1'))!;
   const oth = rep.images.find((i) => i.ref.includes('team/other:1'))!;
+  const stolen = rep.images.find((i) => i.ref.includes('team/stolen:1'))!;
+  assert.is(stolen.status, 'refused', JSON.stringify(stolen));
+  assert.is(stolen.signature?.status, 'unsigned', 'app\'s signature listed in stolen\'s fallback index was not carried as stolen\'s');
+  assert.ok(stolen.policy, JSON.stringify(stolen));
   assert.is(app.status, 'loaded', JSON.stringify(app));
   assert.is(app.signature?.status, 'signed');
   assert.ok(app.signature?.attested.includes('https://slsa.dev/provenance/v0.2'), JSON.stringify(app.signature));
@@ -129,7 +145,7 @@ test('push --image-key --require-signed-images --require-attestation slsaprovena
   const idx = await fallbackIndex(dst.host, 'team/app', digests.app);
   assert.equal(idx.manifests.map((d) => d.digest).sort(), appReferrers.map((x) => x.digest).sort());
   assert.ok(idx.manifests.every((d) => d.artifactType === BUNDLE_TYPE));
-  assert.is((await fetch(`${dst.url}/v2/team/other/tags/list`)).status, 404, 'nothing of the refused image');
+  for (const t of ['other', 'stolen']) assert.is((await fetch(`${dst.url}/v2/team/${t}/tags/list`)).status, 404, `nothing of the refused image ${t}`);
 
   const loaded = `${dst.host}/team/app:1`;
   const v = await cosignVerify(loaded, trusted.pub, v3);
@@ -149,16 +165,19 @@ test('push --image-key --require-signed-images --require-attestation slsaprovena
   }
 });
 
-test('cosign v3 refuses the other-key image with the trusted key, where Ferry refused it, and accepts it with its own key', async () => {
+test('cosign v3 refuses the other-key image with the trusted key (and accepts it with its own) and the stolen signature, where Ferry refused them', async () => {
   const ref = `${src.host}/team/other:1`;
   const bad = await cosignVerify(ref, trusted.pub, v3);
   assert.is.not(bad.code, 0, bad.stdout);
   assert.is((await cosignVerify(ref, other.pub, v3)).code, 0, 'the signature itself is sound: only the key is not trusted');
-  // And Ferry says the same per image without the policy: app signed, other invalid, both loaded.
+  const st = await cosignVerify(`${src.host}/team/stolen:1`, trusted.pub, v3);
+  assert.is.not(st.code, 0, `a trusted signature for app must not verify stolen: ${st.stdout}`);
+  assert.is((await cosignVerify(`${src.host}/team/app:1`, trusted.pub, v3)).code, 0, 'the same bundle does verify the image it was made for');
+  // And Ferry says the same per image without the policy: app signed, the others not, all loaded.
   const r = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', `oci:${join(tmp, 'out')}`, '--image-key', trusted.pub, '--yes', '--json'], { env: env() });
   assert.is(r.code, 0, r.stdout + r.stderr);
   const rep = JSON.parse(r.stdout) as Report;
-  assert.equal(rep.images.map((i) => [i.ref.includes('team/app') ? 'app' : 'other', i.status, i.signature?.status]).sort(), [['app', 'loaded', 'signed'], ['other', 'loaded', 'invalid']]);
+  assert.equal(rep.images.map((i) => [/team\/(\w+):1/.exec(i.ref)?.[1], i.status, i.signature?.status]).sort(), [['app', 'loaded', 'signed'], ['other', 'loaded', 'invalid'], ['stolen', 'loaded', 'unsigned']]);
 });
 
 test.run();
