@@ -6,7 +6,7 @@ import { createServer as createHttp, type Server } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FerryError, loadTrustedKeys, printable, readRegularFile } from '@ferry/format-spec';
-import { asArray, formatBytes, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, formatBytes, jsonLine, safeLine, writeText } from '@ferry/cli-kit';
 import { openForServing } from './open.js';
 import { createHandler, type RequestRecord } from './server.js';
 import { VerifiedBlobs } from './verify-stream.js';
@@ -51,8 +51,8 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
 }
 
 function logLine(r: RequestRecord, json: boolean): string {
-  if (json) return JSON.stringify({ event: 'request', ...r }) + '\n';
-  return `${r.method} ${r.path} ${r.aborted ? `${r.status} ABORTED` : r.status} ${r.bytes} ${r.ms}ms${r.note ? `  ${r.note}` : ''}\n`;
+  if (json) return jsonLine({ event: 'request', ...r }) + '\n';
+  return safeLine(`${r.method} ${r.path} ${r.aborted ? `${r.status} ABORTED` : r.status} ${r.bytes} ${r.ms}ms${r.note ? `  ${r.note}` : ''}`) + '\n';
 }
 
 export async function serveCmd(a: ServeArgs): Promise<number> {
@@ -66,7 +66,7 @@ export async function serveCmd(a: ServeArgs): Promise<number> {
   const log = (r: RequestRecord): void => {
     const problem = r.status >= 500 || r.aborted === true || (r.note !== undefined && /not here|damaged|hashes to|ARCHIVE|changed since/.test(r.note));
     if (a.quiet && !problem) return;
-    writeText(logLine(r, a.json), process.stderr);
+    process.stderr.write(logLine(r, a.json));
   };
   const handler = createHandler({ catalog, reader, verified: new VerifiedBlobs(), onRequest: log });
   let server: Server;
@@ -81,7 +81,7 @@ export async function serveCmd(a: ServeArgs): Promise<number> {
   const signedBy = tm.verifiedBy ? `${tm.verifiedBy.path} (${tm.verifiedBy.fingerprint})` : undefined;
   const repos = [...catalog.repositories.keys()].sort();
   if (a.json) {
-    writeJson({ ok: true, event: 'listening', url, host: addr.address, port: addr.port, tls: Boolean(tls), bundle: tm.manifest.name, ...(signedBy ? { signedBy } : {}), repositories: repos, volumes: { here: opened.volumes.size, missing: opened.missing } });
+    process.stdout.write(jsonLine({ ok: true, event: 'listening', url, host: addr.address, port: addr.port, tls: Boolean(tls), bundle: tm.manifest.name, ...(signedBy ? { signedBy } : {}), repositories: repos, volumes: { here: opened.volumes.size, missing: opened.missing } }) + '\n');
   } else {
     const bytes = tm.manifest.blobs.reduce((n, b) => n + b.size, 0);
     writeText(
