@@ -242,7 +242,7 @@ export function createHandler(ctx: ServeContext): (req: IncomingMessage, res: Se
     }
     const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: list }));
     res.writeHead(200, { ...API_HEADER, 'Content-Type': MediaTypes.ociIndex, 'Content-Length': body.length, ...(filter !== undefined ? { 'OCI-Filters-Applied': 'artifactType' } : {}) });
-    count(body.length);
+    if (req.method !== 'HEAD') count(body.length);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
@@ -255,7 +255,7 @@ export function createHandler(ctx: ServeContext): (req: IncomingMessage, res: Se
     const body = Buffer.from(JSON.stringify({ ...extra, [key]: items }));
     const link = more ? { Link: `<${path}?n=${n}&last=${encodeURIComponent(items[items.length - 1]!)}>; rel="next"` } : {};
     res.writeHead(200, { ...API_HEADER, 'Content-Type': 'application/json', 'Content-Length': body.length, ...link });
-    count(body.length);
+    if (req.method !== 'HEAD') count(body.length);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
