@@ -22,6 +22,11 @@ export function jsonText(value: unknown): string {
   return JSON.stringify(value, null, 2).replace(JSON_UNSAFE_RE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** `value` as one line of JSON (JSON Lines: logs, a startup line a script reads), escaped as jsonText() escapes. */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(JSON_UNSAFE_RE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Print JSON on stdout (one document, newline-terminated), escaped by jsonText(). */
 export function writeJson(value: unknown): void {
   process.stdout.write(jsonText(value) + '\n');

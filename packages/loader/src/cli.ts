@@ -30,6 +30,7 @@ import { parseRewrite } from './rewrite.js';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import { imagePolicyFlags, imagePolicyFrom, type ImagePolicyArgs } from './image-policy-flags.js';
 import { k8sCmd, type K8sArgs } from './k8s/command.js';
+import { serveCmd, type ServeArgs } from './serve/command.js';
 
 interface CheckArgs extends RegistryArgs {
   path: string;
@@ -373,6 +374,26 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         },
       )
       .command(
+        'serve <path>',
+        'A read-only registry straight from the volumes (after the signature and the volumes are checked): bootstrap a cluster that has no registry yet, or let skopeo, crane and helm read the bundle directly',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('listen', { type: 'string', default: '127.0.0.1:5000', describe: 'HOST:PORT to listen on (0.0.0.0:PORT for the whole network; port 0 picks a free one, named in the startup line)' })
+            .option('tls-cert', { type: 'string', describe: 'Serve HTTPS with this PEM certificate (chain)' })
+            .option('tls-key', { type: 'string', describe: 'The PEM private key of --tls-cert' })
+            .option('json', { type: 'boolean', default: false, describe: 'Startup line (with the URL) and request log lines as JSON' })
+            .epilog('Serves the pull side of the OCI distribution API (manifests, blobs with Range, tags/list, referrers, _catalog) under the repositories the bundle names, and its charts as oci://HOST:PORT/charts/NAME. Nothing is extracted; every blob is checked against its digest as it is sent (a damaged one is cut off, never delivered whole). Point containerd at it with a hosts.toml mirror (`ferry-load k8s PATH --to HOST:PORT` writes one), install Harbor from it, then `ferry-load push` into Harbor. Stop with Ctrl-C (SIGINT) or SIGTERM. Exit codes: 0 stopped; 2 usage or the address is in use; 6 signature missing or not trusted; 10 a volume is damaged (seek table); 11 a volume is hostile; 17 a volume is not a regular file.')
+            .example('$0 serve /media/usb --trusted-key ferry.pub', 'on 127.0.0.1:5000: skopeo copy docker://127.0.0.1:5000/team/app:1 …')
+            .example('$0 serve /media/usb --trusted-key ferry.pub --listen 0.0.0.0:5443 --tls-cert reg.crt --tls-key reg.key', 'HTTPS for the cluster nodes')
+            .example('$0 serve /media/usb --trusted-key ferry.pub --listen 127.0.0.1:0 --json --quiet', 'a free port, named in the JSON startup line'),
+        async (a) => {
+          setCode(await serveCmd(a as unknown as ServeArgs));
+        },
+      )
+      .command(
         'sbom <path>',
         'List the SBOMs carried beside each image (cosign attachments, SBOM attestations, SBOM referrers) and, with --out, write them as files named by image and format; reads the volumes only',
         (y) =>
@@ -423,7 +444,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           setCode(await doctorCmd(await configured(a as unknown as DoctorArgs & { config?: string })));
         },
       ),
-    'Give a command: checksum, verify, inspect, push, check, k8s, sbom, attestations or doctor',
+    'Give a command: checksum, verify, inspect, push, check, k8s, serve, sbom, attestations or doctor',
     { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }
