@@ -28,10 +28,9 @@ import { startChartmuseum } from '../harness/chartmuseum.js';
 import { seedLayout } from '../harness/seed.js';
 import { craneDigest } from '../harness/cosign.js';
 import { resignBundle } from '../helpers/tamper.js';
-import { readFileSync } from 'node:fs';
-import { newAjv } from '@ferry/format-spec';
+import { reportValidator } from '../helpers/report-schemas.js';
 
-const reportSchema = newAjv().compile(JSON.parse(readFileSync(new URL('../../schemas/push-report.schema.json', import.meta.url), 'utf8')) as object);
+const reportSchema = reportValidator('push-report');
 /** A push report, checked against schemas/push-report.schema.json first. */
 function report(stdout: string): Report {
   const doc = JSON.parse(stdout) as Report;

@@ -13,8 +13,8 @@ import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli, sh } from '../helpers/cli.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { startProxy, type Proxy } from '../harness/proxy.js';
-import { newAjv, type BundleManifest } from '@ferry/format-spec';
-import { readFileSync } from 'node:fs';
+import type { BundleManifest } from '@ferry/format-spec';
+import { reportValidator } from '../helpers/report-schemas.js';
 
 const loader = fileURLToPath(new URL('../../packages/loader/bin/ferry-load.js', import.meta.url));
 let tmp = '';
@@ -64,7 +64,7 @@ async function registry(): Promise<StartedRegistry> {
   return r;
 }
 
-const reportSchema = newAjv().compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/push-report.schema.json', import.meta.url)), 'utf8')) as object);
+const reportSchema = reportValidator('push-report');
 
 /** push --json; every report it prints must match schemas/push-report.schema.json. */
 async function push(host: string, state: string, extra: string[] = []) {

@@ -21,9 +21,7 @@ import { resignBundle } from '../helpers/tamper.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { startProxy, type Proxy } from '../harness/proxy.js';
 import { seedLayout, skopeo, skopeoInspectRaw } from '../harness/seed.js';
-import { newAjv } from '@ferry/format-spec';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { reportValidator } from '../helpers/report-schemas.js';
 import { cosignAttest, cosignKeyPair, cosignSign, cosignVerify, cosignVerifyAttestation, craneDigest, type CosignKeys } from '../harness/cosign.js';
 
 const USER = 'loader-bot';
@@ -63,7 +61,7 @@ const signerPub = () => join(tmp, 'signer.pub');
 let states = 0;
 const stateDir = () => join(tmp, 'state', String(++states));
 
-const reportSchema = newAjv().compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../schemas/push-report.schema.json', import.meta.url)), 'utf8')) as object);
+const reportSchema = reportValidator('push-report');
 
 /**
  * `ferry-load push DIR --trusted-key K --to HOST --state-dir S --yes --json` plus `extra`; a

@@ -1,7 +1,7 @@
 // One place that turns a thrown error into a message, a hint and an exit code.
 
 import { ERROR_CODES, printable, printableBlock, redactCredentials, toFerryError, type FerryError } from '@ferry/format-spec';
-import { jsonText } from './safe-output.js';
+import { jsonText, reportDocument } from './safe-output.js';
 
 export interface MainOptions {
   program: string;
@@ -25,7 +25,7 @@ export function reportError(e: unknown, opts: MainOptions): number {
   const fe = toFerryError(e);
   const message = printableBlock(redactCredentials(fe.message));
   if (opts.json) {
-    process.stdout.write(jsonText({ ok: false, error: { code: fe.code, message, hint: fe.hint, exitCode: fe.exitCode, details: printableDetails(fe.details) } }) + '\n');
+    process.stdout.write(jsonText(reportDocument({ ok: false, error: { code: fe.code, message, hint: fe.hint, exitCode: fe.exitCode, details: printableDetails(fe.details) } })) + '\n');
   } else {
     process.stderr.write(`${opts.program}: error [${fe.code}]: ${message}\n  ${fe.hint}\n`);
     if (fe.code === 'INTERNAL' && process.env.FERRY_DEBUG && fe.cause instanceof Error) process.stderr.write(`${fe.cause.stack}\n`);

@@ -3,7 +3,8 @@
 // what passes through here is sanitised again, so a value a command forgot cannot move the
 // cursor, overwrite the "Signature: NOT verified" line or reorder text with bidi controls.
 
-import { printable, printableBlock, redactCredentials } from '@ferry/format-spec';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { FerryError, REPORT_VERSION, printable, printableBlock, redactCredentials } from '@ferry/format-spec';
 
 /**
  * Characters JSON.stringify leaves raw but a terminal or a JavaScript consumer may act on: DEL,
@@ -27,9 +28,30 @@ export function jsonLine(value: unknown): string {
   return JSON.stringify(value).replace(JSON_UNSAFE_RE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Print JSON on stdout (one document, newline-terminated), escaped by jsonText(). */
+/**
+ * A --json / --report document: every one carries `reportVersion` (schemas/*.schema.json describe
+ * version REPORT_VERSION), first, so a consumer can check it before reading the rest.
+ */
+export function reportDocument(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return { reportVersion: REPORT_VERSION, ...(value as Record<string, unknown>) };
+}
+
+/** Print a JSON document on stdout (newline-terminated), with its reportVersion, escaped by jsonText(). */
 export function writeJson(value: unknown): void {
-  process.stdout.write(jsonText(value) + '\n');
+  process.stdout.write(jsonText(reportDocument(value)) + '\n');
+}
+
+/** `--report FILE`: the same document as --json, written whole or not at all (a temp file renamed). */
+export async function writeReportFile(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.ferry-tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, jsonText(reportDocument(value)) + '\n');
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new FerryError('TARGET_ERROR', `--report ${printable(path)}: ${(e as Error).message}`);
+  }
 }
 
 /**

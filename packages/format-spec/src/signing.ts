@@ -285,3 +285,24 @@ export function verifyDetached(data: Uint8Array, sigText: string | Buffer, trust
   if (typeof opts.claimedFingerprint === 'string' && FINGERPRINT_RE.test(opts.claimedFingerprint)) details.claimedFingerprint = opts.claimedFingerprint;
   throw new FerryError('SIGNATURE_INVALID', `signature of ${what} does not verify with the trusted key${trusted.length > 1 ? 's' : ''} ${names}${claimed}`, details);
 }
+
+/**
+ * Who signed something, the same object in every report (verify, inspect, push, checksum,
+ * serve): the signing key's fingerprint (`sha256:` of its DER SPKI), its algorithm, and — when a
+ * trusted key verified the signature — that key's file (`FILE` or `FILE#N`).
+ */
+export interface Signer {
+  fingerprint: string;
+  algorithm?: string;
+  keyPath?: string;
+}
+
+/** The Signer for a signature `k` verified. */
+export function signerOf(k: TrustedKey): Signer {
+  return { fingerprint: k.fingerprint, algorithm: describePublicKey(k.key), keyPath: k.path };
+}
+
+/** `FILE (sha256:…)`, for text output. */
+export function signerText(s: Signer): string {
+  return s.keyPath ? `${s.keyPath} (${s.fingerprint})` : s.fingerprint;
+}

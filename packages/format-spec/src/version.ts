@@ -10,3 +10,6 @@ export const FORMAT_VERSIONS: { reads: readonly number[]; writes: readonly numbe
   reads: Object.keys(BUNDLE_FORMATS).map(Number).sort((a, b) => a - b),
   writes: Object.keys(BUNDLE_FORMATS).map(Number).sort((a, b) => a - b),
 };
+
+/** Every --json report (and --report FILE) carries this; schemas/*-report.schema.json describe version 1. */
+export const REPORT_VERSION = 1;

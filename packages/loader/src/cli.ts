@@ -3,8 +3,8 @@
 
 import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
-import { ERROR_CODES, FerryError, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
-import { asArray, createProgress, formatBytes, isQuiet, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
+import { ERROR_CODES, FerryError, signerText, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
+import { asArray, createProgress, formatBytes, isQuiet, outputMode, reportError, runCommands, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
 import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
@@ -120,7 +120,7 @@ async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; 
   return report.passed ? 0 : checksumExit(report);
 }
 
-async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean } & ImagePolicyArgs): Promise<number> {
+async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean; report?: string } & ImagePolicyArgs): Promise<number> {
   const mode = outputMode(a.json);
   const policy = await imagePolicyFrom(a);
   const progress = await createProgress(mode, 'verifying');
@@ -132,13 +132,15 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
     onBytes: (bytes, total) => progress.update({ bytes, total }),
   }).finally(() => progress.finish());
   const failure = verifyFailure(report);
+  // Messages are human text quoting entry names: sanitised; the rest is data, escaped by writeJson.
+  const volumes = report.volumes.map((v) => (v.error ? { ...v, error: { ...v.error, message: printableBlock(v.error.message) } } : v));
+  const doc = { ...report, volumes, ok: !failure, ...(failure ? { error: { code: failure.code, message: printableBlock(failure.message), exitCode: failure.exitCode } } : {}) };
+  if (a.report) await writeReportFile(a.report, doc);
   if (a.json) {
-    // Messages are human text quoting entry names: sanitised; the rest is data, escaped by writeJson.
-    const volumes = report.volumes.map((v) => (v.error ? { ...v, error: { ...v.error, message: printableBlock(v.error.message) } } : v));
-    writeJson({ ...report, volumes, ok: !failure, ...(failure ? { error: { code: failure.code, message: printableBlock(failure.message) } } : {}) });
+    writeJson(doc);
   } else {
     writeText(
-      `Bundle ${p(report.bundle)}: signature ${report.signature === 'verified' ? `verified by ${p(report.signedBy ?? '')}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
+      `Bundle ${p(report.bundle)}: signature ${report.signature === 'verified' ? `verified by ${p(report.signer ? signerText(report.signer) : '')}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
         report.volumes.map((v) => `  ${v.status === 'ok' ? 'OK     ' : v.status === 'missing' ? 'MISSING' : 'BAD    '} ${p(v.file)}${v.error ? `  ${p(v.error.message)}` : ''}`).join('\n') +
         (report.images ? '\n' + report.images.map((i) => `  ${i.refused ? 'REFUSED' : 'IMAGE  '} ${p(i.ref)}  ${signatureText(i.signature)}${i.refused ? `\n          ${p(i.refused)}` : ''}`).join('\n') : '') +
         `\n${failure ? 'RESULT: FAIL' : 'RESULT: OK'} — ${report.blobsVerified} blobs, ${formatBytes(report.bytesVerified)} verified in ${report.seconds.toFixed(1)} s\n`,
@@ -214,7 +216,7 @@ async function attestationsCmd(a: TrustArgs & { image: string; type?: string[] }
 function printInspect(r: InspectReport): void {
   const signer = r.signature.signer;
   const sig =
-    r.signature.status === 'verified' ? `verified by ${p(r.signature.verifiedBy ?? '')}` :
+    r.signature.status === 'verified' ? `verified by ${p(r.signature.signer ? signerText(r.signature.signer) : '')}` :
     r.signature.status === 'absent' ? 'UNSIGNED' :
     `present, NOT verified (pass --trusted-key to check); claims key ${p(String(signer?.fingerprint ?? 'unknown'))} (${p(String(signer?.algorithm ?? '?'))})`;
   const out: string[] = [
@@ -279,6 +281,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           imagePolicyFlags(y, 'verify')
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
+            .option('report', { type: 'string', describe: 'Also write the JSON report (schemas/verify-report.schema.json) to this file, for the record' })
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {

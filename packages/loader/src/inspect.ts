@@ -11,8 +11,9 @@ import {
   platformString,
   statRegularFile,
   verifyDetached,
-  type BundleManifest,
   type TrustedKey,
+  signerOf,
+  type Signer,
 } from '@ferry/format-spec';
 import { locateBundle, readManifest, volumePath } from './bundle.js';
 import { chartNextCommands } from './charts/next-commands.js';
@@ -25,7 +26,7 @@ export interface InspectReport {
   dir: string;
   created: string;
   tool: string;
-  signature: { present: boolean; status: 'verified' | 'not-checked' | 'absent'; signer?: BundleManifest['signer']; verifiedBy?: string };
+  signature: { present: boolean; status: 'verified' | 'not-checked' | 'absent'; signer?: Signer };
   /** `signature`: with image keys (inspect --image-key), what they verify of its signatures, attestations and SBOMs. */
   images: Array<{ source: string; ref: string; digest: string; mediaType: string; platforms: string[]; platformFilter: string; blobs: number; bytes: number; referrers: number; signature?: ImageSignature }>;
   files: Array<{ path: string; size: number; digest: string }>;
@@ -54,11 +55,11 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
   const loc = await locateBundle(path);
   const loaded = await readManifest(loc);
   let status: InspectReport['signature']['status'] = loaded.signature ? 'not-checked' : 'absent';
-  let verifiedBy: string | undefined;
+  let verifiedBy: TrustedKey | undefined;
   if (loaded.signature && trustedKeys.length) {
     const k = verifyDetached(loaded.bytes, loaded.signature, trustedKeys, `${loc.name}.manifest.json`, { claimedFingerprint: claimedSignerFingerprint(loaded.bytes) });
     status = 'verified';
-    verifiedBy = `${k.path} (${k.fingerprint})`;
+    verifiedBy = k;
   }
   const m = parseManifest(loaded.bytes, loaded.from);
   // With image keys, each image's signatures, attestations and SBOMs, from the volumes that are here.
@@ -83,7 +84,7 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
     dir: loc.dir,
     created: m.created,
     tool: `${m.tool.name} ${m.tool.version}`,
-    signature: { present: Boolean(loaded.signature), status, ...(m.signer ? { signer: m.signer } : {}), ...(verifiedBy ? { verifiedBy } : {}) },
+    signature: { present: Boolean(loaded.signature), status, ...(verifiedBy ? { signer: signerOf(verifiedBy) } : m.signer ? { signer: { ...m.signer } } : {}) },
     images: m.images.map((i, n) => ({
       source: i.source,
       ref: imageRefName(i),

@@ -3,11 +3,10 @@
 // clean stop, and the closing report. Every string from the bundle is printed escaped.
 
 import { createInterface } from 'node:readline/promises';
-import { rename, writeFile } from 'node:fs/promises';
 import { FerryError, loadTrustedKeys, printable } from '@ferry/format-spec';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { asArray, createProgress, outputMode, reportError, writeJson, writeText, type Progress } from '@ferry/cli-kit';
+import { asArray, createProgress, outputMode, reportError, writeJson, writeReportFile, writeText, type Progress } from '@ferry/cli-kit';
 import { pushBundle, pushOutcome, type PushPlan, type PushReport } from './push/index.js';
 import { ImageStates, describe, nextCommand, planLines, summary } from './push-view.js';
 import type { NextVolume } from './push/index.js';
@@ -71,11 +70,6 @@ function volumePrompt(signal: AbortSignal, abort: () => void): NextVolume {
   };
 }
 
-async function writeReport(path: string, doc: unknown): Promise<void> {
-  const tmp = `${path}.ferry-tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n');
-  await rename(tmp, path);
-}
 
 export async function pushCmd(a: PushArgs): Promise<number> {
   const interactive = !a.yes && !a.json && process.stdin.isTTY === true;
@@ -180,7 +174,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   }
   const outcome = pushOutcome(report);
   const doc = { ok: !outcome, ...report, ...(plan ? { plan } : {}), ...(k8s ? { k8s } : {}), ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) };
-  if (a.report) await writeReport(a.report, doc);
+  if (a.report) await writeReportFile(a.report, doc);
   if (a.json) writeJson(doc);
   else writeText(summary(report, nextCommand(PROGRAM, process.argv.slice(2))));
   if (outcome) return a.json ? outcome.exitCode : reportError(outcome, { program: PROGRAM, json: false });

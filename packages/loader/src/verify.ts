@@ -11,7 +11,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import ssri from 'ssri';
-import { FerryError, MAX_IMAGE_MANIFEST_BYTES, chartsOf, imageRefName, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, signerOf, type Signer, chartsOf, imageRefName, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import { openTrusted, volumePath } from './bundle.js';
 import { checkClosure } from './closure.js';
 import { MAX_CHART_BLOB, checkedUpload } from './charts/read.js';
@@ -39,7 +39,8 @@ export interface ManifestProblem {
 export interface VerifyReport {
   bundle: string;
   signature: 'verified' | 'unsigned-allowed';
-  signedBy?: string;
+  /** Who signed the manifest, as the trusted key verified it. */
+  signer?: Signer;
   volumes: VolumeResult[];
   /** Split blobs whose segments all verified but whose joined bytes do not hash to the blob digest. */
   manifestProblems: ManifestProblem[];
@@ -176,7 +177,7 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
   return {
     bundle: manifest.name,
     signature: tm.verifiedBy ? 'verified' : 'unsigned-allowed',
-    ...(tm.verifiedBy ? { signedBy: `${tm.verifiedBy.path} (${tm.verifiedBy.fingerprint})` } : {}),
+    ...(tm.verifiedBy ? { signer: signerOf(tm.verifiedBy) } : {}),
     volumes,
     manifestProblems,
     blobsVerified: blobs,

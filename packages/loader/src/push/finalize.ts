@@ -5,7 +5,7 @@
 
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError, blobDescriptor, isFerryError, isManifestBlob, type Descriptor } from '@ferry/format-spec';
+import { FerryError, blobDescriptor, isFerryError, isManifestBlob, signerOf, type Descriptor } from '@ferry/format-spec';
 import { checkRegularFile, targetFsError, type TagRequest } from '@ferry/oci';
 import { checkClosure } from '../closure.js';
 import { imageNeeds, isPresent, volumesStillNeeded, type PushState } from './plan.js';
@@ -141,7 +141,7 @@ export async function finalize(s: PushState, loop: VolumeLoop, emit: (e: PushEve
     target: s.targets.description,
     targetKind: s.targets.kind,
     ...(s.targets.filesDir !== undefined ? { filesDir: s.targets.filesDir } : {}),
-    ...(s.tm.verifiedBy ? { signedBy: `${s.tm.verifiedBy.path} (${s.tm.verifiedBy.fingerprint})` } : {}),
+    ...(s.tm.verifiedBy ? { signer: signerOf(s.tm.verifiedBy) } : {}),
     images,
     files,
     charts: [],

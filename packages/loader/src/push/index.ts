@@ -3,7 +3,7 @@
 // before the yes; volumes come in any order over any number of runs; an interrupted run tags
 // nothing incomplete and the next run continues from what is in the target.
 
-import { FerryError, chartsOf, isFerryError } from '@ferry/format-spec';
+import { FerryError, chartsOf, isFerryError, signerOf } from '@ferry/format-spec';
 import { openTrusted, volumePath, type TrustedManifest } from '../bundle.js';
 import { checkLoaded } from '../check.js';
 import { finalize } from './finalize.js';
@@ -112,7 +112,7 @@ async function pushChartsOnly(tm: TrustedManifest, opts: PushOptions, started: n
   const items = (await checkWritten(chartsOf(m), sinks, loaded.items)).filter((c) => c.status !== 'ok');
   return {
     bundle: m.name, target, targetKind: 'charts',
-    ...(tm.verifiedBy ? { signedBy: `${tm.verifiedBy.path} (${tm.verifiedBy.fingerprint})` } : {}),
+    ...(tm.verifiedBy ? { signer: signerOf(tm.verifiedBy) } : {}),
     images: [], files: [], charts: loaded.items, retagged: [], volumesMissing: loaded.volumesMissing, volumesDamaged: loaded.volumesDamaged, notes: [],
     blobsWritten: 0, blobsMounted: 0, bytesWritten: 0,
     complete: loaded.items.every((c) => chartInPlace(c.status)),

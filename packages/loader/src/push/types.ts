@@ -1,7 +1,7 @@
 // The push engine's public shapes: options in, the plan the operator confirms, events while it
 // runs, and the report at the end.
 
-import type { TrustedKey } from '@ferry/format-spec';
+import type { Signer, TrustedKey } from '@ferry/format-spec';
 import type { RegistryOptions } from '@ferry/oci';
 import type { TrustedManifest } from '../bundle.js';
 import type { RewriteRule } from '../rewrite.js';
@@ -125,7 +125,8 @@ export interface PushReport {
   target: string;
   targetKind: 'layout' | 'registry' | 'charts';
   filesDir?: string;
-  signedBy?: string;
+  /** Who signed the bundle, as the trusted key verified it. */
+  signer?: Signer;
   /** `referrers`: cosign-tag artifacts tagged beside the image. `retaggedFrom`: the digest the tag pointed at before. */
   /** `policy`: refused by --require-signed-images (not by its content). `signature`: with --image-key. */
   images: Array<{ source: string; ref: string; digest: string; status: ImageStatus; referrers: number; retaggedFrom?: string; reason?: string; policy?: boolean; signature?: ImageSignature }>;

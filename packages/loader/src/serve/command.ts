@@ -5,7 +5,7 @@
 import { createServer as createHttp, type Server } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { FerryError, loadTrustedKeys, printable, readRegularFile } from '@ferry/format-spec';
+import { FerryError, loadTrustedKeys, printable, readRegularFile, signerOf, signerText } from '@ferry/format-spec';
 import { asArray, formatBytes, jsonLine, safeLine, writeText } from '@ferry/cli-kit';
 import { openForServing } from './open.js';
 import { createHandler, type RequestRecord } from './server.js';
@@ -78,10 +78,11 @@ export async function serveCmd(a: ServeArgs): Promise<number> {
   const addr = await listen(server, host, port);
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
-  const signedBy = tm.verifiedBy ? `${tm.verifiedBy.path} (${tm.verifiedBy.fingerprint})` : undefined;
+  const signer = tm.verifiedBy ? signerOf(tm.verifiedBy) : undefined;
+  const signedBy = signer ? signerText(signer) : undefined;
   const repos = [...catalog.repositories.keys()].sort();
   if (a.json) {
-    process.stdout.write(jsonLine({ ok: true, event: 'listening', url, host: addr.address, port: addr.port, tls: Boolean(tls), bundle: tm.manifest.name, ...(signedBy ? { signedBy } : {}), repositories: repos, volumes: { here: opened.volumes.size, missing: opened.missing } }) + '\n');
+    process.stdout.write(jsonLine({ ok: true, event: 'listening', url, host: addr.address, port: addr.port, tls: Boolean(tls), bundle: tm.manifest.name, ...(signer ? { signer } : {}), repositories: repos, volumes: { here: opened.volumes.size, missing: opened.missing } }) + '\n');
   } else {
     const bytes = tm.manifest.blobs.reduce((n, b) => n + b.size, 0);
     writeText(
