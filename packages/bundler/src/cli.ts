@@ -21,7 +21,7 @@ import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
 import { chartFetcher } from './chart-sources.js';
 import type { ChartRequest } from './charts.js';
 import { sourceOpener } from './open-sources.js';
-import type { FileRequest } from './sources/files.js';
+import { parseFileArg, type FileRequest } from './sources/files.js';
 
 const PROGRAM = 'ferry-bundle';
 
@@ -158,7 +158,7 @@ async function create(argv: CreateArgv): Promise<number> {
 
   const files: FileRequest[] = [];
   const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
-  for (const r of asArray(argv.file)) files.push({ source: r });
+  for (const r of asArray(argv.file)) files.push(parseFileArg(r, process.cwd()));
 
   const platforms = asArray(argv.platform).length ? asArray(argv.platform) : spec?.platforms ?? [];
   for (const p of platforms) {
@@ -294,7 +294,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('chart-images', { type: 'boolean', describe: 'Also carry the images charts name in values.yaml and templates (the report lists what was found where)' })
             .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] for classic chart repositories (or FERRY_CHART_CREDS); never written anywhere' })
             .option('repository-config', { type: 'string', describe: 'Helm repositories.yaml: credentials and CA per chart repository, and REPO-NAME/NAME charts' })
-            .option('file', { type: 'string', array: true, describe: 'File path or glob to carry' })
+            .option('file', { type: 'string', array: true, describe: 'File path or glob to carry (absolute ones too); SRC=DEST names its path in the bundle (a directory for a glob)' })
             .option('public-key', { type: 'string', array: true, describe: 'Public key to carry for the high side (never used for trust there)' })
             .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (digests never change)' })
             .option('volume-size', { type: 'string', describe: `Largest volume: bytes with units (700M, 4.7GB, 2GiB) or a preset: ${Object.keys(VOLUME_PRESETS).join(', ')} (default usb-fat32)` })
