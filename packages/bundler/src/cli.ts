@@ -17,6 +17,8 @@ import {
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
 import { asArray, createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
+import { ImageFailures } from './image-failures.js';
+import { cacheSummary } from './cache-summary.js';
 import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
 import { chartFetcher } from './chart-sources.js';
 import type { ChartRequest } from './charts.js';
@@ -115,6 +117,7 @@ interface CreateArgv {
   insecureRegistry?: string[];
   referrers: boolean;
   keepGoing: boolean;
+  replace: boolean;
   cache?: string;
   json: boolean;
 }
@@ -216,6 +219,7 @@ async function create(argv: CreateArgv): Promise<number> {
       openSources: opener,
       referrers: argv.referrers,
       keepGoing: argv.keepGoing,
+      replace: argv.replace,
       onEvent: (e) => {
         if (e.type === 'chart') say(`✅ chart ${printable(e.name)} ${printable(e.version)} from ${show(e.source)}${e.requiredBy ? ` (dependency of ${e.requiredBy.map(printable).join(', ')})` : ''}${e.images ? `, names ${e.images} image(s)` : ''}`);
         else if (e.type === 'resolved') say(`✅ ${show(e.source)} -> ${printable(e.repository)}${e.tag ? `:${printable(e.tag)}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
@@ -231,11 +235,13 @@ async function create(argv: CreateArgv): Promise<number> {
     });
     await progress.finish();
     const failed = result.failures.length > 0;
+    const cache = opener.cacheStats();
     if (argv.json) {
       // Defence in depth: sources were refused above if they held credentials; hide any anyway.
       writeJson({
         ok: !failed,
         ...result,
+        ...(cache ? { cache } : {}),
         images: result.images.map((i) => ({ ...i, source: redactCredentials(i.source) })),
         failures: result.failures.map((f) => ({ ...f, source: redactCredentials(f.source), message: redactCredentials(f.message) })),
       });
@@ -248,6 +254,7 @@ async function create(argv: CreateArgv): Promise<number> {
       ...result.charts.map((c) => `  ✅ chart ${printable(c.name)} ${printable(c.version)} ${c.digest}${c.provenance ? ' (+.prov)' : ''}${c.requiredBy ? `  dependency of ${c.requiredBy.map(printable).join(', ')}` : ''}  from ${show(c.source)}`),
       ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
+      ...(cache ? [cacheSummary(cache)] : []),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
     ];
     if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${show(f.source)}: [${f.code}] ${show(f.message)}`));
@@ -255,6 +262,10 @@ async function create(argv: CreateArgv): Promise<number> {
     return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
   } catch (e) {
     await progress.finish();
+    if (argv.json && e instanceof ImageFailures) {
+      writeJson(e.toJson());
+      return e.exitCode;
+    }
     throw e;
   } finally {
     opener.close();
@@ -307,6 +318,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('insecure-registry', { type: 'string', array: true, describe: 'HOST[:PORT] reached over plain HTTP or unverified TLS (that host only)' })
             .option('referrers', { type: 'boolean', default: true, describe: 'Carry cosign signatures/attestations/SBOMs and OCI referrers (--no-referrers to leave them out)' })
             .option('cache', { type: 'string', describe: 'Content-addressed blob cache for registry sources: later runs (and a re-run after an interruption) reuse what it holds' })
+            .option('replace', { type: 'boolean', default: false, alias: 'force', describe: 'Rebuild a bundle of the same --name already in --out (the old one stays intact until the new one is complete)' })
             .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
