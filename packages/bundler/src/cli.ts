@@ -18,11 +18,13 @@ import {
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
 import { asArray, createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
+import { ImageFailures } from './image-failures.js';
+import { cacheSummary } from './cache-summary.js';
 import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
 import { chartFetcher } from './chart-sources.js';
 import type { ChartRequest } from './charts.js';
 import { sourceOpener } from './open-sources.js';
-import type { FileRequest } from './sources/files.js';
+import { parseFileArg, type FileRequest } from './sources/files.js';
 import { parseSbomFileFlag } from './sbom/attach.js';
 
 const PROGRAM = 'ferry-bundle';
@@ -120,6 +122,7 @@ interface CreateArgv {
   referrers: boolean;
   sbomFile?: string[];
   keepGoing: boolean;
+  replace: boolean;
   cache?: string;
   json: boolean;
 }
@@ -166,7 +169,7 @@ async function create(argv: CreateArgv): Promise<number> {
 
   const files: FileRequest[] = [];
   const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
-  for (const r of asArray(argv.file)) files.push({ source: r });
+  for (const r of asArray(argv.file)) files.push(parseFileArg(r, process.cwd()));
 
   // `--platform all` (skopeo copy --all, crane --platform all): every platform, as with none given.
   const asked = asArray(argv.platform).length ? asArray(argv.platform) : spec?.platforms ?? [];
@@ -228,6 +231,7 @@ async function create(argv: CreateArgv): Promise<number> {
       referrers: argv.referrers,
       sbomFiles,
       keepGoing: argv.keepGoing,
+      replace: argv.replace,
       onEvent: (e) => {
         if (e.type === 'chart') say(`✅ chart ${printable(e.name)} ${printable(e.version)} from ${show(e.source)}${e.requiredBy ? ` (dependency of ${e.requiredBy.map(printable).join(', ')})` : ''}${e.images ? `, names ${e.images} image(s)` : ''}`);
         else if (e.type === 'resolved') say(`✅ ${show(e.source)} -> ${printable(e.repository)}${e.tag ? `:${printable(e.tag)}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
@@ -244,11 +248,13 @@ async function create(argv: CreateArgv): Promise<number> {
     });
     await progress.finish();
     const failed = result.failures.length > 0;
+    const cache = opener.cacheStats();
     if (argv.json) {
       // Defence in depth: sources were refused above if they held credentials; hide any anyway.
       writeJson({
         ok: !failed,
         ...result,
+        ...(cache ? { cache } : {}),
         images: result.images.map((i) => ({ ...i, source: redactCredentials(i.source) })),
         failures: result.failures.map((f) => ({ ...f, source: redactCredentials(f.source), message: redactCredentials(f.message) })),
       });
@@ -266,6 +272,7 @@ async function create(argv: CreateArgv): Promise<number> {
       ...result.charts.map((c) => `  ✅ chart ${printable(c.name)} ${printable(c.version)} ${c.digest}${c.provenance ? ' (+.prov)' : ''}${c.requiredBy ? `  dependency of ${c.requiredBy.map(printable).join(', ')}` : ''}  from ${show(c.source)}`),
       ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
+      ...(cache ? [cacheSummary(cache)] : []),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
     ];
     if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${show(f.source)}: [${f.code}] ${show(f.message)}`));
@@ -273,6 +280,10 @@ async function create(argv: CreateArgv): Promise<number> {
     return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
   } catch (e) {
     await progress.finish();
+    if (argv.json && e instanceof ImageFailures) {
+      writeJson(e.toJson());
+      return e.exitCode;
+    }
     throw e;
   } finally {
     opener.close();
@@ -312,7 +323,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('chart-images', { type: 'boolean', describe: 'Also carry the images charts name in values.yaml and templates (the report lists what was found where)' })
             .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] for classic chart repositories (or FERRY_CHART_CREDS); never written anywhere' })
             .option('repository-config', { type: 'string', describe: 'Helm repositories.yaml: credentials and CA per chart repository, and REPO-NAME/NAME charts' })
-            .option('file', { type: 'string', array: true, describe: 'File path or glob to carry' })
+            .option('file', { type: 'string', array: true, describe: 'File path or glob to carry (absolute ones too); SRC=DEST names its path in the bundle (a directory for a glob)' })
             .option('public-key', { type: 'string', array: true, describe: 'Public key to carry for the high side (never used for trust there)' })
             .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (repeatable; digests of what is kept never change); all: every platform (the default)' })
             .option('volume-size', { type: 'string', describe: `Largest volume: bytes with units (700M, 4.7GB, 2GiB) or a preset: ${Object.keys(VOLUME_PRESETS).join(', ')} (default usb-fat32)` })
@@ -328,6 +339,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('referrers', { type: 'boolean', default: true, describe: 'Carry cosign signatures/attestations/SBOMs and OCI referrers (--no-referrers to leave them out)' })
             .option('sbom-file', { type: 'string', array: true, describe: 'IMAGE=FILE: attach an SBOM you made (syft, trivy…) to an image of the bundle as an OCI 1.1 referrer. IMAGE is the --image as given or its bundle name (REPOSITORY[:TAG]); the format comes from the content: SPDX JSON or tag-value, CycloneDX JSON or XML, syft JSON; at most 64 MiB' })
             .option('cache', { type: 'string', describe: 'Content-addressed blob cache for registry sources: later runs (and a re-run after an interruption) reuse what it holds' })
+            .option('replace', { type: 'boolean', default: false, alias: 'force', describe: 'Rebuild a bundle of the same --name already in --out (the old one stays intact until the new one is complete)' })
             .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')

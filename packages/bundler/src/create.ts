@@ -3,7 +3,7 @@
 // first in every volume and blobs then stream straight from their source into the volumes.
 
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
@@ -41,6 +41,8 @@ import { VERSION } from './version.js';
 import { PREFETCH_BLOBS, Prefetcher } from './prefetch.js';
 import { resolveCharts, type ChartFetcher, type ChartRequest, type ResolvedChart } from './charts.js';
 import { attachSbom, findImage, readSbomFiles, type AttachableImage, type AttachedSbom, type SbomFileRequest } from './sbom/attach.js';
+import { checkOutput, replaceBundle } from './replace-bundle.js';
+import { ImageFailures } from './image-failures.js';
 
 export const OCI_LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
 const BUNDLE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -86,6 +88,8 @@ export interface CreateOptions {
   sbomFiles?: SbomFileRequest[];
   /** Leave out images that fail, report them, and bundle the rest (exit code still says so). */
   keepGoing?: boolean;
+  /** Rebuild a bundle of the same name already in outDir (replace-bundle.ts); refused otherwise. */
+  replace?: boolean;
   /** Opens an image source string into one or more images (a docker-archive may hold several). */
   openSources: (source: string) => Promise<ImageSource[]>;
   onEvent?: (e: CreateEvent) => void;
@@ -183,8 +187,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
 
   await mkdir(opts.outDir, { recursive: true });
   const manifestPath = join(opts.outDir, `${opts.name}.manifest.json`);
-  if (await stat(manifestPath).catch(() => undefined)) {
-    throw new FerryError('USAGE', `${manifestPath} already exists; choose another --name or --out, or remove the old bundle first`);
+  if ((await checkOutput(opts.outDir, opts.name, opts.replace ?? false)) === 'replace') {
+    return replaceBundle(opts.outDir, opts.name, (staging) => createBundle({ ...opts, outDir: staging, replace: false }));
   }
 
   // 1. Charts first: with --chart-images they add to the images to resolve.
@@ -233,11 +237,12 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       } catch (e) {
         let fe = toFerryError(e);
         if (req.foundIn) fe = new FerryError(fe.code, `${fe.message} (an image named by ${req.foundIn}; leave out --chart-images, or give --keep-going to bundle the rest)`, fe.details, { cause: fe });
-        if (!opts.keepGoing) throw fe;
         failures.push({ source: req.source, code: fe.code, message: fe.message });
         emit({ type: 'failed', source: req.source, code: fe.code, message: fe.message });
       }
     }
+    // Every image was tried: without keepGoing, all failures are reported together.
+    if (failures.length && !opts.keepGoing) throw new ImageFailures(failures.map((f) => ({ ...f, code: f.code as FerryError['code'] })));
     for (const c of chartImages) c.carried = !failures.some((f) => f.source === c.reference);
     if (imageRequests.length > 0 && resolved.length === 0 && charts.length + opts.files.length + opts.publicKeys.length === 0) {
       throw new FerryError('PARTIAL_FAILURE', `no image could be resolved (${failures.length} failed); nothing to bundle`);

@@ -2,21 +2,26 @@
 // docker-archive:) from @ferry/oci, registry references through one shared set of registry
 // clients (connections and tokens reused across images).
 
-import { withCache } from './cache.js';
+import { BlobCache, type CacheStats } from './cache.js';
 import { RegistryClients, RegistrySource, openLocalImageSources, parseImageSource, type ImageSource, type RegistryOptions } from '@ferry/oci';
 
-export type SourceOpener = ((source: string) => Promise<ImageSource[]>) & { close(): void };
+export type SourceOpener = ((source: string) => Promise<ImageSource[]>) & {
+  close(): void;
+  /** What --cache served and stored (undefined without a cache). */
+  cacheStats(): CacheStats | undefined;
+};
 
 export function sourceOpener(registry: RegistryOptions = {}, cacheDir?: string): SourceOpener {
   let clients: RegistryClients | undefined;
+  const cache = cacheDir ? new BlobCache(cacheDir) : undefined;
   const open = async (source: string): Promise<ImageSource[]> => {
     const parsed = parseImageSource(source);
     if (parsed.transport === 'docker') {
       clients ??= new RegistryClients(registry);
       const src = new RegistrySource(parsed.reference ?? source, clients);
-      return [cacheDir ? withCache(src, cacheDir) : src];
+      return [cache ? cache.wrap(src) : src];
     }
     return openLocalImageSources(source);
   };
-  return Object.assign(open, { close: () => clients?.close() });
+  return Object.assign(open, { close: () => clients?.close(), cacheStats: () => cache?.stats });
 }

@@ -11,6 +11,7 @@ export * from './checksums.js';
 export * from './schema.js';
 export * from './sizes.js';
 export * from './plan.js';
+export * from './volume-plan.js';
 export * from './zstd-frames.js';
 export * from './volume-writer.js';
 export * from './volume-reader.js';

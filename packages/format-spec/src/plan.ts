@@ -1,10 +1,9 @@
 // Volume planning and the exact byte layout it implies. Writer and reader both derive a
 // volume's entries, tar offsets and zstd frames from here, so the three cannot drift apart.
 
-import type { BlobKind, BundleBlob, PlannedBlob, PlannedSegment } from './manifest-types.js';
+import type { BundleBlob, PlannedBlob } from './manifest-types.js';
 import { digestHex, isSha256Digest } from './digest.js';
 import { FerryError } from './errors.js';
-import { formatSize } from './sizes.js';
 
 export const TAR_BLOCK = 512;
 /** tar-stream's pack ends an archive with two zero blocks. */
@@ -150,7 +149,7 @@ export function volumeSizeBound(entries: readonly VolumeEntry[], frameMax = FRAM
 }
 
 /** Bound for one blob entry (names are blobs/… or segments/…: always one ustar block). */
-function blobEntryBound(size: number): number {
+export function blobEntryBound(size: number): number {
   return runBound(TAR_BLOCK + roundUp(size, TAR_BLOCK));
 }
 
@@ -163,12 +162,12 @@ function headerBound(headerReserve: number): number {
 }
 
 /** Bytes every volume spends besides blob entries. */
-function fixedVolumeBound(headerReserve: number): number {
+export function fixedVolumeBound(headerReserve: number): number {
   return headerBound(headerReserve) + frameBound(TAR_END_BYTES) + SEEK_TABLE_FIXED_BYTES + SLACK_BYTES;
 }
 
 /** Largest blob or segment size whose entry fits in `room` bytes (-1 when not even an empty one). */
-function largestFit(room: number): number {
+export function largestFit(room: number): number {
   if (blobEntryBound(0) > room) return -1;
   let lo = 0;
   let hi = room;
@@ -178,102 +177,6 @@ function largestFit(room: number): number {
     else hi = mid - 1;
   }
   return lo;
-}
-
-export interface PlanInput {
-  digest: string;
-  size: number;
-  mediaType: string;
-  kind: BlobKind;
-}
-
-export interface PlanOptions {
-  /** Largest compressed volume file, in bytes. */
-  volumeSize: number;
-  /** Total content bytes of the header entries every volume carries (manifest, signature,
-   *  oci-layout, index.json); tar and zstd overhead for them is added here. */
-  headerReserve: number;
-}
-
-export interface VolumePlan {
-  /** Segments carry no digest yet: hashSegments() adds them before the manifest is written. */
-  blobs: PlannedBlob[];
-  volumeCount: number;
-}
-
-/** Largest blob a single volume can hold whole, for these options. */
-export function volumeCapacity(opts: PlanOptions): number {
-  return largestFit(opts.volumeSize - fixedVolumeBound(opts.headerReserve));
-}
-
-/**
- * Assign blobs to volumes in the given order (children first; kept). A blob goes into the
- * current volume if it fits; one that does not fit but fits an empty volume starts the next
- * volume; one larger than an empty volume is split into segments, filling the rest of the
- * current volume (unless less than MIN_SEGMENT_BYTES would go there) and continuing.
- */
-export function planVolumes(input: readonly PlanInput[], opts: PlanOptions): VolumePlan {
-  const { volumeSize, headerReserve } = opts;
-  if (!Number.isSafeInteger(volumeSize) || volumeSize <= 0) throw new FerryError('USAGE', `volume size must be a positive whole number of bytes, got ${volumeSize}`);
-  if (!Number.isSafeInteger(headerReserve) || headerReserve < 0) throw new FerryError('INTERNAL', `planVolumes: headerReserve must be a whole number ≥ 0, got ${headerReserve}`);
-  const emptyRoom = volumeSize - fixedVolumeBound(headerReserve);
-  const capacity = largestFit(emptyRoom);
-  if (capacity < MIN_SEGMENT_BYTES) {
-    const needed = fixedVolumeBound(headerReserve) + blobEntryBound(MIN_SEGMENT_BYTES);
-    throw new FerryError(
-      'USAGE',
-      `volume size ${formatSize(volumeSize)} is too small: every volume repeats the manifest, signature, oci-layout and index.json (${formatSize(headerReserve)} here) and would have no room left for blob data; use at least ${formatSize(needed)}`,
-      { volumeSize, minimum: needed },
-    );
-  }
-
-  const seen = new Set<string>();
-  const blobs: PlannedBlob[] = [];
-  let volume = 1;
-  let room = emptyRoom;
-  let volumeHasBlobs = false;
-  const nextVolume = (): void => {
-    volume++;
-    room = emptyRoom;
-    volumeHasBlobs = false;
-    if (volume > MAX_VOLUMES) throw new FerryError('USAGE', `the bundle needs more than ${MAX_VOLUMES} volumes of ${formatSize(volumeSize)}; use a larger --volume-size`, { volumeSize });
-  };
-
-  for (const b of input) {
-    digestHex(b.digest);
-    if (!Number.isSafeInteger(b.size) || b.size < 0) throw new FerryError('INTERNAL', `planVolumes: bad size ${b.size} for ${b.digest}`);
-    if (seen.has(b.digest)) throw new FerryError('INTERNAL', `planVolumes: ${b.digest} listed twice; every blob is carried once`);
-    seen.add(b.digest);
-    const base = { digest: b.digest, size: b.size, mediaType: b.mediaType, kind: b.kind };
-
-    if (b.size <= capacity) {
-      if (blobEntryBound(b.size) > room) nextVolume();
-      room -= blobEntryBound(b.size);
-      volumeHasBlobs = true;
-      blobs.push({ ...base, volume });
-      continue;
-    }
-
-    const segments: PlannedSegment[] = [];
-    let offset = 0;
-    while (offset < b.size) {
-      const left = b.size - offset;
-      let size = blobEntryBound(left) <= room ? left : largestFit(room);
-      if (size < Math.min(left, MIN_SEGMENT_BYTES)) {
-        // Not worth a segment here (or no room at all): continue on a fresh volume.
-        if (!volumeHasBlobs) throw new FerryError('INTERNAL', `planVolumes: no progress splitting ${b.digest}`);
-        nextVolume();
-        continue;
-      }
-      size = Math.min(size, left);
-      segments.push({ volume, index: segments.length + 1, offset, size });
-      room -= blobEntryBound(size);
-      volumeHasBlobs = true;
-      offset += size;
-    }
-    blobs.push({ ...base, segments });
-  }
-  return { blobs, volumeCount: volume };
 }
 
 export interface VolumePiece<B extends PlannedBlob = BundleBlob> {

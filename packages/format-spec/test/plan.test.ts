@@ -9,19 +9,15 @@ import {
   TAR_END_BYTES,
   blobEntryName,
   frameSizes,
-  planVolumes,
   segmentEntryName,
   tarHeaderBytes,
   tarLayout,
   validatePlan,
-  volumeCapacity,
   volumeFileName,
   volumePieces,
   volumeSizeBound,
-  type PlanInput,
-  type PlanOptions,
-  type VolumePlan,
 } from '../src/plan.js';
+import { planVolumes, volumeCapacity, type PlanInput, type PlanOptions, type VolumePlan } from '../src/volume-plan.js';
 import { packTar } from './helpers/volumes.js';
 
 const hex = (n: number): string => n.toString(16).padStart(64, '0');
@@ -79,18 +75,21 @@ test('exact fit: a blob of exactly the capacity is whole, one byte more is split
   assertFits(over, opts);
 });
 
-test('a blob that does not fit the rest but fits a volume starts the next volume', () => {
+test('small blobs are packed first-fit decreasing: one that does not fit the rest fills an earlier gap', () => {
   const cap = volumeCapacity(opts);
+  // In input order a sequential planner would need 3 volumes (1000 | cap | 10).
   const p = planVolumes([blob(1, 1000), blob(2, cap), blob(3, 10)], opts);
-  assert.equal(p.blobs.map((b) => b.volume), [1, 2, 3]);
+  assert.equal(p.blobs.map((b) => b.volume), [1, 2, 1]);
+  assert.is(p.volumeCount, 2);
+  assert.is(p.blobs[1]!.segments, undefined, 'not split: a new volume was needed anyway');
+  assert.equal(p.blobs.map((b) => b.digest), [1, 2, 3].map((n) => `sha256:${hex(n)}`), 'write order is the input order');
   assertFits(p, opts);
-  // The same small blob after a blob leaving room stays in the same volume.
   const q = planVolumes([blob(1, 1000), blob(2, 5000), blob(3, 10)], opts);
   assert.equal(q.blobs.map((b) => b.volume), [1, 1, 1]);
   assert.is(q.volumeCount, 1);
 });
 
-test('a blob larger than two volumes fills the rest of the current one and continues', () => {
+test('a blob larger than two volumes fills the gaps the small blobs leave, in rising volumes', () => {
   const cap = volumeCapacity(opts);
   const big = Math.floor(cap * 2.5);
   const p = planVolumes([blob(1, 100_000), blob(2, big), blob(3, 4096)], opts);
@@ -103,36 +102,61 @@ test('a blob larger than two volumes fills the rest of the current one and conti
   assert.is(segs[2]!.offset, segs[0]!.size + segs[1]!.size);
   assert.is(segs[0]!.size + segs[1]!.size + segs[2]!.size, big);
   assert.is(segs[1]!.size, cap, 'a middle segment takes a whole volume');
-  assert.ok(segs[0]!.size > cap - 110_000 && segs[0]!.size < cap - 100_000, `first segment fills the rest: ${segs[0]!.size}`);
-  // The next blob follows the last segment in volume 3.
-  assert.is(p.blobs[2]!.volume, 3);
+  // The 4096-byte blob (never split) went first into volume 1; the big one fills the rest of it.
+  assert.is(p.blobs[2]!.volume, 1);
+  assert.ok(segs[0]!.size > cap - 6000 && segs[0]!.size < cap - 4096, `first segment fills the rest: ${segs[0]!.size}`);
+  // The 100 KB layer fits whole in what the last segment leaves of volume 3.
+  assert.is(p.blobs[0]!.volume, 3);
   assert.is(p.volumeCount, 3);
   assertFits(p, opts);
-  // Pieces of volume 2 are just the middle segment; volume 3 starts with the last one.
   assert.equal(volumePieces(p.blobs, 2).map((x) => x.name), [segmentEntryName(`sha256:${hex(2)}`, 2)]);
-  assert.equal(volumePieces(p.blobs, 3).map((x) => x.name), [segmentEntryName(`sha256:${hex(2)}`, 3), blobEntryName(`sha256:${hex(3)}`)]);
+  // Inside a volume the entries keep the input (children-first) order.
+  assert.equal(volumePieces(p.blobs, 3).map((x) => x.name), [blobEntryName(`sha256:${hex(1)}`), segmentEntryName(`sha256:${hex(2)}`, 3)]);
+});
+
+test('1.1 GiB of 200 MiB layers in 300M volumes: 4 volumes, not 6 (sizes only)', () => {
+  const MiB = 1024 * 1024;
+  const o: PlanOptions = { volumeSize: 300_000_000, headerReserve: 20_000 };
+  const input: PlanInput[] = [];
+  let n = 1;
+  // Five 200 MiB layers and a 126.4 MiB one (1.1 GiB), each image with its config and manifest.
+  for (const size of [200, 200, 200, 200, 200, 126.4]) {
+    input.push({ ...blob(n++, Math.round(size * MiB)), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
+    input.push({ ...blob(n++, 1500), kind: 'config' });
+    input.push({ ...blob(n++, 900), kind: 'manifest' });
+  }
+  const total = input.reduce((s, b) => s + b.size, 0);
+  assert.ok(total > 1.09 * 1024 * MiB && total < 1.11 * 1024 * MiB);
+  const p = planVolumes(input, o);
+  assert.is(p.volumeCount, 4);
+  assert.is(p.volumeCount, Math.ceil(total / volumeCapacity(o)), 'as few volumes as the bytes need');
+  assertFits(p, o);
+  // Manifests and configs are never split; some layers are, in rising volumes.
+  for (const b of p.blobs) if (b.kind !== 'layer') assert.ok(b.volume !== undefined, `${b.kind} kept whole`);
+  const split = p.blobs.filter((b) => b.segments);
+  assert.ok(split.length >= 1 && split.length <= 2, `layers fill the gaps, as few split as needed: ${split.length}`);
+  assert.equal(p.blobs.map((b) => b.digest), input.map((b) => b.digest));
 });
 
 test('no tiny segment is cut off the end of a nearly full volume', () => {
   const cap = volumeCapacity(opts);
-  // Leaves less than MIN_SEGMENT_BYTES of room in volume 1.
-  const p = planVolumes([blob(1, cap - 2048), blob(2, cap * 2)], opts);
+  // A small (never split) blob leaves less than MIN_SEGMENT_BYTES of room in volume 1.
+  const small = cap - 2048 - 512;
+  const p = planVolumes([{ ...blob(1, small), kind: 'config' }, blob(2, cap * 2)], opts);
+  assert.is(p.blobs[0]!.volume, 1);
   const segs = p.blobs[1]!.segments!;
   assert.is(segs[0]!.volume, 2);
   assert.is(segs[0]!.size, cap);
   assertFits(p, opts);
 });
 
-test('many tiny blobs: order kept, every volume within its bound', () => {
+test('many tiny blobs: order kept, packed tight, every volume within its bound', () => {
   const input = Array.from({ length: 5000 }, (_, i) => blob(i + 1, (i * 37) % 700));
   const p = planVolumes(input, opts);
   assert.equal(p.blobs.map((b) => b.digest), input.map((b) => b.digest), 'children-first order is kept');
   assert.ok(p.volumeCount > 1);
-  let last = 1;
-  for (const b of p.blobs) {
-    assert.ok(b.volume !== undefined && b.volume >= last, 'volumes never go back');
-    last = b.volume;
-  }
+  const need = input.reduce((s, b) => s + 512 + Math.ceil(b.size / 512) * 512, 0);
+  assert.ok(p.volumeCount <= Math.ceil(need / volumeCapacity(opts)) + 1, `${p.volumeCount} volumes`);
   assertFits(p, opts);
 });
 

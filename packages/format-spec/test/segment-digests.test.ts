@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { isFerryError, type ErrorCode } from '../src/errors.js';
 import type { BundleBlob, PlannedBlob } from '../src/manifest-types.js';
-import { planVolumes } from '../src/plan.js';
+import { planVolumes } from '../src/volume-plan.js';
 import { readVolume } from '../src/volume-reader.js';
 import { hashSegments } from '../src/segment-digests.js';
 import { writeVolumes, type WriteVolumesOptions } from '../src/volume-writer.js';

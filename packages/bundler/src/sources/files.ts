@@ -1,7 +1,13 @@
 // --file PATH|GLOB and spec `files:`: plain files carried as content-addressed blobs, each with
 // a sha256 digest (the blob name) and an ssri sha512 integrity string (a second, independent hash).
+//
+// Bundle paths: a file inside the base directory keeps its path relative to it; a file outside
+// it (an absolute path elsewhere, `../x`) keeps only its name; a glob's matches outside the base
+// keep their path below the glob's static part (`/data/docs/**/*.pdf` -> `a.pdf`, `sub/b.pdf`).
+// `--file SRC=DEST` names the bundle path: for one file DEST is its path (`DEST/` a directory),
+// for a glob DEST is the directory its matches go under, relative to the glob's static part.
 
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep, posix, basename } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -16,6 +22,28 @@ export interface FileRequest {
   dest?: string;
   /** Base for relative paths and for the path kept in the bundle (default: the caller's cwd). */
   cwd?: string;
+  /** The exact bundle path of the one file `source` names (`--file SRC=DEST`). */
+  as?: string;
+  /** Paths below the source's static part, not below `cwd` (`--file GLOB=DEST/`): a glob's matches
+   *  keep their path below the glob's static part, a single file its name. */
+  belowGlob?: boolean;
+}
+
+/**
+ * `--file` as given: `PATH`, `GLOB`, or `SRC=DEST` (the last `=`; a path that exists as written,
+ * `=` and all, is taken as a path).
+ */
+export function parseFileArg(arg: string, cwd: string): FileRequest {
+  const eq = arg.lastIndexOf('=');
+  if (eq <= 0 || existsSync(resolve(cwd, arg))) return { source: arg };
+  const source = arg.slice(0, eq);
+  const dest = arg.slice(eq + 1);
+  if (dest === '') throw new FerryError('USAGE', `--file ${printable(arg)}: nothing after "="; give --file SRC=DEST (DEST is the path in the bundle)`);
+  if (fg.isDynamicPattern(source) || dest.endsWith('/')) {
+    const dir = dest.replace(/\/+$/, '');
+    return { source, belowGlob: true, ...(dir ? { dest: dir } : {}) };
+  }
+  return { source, as: dest };
 }
 
 /** A file to carry, found but not read yet. */
@@ -75,9 +103,13 @@ export async function listFiles(requests: readonly FileRequest[], cwd: string): 
     const base = req.cwd ?? cwd;
     const isGlob = fg.isDynamicPattern(req.source);
     let matches: string[];
+    /** The glob's static part (`/data/docs` of `/data/docs/**`), absolute. */
+    let globBase = base;
     if (isGlob) {
+      if (req.as !== undefined) throw new FerryError('USAGE', `--file ${printable(req.source)}=${printable(req.as)}: a pattern needs a directory as DEST (end it with /)`);
+      globBase = resolve(base, fg.generateTasks([req.source])[0]?.base ?? '.');
       matches = (await fg(req.source, { cwd: base, onlyFiles: true, dot: false, followSymbolicLinks: false, absolute: true })).sort();
-      if (matches.length === 0) throw new FerryError('SOURCE_NOT_FOUND', `--file ${req.source}: the pattern matches no file (in ${base})`);
+      if (matches.length === 0) throw new FerryError('SOURCE_NOT_FOUND', `--file ${printable(req.source)}: the pattern matches no file (in ${printable(base)})`);
     } else {
       const abs = resolve(base, req.source);
       const st = await stat(abs).catch(() => undefined);
@@ -88,10 +120,13 @@ export async function listFiles(requests: readonly FileRequest[], cwd: string): 
     for (const abs of matches) {
       const st = await stat(abs);
       const rel = relative(base, abs);
-      // Inside cwd keep the relative path; outside it only the name (never "../").
+      // Inside cwd keep the relative path; outside it only the name, or for a glob the path
+      // below its static part (never "../").
       const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-      const name = isGlob || inside ? rel : basename(abs);
-      const path = bundlePath(req.dest ? posix.join(req.dest, name.split(sep).join('/')) : name, `--file ${req.source}`);
+      const name = isGlob ? (req.belowGlob || !inside ? relative(globBase, abs) : rel) : inside && !req.belowGlob ? rel : basename(abs);
+      const path = req.as !== undefined
+        ? bundlePath(req.as, `--file ${req.source}=${req.as}`)
+        : bundlePath(req.dest ? posix.join(req.dest, name.split(sep).join('/')) : name, `--file ${req.source}`);
       const prev = byPath.get(path);
       if (prev && prev !== abs) throw new FerryError('SPEC_INVALID', `two files would be carried as ${path}: ${prev} and ${abs}; use dest: to separate them`);
       if (prev) continue;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import ssri from 'ssri';
 import { isFerryError } from '@ferry/format-spec';
-import { collectFiles, bundlePath, hashFiles, listFiles } from '../../src/sources/files.js';
+import { collectFiles, bundlePath, hashFiles, listFiles, parseFileArg } from '../../src/sources/files.js';
 import { rejects } from '../../../../test/helpers/assert.js';
 
 let dir = '';
@@ -33,6 +33,40 @@ test('paths and globs become relative bundle paths with sha256 and sha512 integr
 test('a file outside the working directory is carried under its name only', async () => {
   const files = await collectFiles([{ source: join(dir, 'docs', 'a.txt') }], join(dir, 'docs', 'sub'));
   assert.is(files[0]!.path, 'a.txt');
+});
+
+test('absolute globs outside the working directory keep their path below the glob, not ../', async () => {
+  const elsewhere = await mkdtemp(join(tmpdir(), 'ferry-files-cwd-'));
+  try {
+    const files = await listFiles([{ source: join(dir, 'docs', '**', '*.txt') }, { source: join(dir, 'docs', '*.pdf') }], elsewhere);
+    assert.equal(files.map((f) => f.path), ['a.txt', 'sub/b.txt', 'c.pdf']);
+    // A relative glob reaching outside is the same.
+    const up = await listFiles([{ source: '../*.pdf', cwd: join(dir, 'docs', 'sub') }], elsewhere);
+    assert.equal(up.map((f) => f.path), ['c.pdf']);
+    // Inside the working directory an absolute glob keeps the path relative to it, as before.
+    const inside = await listFiles([{ source: join(dir, 'docs', '*.pdf') }], dir);
+    assert.equal(inside.map((f) => f.path), ['docs/c.pdf']);
+  } finally {
+    await rm(elsewhere, { recursive: true, force: true });
+  }
+});
+
+test('--file SRC=DEST: a file renamed, a glob under a directory; a literal path with = stays a path', async () => {
+  assert.equal(parseFileArg('docs/a.txt=manuals/alpha.txt', dir), { source: 'docs/a.txt', as: 'manuals/alpha.txt' });
+  assert.equal(parseFileArg('docs/a.txt=manuals/', dir), { source: 'docs/a.txt', belowGlob: true, dest: 'manuals' });
+  assert.equal(parseFileArg('docs/**/*.txt=text', dir), { source: 'docs/**/*.txt', belowGlob: true, dest: 'text' });
+  assert.equal(parseFileArg('docs/a.txt', dir), { source: 'docs/a.txt' });
+  await writeFile(join(dir, 'k=v.txt'), 'eq');
+  assert.equal(parseFileArg('k=v.txt', dir), { source: 'k=v.txt' });
+  assert.throws(() => parseFileArg('docs/a.txt=', dir), (e: unknown) => isFerryError(e, 'USAGE') && /SRC=DEST/.test((e as Error).message));
+  const files = await listFiles([parseFileArg(`${join(dir, 'docs', 'a.txt')}=manuals/alpha.txt`, dir), parseFileArg(`${join(dir, 'docs')}/**/*.txt=text`, dir), parseFileArg('docs/c.pdf=pdf/', dir)], dir);
+  assert.equal(files.map((f) => f.path), ['manuals/alpha.txt', 'text/a.txt', 'text/sub/b.txt', 'pdf/c.pdf']);
+  await rejects(() => listFiles([parseFileArg('docs/a.txt=../escape', dir)], dir), (e) => isFerryError(e, 'SPEC_INVALID'));
+});
+
+test('a glob matching nothing is an error naming the pattern', async () => {
+  const pattern = join(dir, 'nowhere', '*.iso');
+  await rejects(() => listFiles([{ source: pattern }], dir), (e) => isFerryError(e, 'SOURCE_NOT_FOUND') && (e as Error).message.includes(pattern) && /matches no file/.test((e as Error).message));
 });
 
 test('nothing matched, a directory, a clash, or an escaping dest are clear errors', async () => {

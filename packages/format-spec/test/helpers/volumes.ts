@@ -10,7 +10,8 @@ import * as tar from 'tar-stream';
 import { compress } from 'zstd-napi';
 import { layoutIndexBytes } from '../../src/layout-index.js';
 import type { BundleBlob, BundleManifest, PlannedBlob } from '../../src/manifest-types.js';
-import { planVolumes, volumeFileName } from '../../src/plan.js';
+import { volumeFileName } from '../../src/plan.js';
+import { planVolumes } from '../../src/volume-plan.js';
 import { writeVolumes, type WrittenVolume } from '../../src/volume-writer.js';
 import { encodeSeekTable, type FrameInfo } from '../../src/zstd-frames.js';
 

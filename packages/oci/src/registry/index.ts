@@ -12,3 +12,4 @@ export * from './upload.js';
 export * from './referrers.js';
 export * from './registry-source.js';
 export * from './registry-sink.js';
+export { bypassesProxy, proxyRoute, proxySettingsFromEnv, type ProxyRoute, type ProxySettings } from './proxy.js';

@@ -3,7 +3,9 @@
 // docker's insecure-registries), redirects that never carry Authorization to another host,
 // and retries with backoff on 429/5xx and dropped connections. The same layer serves a plain
 // HTTP(S) origin such as a chart repository (`fixedBase`): then there is no `/v2/` probe, the
-// URL's scheme is used as given, and messages name the peer by `noun`.
+// URL's scheme is used as given, and messages name the peer by `noun`. HTTPS_PROXY/HTTP_PROXY/
+// NO_PROXY are honoured for every request (proxy.ts: CONNECT tunnels for https, absolute-URI
+// requests for http; TLS to the peer is verified inside the tunnel as it is direct).
 
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -15,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { FerryError } from '@ferry/format-spec';
 import { Semaphore } from './semaphore.js';
 import { registryError, redact, describeRef, type RegistryErrorContext } from './errors.js';
+import { ForwardingAgent, TunnelingAgent, proxyRoute, proxySettingsFromEnv, type ProxyRoute, type ProxySettings } from './proxy.js';
 
 export interface TransportOptions {
   /** Extra CA certificates (PEM files) trusted for this registry, on top of the system roots. */
@@ -42,6 +45,8 @@ export interface TransportOptions {
   fixedBase?: URL;
   /** What the peer is called in messages (default `registry`; e.g. `chart repository`). */
   noun?: string;
+  /** Proxies (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the environment); `false`: none. */
+  proxy?: ProxySettings | false;
 }
 
 export interface HttpRequest {
@@ -129,10 +134,15 @@ export class Transport {
 
   /** What the peer is called in messages: `registry`, or e.g. `chart repository`. */
   readonly noun: string;
+  private readonly proxy: ProxySettings | undefined;
+  /** Agents through a proxy, by proxy, scheme and whether they carry this peer's TLS options. */
+  private readonly proxied = new Map<string, http.Agent>();
+  private sc?: SecureContext;
 
   constructor(readonly registry: string, readonly apiHost: string, readonly opts: TransportOptions) {
     this.slots = new Semaphore(opts.concurrency);
     this.noun = opts.noun ?? 'registry';
+    this.proxy = opts.proxy === false ? undefined : opts.proxy ?? proxySettingsFromEnv();
   }
 
   private async secureContext(): Promise<SecureContext> {
@@ -150,6 +160,7 @@ export class Transport {
   private async init(): Promise<void> {
     if (this.agents) return;
     const sc = await this.secureContext();
+    this.sc = sc;
     const common = { keepAlive: true, maxSockets: this.opts.concurrency + 2, timeout: this.opts.timeoutMs };
     this.agents = {
       https: new https.Agent({ ...common, ...(this.opts.insecure ? { rejectUnauthorized: false } : { secureContext: sc }) }),
@@ -197,6 +208,9 @@ export class Transport {
     const prefix = ctx.repository ? `${describeRef(ctx)}: ` : '';
     if (isTlsError(e)) return registryError('REGISTRY_TLS', ctx, prefix + tlsHint(this.noun, this.registry, this.opts.fixedBase !== undefined, e), { cause: e });
     const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EPROXY' || err.code === 'EPROXYAUTH') {
+      return registryError('REGISTRY_ERROR', ctx, `${prefix}cannot reach ${this.noun} ${this.registry}: ${redact(err.message)}`, { cause: e });
+    }
     const what = err.code ? `${err.code}${err.message && !err.message.includes(err.code) ? ` ${err.message}` : ''}` : err.message;
     return registryError('REGISTRY_ERROR', ctx, `${prefix}cannot reach ${this.noun} ${this.registry} (${redact(String(what))})`, { cause: e });
   }
@@ -222,18 +236,38 @@ export class Transport {
     }
   }
 
+  /** The agent for a request through `route`: tunnels for https (TLS options as direct), forwarding for http. */
+  private proxyAgent(route: ProxyRoute, isHttps: boolean, sameOrigin: boolean): http.Agent {
+    const key = `${route.proxy.href} ${isHttps ? 'https' : 'http'} ${sameOrigin ? 'own' : 'foreign'}`;
+    let agent = this.proxied.get(key);
+    if (!agent) {
+      const common = { keepAlive: true, maxSockets: this.opts.concurrency + 2, timeout: this.opts.timeoutMs };
+      agent = isHttps
+        ? new TunnelingAgent(route, { ...common, ...(sameOrigin && this.opts.insecure ? { rejectUnauthorized: false } : { secureContext: this.sc! }) })
+        : new ForwardingAgent(route, common);
+      this.proxied.set(key, agent);
+    }
+    return agent;
+  }
+
   private raw(method: string, url: URL, headers: Record<string, string>, body: Buffer | Readable | undefined, contentLength: number | undefined, sameOrigin: boolean): Promise<Omit<HttpResponse, 'url'>> {
     const agents = sameOrigin ? this.agents! : this.foreign!;
     const isHttps = url.protocol === 'https:';
     const mod = isHttps ? https : http;
     const h: Record<string, string> = { ...headers };
+    const route = this.proxy ? proxyRoute(url, this.proxy) : undefined;
+    const agent = route ? this.proxyAgent(route, isHttps, sameOrigin) : isHttps ? agents.https : agents.http;
+    // Plain HTTP through a proxy: an absolute-URI request; the proxy's own credentials only in
+    // Proxy-Authorization (never the peer's).
+    const forward = route && !isHttps ? { path: `${url.origin}${url.pathname}${url.search}` } : {};
+    if (route && !isHttps && route.authorization) h['Proxy-Authorization'] = route.authorization;
     const len = Buffer.isBuffer(body) ? body.length : body ? contentLength : 0;
     if (body !== undefined || method === 'PUT' || method === 'POST' || method === 'PATCH') {
       if (len === undefined) throw new TypeError('a stream body needs contentLength');
       h['Content-Length'] = String(len);
     }
     return new Promise((resolve, reject) => {
-      const r = mod.request(url, { method, headers: h, agent: isHttps ? agents.https : agents.http }, (res) => {
+      const r = mod.request(url, { method, headers: h, agent, ...forward }, (res) => {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
       });
       r.setTimeout(this.opts.timeoutMs, () => r.destroy(Object.assign(new Error(`no answer within ${this.opts.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
@@ -294,6 +328,8 @@ export class Transport {
     this.agents?.http.destroy();
     this.foreign?.https.destroy();
     this.foreign?.http.destroy();
+    for (const a of this.proxied.values()) a.destroy();
+    this.proxied.clear();
   }
 }
 
