@@ -15,6 +15,7 @@ import {
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
 import { asArray, createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
+import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
 import { createBundle, type ImageRequest } from './create.js';
 import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
 import { chartFetcher } from './chart-sources.js';
@@ -229,6 +230,7 @@ async function create(argv: CreateArgv): Promise<number> {
       ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
+      ...(await burnPlanLines(result.dir, result.name, sizeText)),
     ];
     if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${show(f.source)}: [${f.code}] ${show(f.message)}`));
     writeText(lines.join('\n') + '\n');
@@ -300,7 +302,20 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         async (a) => {
           setCode(await create(a as unknown as CreateArgv));
         },
+      )
+      .command(
+        'plan-media <path>',
+        'Which files go on which disc: every disc gets NAME.sha256, NAME.sha256.sig, NAME.manifest.json and NAME.manifest.json.sig beside its volumes, so each one checks on its own',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true, describe: 'The bundle directory, or its NAME.sha256' })
+            .option('media-size', { type: 'string', demandOption: true, describe: 'What one disc or stick holds: dvd, dvd-dl, bd25, bd50, or a size (4.7G, 25G, 32GiB); 8 MiB of each (1% of a small one) is kept for the filesystem' })
+            .option('json', { type: 'boolean', default: false })
+            .example('$0 plan-media out/ --media-size dvd', ''),
+        async (a) => {
+          setCode(await planMediaCmd(a as unknown as { path: string; mediaSize: string; json: boolean }));
+        },
       ),
-    'Give a command: keygen or create',
+    'Give a command: keygen, create or plan-media',
   );
 }
