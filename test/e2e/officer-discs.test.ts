@@ -52,7 +52,7 @@ test('plan-media: every disc gets the four small files beside its volumes, and e
     assert.is(f.code, 0, f.stdout + f.stderr);
     const text = await readFile(receipt, 'utf8');
     assert.ok(text.includes(`RESULT: PASS for volume${d.volumes.length > 1 ? 's' : ''} ${d.volumes.join(',')} of ${total} —`), text);
-    assert.match(text, /List signature: verified \(key sha256:[0-9a-f]{64}, /);
+    assert.match(text, /List signature: verified \(key sha256:[0-9a-f]{64}\)\nSigned by: .*k\.pub\n/);
     assert.ok(text.includes(`Host:      ${hostname()}`));
     const digest = createHash('sha256').update(await readFile(join(out(), 'set.sha256'))).digest('hex');
     assert.ok(text.includes(`List:      set.sha256 sha256:${digest}`));

@@ -244,7 +244,8 @@ export function formatReceipt(r: ChecksumReport, ctx: ReceiptContext | Date = {}
   out.push(`Directory: ${printable(r.dir)}`);
   out.push(...headerLines(c));
   out.push(`List:      ${printable(r.bundle)}.sha256 sha256:${r.listDigest}`);
-  out.push(`List signature: ${r.listSignature === 'verified' ? `verified (key ${r.signedBy}${r.signedByKey ? `, ${printable(r.signedByKey)}` : ''})` : 'not checked (no --trusted-key given)'}`);
+  out.push(`List signature: ${r.listSignature === 'verified' ? `verified (key ${r.signedBy})` : 'not checked (no --trusted-key given)'}`);
+  if (r.signedByKey) out.push(`Signed by: ${printable(r.signedByKey)}`);
   if (!r.scope.complete) {
     out.push(`Scope:     ${volumesWord(r.scope.checked)} ${rangeText(r.scope.checked)} of ${r.scope.totalVolumes} checked` +
       (r.scope.notPresent.length ? `; not present: ${rangeText(r.scope.notPresent)}` : '') +

@@ -98,7 +98,7 @@ test('with --key the list signature is checked first; a missing or wrong one is 
     assert.is(r.listSignature, 'verified');
     assert.is(r.signedBy, kp.fingerprint);
     assert.is(r.signedByKey, join(d, 'k.pub'));
-    assert.match(formatReceipt(r), new RegExp(`List signature: verified \\(key ${kp.fingerprint}, ${join(d, 'k.pub').replace(/[.]/g, '\\.')}\\)`));
+    assert.ok(formatReceipt(r).includes(`List signature: verified (key ${kp.fingerprint})\nSigned by: ${join(d, 'k.pub')}\n`));
   } finally {
     await rm(d, { recursive: true, force: true });
   }
