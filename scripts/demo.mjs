@@ -30,7 +30,7 @@ run('1. Make a signing key (encrypted with FERRY_KEY_PASSWORD)', node, [bin('bun
 run('2. Bundle examples/ (spec file: a two-platform image, a Helm chart, a file, a public key) into 128 KiB volumes', node, [
   bin('bundler', 'ferry-bundle.js'), 'create', 'examples/bundle.yaml', '--key', join(out, 'ferry-demo.key'), '--out', bundle,
 ]);
-run('3. Transfer officer: check every volume against demo.sha256', node, [bin('loader', 'ferry-load.js'), 'checksum', join(bundle, 'demo.sha256'), '--key', join(out, 'ferry-demo.pub')]);
+run('3. Transfer officer: check every volume against demo.sha256', node, [bin('loader', 'ferry-load.js'), 'checksum', join(bundle, 'demo.sha256'), '--trusted-key', join(out, 'ferry-demo.pub')]);
 run('   ...the same check with plain coreutils', 'sh', ['-c', `cd "${bundle}" && sha256sum -c demo.sha256`]);
 run('4. Operator: verify the signature and every blob (no registry needed)', node, [bin('loader', 'ferry-load.js'), 'verify', bundle, '--trusted-key', join(out, 'ferry-demo.pub')]);
 run('5. Operator: what is inside?', node, [bin('loader', 'ferry-load.js'), 'inspect', bundle, '--trusted-key', join(out, 'ferry-demo.pub')]);

@@ -86,7 +86,7 @@ async function setup(): Promise<void> {
   helm = await newHelm();
   repo = await startNginx();
   [src, dst, art] = await Promise.all([startRegistry(), startRegistry(), startArtifactory()]);
-  const k = await bundleCli(['keygen', '--out', join(tmp, 'signer')], { env: env() });
+  const k = await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'signer')], { env: env() });
   assert.is(k.code, 0, k.stderr);
 
   // An image one chart names in its values, in the source registry.

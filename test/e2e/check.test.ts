@@ -19,7 +19,7 @@ test.before(async () => {
     { tag: 'a', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 3_000, seed: 'chk-a' }] }] },
     { tag: 'b', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 3_000, seed: 'chk-b' }] }] },
   ]);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   bundle = join(tmp, 'bundle');
   const r = await bundleCli(['create', '--name', 'chk', '--out', bundle, '--key', join(tmp, 'k.key'), '--image', `oci:${join(tmp, 'src')}:a`, '--image', `oci:${join(tmp, 'src')}:b`]);
   assert.is(r.code, 0, r.stderr);

@@ -24,7 +24,7 @@ test.before(async () => {
   await makeOciLayout(src, [
     { tag: 'v1', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 400_000, seed: 'hm1', gzipLevel: 0 }, { size: 20_000, seed: 'hm2', gzipLevel: 0 }] }] },
   ]);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   await writeFile(join(tmp, 'readme.txt'), 'hello\n');
   pristine = join(tmp, 'pristine');
   const r = await bundleCli(['create', '--name', 'h', '--out', pristine, '--key', join(tmp, 'k.key'), '--image', `oci:${src}:v1`, '--file', 'readme.txt', '--public-key', join(tmp, 'k.pub'), '--volume-size', '128KiB'], { cwd: tmp });

@@ -77,7 +77,7 @@ test.before(async () => {
   await makeOciLayout(join(tmp, 'src'), [
     { tag: 'v1', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 150_000, seed: 'm1', gzipLevel: 0 }, { size: 90_000, seed: 'm2', gzipLevel: 0 }] }] },
   ]);
-  for (const k of ['k', 'evil']) assert.is((await bundle(['keygen', '--out', join(tmp, k)], { FERRY_KEY_PASSWORD: undefined })).code, 0);
+  for (const k of ['k', 'evil']) assert.is((await bundle(['keygen', '--no-password', '--out', join(tmp, k)], { FERRY_KEY_PASSWORD: undefined })).code, 0);
   kFingerprint = 'sha256:' + createHash('sha256').update(createPublicKey(await readFile(join(tmp, 'k.pub'))).export({ type: 'spki', format: 'der' })).digest('hex');
   pristine = join(tmp, 'pristine');
   const r = await bundle(['create', '--name', 'm', '--out', pristine, '--key', join(tmp, 'k.key'), '--image', `oci:${join(tmp, 'src')}:v1`, '--volume-size', '128KiB'], { FERRY_KEY_PASSWORD: undefined });

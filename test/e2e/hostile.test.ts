@@ -20,8 +20,8 @@ test.before(async () => {
   await makeOciLayout(join(tmp, 'src'), [
     { tag: 'v1', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 150_000, seed: 'h1', gzipLevel: 0 }, { size: 90_000, seed: 'h2', gzipLevel: 0 }] }] },
   ]);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'evil')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'evil')])).code, 0);
   pristine = join(tmp, 'pristine');
   const r = await bundleCli(['create', '--name', 'h', '--out', pristine, '--key', join(tmp, 'k.key'), '--image', `oci:${join(tmp, 'src')}:v1`, '--volume-size', '128KiB']);
   assert.is(r.code, 0, r.stderr);

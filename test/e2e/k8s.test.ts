@@ -53,7 +53,7 @@ test.before(async () => {
   const signer = generateSigningKey();
   await writeCosignSignature(src.url, 'team/app', appDigest, signer.privatePem, `${src.host}/team/app`);
   await writeFile(join(tmp, 'cosign.pub'), signer.publicPem);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')], { env: env() })).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')], { env: env() })).code, 0);
   bundle = join(tmp, 'bundle');
   const r = await bundleCli(['create', '--name', 'k8s-e2e', '--out', bundle, '--key', join(tmp, 'k.key'), '--insecure-registry', src.host,
     '--image', `${src.host}/team/app:1`, '--image', `${src.host}/team/web:2`, '--image', `${src.host}/other/lib:3`, '--image', `oci:${join(tmp, 'layout')}:lib`], { env: env() });

@@ -29,7 +29,7 @@ test.before(async () => {
   await writeFile(join(tmp, 'files', 'b.bin'), Buffer.alloc(70_000, 7));
   const k = await bundleCli(['keygen', '--out', join(tmp, 'signer')], { env: PW });
   assert.is(k.code, 0, k.stderr);
-  const other = await bundleCli(['keygen', '--out', join(tmp, 'other'), '--algorithm', 'ed25519']);
+  const other = await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'other'), '--algorithm', 'ed25519']);
   assert.is(other.code, 0, other.stderr);
 });
 

@@ -18,7 +18,7 @@ const IMAGES = 30;
 
 test.before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'ferry-push-conc-'));
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   for (const side of ['a', 'b']) {
     const specs: ImageSpec[] = Array.from({ length: IMAGES }, (_, i) => ({ tag: `${side}${i}`, platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 2_000, seed: `${side}-${i}` }] }] }));
     // Side a also carries one large layer, so its load lasts long enough for b to meet its lock.

@@ -24,7 +24,7 @@ test.before(async () => {
   [imgA] = (await makeOciLayout(join(tmp, 'a', 'src'), [{ tag: 'v1', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 30_000, seed: 'ca1' }, { size: 20_000, seed: 'ca2' }] }] }])) as [WrittenImage];
   [imgB] = (await makeOciLayout(join(tmp, 'b', 'src'), [{ tag: 'v1', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 30_000, seed: 'cb1' }] }] }])) as [WrittenImage];
   await makeOciLayout(join(tmp, 'c', 'alt'), [{ tag: 'v1', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 10_000, seed: 'cc1' }] }] }]);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
 });
 
 test.after(async () => {

@@ -25,7 +25,7 @@ test.before(async () => {
     // Large enough that an interrupt lands while its blob is being written.
     { tag: 'big', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 400 << 20, seed: 'i-big', gzipLevel: 0 }] }] },
   ]);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   bundle = join(tmp, 'bundle');
   const r = await bundleCli(['create', '--name', 'tty', '--out', bundle, '--key', join(tmp, 'k.key'), '--image', `oci:${join(tmp, 'src')}:small`, '--image', `oci:${join(tmp, 'src')}:big`]);
   assert.is(r.code, 0, r.stderr);

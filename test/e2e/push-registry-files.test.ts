@@ -19,7 +19,7 @@ test.before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'ferry-push-reg-files-'));
   await makeOciLayout(join(tmp, 'src'), [{ tag: 'app', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 5_000, seed: 'rf-app' }] }] }]);
   await writeFile(join(tmp, 'runbook.txt'), 'load, then check\n');
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   bundle = join(tmp, 'bundle');
   const r = await bundleCli(['create', '--name', 'rf', '--out', bundle, '--key', join(tmp, 'k.key'), '--image', `oci:${join(tmp, 'src')}:app`, '--file', join(tmp, 'runbook.txt'), '--public-key', join(tmp, 'k.pub')]);
   assert.is(r.code, 0, r.stderr);

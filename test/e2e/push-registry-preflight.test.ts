@@ -27,7 +27,7 @@ test.before(async () => {
     `  - source: oci:${join(tmp, 'src')}:app`, '    name: team/app:1.0',
     `  - source: oci:${join(tmp, 'src')}:app`, '    name: other/app:1.0',
   ].join('\n') + '\n');
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   bundle = join(tmp, 'bundle');
   const r = await bundleCli(['create', join(tmp, 'spec.yaml'), '--out', bundle, '--key', join(tmp, 'k.key')]);
   assert.is(r.code, 0, r.stderr);

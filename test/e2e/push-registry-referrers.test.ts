@@ -28,7 +28,7 @@ test.before(async () => {
   const client = new RegistryClient(a.host, { insecure: [a.host] });
   sbom = await writeOciReferrer(client, 'team/app', img.root, 'application/spdx+json', Buffer.from('{"spdxVersion":"SPDX-2.3","name":"app"}'));
   client.close();
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   const r = await bundleCli(['create', '--name', 'ref', '--out', join(tmp, 'bundle'), '--key', join(tmp, 'k.key'), '--image', `${a.host}/team/app:1.0`, '--insecure-registry', a.host]);
   assert.is(r.code, 0, r.stderr);
 });

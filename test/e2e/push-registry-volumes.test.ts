@@ -30,7 +30,7 @@ test.before(async () => {
     { tag: 'big', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 2_500_000, seed: 'rv-big', gzipLevel: 0 }, { size: 4_000, seed: 'rv-base' }] }] },
     { tag: 'small', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 4_000, seed: 'rv-base' }, { size: 300_000, seed: 'rv-small', gzipLevel: 0 }] }] },
   ]);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   const spec = [
     'schemaVersion: 1',
     'name: rv',

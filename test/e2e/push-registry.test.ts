@@ -218,7 +218,7 @@ test.before(async () => {
   ]);
   [single, multi] = written as [WrittenImage, WrittenImage];
 
-  const k = await bundleCli(['keygen', '--out', join(tmp, 'signer')], { env: env() });
+  const k = await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'signer')], { env: env() });
   assert.is(k.code, 0, k.stderr);
   src = await startRegistry();
   await seedAll(src, layout, [

@@ -25,7 +25,7 @@ test.before(async () => {
   await writeFile(join(tmp, 'files', 'docs', 'a.txt'), 'the real a.txt\n');
   // A carried name that was also Ferry's old temp name for docs/a.txt.
   await writeFile(join(tmp, 'files', 'docs', 'a.txt.ferry-partial'), 'a file that happens to have this name\n');
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   bundle = join(tmp, 'bundle');
   const r = await bundleCli(['create', '--name', 'pt', '--out', bundle, '--key', join(tmp, 'k.key'), '--image', `oci:${join(tmp, 'src')}:v1`,
     '--file', 'docs/*', '--volume-size', '128KiB'], { cwd: join(tmp, 'files') });

@@ -20,7 +20,7 @@ test.before(async () => {
   [img] = (await makeOciLayout(join(tmp, 'src'), [
     { tag: 'v1', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 600_000, seed: 'big', gzipLevel: 0 }, { size: 5_000, seed: 'small' }] }] },
   ])) as [WrittenImage];
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
 });
 
 test.after(async () => {

@@ -19,7 +19,7 @@ test.after(async () => {
 
 test('a bundle re-signed without changes still checksums, verifies and loads', async () => {
   await makeOciLayout(join(tmp, 'src'), [{ tag: 'v1', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 150_000, seed: 'r1', gzipLevel: 0 }] }] }]);
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'k')])).code, 0);
   const d = join(tmp, 'b');
   const c = await bundleCli(['create', '--name', 'r', '--out', d, '--key', join(tmp, 'k.key'), '--image', `oci:${join(tmp, 'src')}:v1`, '--volume-size', '128KiB']);
   assert.is(c.code, 0, c.stderr);

@@ -2,21 +2,24 @@
 // options object to create.ts; all output decisions (json / tty / plain / CI) are made here.
 
 import { insecureHosts } from './tls-flags.js';
-import { readFile, writeFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { hideBin } from 'yargs/helpers';
 import {
   FerryError,
-  KEY_PASSWORD_ENV,
   VOLUME_PRESETS,
-  generateKeyPair,
   imageRefName,
+  loadPrivateKey,
   parsePlatform,
   parseVolumeSize,
   printable,
-  type SignatureAlgorithm, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
+  FERRY_VERSION,
+  FORMAT_VERSIONS,
+} from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
-import { asArray, createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
+import { keygen, type KeygenArgs } from './keygen.js';
+import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
 import { createBundle, type ImageRequest } from './create.js';
 import { ImageFailures } from './image-failures.js';
 import { cacheSummary } from './cache-summary.js';
@@ -68,35 +71,12 @@ function refuseChartCredentials(chart: string, where: string): void {
   }
 }
 
-async function keygen(argv: { out: string; algorithm: string; force: boolean; json: boolean }): Promise<void> {
-  const algorithm = argv.algorithm as SignatureAlgorithm;
-  const priv = `${argv.out}.key`;
-  const pub = `${argv.out}.pub`;
-  if (!argv.force) {
-    for (const p of [priv, pub]) {
-      if (await stat(p).catch(() => undefined)) throw new FerryError('USAGE', `${p} already exists; pass --force to replace it`);
-    }
-  }
-  const password = process.env[KEY_PASSWORD_ENV];
-  const pair = generateKeyPair(algorithm, password || undefined);
-  await writeFile(priv, pair.privatePem, { mode: 0o600 });
-  await writeFile(pub, pair.publicPem, { mode: 0o644 });
-  if (argv.json) {
-    writeJson({ ok: true, privateKey: priv, publicKey: pub, algorithm, fingerprint: pair.fingerprint, encrypted: pair.encrypted });
-    return;
-  }
-  process.stdout.write(
-    `Wrote ${priv} (private, ${pair.encrypted ? `encrypted with ${KEY_PASSWORD_ENV}` : 'NOT encrypted: set FERRY_KEY_PASSWORD to encrypt it'}) and ${pub}\n` +
-      `Algorithm:   ${algorithm}\nFingerprint: ${pair.fingerprint}\n` +
-      `Next: carry ${pub} to the high side once, by a trusted path; operators pass it as --trusted-key.\n`,
-  );
-}
-
 interface CreateArgv {
   spec?: string;
   out?: string;
   name?: string;
   key?: string;
+  passwordFile?: string;
   unsigned: boolean;
   image?: string[];
   imagesFile?: string[];
@@ -207,6 +187,9 @@ async function create(argv: CreateArgv): Promise<number> {
     ...(argv.repositoryConfig ? { repositoryConfig: argv.repositoryConfig } : {}),
     cwd: process.cwd(),
   });
+  // The key is opened (and its passphrase asked for, on a terminal) before any progress display.
+  const prompt = terminalPrompt();
+  const key = argv.key ? await loadPrivateKey(argv.key, { ...(argv.passwordFile !== undefined ? { passwordFile: argv.passwordFile } : {}), ...(prompt ? { prompt: (q) => prompt.secret(q) } : {}) }) : undefined;
   const progress = await createProgress(mode, 'bundling');
   const say = (line: string) => progress.log(line);
   try {
@@ -215,6 +198,7 @@ async function create(argv: CreateArgv): Promise<number> {
       outDir: resolve(out),
       name,
       ...(argv.key ? { keyPath: argv.key } : {}),
+      ...(key ? { key } : {}),
       unsigned: argv.unsigned,
       images,
       charts,
@@ -274,6 +258,7 @@ async function create(argv: CreateArgv): Promise<number> {
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
       ...(cache ? [cacheSummary(cache)] : []),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
+      ...(await burnPlanLines(result.dir, result.name, sizeText)),
     ];
     if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${show(f.source)}: [${f.code}] ${show(f.message)}`));
     writeText(lines.join('\n') + '\n');
@@ -296,14 +281,19 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
     y
       .command(
         'keygen',
-        'Make a signing key pair: PREFIX.key (PKCS#8, encrypted when FERRY_KEY_PASSWORD is set) and PREFIX.pub',
+        'Make a signing key pair: PREFIX.key (PKCS#8, encrypted with a passphrase: asked twice on a terminal, or from --password-file / FERRY_KEY_PASSWORD_FILE / FERRY_KEY_PASSWORD) and PREFIX.pub',
         (y) =>
           y
             .option('out', { type: 'string', demandOption: true, describe: 'Path prefix for PREFIX.key and PREFIX.pub' })
+            .option('password-file', { type: 'string', describe: 'Read the passphrase from the first line of FILE (or FERRY_KEY_PASSWORD_FILE); for cron and scripts' })
+            .option('password', { type: 'boolean', default: true, describe: 'Encrypt the key with a passphrase; --no-password writes it unencrypted (as does FERRY_KEY_PASSWORD set to empty)' })
             .option('algorithm', { choices: ['ecdsa-p256', 'ed25519'], default: 'ecdsa-p256', describe: 'ECDSA P-256 (cosign-compatible, default) or Ed25519' })
             .option('force', { type: 'boolean', default: false, describe: 'Replace existing key files' })
             .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
-        async (a) => keygen(a as unknown as { out: string; algorithm: string; force: boolean; json: boolean }),
+        async (a) => {
+          const k = a as unknown as KeygenArgs & { password: boolean };
+          await keygen({ ...k, noPassword: k.password === false }, terminalPrompt());
+        },
       )
       .command(
         'create [spec]',
@@ -313,7 +303,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .positional('spec', { type: 'string', describe: 'Spec file (YAML or JSON) listing what to carry; flags add to it' })
             .option('out', { type: 'string', describe: 'Directory to write the bundle into (default: current directory)' })
             .option('name', { type: 'string', describe: 'Bundle NAME: files are NAME.manifest.json, NAME-001.tar.zst, NAME.sha256…' })
-            .option('key', { type: 'string', describe: `Private key from "ferry-bundle keygen" (password in ${KEY_PASSWORD_ENV})` })
+            .option('key', { type: 'string', describe: 'Private key from "ferry-bundle keygen" or cosign generate-key-pair; its passphrase from --password-file, FERRY_KEY_PASSWORD_FILE, FERRY_KEY_PASSWORD, COSIGN_PASSWORD (cosign keys), else asked on a terminal' })
+            .option('password-file', { type: 'string', describe: 'Read the key passphrase from the first line of FILE (or FERRY_KEY_PASSWORD_FILE)' })
             .option('unsigned', { type: 'boolean', default: false, describe: 'Write an unsigned bundle (loaders refuse it without --allow-unsigned)' })
             .option('image', { type: 'string', array: true, describe: 'Image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] or a registry reference' })
             .option('images-file', { type: 'string', array: true, describe: 'File with one image reference per line (# comments allowed)' })
@@ -348,8 +339,21 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         async (a) => {
           setCode(await create(a as unknown as CreateArgv));
         },
+      )
+      .command(
+        'plan-media <path>',
+        'Which files go on which disc: every disc gets NAME.sha256, NAME.sha256.sig, NAME.manifest.json and NAME.manifest.json.sig beside its volumes, so each one checks on its own',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true, describe: 'The bundle directory, or its NAME.sha256' })
+            .option('media-size', { type: 'string', demandOption: true, describe: 'What one disc or stick holds: dvd, dvd-dl, bd25, bd50, or a size (4.7G, 25G, 32GiB); 8 MiB of each (1% of a small one) is kept for the filesystem' })
+            .option('json', { type: 'boolean', default: false })
+            .example('$0 plan-media out/ --media-size dvd', ''),
+        async (a) => {
+          setCode(await planMediaCmd(a as unknown as { path: string; mediaSize: string; json: boolean }));
+        },
       ),
-    'Give a command: keygen or create',
+    'Give a command: keygen, create or plan-media',
     { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }

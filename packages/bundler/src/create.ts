@@ -63,6 +63,8 @@ export interface CreateOptions {
   name: string;
   /** Private key path; omit only with `unsigned: true`. */
   keyPath?: string;
+  /** The key at keyPath, already opened (the CLI does, so a passphrase prompt comes before any progress display). */
+  key?: KeyObject;
   unsigned?: boolean;
   images: ImageRequest[];
   /** Helm charts (--chart, --charts-file, charts: in the spec). */
@@ -167,7 +169,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   if (chartRequests.length && !opts.fetchCharts) throw new FerryError('INTERNAL', 'charts given without a chart fetcher');
   const emit = opts.onEvent ?? (() => {});
   // Fail on the key before any long work.
-  const key: KeyObject | undefined = opts.keyPath ? await loadPrivateKey(opts.keyPath) : undefined;
+  const key: KeyObject | undefined = opts.key ?? (opts.keyPath ? await loadPrivateKey(opts.keyPath) : undefined);
   // And on carried paths: files and keys are listed (not read) and their paths checked together,
   // so two paths that cannot coexist on the high side stop the run before images are resolved.
   const listed = await listFiles(opts.files, opts.cwd);

@@ -4,3 +4,4 @@ export * from './main.js';
 export * from './yargs-main.js';
 export * from './safe-output.js';
 export { closest, editDistance } from './suggest.js';
+export { terminalPrompt, type PromptInput, type TerminalPrompt } from './passphrase.js';

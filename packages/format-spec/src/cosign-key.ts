@@ -7,9 +7,9 @@
 import { createPrivateKey, scrypt, type KeyObject } from 'node:crypto';
 import { secretbox } from '@noble/ciphers/salsa.js';
 import { FerryError } from './errors.js';
+import { COSIGN_PASSWORD_ENV } from './key-password.js';
 
-/** Where cosign reads the key's password from (it may be empty). */
-export const COSIGN_PASSWORD_ENV = 'COSIGN_PASSWORD';
+export { COSIGN_PASSWORD_ENV };
 
 const PEM_RE = /-----BEGIN (ENCRYPTED SIGSTORE PRIVATE KEY|ENCRYPTED COSIGN PRIVATE KEY)-----\r?\n([\s\S]*?)-----END \1-----/;
 /** The only scrypt costs cosign's decrypt accepts (legacy, default, high). */
@@ -37,8 +37,9 @@ function scryptKey(password: string, salt: Buffer, N: number): Promise<Buffer> {
   return new Promise((resolve, reject) => scrypt(password, salt, 32, { N, r: 8, p: 1, maxmem: 256 * 1024 * 1024 }, (e, k) => (e ? reject(e) : resolve(k))));
 }
 
-/** Decrypt a cosign private key with `password` (COSIGN_PASSWORD; empty is allowed, as cosign does). */
-export async function decryptCosignKey(pem: string, password: string, path: string): Promise<KeyObject> {
+/** Decrypt a cosign private key with `password` (empty is allowed, as cosign does); `from` says
+ *  where the password came from, for the message when it is wrong (never the password). */
+export async function decryptCosignKey(pem: string, password: string, path: string, from: string = COSIGN_PASSWORD_ENV): Promise<KeyObject> {
   const m = PEM_RE.exec(pem);
   if (!m) throw new FerryError('KEY_INVALID', `${path}: not a cosign private key`);
   let env: Envelope;
@@ -63,7 +64,7 @@ export async function decryptCosignKey(pem: string, password: string, path: stri
   try {
     der = secretbox(key, nonce).open(sealed);
   } catch {
-    throw new FerryError('KEY_PASSWORD_WRONG', `${path}: could not decrypt the cosign key with ${COSIGN_PASSWORD_ENV}`);
+    throw new FerryError('KEY_PASSWORD_WRONG', `${path}: could not decrypt the cosign key with ${from}`);
   }
   try {
     return createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });

@@ -11,8 +11,8 @@ export const ERROR_CODES = {
   SCHEMA_VERSION_UNSUPPORTED: { exit: 4, hint: 'This bundle was written by a different Ferry format version; use a Ferry release that reads it.' },
   // keys and signatures
   KEY_INVALID: { exit: 5, hint: 'Give a PEM key made by `ferry-bundle keygen` (PKCS#8 private, PKIX public; ECDSA P-256 or Ed25519) or by `cosign generate-key-pair`.' },
-  KEY_PASSWORD_REQUIRED: { exit: 5, hint: 'The private key is encrypted: set FERRY_KEY_PASSWORD to its passphrase.' },
-  KEY_PASSWORD_WRONG: { exit: 5, hint: 'FERRY_KEY_PASSWORD (COSIGN_PASSWORD for a key made by cosign generate-key-pair) does not decrypt this key.' },
+  KEY_PASSWORD_REQUIRED: { exit: 5, hint: 'A key passphrase is needed: give --password-file FILE (its first line), FERRY_KEY_PASSWORD_FILE=FILE or FERRY_KEY_PASSWORD (COSIGN_PASSWORD for a cosign key), or run on a terminal to be asked; keygen also takes --no-password for an unencrypted key.' },
+  KEY_PASSWORD_WRONG: { exit: 5, hint: 'The passphrase named above does not decrypt this key (checked in the order --password-file, FERRY_KEY_PASSWORD_FILE, FERRY_KEY_PASSWORD, COSIGN_PASSWORD for a cosign key, the prompt).' },
   SIGNATURE_MISSING: { exit: 6, hint: 'The bundle is unsigned. Ask for a signed bundle, or pass --allow-unsigned if your policy allows it.' },
   SIGNATURE_INVALID: { exit: 6, hint: 'Do not load this bundle: it was changed after signing or signed by a key you do not trust.' },
   IMAGE_KEY_INVALID: { exit: 5, hint: 'Give the PEM public key the images were signed with (-----BEGIN PUBLIC KEY-----, e.g. cosign.pub), or a directory of *.pub / *.pem keys: ECDSA P-256/P-384/P-521, Ed25519 or RSA of 2048 bits or more.' },

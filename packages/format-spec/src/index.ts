@@ -27,5 +27,19 @@ export {
 export { chartRefName, checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
 export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';
 export { mapLimit } from './map-limit.js';
-export { COSIGN_PASSWORD_ENV, decryptCosignKey, isCosignPrivateKey } from './cosign-key.js';
+export { decryptCosignKey, isCosignPrivateKey } from './cosign-key.js';
+export {
+  COSIGN_PASSWORD_ENV,
+  KEY_PASSWORD_FILE_ENV,
+  MAX_PASSWORD_FILE_BYTES,
+  configuredKeyPassword,
+  describeKeyPasswordSource,
+  keyPasswordFor,
+  keyPasswordOptionsText,
+  readPasswordFile,
+  type EncryptedKeyFormat,
+  type KeyPassword,
+  type KeyPasswordOptions,
+  type KeyPasswordSource,
+} from './key-password.js';
 export { FERRY_VERSION, FORMAT_VERSIONS, REPORT_VERSION } from './version.js';

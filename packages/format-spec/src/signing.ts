@@ -2,7 +2,8 @@
 // cosign key type, verifiable with `openssl dgst -sha256 -verify`) or of an Ed25519 signature.
 // Trust comes only from keys the caller passes in; nothing here reads keys from a bundle.
 
-import { COSIGN_PASSWORD_ENV, decryptCosignKey, isCosignPrivateKey } from './cosign-key.js';
+import { decryptCosignKey, isCosignPrivateKey } from './cosign-key.js';
+import { describeKeyPasswordSource, keyPasswordFor, KEY_PASSWORD_ENV, type EncryptedKeyFormat, type KeyPassword, type KeyPasswordOptions } from './key-password.js';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { FerryError } from './errors.js';
@@ -10,7 +11,7 @@ import type { SignatureAlgorithm } from './manifest-types.js';
 import { MAX_KEY_FILE_BYTES, readRegularFile } from './safe-open.js';
 import { printable } from './text.js';
 
-export const KEY_PASSWORD_ENV = 'FERRY_KEY_PASSWORD';
+export { KEY_PASSWORD_ENV };
 
 export interface GeneratedKeyPair {
   algorithm: SignatureAlgorithm;
@@ -140,32 +141,57 @@ export function parsePublicKeyBlocks(pem: string | Buffer, where: string): KeyOb
   });
 }
 
-/** Load a private key, decrypting with FERRY_KEY_PASSWORD (or the given password) when it is encrypted. */
-export async function loadPrivateKey(path: string, password: string | undefined = process.env[KEY_PASSWORD_ENV]): Promise<KeyObject> {
-  const pem = await readKeyFile(path);
-  const text = pem.toString();
-  if (isCosignPrivateKey(text)) {
-    // cosign's own format and password variable; FERRY_KEY_PASSWORD is taken when that is unset.
-    const key = await decryptCosignKey(text, process.env[COSIGN_PASSWORD_ENV] ?? password ?? '', path);
-    keyAlgorithm(key, path);
-    return key;
-  }
+/** How a private key file is stored: Ferry's PKCS#8 (plain or encrypted) or cosign's format. */
+export type PrivateKeyFormat = 'pkcs8' | 'pkcs8-encrypted' | 'cosign';
+
+/** Which format a PEM private key is in; KEY_INVALID for anything else (a public key, junk). */
+export function privateKeyFormat(text: string, path: string): PrivateKeyFormat {
+  if (isCosignPrivateKey(text)) return 'cosign';
   if (!/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(text)) {
     if (/PUBLIC KEY/.test(text)) throw new FerryError('KEY_INVALID', `${path}: this is a public key; --key takes the private key`);
     throw new FerryError('KEY_INVALID', `${path}: not a PEM PKCS#8 private key or a cosign private key`);
   }
-  const encrypted = text.includes('BEGIN ENCRYPTED PRIVATE KEY');
-  if (encrypted && !password) {
-    throw new FerryError('KEY_PASSWORD_REQUIRED', `${path} is encrypted and ${KEY_PASSWORD_ENV} is not set`);
+  return text.includes('BEGIN ENCRYPTED PRIVATE KEY') ? 'pkcs8-encrypted' : 'pkcs8';
+}
+
+/**
+ * Load a private key. An encrypted one is decrypted with a passphrase from, in this order:
+ * `password` as a string (the caller's), else per `password` as options (or the environment
+ * when omitted): --password-file, FERRY_KEY_PASSWORD_FILE, FERRY_KEY_PASSWORD, COSIGN_PASSWORD
+ * (cosign keys), the prompt callback (key-password.ts). The passphrase is asked for only when
+ * the key is encrypted, and never appears in an error.
+ */
+export async function loadPrivateKey(path: string, password?: string | KeyPasswordOptions): Promise<KeyObject> {
+  const pem = await readKeyFile(path);
+  const text = pem.toString();
+  const format = privateKeyFormat(text, path);
+  if (format === 'pkcs8') {
+    try {
+      const key = createPrivateKey({ key: pem, format: 'pem' });
+      keyAlgorithm(key, path);
+      return key;
+    } catch (e) {
+      if (e instanceof FerryError) throw e;
+      throw new FerryError('KEY_INVALID', `${path}: ${(e as Error).message}`);
+    }
   }
+  const kind: EncryptedKeyFormat = format === 'cosign' ? 'cosign' : 'pkcs8';
+  const pw: KeyPassword = typeof password === 'string' ? { password, source: 'caller' } : await keyPasswordFor(kind, path, password ?? {});
+  const from = describeKeyPasswordSource(pw.source, typeof password === 'object' ? password.passwordFile : undefined);
+  if (format === 'cosign') {
+    const key = await decryptCosignKey(text, pw.password, path, from);
+    keyAlgorithm(key, path);
+    return key;
+  }
+  // OpenSSL treats an empty passphrase as "ask for one": it never decrypts a Ferry key.
+  if (pw.password === '') throw new FerryError('KEY_PASSWORD_WRONG', `${path}: could not decrypt with ${from}: it is empty`);
   try {
-    const key = createPrivateKey(encrypted ? { key: pem, format: 'pem', passphrase: password } : { key: pem, format: 'pem' });
+    const key = createPrivateKey({ key: pem, format: 'pem', passphrase: pw.password });
     keyAlgorithm(key, path);
     return key;
   } catch (e) {
     if (e instanceof FerryError) throw e;
-    if (encrypted) throw new FerryError('KEY_PASSWORD_WRONG', `${path}: could not decrypt with ${KEY_PASSWORD_ENV}`);
-    throw new FerryError('KEY_INVALID', `${path}: ${(e as Error).message}`);
+    throw new FerryError('KEY_PASSWORD_WRONG', `${path}: could not decrypt with ${from}`);
   }
 }
 

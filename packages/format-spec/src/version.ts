@@ -1,5 +1,6 @@
-// The Ferry release (recorded in every manifest it writes, and printed by --version) and the
-// bundle format versions this code reads and writes (manifest-types.ts BUNDLE_FORMATS).
+// The Ferry release (recorded in every manifest it writes, in receipts and reports, and printed by
+// --version; kept equal to the root package.json version) and the bundle format versions this
+// code reads and writes (manifest-types.ts BUNDLE_FORMATS).
 
 import { BUNDLE_FORMATS } from './manifest-types.js';
 

@@ -1,11 +1,10 @@
 // ferry-load: the high-side command (and the transfer officer's checksum). Flags -> options ->
 // checksum.ts / verify.ts / inspect.ts / push-command.ts; output mode decided here.
 
-import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
-import { ERROR_CODES, FerryError, signerText, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
-import { asArray, createProgress, formatBytes, isQuiet, outputMode, reportError, runCommands, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
-import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
+import { FerryError, signerText, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
+import { asArray, createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
+import { checksumCmd, type ChecksumArgs } from './checksum-command.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
@@ -87,38 +86,6 @@ async function trusted(keys: string[]): Promise<TrustedKey[]> {
 // error messages that quote entry names) goes through printable() here, and the cli-kit
 // writers sanitise again, so an untrusted bundle cannot draw over the lines Ferry prints.
 const p = printable;
-
-/** Exit code of a failed checksum run: missing files first, then bad hashes, then files that could not be hashed. */
-function checksumExit(r: ChecksumReport): number {
-  const code =
-    r.files.some((f) => f.status === 'MISSING') ? 'VOLUME_MISSING' :
-    r.files.some((f) => f.status === 'FAIL' && !f.reason) ? 'CHECKSUM_MISMATCH' :
-    r.files.some((f) => f.status === 'FAIL') ? 'INPUT_INVALID' :
-    'VOLUME_UNEXPECTED';
-  return ERROR_CODES[code].exit;
-}
-
-async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; json: boolean }): Promise<number> {
-  const mode = outputMode(a.json);
-  const progress = await createProgress(mode, 'checking');
-  let total = 0;
-  const report = await checksumBundle(a.path, {
-    keys: asArray(a.key),
-    onFile: (l) => progress.log(`${l.status.padEnd(10)} ${p(l.file)}${l.reason ? `  ${p(l.reason)}` : ''}`),
-    onBytes: (n) => {
-      total += n;
-      progress.update({ bytes: total, total: Math.max(total, 1) });
-    },
-  });
-  await progress.finish();
-  const receipt = formatReceipt(report);
-  if (a.receipt) await writeFile(a.receipt, receipt);
-  if (a.json) writeJson({ ok: report.passed, ...report, files: report.files.map((f) => (f.reason ? { ...f, reason: printableBlock(f.reason) } : f)) });
-  else writeText(receipt);
-  // --quiet prints no receipt: a failure still says itself on stderr (cron mails stderr).
-  if (!report.passed && !a.json && isQuiet()) process.stderr.write(`${PROGRAM}: checksum FAIL: ${p(report.files.filter((f) => f.status !== 'PASS').map((f) => `${f.file} ${f.status}`).slice(0, 5).join(', '))}\n`);
-  return report.passed ? 0 : checksumExit(report);
-}
 
 async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean; report?: string } & ImagePolicyArgs): Promise<number> {
   const mode = outputMode(a.json);
@@ -267,11 +234,14 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         (y) =>
           y
             .positional('path', { type: 'string', demandOption: true })
-            .option('key', { type: 'string', array: true, describe: 'Also check NAME.sha256.sig with this public key' })
-            .option('receipt', { type: 'string', describe: 'Also write the receipt to this file' })
+            .option('trusted-key', { ...trustedKeyOpt, alias: 'key', describe: 'Also check NAME.sha256.sig with this public key (repeatable; --key is the old spelling)' })
+            .option('ignore-missing', { type: 'boolean', default: false, describe: 'One disc of a set: check the listed files that are present, skip the others (as sha256sum -c --ignore-missing); the verdict names the volumes checked' })
+            .option('volumes', { type: 'string', describe: 'Check only these volumes: 2,3 or 2-4 (the NNN of NAME-NNN.tar.zst); the others listed are not checked' })
+            .option('receipt', { type: 'string', describe: 'Also write the receipt to this file (for a FAIL too)' })
+            .option('report', { type: 'string', describe: 'Also write the JSON report to this file' })
             .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
-          setCode(await checksumCmd(a as unknown as Parameters<typeof checksumCmd>[0]));
+          setCode(await checksumCmd(a as unknown as ChecksumArgs));
         },
       )
       .command(

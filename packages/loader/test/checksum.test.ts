@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { formatChecksums, generateKeyPair, signBytes, isFerryError } from '@ferry/format-spec';
 import { createPrivateKey } from 'node:crypto';
-import { checksumBundle, formatReceipt } from '../src/checksum.js';
+import { checksumBundle, formatFailureReceipt, formatReceipt, parseVolumeList } from '../src/checksum.js';
 import { rejects } from '../../../test/helpers/assert.js';
 import { quickly } from '../../../test/helpers/fifo-guard.js';
 
@@ -97,9 +97,75 @@ test('with --key the list signature is checked first; a missing or wrong one is 
     assert.ok(r.passed);
     assert.is(r.listSignature, 'verified');
     assert.is(r.signedBy, kp.fingerprint);
+    assert.is(r.signedByKey, join(d, 'k.pub'));
+    assert.ok(formatReceipt(r).includes(`List signature: verified (key ${kp.fingerprint})\nSigned by: ${join(d, 'k.pub')}\n`));
   } finally {
     await rm(d, { recursive: true, force: true });
   }
+});
+
+test('one disc of a set: --ignore-missing checks what is here and the verdict names the volumes, never the whole set', async () => {
+  const all = { 'b.manifest.json': 'm', 'b-001.tar.zst': 'one', 'b-002.tar.zst': 'two', 'b-003.tar.zst': 'three', 'b-004.tar.zst': 'four', 'b-005.tar.zst': 'five' };
+  const d = await bundleDir({ 'b.manifest.json': 'm', 'b-002.tar.zst': 'two', 'b-003.tar.zst': 'three' }, all);
+  try {
+    const r = await checksumBundle(d, { ignoreMissing: true });
+    assert.ok(r.passed);
+    assert.equal(r.scope, { complete: false, totalVolumes: 5, checked: [2, 3], notPresent: [1, 4, 5], notSelected: [] });
+    assert.equal(r.files.filter((f) => f.status === 'SKIPPED').map((f) => [f.file, f.skipped]), [['b-001.tar.zst', 'not-present'], ['b-004.tar.zst', 'not-present'], ['b-005.tar.zst', 'not-present']]);
+    const receipt = formatReceipt(r, { when: new Date('2026-11-26T10:00:00Z'), host: 'officer-pc', version: '9.9.9' });
+    assert.match(receipt, /RESULT: PASS for volumes 2,3 of 5 — 3 passed, 0 failed, 0 missing, 0 unexpected, 3 not checked/);
+    assert.not.match(receipt, /RESULT: PASS —/);
+    assert.match(receipt, /Scope:     volumes 2,3 of 5 checked; not present: 1,4,5/);
+    assert.match(receipt, /SKIPPED\s+b-004\.tar\.zst\s+not checked: not present here \(--ignore-missing\)/);
+    assert.match(receipt, /Checked:   2026-11-26T10:00:00\.000Z \(UTC\)\nHost:      officer-pc\nFerry:     ferry-load 9\.9\.9\n/);
+    const list = execFileSync('cat', [join(d, 'b.sha256')]);
+    assert.match(receipt, new RegExp(`List:      b\\.sha256 sha256:${createHash('sha256').update(list).digest('hex')}`));
+    assert.is(r.listDigest, createHash('sha256').update(list).digest('hex'));
+    // A damaged volume on the disc still fails, with the same scope wording.
+    await writeFile(join(d, 'b-003.tar.zst'), 'bad');
+    const bad = await checksumBundle(d, { ignoreMissing: true });
+    assert.not.ok(bad.passed);
+    assert.match(formatReceipt(bad), /RESULT: FAIL for volumes 2,3 of 5 — 2 passed, 1 failed/);
+    // Without --ignore-missing the absent volumes are MISSING, as before.
+    assert.equal((await checksumBundle(d)).files.filter((f) => f.status === 'MISSING').length, 3);
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
+
+test('--volumes checks only the volumes named; one not listed is a usage error; nothing here to check is no PASS', async () => {
+  const d = await bundleDir({ 'b.manifest.json': 'm', 'b-001.tar.zst': 'one', 'b-002.tar.zst': 'two', 'b-003.tar.zst': 'three' }, { 'b.manifest.json': 'm', 'b-001.tar.zst': 'one', 'b-002.tar.zst': 'two', 'b-003.tar.zst': 'three' });
+  try {
+    const r = await checksumBundle(d, { volumes: [2] });
+    assert.ok(r.passed);
+    assert.equal(r.scope, { complete: false, totalVolumes: 3, checked: [2], notPresent: [], notSelected: [1, 3] });
+    assert.match(formatReceipt(r), /RESULT: PASS for volume 2 of 3/);
+    assert.match(formatReceipt(r), /SKIPPED\s+b-001\.tar\.zst\s+not checked: not in --volumes/);
+    assert.equal(parseVolumeList('2,3'), [2, 3]);
+    assert.equal(parseVolumeList('4-5, 1'), [1, 4, 5]);
+    await rejects(() => Promise.resolve(parseVolumeList('x')), (e) => isFerryError(e, 'USAGE'));
+    await rejects(() => checksumBundle(d, { volumes: [7] }), (e) => isFerryError(e, 'USAGE') && /--volumes 7: b\.sha256 lists volumes 1,2,3 only/.test((e as Error).message));
+    const full = await checksumBundle(d);
+    assert.ok(full.scope.complete);
+    assert.match(formatReceipt(full), /RESULT: PASS — 4 passed/);
+    const empty = await bundleDir({}, { 'b-001.tar.zst': 'one' });
+    try {
+      const none = await checksumBundle(empty, { ignoreMissing: true });
+      assert.not.ok(none.passed, 'as sha256sum --ignore-missing: nothing verified is a failure');
+      assert.match(formatReceipt(none), /RESULT: FAIL for volumes none of 1[\s\S]*No listed file was present to check\./);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
+
+test('a run that could not check anything still has a receipt: the error, the list digest, host, time, version', () => {
+  const text = formatFailureReceipt('/media/disc/b.sha256', { code: 'SIGNATURE_INVALID', message: 'signature of b.sha256 does not verify' }, { when: new Date('2026-11-26T10:00:00Z'), host: 'h', version: '1.2.3', listDigest: 'ab'.repeat(32), keys: ['ferry.pub'] });
+  assert.match(text, /Checked:   2026-11-26T10:00:00\.000Z \(UTC\)\nHost:      h\nFerry:     ferry-load 1\.2\.3\nList:      sha256:abab/);
+  assert.match(text, /List signature: checked against ferry\.pub/);
+  assert.match(text, /RESULT: FAIL — nothing could be checked: \[SIGNATURE_INVALID\] signature of b\.sha256 does not verify/);
 });
 
 test.run();
