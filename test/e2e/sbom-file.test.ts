@@ -52,7 +52,7 @@ test.before(async () => {
   await seedLayout(a, join(tmp, 'layout'), 'multi', 'team/multi:2');
   await writeFile(join(tmp, 'spdx.json'), files.spdx);
   await writeFile(join(tmp, 'bom'), files.cdx); // no extension: the content says CycloneDX
-  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k')])).code, 0);
+  assert.is((await bundleCli(['keygen', '--out', join(tmp, 'k'), '--no-password'])).code, 0);
 });
 
 test.after(async () => {
