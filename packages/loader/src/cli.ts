@@ -28,6 +28,7 @@ import { checkOutcome, checkTarget } from './check.js';
 import { parseRewrite } from './rewrite.js';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import { k8sCmd, type K8sArgs } from './k8s/command.js';
+import { printedVersion } from './version.js';
 
 interface CheckArgs extends RegistryArgs {
   path: string;
@@ -255,6 +256,7 @@ async function inspectCmd(a: { path: string; trustedKey?: string[]; charts?: str
 }
 
 export async function main(args: string[] = hideBin(process.argv)): Promise<number> {
+  if (printedVersion(args)) return 0;
   const trustedKeyOpt = { type: 'string', array: true, describe: 'Public key the high side trusts (repeatable). Never taken from the bundle.' } as const;
   return runCommands(PROGRAM, args, '$0 <command> PATH [options]\n\nCheck, inspect and load Ferry bundles on the air-gapped side.\nPATH is the bundle directory, NAME.manifest.json or NAME.sha256.', (y, setCode) =>
     y
