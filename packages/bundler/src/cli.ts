@@ -21,6 +21,7 @@ import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
 import { chartFetcher } from './chart-sources.js';
 import type { ChartRequest } from './charts.js';
 import { sourceOpener } from './open-sources.js';
+import { findLoaders, parseWithLoader } from './loaders.js';
 import type { FileRequest } from './sources/files.js';
 
 const PROGRAM = 'ferry-bundle';
@@ -116,6 +117,8 @@ interface CreateArgv {
   referrers: boolean;
   keepGoing: boolean;
   cache?: string;
+  withLoader?: string;
+  loaderDir?: string;
   json: boolean;
 }
 
@@ -174,6 +177,8 @@ async function create(argv: CreateArgv): Promise<number> {
   const sizeText = argv.volumeSize ?? (spec?.volumeSize !== undefined ? String(spec.volumeSize) : 'usb-fat32');
   const volumeSize = parseVolumeSize(sizeText);
   const mode = outputMode(argv.json);
+  const loaderPlatforms = parseWithLoader(argv.withLoader);
+  const loaders = loaderPlatforms ? await findLoaders(loaderPlatforms, ...(argv.loaderDir ? [resolve(argv.loaderDir)] : [])) : [];
   const registryOpts = {
     ...(argv.authfile ? { authFile: argv.authfile } : {}),
     ...(argv.creds ?? process.env.FERRY_REGISTRY_CREDS ? { creds: argv.creds ?? process.env.FERRY_REGISTRY_CREDS } : {}),
@@ -214,6 +219,7 @@ async function create(argv: CreateArgv): Promise<number> {
       ...(argv.compressionLevel !== undefined ? { compressionLevel: argv.compressionLevel } : spec?.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
       cwd: process.cwd(),
       openSources: opener,
+      ...(loaders.length ? { loaders } : {}),
       referrers: argv.referrers,
       keepGoing: argv.keepGoing,
       onEvent: (e) => {
@@ -248,7 +254,8 @@ async function create(argv: CreateArgv): Promise<number> {
       ...result.charts.map((c) => `  ✅ chart ${printable(c.name)} ${printable(c.version)} ${c.digest}${c.provenance ? ' (+.prov)' : ''}${c.requiredBy ? `  dependency of ${c.requiredBy.map(printable).join(', ')}` : ''}  from ${show(c.source)}`),
       ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
-      `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
+      ...loaders.map((l) => `  ${l.file}  ${formatBytes(l.size)}  ${l.digest}  (ferry-load for ${l.platform})`),
+      `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst${loaders.length ? ` and ${loaders.map((l) => l.file).join(", ")}` : ""} to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
     ];
     if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${show(f.source)}: [${f.code}] ${show(f.message)}`));
     writeText(lines.join('\n') + '\n');
@@ -307,6 +314,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('insecure-registry', { type: 'string', array: true, describe: 'HOST[:PORT] reached over plain HTTP or unverified TLS (that host only)' })
             .option('referrers', { type: 'boolean', default: true, describe: 'Carry cosign signatures/attestations/SBOMs and OCI referrers (--no-referrers to leave them out)' })
             .option('cache', { type: 'string', describe: 'Content-addressed blob cache for registry sources: later runs (and a re-run after an interruption) reuse what it holds' })
+            .option('with-loader', { type: 'string', describe: 'Carry the ferry-load executable(s) beside the volumes: --with-loader (linux-x64) or --with-loader=linux-x64,linux-arm64,win-x64 (from npm run build:loader); listed in the manifest and NAME.sha256' })
+            .option('loader-dir', { type: 'string', describe: 'Where the ferry-load executables are (default: dist/loader/ of this checkout)' })
             .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')

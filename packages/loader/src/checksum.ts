@@ -11,6 +11,7 @@ import {
   MAX_SIGNATURE_FILE_BYTES,
   isFerryError,
   loadTrustedKeys,
+  loaderPlatformOfFile,
   parseChecksums,
   printable,
   readRegularFile,
@@ -20,7 +21,9 @@ import {
 } from '@ferry/format-spec';
 import { locateBundle } from './bundle.js';
 
-export type ChecksumStatus = 'PASS' | 'FAIL' | 'MISSING' | 'UNEXPECTED';
+/** ABSENT: a listed ferry-load executable (ferry-load-PLATFORM) that is not here. The
+ *  executables are optional cargo (the high side may have its own loader): not a failure. */
+export type ChecksumStatus = 'PASS' | 'FAIL' | 'MISSING' | 'UNEXPECTED' | 'ABSENT';
 
 export interface ChecksumLine {
   file: string;
@@ -74,10 +77,11 @@ export async function checksumBundle(path: string, opts: ChecksumOptions = {}): 
   const lines: ChecksumLine[] = [];
   let bytes = 0;
   for (const e of entries) {
-    const line = await checkOne(join(loc.dir, e.file), e.file, e.sha256, loc.name, (n) => {
+    let line = await checkOne(join(loc.dir, e.file), e.file, e.sha256, loc.name, (n) => {
       bytes += n;
       opts.onBytes?.(n);
     });
+    if (line.status === 'MISSING' && loaderPlatformOfFile(e.file)) line = { ...line, status: 'ABSENT' };
     lines.push(line);
     opts.onFile?.(line);
   }
@@ -97,7 +101,7 @@ export async function checksumBundle(path: string, opts: ChecksumOptions = {}): 
     listSignature,
     ...(signedBy ? { signedBy } : {}),
     files: lines,
-    passed: lines.every((l) => l.status === 'PASS'),
+    passed: lines.every((l) => l.status === 'PASS' || l.status === 'ABSENT'),
     bytes,
     seconds: (Date.now() - started) / 1000,
   };
@@ -137,11 +141,12 @@ export function formatReceipt(r: ChecksumReport, when = new Date()): string {
       l.status === 'PASS' ? `sha256:${l.actual}` :
       l.status === 'FAIL' ? (l.reason ? `NOT CHECKED: ${printable(l.reason)}` : `expected sha256:${l.expected}, got sha256:${l.actual}`) :
       l.status === 'MISSING' ? 'listed in the checksum list but not present' :
+      l.status === 'ABSENT' ? 'optional ferry-load executable, listed but not carried here' :
       'present but not in the checksum list';
     out.push(`${l.status.padEnd(10)} ${printable(l.file)}  ${detail}`);
   }
   const counts = (s: ChecksumStatus) => r.files.filter((l) => l.status === s).length;
   out.push('');
-  out.push(`RESULT: ${r.passed ? 'PASS' : 'FAIL'} — ${counts('PASS')} passed, ${counts('FAIL')} failed, ${counts('MISSING')} missing, ${counts('UNEXPECTED')} unexpected; ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
+  out.push(`RESULT: ${r.passed ? 'PASS' : 'FAIL'} — ${counts('PASS')} passed, ${counts('FAIL')} failed, ${counts('MISSING')} missing, ${counts('UNEXPECTED')} unexpected${counts('ABSENT') ? `, ${counts('ABSENT')} optional executable(s) not carried` : ''}; ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
   return out.join('\n') + '\n';
 }
