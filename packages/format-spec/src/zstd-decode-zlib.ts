@@ -37,13 +37,22 @@ export async function* decodeZstdWithZlib(source: AsyncIterable<Buffer>, opts: D
   let sourceFailed = false;
   const stop = new AbortController();
 
+  /** Wait for the decoder to take more; false when it failed or was stopped (the reading side reports why). */
+  const drained = async (): Promise<boolean> => {
+    try {
+      await once(dec, 'drain', { signal: stop.signal });
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const feed = async (): Promise<void> => {
     try {
       for await (const chunk of source) {
         const step = walker.push(chunk);
         for (const piece of step.pieces) {
           if (piece.kind !== 'zstd' || piece.bytes.length === 0) continue;
-          if (!dec.write(piece.bytes)) await once(dec, 'drain', { signal: stop.signal });
+          if (!dec.write(piece.bytes) && !(await drained())) return;
         }
         if (step.problem) {
           walkProblem = step.problem;
@@ -53,6 +62,7 @@ export async function* decodeZstdWithZlib(source: AsyncIterable<Buffer>, opts: D
       walkProblem ??= walker.end();
       dec.end();
     } catch (e) {
+      // Reading the input failed (the file, a size limit): that is the error to report.
       if (stop.signal.aborted) return;
       sourceFailed = true;
       sourceError = e;

@@ -94,6 +94,23 @@ for (const name of decoders) {
     for await (const c of decodeZstd(Readable.from(parts), { ...errs, maxOutput: 1 << 30 }, name)) out.push(c);
     assert.ok(Buffer.concat(out).equals(Buffer.concat(pieces.map((p) => p.data))));
   });
+
+  test(`decodeZstd (${name}): damage deep in a large frame is onCorrupt (the decoder fails while input waits to be taken)`, async () => {
+    // Compressible data, damaged in its first block: libzstd fails at once, with megabytes to go.
+    const data = Buffer.concat(Array.from({ length: 6 * 1024 }, (_, i) => bytes(1024, i % 7)));
+    const { file } = encode([{ data }, { data: bytes(1000, 6) }]);
+    for (let i = 40; i < 60; i++) file[i]! ^= 0x5a;
+    const parts: Buffer[] = [];
+    for (let i = 0; i < file.length; i += 64 * 1024) parts.push(file.subarray(i, i + 64 * 1024));
+    const errs = { onTooLarge: () => new Error('too large'), onCorrupt: (m: string) => new Error(`corrupt: ${m}`) };
+    let message = 'ok';
+    try {
+      for await (const c of decodeZstd(Readable.from(parts), { ...errs, maxOutput: 1 << 30, chunkBytes: 64 * 1024 }, name)) void c;
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.match(message, /^corrupt: zstd: /);
+  });
 }
 
 test.run();
