@@ -17,11 +17,13 @@
 //   charts:   ferry-bundle create --chart URL ×N from nginx + ferry-load push --charts into a real
 //             ChartMuseum and a static repository  vs  helm pull ×N + tar | zstd, then tar -x,
 //             curl POST /api/charts ×N, cp + helm repo index (scripts/bench-charts.ts)
+//   serve:    4 skopeo copies at once out of ferry-load serve  vs  zstd -dc | tar -x, then the same
+//             4 skopeo copies out of the extracted layout; Ferry's peak RSS (scripts/bench-serve.ts)
 //
 //   loader-exe: the ferry-load single executable (npm run build:loader) vs the dev build, checksum
 //             and verify of the same bundles (scripts/bench-loader-exe.ts)
 //
-// --only local|registry|push-registry|charts|loader-exe runs one group (default: all). --gib N sets the full size
+// --only local|registry|push-registry|charts|serve|loader-exe runs one group (default: all). --gib N sets the full size
 // (default 2).
 //
 // All inputs sit in the page cache (24 GiB RAM): this measures CPU and pipeline efficiency, not disks.
@@ -38,6 +40,7 @@ import { seedLayout } from '../test/harness/seed.js';
 import { timed, timedAsync, type Measure } from './bench-measure.js';
 import { chartsScenario } from './bench-charts.js';
 import { loaderExeScenario } from './bench-loader-exe.js';
+import { serveScenario } from './bench-serve.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'bench-out');
@@ -45,7 +48,7 @@ const argGib = process.argv.indexOf('--gib');
 const GIB = argGib > 0 ? Number(process.argv[argGib + 1]) : 2;
 const argOnly = process.argv.indexOf('--only');
 const ONLY = argOnly > 0 ? process.argv[argOnly + 1] : undefined;
-const GROUPS = ['local', 'registry', 'push-registry', 'charts', 'loader-exe'];
+const GROUPS = ['local', 'registry', 'push-registry', 'charts', 'serve', 'loader-exe'];
 if (ONLY !== undefined && !GROUPS.includes(ONLY)) {
   process.stderr.write(`--only takes ${GROUPS.join(', ')}, not ${ONLY}\n`);
   process.exit(2);
@@ -494,6 +497,25 @@ if (ONLY === undefined || ONLY === 'charts') {
     `| high side | ferry-load push --charts cm + dir | ${c.ferryPush.seconds.toFixed(2)} | ${c.ferryPush.rssMiB.toFixed(0)} | tar -x + curl POST ×${c.charts} + helm repo index | ${c.peerPublish.seconds.toFixed(2)} | ${c.peerPublish.rssMiB.toFixed(0)} | ${(c.ferryPush.seconds / c.peerPublish.seconds).toFixed(2)} |`,
     `| both | | ${both(c.ferryCreate, c.ferryPush).toFixed(2)} | | | ${both(c.peerPull, c.peerPublish).toFixed(2)} | | ${(both(c.ferryCreate, c.ferryPush) / both(c.peerPull, c.peerPublish)).toFixed(2)} |`,
     'Ferry also checks every index digest, signs the bundle, checks each chart as Helm loads it on both sides and the destinations after the load; the peer does none of that.',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+if (ONLY === undefined || ONLY === 'serve') {
+  const sv = await serveScenario(out, GIB, { node, bundle: bundleBin, load: loadBin, key: join(out, 'bench.key'), pub: join(out, 'bench.pub') });
+  results.serve = sv;
+  const peer = sv.peerExtract.seconds + sv.peerCopies.seconds;
+  const mbps = (s: number) => (sv.bytes / MiB / s).toFixed(0);
+  const lines = [
+    '',
+    `Serve: ${sv.images} images, ${(sv.bytes / MiB).toFixed(0)} MiB of blobs, read by 4 skopeo copies at once — wall time Ferry/peer (lower is better)`,
+    '| side | command | s | MiB/s | RSS MiB |',
+    '| --- | --- | --- | --- | --- |',
+    `| Ferry | 4× skopeo copy docker:// from ferry-load serve | ${sv.ferryCopies.seconds.toFixed(2)} | ${mbps(sv.ferryCopies.seconds)} | serve ${sv.ferryPeakRssMiB.toFixed(0)} (skopeo ${sv.ferryCopies.rssMiB.toFixed(0)}) |`,
+    `| peer | zstd -dc \\| tar -x + 4× skopeo copy oci: | ${peer.toFixed(2)} | ${mbps(peer)} | |`,
+    `| (peer, split) | zstd -dc \\| tar -x | ${sv.peerExtract.seconds.toFixed(2)} | | ${sv.peerExtract.rssMiB.toFixed(0)} |`,
+    `| (peer, split) | 4× skopeo copy oci: | ${sv.peerCopies.seconds.toFixed(2)} | ${mbps(sv.peerCopies.seconds)} | ${sv.peerCopies.rssMiB.toFixed(0)} |`,
+    '',
+    `Ratio Ferry/peer: ${(sv.ferryCopies.seconds / peer).toFixed(2)} against extract + copies, ${(sv.ferryCopies.seconds / sv.peerCopies.seconds).toFixed(2)} against the copies alone (the peer also needs the extracted layout's disk space; serve needs none).`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }

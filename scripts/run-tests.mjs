@@ -20,6 +20,24 @@ function find(dir, out = []) {
   return out;
 }
 
+// Prerequisites first, within seconds: a missing tool must not surface as a hang or 50 confusing
+// failures. Root on Debian installs them; anyone else is told the command.
+if (!process.env.FERRY_SKIP_PREREQS) {
+  const { spawnSync } = await import('node:child_process');
+  const script = join(root, 'scripts', 'test-prereqs.sh');
+  let check = spawnSync('bash', [script, '--check'], { encoding: 'utf8', timeout: 20_000 });
+  if (check.status !== 0 && process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get'], { timeout: 5000 }).status === 0) {
+    process.stdout.write(`${check.stderr.trim()}\ninstalling them (root, apt-get)…\n`);
+    const inst = spawnSync('bash', [script, '--install'], { stdio: 'inherit', timeout: 15 * 60_000 });
+    if (inst.status !== 0) process.stdout.write('the install failed; see above\n');
+    check = spawnSync('bash', [script, '--check'], { encoding: 'utf8', timeout: 20_000 });
+  }
+  if (check.status !== 0) {
+    process.stdout.write(`${(check.stderr || 'test prerequisites missing').trim()}\n\n0 passed, 1 failed\n`);
+    process.exit(1);
+  }
+}
+
 let files = [...find(join(root, 'test')), ...find(join(root, 'packages'))].sort();
 if (filter.length) files = files.filter((f) => filter.some((x) => f.includes(x)));
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pinned Go clients and servers (cosign, crane, helm, chartmuseum) the tests use as
+# Builds the pinned Go clients and servers (cosign v2 and v3, crane, helm, chartmuseum) the tests use as
 # independent checks (never a dependency of Ferry itself) into the git-ignored .tools/ directory,
 # one directory per name@version so a version bump rebuilds and an unchanged pin is skipped.
 # Called by .ci/run and by the test harness. Progress goes to stderr; the last stdout line is the
@@ -8,10 +8,15 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="${FERRY_TOOLS_DIR:-$root/.tools}"
 
-# Tools `go install pkg@version` can fetch from the module proxy.
+# Tools `go install pkg@version` can fetch from the module proxy. The binary keeps the name go
+# gives it (the last element of the package path) inside NAME@VERSION/, and bin/NAME links to it:
+# so cosign v3 lives beside v2 as cosign3@v3.1.3/cosign, reached as bin/cosign3. cosign v3 signs
+# and attests as Sigstore bundles v0.3 stored as OCI 1.1 referrers by default (v2 writes the
+# `sha256-<hex>.sig`/`.att` tags), which is why the tests need both. v3.1.3 builds with go1.26.
 # name  module/cmd path  version
 pins=(
   "cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5"
+  "cosign3 github.com/sigstore/cosign/v3/cmd/cosign v3.1.3"
   "crane github.com/google/go-containerregistry/cmd/crane v0.22.1"
   "helm helm.sh/helm/v3/cmd/helm v3.22.0"
 )
@@ -41,13 +46,14 @@ mkdir -p "$tools/bin"
 for pin in "${pins[@]}"; do
   read -r name pkg version <<<"$pin"
   dir="$tools/$name@$version"
-  if [ ! -x "$dir/$name" ]; then
+  exe="${pkg##*/}"
+  if [ ! -x "$dir/$exe" ]; then
     need_go "$name" "$version"
     echo "test-tools: building $name $version (go install $pkg@$version)" >&2
     mkdir -p "$dir"
     CGO_ENABLED=0 GOBIN="$dir" GOFLAGS=-trimpath go install "$pkg@$version" >&2
   fi
-  ln -sfn "../$name@$version/$name" "$tools/bin/$name"
+  ln -sfn "../$name@$version/$exe" "$tools/bin/$name"
 done
 
 for pin in "${dir_pins[@]}"; do

@@ -330,7 +330,7 @@ test('verify: tar entry names with ESC, C1 or bidi characters appear escaped (st
     assert.match(v.stderr, /error \[ARCHIVE_HOSTILE\]/, label);
     assert.match(v.stderr, escaped, `${label} on stderr: ${v.stderr}`);
     assert.match(v.stdout, escaped, `${label} on stdout: ${v.stdout}`);
-    assert.match(v.stderr, new RegExp(`❌ ${volumes[0]}: `), `${label}: the progress line is there`);
+    assert.match(v.stderr, new RegExp(`FAIL ${volumes[0]}: `), `${label}: the progress line is there`);
     const j = await load(['verify', d, ...trusted(), '--json']);
     assertClean(j, `verify --json ${label}`);
     const rep = JSON.parse(j.stdout);

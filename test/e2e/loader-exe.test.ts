@@ -83,7 +83,7 @@ test('nothing is on PATH: no node, and the executable needs none', async () => {
   assert.is.not(which.code, 0, `found ${which.stdout}`);
   const v = await exe(['--version']);
   assert.is(v.code, 0, v.stderr);
-  assert.match(v.stdout, /^ferry-load 0\.1\.0 \(Node\.js 2[2-9]\.\d+\.\d+, linux-x64, single executable\)\n$/);
+  assert.match(v.stdout, /^ferry-load 0\.1\.0\nbundle format: reads 1, 2, 3; writes 1, 2, 3\nruntime: Node\.js v2[2-9]\.\d+\.\d+ \(linux-x64, single executable\)\n$/);
 });
 
 test('the bundle lists the executables in the signed manifest and NAME.sha256; sha256sum -c agrees', async () => {
@@ -190,13 +190,13 @@ test('inside a chroot holding only the executable and glibc, verify still passes
   assert.match(v.stdout, /RESULT: OK/);
 });
 
-test('the decoder the executable uses (node:zlib zstd) passes the volume reader tests under its runtime', async () => {
+test('the decoder the executable uses (node:zlib zstd) passes the volume reader and serve reader tests under its runtime', async () => {
   const v = await exe(['--version']);
-  const version = /Node\.js (\d+\.\d+\.\d+)/.exec(v.stdout)?.[1];
+  const version = /Node\.js v(\d+\.\d+\.\d+)/.exec(v.stdout)?.[1];
   assert.ok(version, v.stdout);
   const node = join(process.env.FERRY_RUNTIME_CACHE || join(root, '.tools/node-runtimes'), version, 'linux-x64', 'node');
   assert.ok(existsSync(node), node);
-  for (const file of ['packages/format-spec/test/volume-reader.test.ts', 'packages/format-spec/test/zstd-frame-walker.test.ts']) {
+  for (const file of ['packages/format-spec/test/volume-reader.test.ts', 'packages/format-spec/test/zstd-frame-walker.test.ts', 'packages/loader/test/serve/blob-reader.test.ts']) {
     const r = await run(node, ['-e', "process.exit(typeof require('node:zlib').createZstdDecompress === 'function' ? 0 : 99)"]);
     assert.is(r.code, 0, `the runtime has no zstd in node:zlib: ${r.stderr}`);
     const t = await run(node, ['--conditions=ferry-src', '--import', 'tsx', file], { env: { FORCE_COLOR: '0' } });
@@ -211,7 +211,7 @@ test('linux-arm64: the executable runs under qemu-user (--version, verify)', asy
   assert.ok(existsSync(ARM64));
   const v = await bare(QEMU, ['-L', ARM64_SYSROOT, join(bundle, 'ferry-load-linux-arm64'), '--version']);
   assert.is(v.code, 0, v.stderr);
-  assert.match(v.stdout, /^ferry-load 0\.1\.0 \(Node\.js \d+\.\d+\.\d+, linux-arm64, single executable\)/);
+  assert.match(v.stdout, /runtime: Node\.js v\d+\.\d+\.\d+ \(linux-arm64, single executable\)/);
   const r = await bare(QEMU, ['-L', ARM64_SYSROOT, join(bundle, 'ferry-load-linux-arm64'), 'verify', bundle, '--trusted-key', pub()]);
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /RESULT: OK/);

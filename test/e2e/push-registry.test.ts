@@ -367,7 +367,7 @@ test('ferry-load check: exit 0 after a good push; non-zero naming the ref once a
   assert.ok(rep.items.some((i) => rel(i.ref) === 'mirror/single:v1' && i.status === 'ok'), 'the same image in the other repository is fine');
   const text = await loadCli(['check', main, '--trusted-key', signerPub(), '--to', plainB.host, ...insecure(plainB.host)], { env: env() });
   assert.is(text.code, 21, text.stdout + text.stderr);
-  assert.match(text.stdout, new RegExp(`❌ DIFFERENT ${plainB.host}/ns/single:v1 `));
+  assert.match(text.stdout, new RegExp(`FAIL DIFFERENT ${plainB.host}/ns/single:v1 `), 'words, not symbols, off a terminal');
   assert.match(text.stderr, /CHECK_FAILED.*ns\/single:v1 different/);
   // Put it back with a push (the tag moves back), and check passes again.
   const fix = await push(main, plainB.host, insecure(plainB.host));

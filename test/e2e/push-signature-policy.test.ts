@@ -3,7 +3,8 @@
 // not signed; one bundle carries them all with their signatures. `ferry-load push --image-key`
 // reports signed / invalid / unsigned for each (and loads all); with --require-signed-images into a
 // second registry only the signed one is pushed (exit 24 names the others), nothing of the others
-// is there (no tag, no manifest), and `cosign verify --key` passes against what Ferry loaded.
+// is there (no tag, no manifest), `cosign verify --key` passes against what Ferry loaded and
+// `cosign tree` lists the signature, attestation and SBOM loaded beside it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli } from '../helpers/cli.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { seedLayout } from '../harness/seed.js';
-import { cosignAttachSbom, cosignAttest, cosignKeyPair, cosignSign, cosignVerify, cosignVerifyAttestation, type CosignKeys } from '../harness/cosign.js';
+import { cosignAttachSbom, cosignAttest, cosignKeyPair, cosignSign, cosignTree, cosignVerify, cosignVerifyAttestation, craneDigest, type CosignKeys } from '../harness/cosign.js';
 import { writeFile } from 'node:fs/promises';
 
 let tmp = '';
@@ -134,6 +135,19 @@ test('--require-signed-images: only the image a trusted key signed is pushed (ex
     assert.is(tags.status, 404, `${t}: no repository at all`);
   }
   assert.is((await cosignVerify(`${dst.host}/team/good:1`, trusted.pub, { insecure: true })).code, 0, 'cosign verifies the loaded image with the trusted key');
+  // cosign tree lists the signature, attestation and SBOM Ferry loaded beside it, with the same
+  // layers (payload, envelope, document) as on the low side.
+  const tree = await cosignTree(`${dst.host}/team/good:1`, { insecure: true });
+  assert.is(tree.code, 0, tree.stderr);
+  const hex = (await craneDigest(`${dst.host}/team/good:1`, { insecure: true })).slice('sha256:'.length);
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  for (const [kind, suffix] of [['Signatures', 'sig'], ['Attestations', 'att'], ['SBOMs', 'sbom']] as const) {
+    assert.match(tree.stdout, new RegExp(`${kind} for an image tag: ${esc(dst.host)}/team/good:sha256-${hex}\\.${suffix}\\n\\s+└── 🍒 sha256:[0-9a-f]{64}\\n`), tree.stdout);
+  }
+  const low = await cosignTree(`${src.host}/team/good:1`, { insecure: true });
+  // cosign prints the three groups in map order (it varies from run to run): compare as sets of lines.
+  const lines = (t: string, host: string) => t.replaceAll(host, 'HOST').split('\n').map((l) => l.trim()).filter(Boolean).sort();
+  assert.equal(lines(tree.stdout, dst.host), lines(low.stdout, src.host), 'the same artifacts and layers as cosign lists on the low side');
   // Without keys the policy cannot be applied: refused before anything is asked of the target.
   const noKey = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', `oci:${join(tmp, 'never')}`, '--require-signed-images', '--yes', '--json'], { env: env() });
   assert.is(noKey.code, 2, noKey.stdout);

@@ -319,8 +319,8 @@ test('--keep-going: exit 16, the good image is bundled and verifies, the failure
   // Plain output (not a TTY, not CI: a cron job) says it too, a line per image.
   const p = await create('partial2', ['--image', missing, '--image', `${plain.host}/ns/multi:v1`, '--insecure-registry', plain.host, '--keep-going'], { CI: '' });
   assert.is(p.code, 16, p.stdout + p.stderr);
-  assert.match(p.stdout + p.stderr, /❌ [^\n]*does-not-exist/);
-  assert.match(p.stdout + p.stderr, /✅ [^\n]*ns\/multi:v1/);
+  assert.match(p.stdout + p.stderr, /FAIL [^\n]*does-not-exist/);
+  assert.match(p.stdout + p.stderr, /OK [^\n]*ns\/multi:v1/);
 });
 
 test('a registry that keeps dying mid-blob: a clear error naming the blob, and no bundle files left', async () => {

@@ -1,8 +1,20 @@
-// Helpers around the real cosign (v2.6.5) and crane binaries built by scripts/test-tools.sh:
-// key pairs, signatures and attestations pushed into a test registry as cosign itself writes
-// them (tag `sha256-<hex>.sig` / `.att`, no transparency log), `cosign verify` against a
+// Helpers around the real cosign (v2.6.5, or v3.1.3 with `cosign: 'cosign3'`) and crane binaries
+// built by scripts/test-tools.sh: key pairs, signatures and attestations pushed into a test
+// registry as cosign itself writes them (v2: tag `sha256-<hex>.sig` / `.att`; v3: Sigstore bundles
+// v0.3 as OCI 1.1 referrers, on a registry without the referrers API listed in the `sha256-<hex>`
+// fallback tag index; never a transparency log), `cosign verify` and `cosign tree` against a
 // registry, and `crane digest`. Every run is isolated from the user's configuration (see
 // runTool) and has a timeout.
+//
+// Signing without a transparency log, offline:
+//   v2.6.5   --tlog-upload=false
+//   v3.1.3   --tlog-upload=false is deprecated and refused next to v3's default
+//            --use-signing-config=true (a TUF-fetched signing config). Instead: --signing-config
+//            FILE made by `cosign signing-config create` with no services (no Fulcio, Rekor, TSA),
+//            and --trusted-root FILE, an empty trusted root, without which cosign 3 first tries
+//            the public TUF repository for one (a warning offline, a wait where DNS hangs).
+// Verifying a key-based signature without a log is `--key PUB --insecure-ignore-tlog=true` in
+// both (v3 needs no trusted root for it since v3.0.4).
 //
 // Registry flags, as cosign v2.6.5 takes them:
 //   plain HTTP         --allow-http-registry (go-containerregistry would already fall back to
@@ -29,7 +41,12 @@ export interface RegistryAccess {
   creds?: string;
   /** Per-call timeout; default 120 s. */
   timeoutMs?: number;
+  /** Which cosign runs: `cosign` (v2.6.5, the default) or `cosign3` (v3.1.3). */
+  cosign?: CosignBinary;
 }
+
+/** The two pinned cosign builds (scripts/test-tools.sh): v2.6.5 and v3.1.3. */
+export type CosignBinary = 'cosign' | 'cosign3';
 
 let homes = 0;
 let scratch: Promise<string> | undefined;
@@ -67,12 +84,35 @@ function registryFlags(o: RegistryAccess): string[] {
   return f;
 }
 
+/** The empty trusted root and service-less signing config cosign v3 signs with offline (see the top). */
+let v3Offline: Promise<{ signingConfig: string; trustedRoot: string }> | undefined;
+function cosign3OfflineFiles(): Promise<{ signingConfig: string; trustedRoot: string }> {
+  v3Offline ??= (async () => {
+    const dir = join(await scratchDir(), 'cosign3-offline');
+    await mkdir(dir, { recursive: true });
+    const signingConfig = join(dir, 'signing-config.json');
+    const r = await runTool(await goTool('cosign3'), ['signing-config', 'create', '--out', signingConfig], await isolatedHome(undefined, undefined));
+    if (r.code !== 0) fail('cosign3 signing-config create', r);
+    const trustedRoot = join(dir, 'trusted-root.json');
+    await writeFile(trustedRoot, JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' }));
+    return { signingConfig, trustedRoot };
+  })();
+  return v3Offline;
+}
+
+/** The flags that make `cosign sign` / `cosign attest` write no transparency-log entry, per version. */
+async function noTlogFlags(o: RegistryAccess): Promise<string[]> {
+  if ((o.cosign ?? 'cosign') === 'cosign') return ['--tlog-upload=false'];
+  const f = await cosign3OfflineFiles();
+  return ['--signing-config', f.signingConfig, '--trusted-root', f.trustedRoot];
+}
+
 function fail(what: string, r: ToolResult): never {
   throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.trim()}\n${r.stdout.trim()}`.trim());
 }
 
 async function cosign(args: string[], ref: string | undefined, o: RegistryAccess & { password?: string; env?: Record<string, string> }): Promise<ToolResult> {
-  const bin = await goTool('cosign');
+  const bin = await goTool(o.cosign ?? 'cosign');
   const home = await isolatedHome(ref, o.creds);
   return runTool(bin, args, home, {
     env: { ...o.env, ...(o.password !== undefined ? { COSIGN_PASSWORD: o.password } : {}) },
@@ -85,14 +125,14 @@ export interface CosignKeys {
   pub: string;
 }
 
-/** `cosign generate-key-pair` in `dir` (cosign.key encrypted with `password`, cosign.pub). */
-export async function cosignKeyPair(dir: string, password: string, prefix = 'cosign'): Promise<CosignKeys> {
+/** `cosign generate-key-pair` in `dir` (cosign.key encrypted with `password`, cosign.pub), by cosign v2 or `tool`. */
+export async function cosignKeyPair(dir: string, password: string, prefix = 'cosign', tool: CosignBinary = 'cosign'): Promise<CosignKeys> {
   await mkdir(dir, { recursive: true });
-  const bin = await goTool('cosign');
+  const bin = await goTool(tool);
   const home = await isolatedHome(undefined, undefined);
   // generate-key-pair writes into its working directory.
   const r = await runTool(bin, ['generate-key-pair', '--output-key-prefix', prefix], home, { cwd: dir, env: { COSIGN_PASSWORD: password } });
-  if (r.code !== 0) fail('cosign generate-key-pair', r);
+  if (r.code !== 0) fail(`${tool} generate-key-pair`, r);
   return { key: join(dir, `${prefix}.key`), pub: join(dir, `${prefix}.pub`) };
 }
 
@@ -111,7 +151,7 @@ export async function cosignImportKeyPair(dir: string, pemFile: string, password
 
 /** How cosign stores what it writes (both default to cosign v2's legacy tag scheme). */
 export interface CosignStorage {
-  /** `--new-bundle-format`: a Sigstore bundle v0.3 pushed as an OCI 1.1 referrer (cosign v3's default). */
+  /** `--new-bundle-format` (v2 only; cosign3 always writes it): a Sigstore bundle v0.3 pushed as an OCI 1.1 referrer (cosign v3's default). */
   newBundleFormat?: boolean;
   /** `--registry-referrers-mode=oci-1-1` (needs COSIGN_EXPERIMENTAL=1 in v2.6.5, which is set): the old formats as OCI 1.1 referrers. */
   referrersMode?: 'legacy' | 'oci-1-1';
@@ -141,22 +181,29 @@ export interface Signed {
   /** The HOST/REPO@DIGEST that was signed. */
   ref: string;
   digest: string;
-  /** The cosign tag written beside it, e.g. `sha256-<hex>.sig`. */
+  /**
+   * The tag written beside it: `sha256-<hex>.sig` / `.att` for cosign v2's default; for a Sigstore
+   * bundle (cosign3, or v2 with newBundleFormat) the referrers fallback index tag `sha256-<hex>`,
+   * where a registry without the referrers API (distribution 2.8) lists it.
+   */
   tag: string;
   stderr: string;
 }
 
+const bundleFormat = (o: RegistryAccess & Pick<CosignStorage, 'newBundleFormat'>) => o.cosign === 'cosign3' || !!o.newBundleFormat;
+
 /**
  * `cosign sign --key KEY --tlog-upload=false --yes REF@DIGEST`: a real cosign signature stored
- * in the registry under the `sha256-<hex>.sig` tag. A tag reference is resolved to its digest
+ * in the registry under the `sha256-<hex>.sig` tag (cosign3: a Sigstore bundle referrer, signed
+ * with the offline flags at the top instead of --tlog-upload=false). A tag reference is resolved to its digest
  * first, so what is signed is exactly the manifest the test means.
  */
 export async function cosignSign(ref: string, keyPath: string, password: string, o: RegistryAccess & CosignStorage = {}): Promise<Signed> {
   const d = await byDigest(ref, o);
   const st = storageFlags(o);
-  const r = await cosign(['sign', '--key', keyPath, '--tlog-upload=false', '--yes', ...st.args, ...registryFlags(o), d.ref], d.ref, { ...o, password, env: st.env });
-  if (r.code !== 0) fail(`cosign sign ${d.ref}`, r);
-  return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}.sig`, stderr: r.stderr };
+  const r = await cosign(['sign', '--key', keyPath, ...(await noTlogFlags(o)), '--yes', ...st.args, ...registryFlags(o), d.ref], d.ref, { ...o, password, env: st.env });
+  if (r.code !== 0) fail(`${o.cosign ?? 'cosign'} sign ${d.ref}`, r);
+  return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}${bundleFormat(o) ? '' : '.sig'}`, stderr: r.stderr };
 }
 
 /**
@@ -166,9 +213,9 @@ export async function cosignSign(ref: string, keyPath: string, password: string,
 export async function cosignAttest(ref: string, keyPath: string, password: string, predicateFile: string, type = 'slsaprovenance', o: RegistryAccess & Pick<CosignStorage, 'newBundleFormat'> = {}): Promise<Signed> {
   const d = await byDigest(ref, o);
   const st = storageFlags(o); // cosign v2.6.5's attest has no --registry-referrers-mode
-  const r = await cosign(['attest', '--key', keyPath, '--type', type, '--predicate', predicateFile, '--tlog-upload=false', '--yes', ...st.args, ...registryFlags(o), d.ref], d.ref, { ...o, password, env: st.env });
-  if (r.code !== 0) fail(`cosign attest ${d.ref}`, r);
-  return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}.att`, stderr: r.stderr };
+  const r = await cosign(['attest', '--key', keyPath, '--type', type, '--predicate', predicateFile, ...(await noTlogFlags(o)), '--yes', ...st.args, ...registryFlags(o), d.ref], d.ref, { ...o, password, env: st.env });
+  if (r.code !== 0) fail(`${o.cosign ?? 'cosign'} attest ${d.ref}`, r);
+  return { ref: d.ref, digest: d.digest, tag: `sha256-${hexOf(d.digest)}${bundleFormat(o) ? '' : '.att'}`, stderr: r.stderr };
 }
 
 /**
@@ -211,6 +258,15 @@ export async function cosignVerifyAttestation(ref: string, pubPath: string, type
 }
 
 /**
+ * `cosign tree REF`: cosign's own listing of what is stored beside an image (signatures,
+ * attestations, SBOMs; with cosign3 also the OCI 1.1 referrers, which v2 shows only with
+ * `--experimental-oci11`, pass it in args). Resolves to the run, exit code and all.
+ */
+export async function cosignTree(ref: string, o: CosignVerifyOptions = {}): Promise<ToolResult> {
+  return cosign(['tree', ...(o.args ?? []), ...registryFlags(o), ref], ref, o);
+}
+
+/**
  * `crane digest [--insecure] REF`: the registry's digest of a tag (or digest) reference, as
  * go-containerregistry computes it. crane has no CA flag: a caFile goes in as SSL_CERT_FILE,
  * which Go's crypto/x509 reads on Linux.
@@ -224,11 +280,13 @@ export async function craneDigest(ref: string, o: Omit<RegistryAccess, 'skipTlsV
 }
 
 /** Run crane with the same isolation (and optional CA / creds) as the cosign helpers. */
-export async function crane(args: string[], ref: string | undefined, o: Omit<RegistryAccess, 'skipTlsVerify'> = {}): Promise<ToolResult> {
+export async function crane(args: string[], ref: string | undefined, o: Omit<RegistryAccess, 'skipTlsVerify' | 'cosign'> & { input?: string } = {}): Promise<ToolResult> {
   const bin = await goTool('crane');
   const home = await isolatedHome(ref, o.creds);
   return runTool(bin, args, home, {
     env: { ...(o.caFile ? { SSL_CERT_FILE: o.caFile, SSL_CERT_DIR: '/nonexistent' } : {}) },
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    // e.g. `crane edit manifest REF` reads the new manifest from a stdin that is not a terminal.
+    ...(o.input !== undefined ? { input: o.input } : {}),
   });
 }

@@ -1,6 +1,7 @@
 // ferry-bundle: the connected-side command. Parses flags (and a spec file), then hands one
 // options object to create.ts; all output decisions (json / tty / plain / CI) are made here.
 
+import { insecureHosts } from './tls-flags.js';
 import { readFile, writeFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { hideBin } from 'yargs/helpers';
@@ -9,11 +10,11 @@ import {
   KEY_PASSWORD_ENV,
   VOLUME_PRESETS,
   generateKeyPair,
+  imageRefName,
   parsePlatform,
   parseVolumeSize,
   printable,
-  type SignatureAlgorithm,
-} from '@ferry/format-spec';
+  type SignatureAlgorithm, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
 import { asArray, createProgress, formatBytes, outputMode, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { createBundle, type ImageRequest } from './create.js';
@@ -23,6 +24,7 @@ import type { ChartRequest } from './charts.js';
 import { sourceOpener } from './open-sources.js';
 import { findLoaders, parseWithLoader } from './loaders.js';
 import type { FileRequest } from './sources/files.js';
+import { parseSbomFileFlag } from './sbom/attach.js';
 
 const PROGRAM = 'ferry-bundle';
 
@@ -114,7 +116,10 @@ interface CreateArgv {
   creds?: string;
   caFile?: string[];
   insecureRegistry?: string[];
+  tlsVerify?: boolean;
+  srcTlsVerify?: boolean;
   referrers: boolean;
+  sbomFile?: string[];
   keepGoing: boolean;
   cache?: string;
   withLoader?: string;
@@ -129,7 +134,7 @@ async function create(argv: CreateArgv): Promise<number> {
 
   const images: ImageRequest[] = [];
   for (const i of spec?.images ?? []) {
-    const req = typeof i === 'string' ? { source: i } : { source: i.source, ...(i.name ? { name: i.name } : {}), ...(i.platforms ? { platforms: i.platforms } : {}) };
+    const req = typeof i === 'string' ? { source: i } : { source: i.source, ...(i.name ? { name: i.name } : {}), ...(i.platforms ? { platforms: i.platforms } : {}), ...(i.sboms ? { sboms: i.sboms } : {}) };
     refuseCredentials(req.source, `${printable(argv.spec ?? 'spec file')}: images`);
     images.push(req);
   }
@@ -159,11 +164,16 @@ async function create(argv: CreateArgv): Promise<number> {
     charts.push(c);
   }
 
+  // Checked here so a malformed value stops the run before any key or source is touched.
+  const sbomFiles = asArray(argv.sbomFile).map(parseSbomFileFlag);
+
   const files: FileRequest[] = [];
   const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
   for (const r of asArray(argv.file)) files.push({ source: r });
 
-  const platforms = asArray(argv.platform).length ? asArray(argv.platform) : spec?.platforms ?? [];
+  // `--platform all` (skopeo copy --all, crane --platform all): every platform, as with none given.
+  const asked = asArray(argv.platform).length ? asArray(argv.platform) : spec?.platforms ?? [];
+  const platforms = asked.includes('all') ? [] : asked;
   for (const p of platforms) {
     try {
       parsePlatform(p);
@@ -177,13 +187,14 @@ async function create(argv: CreateArgv): Promise<number> {
   const sizeText = argv.volumeSize ?? (spec?.volumeSize !== undefined ? String(spec.volumeSize) : 'usb-fat32');
   const volumeSize = parseVolumeSize(sizeText);
   const mode = outputMode(argv.json);
+  const insecure = insecureHosts(asArray(argv.insecureRegistry), images.map((i) => i.source), argv.tlsVerify === false || argv.srcTlsVerify === false ? false : undefined);
   const loaderPlatforms = parseWithLoader(argv.withLoader);
   const loaders = loaderPlatforms ? await findLoaders(loaderPlatforms, ...(argv.loaderDir ? [resolve(argv.loaderDir)] : [])) : [];
   const registryOpts = {
     ...(argv.authfile ? { authFile: argv.authfile } : {}),
     ...(argv.creds ?? process.env.FERRY_REGISTRY_CREDS ? { creds: argv.creds ?? process.env.FERRY_REGISTRY_CREDS } : {}),
     ...(asArray(argv.caFile).length ? { caFile: asArray(argv.caFile) } : {}),
-    ...(asArray(argv.insecureRegistry).length ? { insecure: asArray(argv.insecureRegistry) } : {}),
+    ...(insecure.length ? { insecure } : {}),
     ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
   };
   const opener = sourceOpener(registryOpts, argv.cache ? resolve(argv.cache) : undefined);
@@ -221,10 +232,12 @@ async function create(argv: CreateArgv): Promise<number> {
       openSources: opener,
       ...(loaders.length ? { loaders } : {}),
       referrers: argv.referrers,
+      sbomFiles,
       keepGoing: argv.keepGoing,
       onEvent: (e) => {
         if (e.type === 'chart') say(`✅ chart ${printable(e.name)} ${printable(e.version)} from ${show(e.source)}${e.requiredBy ? ` (dependency of ${e.requiredBy.map(printable).join(', ')})` : ''}${e.images ? `, names ${e.images} image(s)` : ''}`);
         else if (e.type === 'resolved') say(`✅ ${show(e.source)} -> ${printable(e.repository)}${e.tag ? `:${printable(e.tag)}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
+        else if (e.type === 'sbom') say(`📄 SBOM ${printable(e.file)} (${e.mediaType}) -> ${printable(e.image)}${e.alreadyAtSource ? ', already a referrer at the source: carried once' : `, referrer ${e.referrer.slice(0, 19)}…`}`);
         else if (e.type === 'failed') say(`❌ ${show(e.source)}: ${show(e.message)}`);
         else if (e.type === 'planned') say(`Plan: ${e.blobs} blobs, ${formatBytes(e.bytes)} in ${e.volumes} volume(s) of at most ${formatBytes(volumeSize)}`);
         else if (e.type === 'hashing-segments') say(`Hashing the segments of ${e.blobs} blob(s) larger than a volume (${formatBytes(e.bytes)}, read once more before writing)`);
@@ -250,7 +263,12 @@ async function create(argv: CreateArgv): Promise<number> {
     const lines = [
       `Bundle ${result.name} in ${result.dir}: ${result.images.length} image(s), ${result.charts.length} chart(s), ${result.files.length} file(s), ${result.keys.length} key(s), ${formatBytes(result.blobBytes)} in ${result.volumes.length} volume(s)`,
       result.signed ? `Signed with key ${result.signer?.fingerprint} (${result.signer?.algorithm})` : 'UNSIGNED: loaders will refuse it unless given --allow-unsigned',
-      ...result.images.map((i) => `  ✅ ${printable(i.repository)}${i.tag ? `:${printable(i.tag)}` : ''} ${i.digest}${i.referrers ? ` (+${i.referrers} signature/attestation/SBOM)` : ''}  from ${show(i.source)}`),
+      ...result.images.flatMap((i) => [
+        `  ✅ ${printable(i.repository)}${i.tag ? `:${printable(i.tag)}` : ''} ${i.digest}${i.referrers ? ` (+${i.referrers} signature/attestation/SBOM)` : ''}  from ${show(i.source)}`,
+        ...result.sboms
+          .filter((b) => b.image === imageRefName(i))
+          .map((b) => `     + SBOM ${printable(b.file)} (${b.mediaType}, ${formatBytes(b.size)}) attached as referrer ${b.referrer}${b.alreadyAtSource ? ' (the source already had it)' : ''}`),
+      ]),
       ...result.charts.map((c) => `  ✅ chart ${printable(c.name)} ${printable(c.version)} ${c.digest}${c.provenance ? ' (+.prov)' : ''}${c.requiredBy ? `  dependency of ${c.requiredBy.map(printable).join(', ')}` : ''}  from ${show(c.source)}`),
       ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
@@ -280,7 +298,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('out', { type: 'string', demandOption: true, describe: 'Path prefix for PREFIX.key and PREFIX.pub' })
             .option('algorithm', { choices: ['ecdsa-p256', 'ed25519'], default: 'ecdsa-p256', describe: 'ECDSA P-256 (cosign-compatible, default) or Ed25519' })
             .option('force', { type: 'boolean', default: false, describe: 'Replace existing key files' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => keygen(a as unknown as { out: string; algorithm: string; force: boolean; json: boolean }),
       )
       .command(
@@ -303,7 +321,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('repository-config', { type: 'string', describe: 'Helm repositories.yaml: credentials and CA per chart repository, and REPO-NAME/NAME charts' })
             .option('file', { type: 'string', array: true, describe: 'File path or glob to carry' })
             .option('public-key', { type: 'string', array: true, describe: 'Public key to carry for the high side (never used for trust there)' })
-            .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (digests never change)' })
+            .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (repeatable; digests of what is kept never change); all: every platform (the default)' })
             .option('volume-size', { type: 'string', describe: `Largest volume: bytes with units (700M, 4.7GB, 2GiB) or a preset: ${Object.keys(VOLUME_PRESETS).join(', ')} (default usb-fat32)` })
             .option('baseline', { type: 'string', describe: 'Previous NAME.manifest.json or inventory to leave out what the high side has (not yet supported)' })
             .option('compression-level', { type: 'number', describe: 'zstd level (default 3; layers are already compressed, so higher rarely pays)' })
@@ -312,18 +330,23 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('creds', { type: 'string', describe: 'USER[:PASSWORD] for registry sources (or FERRY_REGISTRY_CREDS); never written anywhere' })
             .option('ca-file', { type: 'string', array: true, describe: 'Extra CA certificate(s) (PEM) to trust for registry TLS' })
             .option('insecure-registry', { type: 'string', array: true, describe: 'HOST[:PORT] reached over plain HTTP or unverified TLS (that host only)' })
+            .option('tls-verify', { type: 'boolean', describe: "--tls-verify=false: the registries the --image references name are reached over plain HTTP or unverified TLS (skopeo's spelling of --insecure-registry for each of them)" })
+            .option('src-tls-verify', { type: 'boolean', describe: 'The same as --tls-verify, as skopeo copy spells it for the source' })
             .option('referrers', { type: 'boolean', default: true, describe: 'Carry cosign signatures/attestations/SBOMs and OCI referrers (--no-referrers to leave them out)' })
+            .option('sbom-file', { type: 'string', array: true, describe: 'IMAGE=FILE: attach an SBOM you made (syft, trivy…) to an image of the bundle as an OCI 1.1 referrer. IMAGE is the --image as given or its bundle name (REPOSITORY[:TAG]); the format comes from the content: SPDX JSON or tag-value, CycloneDX JSON or XML, syft JSON; at most 64 MiB' })
             .option('cache', { type: 'string', describe: 'Content-addressed blob cache for registry sources: later runs (and a re-run after an interruption) reuse what it holds' })
             .option('with-loader', { type: 'string', describe: 'Carry the ferry-load executable(s) beside the volumes: --with-loader (linux-x64) or --with-loader=linux-x64,linux-arm64,win-x64 (from npm run build:loader); listed in the manifest and NAME.sha256' })
             .option('loader-dir', { type: 'string', describe: 'Where the ferry-load executables are (default: dist/loader/ of this checkout)' })
             .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
-            .example('$0 create bundle.yaml --key ferry.key --out out/', ''),
+            .example('$0 create bundle.yaml --key ferry.key --out out/', '')
+            .example('$0 create --name app --key ferry.key --image reg.example/team/app:1.4 --sbom-file team/app:1.4=app.spdx.json', 'syft output, attached to the image as its OCI referrer'),
         async (a) => {
           setCode(await create(a as unknown as CreateArgv));
         },
       ),
     'Give a command: keygen or create',
+    { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }

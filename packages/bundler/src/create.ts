@@ -4,7 +4,7 @@
 
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import {
@@ -40,6 +40,7 @@ import { copyLoaders, manifestLoaders, type LoaderSource } from './loaders.js';
 import { VERSION } from './version.js';
 import { PREFETCH_BLOBS, Prefetcher } from './prefetch.js';
 import { resolveCharts, type ChartFetcher, type ChartRequest, type ResolvedChart } from './charts.js';
+import { attachSbom, findImage, readSbomFiles, type AttachableImage, type AttachedSbom, type SbomFileRequest } from './sbom/attach.js';
 
 export const OCI_LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
 const BUNDLE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -51,6 +52,8 @@ export interface ImageRequest {
   platforms?: string[];
   /** Why it is carried when nobody asked for it by name (an image a chart names). */
   foundIn?: string;
+  /** SBOM files to attach to this image as OCI referrers (spec `sboms:`), relative to `cwd`. */
+  sboms?: string[];
 }
 
 export interface CreateOptions {
@@ -79,6 +82,8 @@ export interface CreateOptions {
   cwd: string;
   /** Carry signatures, attestations and SBOMs found for each image (default true). */
   referrers?: boolean;
+  /** SBOM files to attach to images of the bundle (--sbom-file IMAGE=FILE), whatever `referrers` says. */
+  sbomFiles?: SbomFileRequest[];
   /** Leave out images that fail, report them, and bundle the rest (exit code still says so). */
   keepGoing?: boolean;
   /** Opens an image source string into one or more images (a docker-archive may hold several). */
@@ -95,6 +100,7 @@ export type CreateEvent =
   | { type: 'chart'; name: string; version: string; source: string; requiredBy?: string[]; images: number }
   | { type: 'resolved'; source: string; repository: string; tag?: string; digest: string; bytes: number; referrers: number }
   | { type: 'failed'; source: string; code: string; message: string }
+  | ({ type: 'sbom' } & AttachedSbom)
   | { type: 'planned'; volumes: number; blobs: number; bytes: number }
   /** Blobs larger than a volume are read once before writing, to record their segment digests. */
   | { type: 'hashing-segments'; blobs: number; bytes: number }
@@ -111,6 +117,8 @@ export interface CreateResult {
   charts: Array<{ name: string; version: string; source: string; digest: string; size: number; provenance: boolean; requiredBy?: string[] }>;
   /** Image references found in charts (--chart-images), and whether each was carried. */
   chartImages: Array<{ reference: string; chart: string; file: string; line: number; carried: boolean }>;
+  /** SBOM files attached to images as OCI referrers (--sbom-file, spec sboms:). */
+  sboms: AttachedSbom[];
   /** Images left out under keepGoing, with the reason. */
   failures: Array<{ source: string; code: string; message: string }>;
   files: Array<{ path: string; size: number; digest: string }>;
@@ -168,6 +176,12 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const from = (p: string): string => carried.find((c) => c.path === p)!.from;
     throw new FerryError('SPEC_INVALID', `carried paths "${printable(conflict.first)}" (${printable(from(conflict.first))}) and "${printable(conflict.second)}" (${printable(from(conflict.second))}) cannot both be carried: ${conflict.why}; use dest: or rename one`, { first: conflict.first, second: conflict.second });
   }
+  // And on SBOM files: read and recognised now (they are small), matched to images once resolved.
+  const sbomFiles = (opts.sbomFiles ?? []).map((s) => ({ ...s, path: resolve(opts.cwd, s.file), what: `--sbom-file ${s.image}=${s.file}` }));
+  const sbomDocs = await readSbomFiles([
+    ...opts.images.flatMap((i) => (i.sboms ?? []).map((f) => ({ path: resolve(opts.cwd, f), what: `sboms of image ${i.source}` }))),
+    ...sbomFiles,
+  ]);
 
   await mkdir(opts.outDir, { recursive: true });
   const manifestPath = join(opts.outDir, `${opts.name}.manifest.json`);
@@ -236,6 +250,33 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       const prev = names.get(n);
       if (prev) throw new FerryError('SPEC_INVALID', `${prev} and ${r.img.source.description} would both be loaded as ${n}; give one a name:`);
       names.set(n, r.img.source.description);
+    }
+
+    // 2b. SBOM files become referrers of the image roots, recorded beside the discovered ones.
+    const sboms: AttachedSbom[] = [];
+    const attachable: AttachableImage[] = resolved.map((r) => ({ source: single.has(r.img.source) ? r.req.source : r.img.source.description, repository: r.repository, ...(r.tag ? { tag: r.tag } : {}), root: r.img.root }));
+    const discovered = new Set(resolved.flatMap((r) => r.referrers.map((x) => x.descriptor.digest)));
+    const attach = (n: number, path: string): void => {
+      const a = attachSbom(attachable[n]!, resolved[n]!.referrers, sbomDocs.get(path)!, discovered);
+      if (!a || sboms.some((s) => s.image === a.image && s.referrer === a.referrer)) return;
+      sboms.push(a);
+      emit({ type: 'sbom', ...a });
+    };
+    for (const req of imageRequests) {
+      if (!req.sboms?.length) continue;
+      const mine = resolved.flatMap((r, n) => (r.req === req ? [n] : []));
+      // None: the image failed under keepGoing and is reported as such.
+      if (mine.length > 1) throw new FerryError('SPEC_INVALID', `${req.source} holds ${mine.length} images; sboms: applies to one image only (use --sbom-file IMAGE=FILE with each image's name)`);
+      for (const f of req.sboms) if (mine.length) attach(mine[0]!, resolve(opts.cwd, f));
+    }
+    for (const s of sbomFiles) {
+      const failed = failures.find((f) => f.source === s.image);
+      if (failed && !attachable.some((a) => a.source === s.image)) {
+        failures.push({ source: s.what, code: failed.code, message: `not attached: its image ${failed.source} failed` });
+        emit({ type: 'failed', source: s.what, code: failed.code, message: `not attached: its image ${failed.source} failed` });
+        continue;
+      }
+      attach(findImage(s.image, attachable, s.what), s.path);
     }
 
     // 3. Files (listed and path-checked with the keys above) are read and hashed now.
@@ -403,6 +444,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       }),
       charts: bundleCharts.map((c) => ({ name: c.name, version: c.version, source: c.source, digest: c.digest, size: c.size, provenance: Boolean(c.provenance), ...(c.requiredBy ? { requiredBy: c.requiredBy } : {}) })),
       chartImages,
+      sboms,
       failures,
       files: files.map((f) => ({ path: f.path, size: f.size, digest: f.digest })),
       keys: keys.map((k) => ({ path: k.path, fingerprint: k.fingerprint })),

@@ -10,6 +10,10 @@ import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Docume
 import { FerryError, readSchema } from '@ferry/format-spec';
 import { parseImageSource } from '@ferry/oci';
 import { parseChartSpec } from '@ferry/charts';
+import { closest as closestOf } from '@ferry/cli-kit';
+
+/** Spec fields and image names: case-insensitive, under 3 edits (as before). */
+const closest = (w: string, o: readonly string[]): string | undefined => closestOf(w, o, { ignoreCase: true, maxEdits: 2 });
 
 export interface SpecImage {
   /** Image source (skopeo transport syntax); local paths are absolute after loading. */
@@ -17,6 +21,8 @@ export interface SpecImage {
   /** Target REPOSITORY[:TAG] override. */
   name?: string;
   platforms?: string[];
+  /** SBOM files to attach as OCI referrers; absolute after loading. */
+  sboms?: string[];
 }
 
 /** A chart in the spec's mapping form (the string form is what --chart takes). */
@@ -134,29 +140,6 @@ function got(v: unknown): string {
   else if (typeof v === 'object') t = 'a mapping';
   else t = JSON.stringify(v);
   return ` (got ${t.length > 80 ? `${t.slice(0, 77)}...` : t})`;
-}
-
-function closest(word: string, options: readonly string[]): string | undefined {
-  const dist = (a: string, b: string): number => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-    for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) {
-        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      }
-    }
-    return d[a.length]![b.length]!;
-  };
-  let best: string | undefined;
-  let bestD = 3;
-  for (const o of options) {
-    const dd = dist(word, o);
-    if (dd < bestD) {
-      bestD = dd;
-      best = o;
-    }
-  }
-  return best;
 }
 
 interface Problem {
@@ -312,7 +295,9 @@ export function parseSpecText(text: string, file: string): BundleSpec {
     }
   };
   const images = spec.images?.map((img, i) =>
-    typeof img === 'string' ? fixSource(img, ['images', i]) : { ...img, source: fixSource(img.source, ['images', i, 'source']) },
+    typeof img === 'string'
+      ? fixSource(img, ['images', i])
+      : { ...img, source: fixSource(img.source, ['images', i, 'source']), ...(img.sboms ? { sboms: img.sboms.map((f) => fromSpec(dir, f)) } : {}) },
   );
   if (problems.length) throw specError(problems, file);
   const charts = spec.charts?.map((c) => (typeof c === 'string' && isLocalChartSpec(c, dir) ? fromSpec(dir, c) : c));

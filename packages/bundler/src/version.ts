@@ -1,1 +1,1 @@
-export const VERSION = '0.1.0';
+export { FERRY_VERSION as VERSION } from '@ferry/format-spec';

@@ -228,4 +228,14 @@ test('charts: a mapping needs repo and name, an http(s) repo and a chart name', 
   assert.match(text, /charts\[2\]\.name: must be a chart name/);
 });
 
+test('images[].sboms: SBOM files resolve against the spec file directory; an empty list or a non-path is refused at its line', async () => {
+  const p = await spec('sub/sboms.yaml', ['images:', '  - source: oci:layouts/demo:1.0', '    sboms: [sboms/demo.spdx.json, /abs/demo.cdx.xml]', ''].join('\n'));
+  const s = await loadSpecFile(p);
+  assert.equal(s.images, [{ source: `oci:${join(root, 'sub/layouts/demo')}:1.0`, sboms: [join(root, 'sub/sboms/demo.spdx.json'), '/abs/demo.cdx.xml'] }]);
+  const text = (await problems(await spec('badsboms.yaml', ['images:', '  - source: alpine:3.19', '    sboms: []', '  - source: alpine:3.20', '    sboms: [7]', '  - source: alpine:3.21', '    sbom: [a.json]', ''].join('\n')))).join('\n');
+  assert.match(text, /badsboms\.yaml:3:12: images\[0\]\.sboms: must not be an empty list/);
+  assert.match(text, /badsboms\.yaml:5:13: images\[1\]\.sboms\[0\]: must be a non-empty path/);
+  assert.match(text, /images\[2\]\.sbom: unknown field \(did you mean "sboms"\?\)/);
+});
+
 test.run();

@@ -3,3 +3,4 @@ export * from './progress.js';
 export * from './main.js';
 export * from './yargs-main.js';
 export * from './safe-output.js';
+export { closest, editDistance } from './suggest.js';

@@ -1,5 +1,6 @@
 // The terminal view: finished lines scroll above (ink <Static>), the live bar stays at the bottom.
 
+import { plainSymbols, wantsPlain } from './safe-output.js';
 import { useEffect, useState } from 'react';
 import { Box, Static, Text, render, type Instance } from 'ink';
 import { renderLine, type Progress, type ProgressState } from './progress.js';
@@ -20,7 +21,7 @@ function View({ title, subscribe, startedAt }: { title: string; subscribe: (l: L
       <Static items={model.lines}>{(l) => <Text key={l.id}>{l.text}</Text>}</Static>
       {model.state.total > 0 && !model.done ? (
         <Box flexDirection="column">
-          <Text color="cyan">{renderLine(title, model.state, startedAt)}</Text>
+          <Text {...(wantsPlain(process.stderr) ? {} : { color: 'cyan' })}>{renderLine(title, model.state, startedAt, Date.now(), process.stderr.columns)}</Text>
           {model.state.detail ? <Text dimColor>{model.state.detail}</Text> : null}
           {(model.state.rows ?? []).map((r, i) => <Text key={i}>{r}</Text>)}
         </Box>
@@ -55,7 +56,8 @@ export class InkProgress implements Progress {
   }
 
   log(line: string): void {
-    this.model = { ...this.model, lines: [...this.model.lines, { id: this.nextId++, text: line }] };
+    const text = wantsPlain(process.stderr) ? plainSymbols(line) : line; // NO_COLOR on a terminal
+    this.model = { ...this.model, lines: [...this.model.lines, { id: this.nextId++, text }] };
     this.push();
   }
 

@@ -37,5 +37,11 @@ export function reportError(e: unknown, opts: MainOptions): number {
 export function exitCodeHelp(): string {
   const byExit = new Map<number, string[]>();
   for (const [code, v] of Object.entries(ERROR_CODES)) byExit.set(v.exit, [...(byExit.get(v.exit) ?? []), code]);
-  return ['Exit codes: 0 success', ...[...byExit.entries()].sort((a, b) => a[0] - b[0]).map(([n, codes]) => `  ${n} ${codes.join(', ')}`)].join('\n');
+  return [
+    'Exit codes: 0 success',
+    ...[...byExit.entries()].sort((a, b) => a[0] - b[0]).map(([n, codes]) => `  ${n} ${codes.join(', ')}${n === 130 ? ' (Ctrl-C or SIGTERM: nothing incomplete is tagged)' : ''}`),
+    'Usage, input, key and signature failures (2-6, 17) stop a command at once. A run that collects',
+    'several failures exits with one of them, in a fixed order per command (README, "Exit codes");',
+    '--json reports every failure.',
+  ].join('\n');
 }

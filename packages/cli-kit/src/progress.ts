@@ -2,12 +2,14 @@
 // final state when CI=true, nothing at all with --json (machines read stdout).
 
 import { bar, formatBytes, formatDuration } from './format.js';
-import { safeLine } from './safe-output.js';
+import { isQuiet, plainSymbols, safeLine, wantsPlain } from './safe-output.js';
 
-export type OutputMode = 'json' | 'tty' | 'plain' | 'ci';
+/** quiet: --quiet, nothing but errors. */
+export type OutputMode = 'json' | 'tty' | 'plain' | 'ci' | 'quiet';
 
 export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.stderr): OutputMode {
   if (json) return 'json';
+  if (isQuiet()) return 'quiet';
   if (process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0') return 'ci';
   return stream.isTTY ? 'tty' : 'plain';
 }
@@ -41,7 +43,7 @@ class Lines implements Progress {
   private readonly start = Date.now();
   constructor(private readonly out: NodeJS.WritableStream, private readonly title: string) {}
   log(line: string): void {
-    this.out.write(line + '\n');
+    this.out.write((wantsPlain(this.out) ? plainSymbols(line) : line) + '\n');
   }
   update(s: ProgressState): void {
     const now = Date.now();
@@ -56,12 +58,15 @@ class Lines implements Progress {
   async finish(): Promise<void> {}
 }
 
-export function renderLine(title: string, s: ProgressState, startedAt: number, now = Date.now()): string {
+/** The progress line; with `columns` (the terminal's width) the bar takes what the text leaves, 10 to 40 cells. */
+export function renderLine(title: string, s: ProgressState, startedAt: number, now = Date.now(), columns?: number): string {
   const secs = (now - startedAt) / 1000;
   const rate = secs > 0 ? s.bytes / secs : 0;
   const frac = s.total > 0 ? s.bytes / s.total : 0;
   const eta = rate > 0 ? (s.total - s.bytes) / rate : NaN;
-  return `${title} ${bar(frac)} ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(s.bytes)}/${formatBytes(s.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
+  const text = ` ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(s.bytes)}/${formatBytes(s.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
+  const width = columns === undefined ? 30 : Math.max(10, Math.min(40, columns - title.length - text.length - 2));
+  return `${title} ${bar(frac, width)}${text}`;
 }
 
 /** Every line and detail sanitised before any display sees it: a log line is one line, whatever it quotes. */
@@ -79,7 +84,7 @@ class Sanitised implements Progress {
 }
 
 export async function createProgress(mode: OutputMode, title: string): Promise<Progress> {
-  if (mode === 'json' || mode === 'ci') return new Silent();
+  if (mode === 'json' || mode === 'ci' || mode === 'quiet') return new Silent();
   if (mode === 'plain') return new Sanitised(new Lines(process.stderr, safeLine(title)));
   const { InkProgress } = await import('./ink-progress.js');
   return new Sanitised(new InkProgress(safeLine(title)));

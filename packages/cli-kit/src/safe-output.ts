@@ -22,14 +22,51 @@ export function jsonText(value: unknown): string {
   return JSON.stringify(value, null, 2).replace(JSON_UNSAFE_RE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** `value` as one line of JSON (JSON Lines: logs, a startup line a script reads), escaped as jsonText() escapes. */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(JSON_UNSAFE_RE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Print JSON on stdout (one document, newline-terminated), escaped by jsonText(). */
 export function writeJson(value: unknown): void {
   process.stdout.write(jsonText(value) + '\n');
 }
 
-/** Print human-readable text that Ferry composed: newlines kept, every other control escaped. */
+/**
+ * Symbols for a person at a terminal; words for a log, a pipe or NO_COLOR (https://no-color.org):
+ * a cron mail or a grep reads `OK` / `FAIL`, not a glyph the mailer may mangle.
+ */
+const SYMBOL_WORDS: ReadonlyArray<[RegExp, string]> = [
+  [/✅/gu, 'OK'], [/❌/gu, 'FAIL'], [/⚠️?/gu, 'WARN'], [/⏳/gu, 'WAIT'], [/⛔/gu, 'STOP'],
+];
+
+/** Whether output to `stream` should carry no emoji or colour: not a terminal, NO_COLOR set, or TERM=dumb. */
+export function wantsPlain(stream: NodeJS.WritableStream = process.stdout): boolean {
+  const env = process.env;
+  return !(stream as NodeJS.WriteStream).isTTY || (env.NO_COLOR !== undefined && env.NO_COLOR !== '') || env.TERM === 'dumb';
+}
+
+/** `text` with Ferry's status symbols spelled as words. */
+export function plainSymbols(text: string): string {
+  let out = text;
+  for (const [re, word] of SYMBOL_WORDS) out = out.replace(re, word);
+  return out;
+}
+
+let quiet = false;
+/** `--quiet` (cron): human text is not printed; errors (reportError) and --json documents still are. */
+export function setQuiet(on: boolean): void {
+  quiet = on;
+}
+export function isQuiet(): boolean {
+  return quiet;
+}
+
+/** Print human-readable text that Ferry composed: newlines kept, every other control escaped; symbols as words when plain. */
 export function writeText(text: string, stream: NodeJS.WritableStream = process.stdout): void {
-  stream.write(printableBlock(text));
+  if (quiet) return;
+  const safe = printableBlock(text);
+  stream.write(wantsPlain(stream) ? plainSymbols(safe) : safe);
 }
 
 /** One line for a log or progress display: every control, newline included, escaped; no credentials. */

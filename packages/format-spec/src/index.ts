@@ -28,3 +28,4 @@ export { chartRefName, checkLayoutIndex, imageRefName, layoutIndexBytes } from '
 export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';
 export { mapLimit } from './map-limit.js';
 export { COSIGN_PASSWORD_ENV, decryptCosignKey, isCosignPrivateKey } from './cosign-key.js';
+export { FERRY_VERSION, FORMAT_VERSIONS } from './version.js';

@@ -3,14 +3,15 @@
 
 import { writeFile } from 'node:fs/promises';
 import { hideBin } from 'yargs/helpers';
-import { ERROR_CODES, FerryError, loadTrustedKeys, printable, printableBlock, type TrustedKey } from '@ferry/format-spec';
-import { asArray, createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
+import { ERROR_CODES, FerryError, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
+import { asArray, createProgress, formatBytes, isQuiet, outputMode, reportError, runCommands, writeJson, writeText } from '@ferry/cli-kit';
 import { checksumBundle, formatReceipt, type ChecksumReport } from './checksum.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
 import { loadImageKeys } from '@ferry/trust';
 import { extractAttestations, extractSboms } from './trust/extract.js';
+import { signatureText } from './trust/signature-text.js';
 import { doctorOutcome, runDoctor } from './doctor.js';
 import { openTrusted } from './bundle.js';
 import { readLoadConfig, withConfig, type ConfigurableArgs } from './load-config.js';
@@ -27,8 +28,9 @@ import { pushCmd } from './push-command.js';
 import { checkOutcome, checkTarget } from './check.js';
 import { parseRewrite } from './rewrite.js';
 import { registryFlags, registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
+import { imagePolicyFlags, imagePolicyFrom, type ImagePolicyArgs } from './image-policy-flags.js';
 import { k8sCmd, type K8sArgs } from './k8s/command.js';
-import { printedVersion } from './version.js';
+import { serveCmd, type ServeArgs } from './serve/command.js';
 
 interface CheckArgs extends RegistryArgs {
   path: string;
@@ -113,15 +115,19 @@ async function checksumCmd(a: { path: string; key?: string[]; receipt?: string; 
   if (a.receipt) await writeFile(a.receipt, receipt);
   if (a.json) writeJson({ ok: report.passed, ...report, files: report.files.map((f) => (f.reason ? { ...f, reason: printableBlock(f.reason) } : f)) });
   else writeText(receipt);
+  // --quiet prints no receipt: a failure still says itself on stderr (cron mails stderr).
+  if (!report.passed && !a.json && isQuiet()) process.stderr.write(`${PROGRAM}: checksum FAIL: ${p(report.files.filter((f) => f.status !== 'PASS').map((f) => `${f.file} ${f.status}`).slice(0, 5).join(', '))}\n`);
   return report.passed ? 0 : checksumExit(report);
 }
 
-async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean }): Promise<number> {
+async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned: boolean; json: boolean } & ImagePolicyArgs): Promise<number> {
   const mode = outputMode(a.json);
+  const policy = await imagePolicyFrom(a);
   const progress = await createProgress(mode, 'verifying');
   const report = await verifyBundle(a.path, {
     trustedKeys: await trusted(asArray(a.trustedKey)),
     allowUnsigned: a.allowUnsigned,
+    policy,
     onVolume: (v) => progress.log(v.status === 'ok' ? `✅ ${p(v.file)}: ${v.entries} entries verified` : v.status === 'missing' ? `❌ ${p(v.file)}: missing` : `❌ ${p(v.file)}: ${p(v.error?.message ?? '')}`),
     onBytes: (bytes, total) => progress.update({ bytes, total }),
   }).finally(() => progress.finish());
@@ -135,6 +141,7 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
       `Bundle ${p(report.bundle)}: signature ${report.signature === 'verified' ? `verified by ${p(report.signedBy ?? '')}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
         report.volumes.map((v) => `  ${v.status === 'ok' ? 'OK     ' : v.status === 'missing' ? 'MISSING' : 'BAD    '} ${p(v.file)}${v.error ? `  ${p(v.error.message)}` : ''}`).join('\n') +
         report.loaders.map((l) => `\n  ${l.status === 'ok' ? 'OK     ' : l.status === 'absent' ? 'ABSENT ' : 'BAD    '} ${p(l.file)}  ${l.status === 'ok' ? 'ferry-load executable as signed' : l.status === 'absent' ? 'ferry-load executable listed in the manifest, not carried here (optional)' : p(l.reason ?? '')}`).join('') +
+        (report.images ? '\n' + report.images.map((i) => `  ${i.refused ? 'REFUSED' : 'IMAGE  '} ${p(i.ref)}  ${signatureText(i.signature)}${i.refused ? `\n          ${p(i.refused)}` : ''}`).join('\n') : '') +
         `\n${failure ? 'RESULT: FAIL' : 'RESULT: OK'} — ${report.blobsVerified} blobs, ${formatBytes(report.bytesVerified)} verified in ${report.seconds.toFixed(1)} s\n`,
     );
   }
@@ -204,13 +211,6 @@ async function attestationsCmd(a: TrustArgs & { image: string; type?: string[] }
   return 0;
 }
 
-/** One line per image for inspect --image-key: signature, attestations, SBOMs. */
-function signatureLine(s: NonNullable<InspectReport['images'][number]['signature']>): string {
-  const sig = s.status === 'signed' ? `signature VERIFIED by ${s.keys.map(p).join(', ')}` : `signature ${s.status.toUpperCase()}${s.reason ? ` (${p(s.reason)})` : ''}`;
-  const att = s.attested.length ? `attested: ${s.attested.map(p).join(', ')}` : 'no verified attestation';
-  const sboms = s.sboms.length ? `SBOM: ${s.sboms.map((b) => `${p(b.format)}${b.size !== undefined ? ` ${formatBytes(b.size)}` : ''} (${p(b.source)})`).join(', ')}` : 'no SBOM';
-  return `${sig}; ${att}; ${sboms}`;
-}
 
 function printInspect(r: InspectReport): void {
   const signer = r.signature.signer;
@@ -225,7 +225,7 @@ function printInspect(r: InspectReport): void {
     `Content:   ${r.images.length} image(s), ${r.charts.length} chart(s), ${r.files.length} file(s), ${r.keys.length} key(s); ${r.totals.blobs} blobs, ${formatBytes(r.totals.bytes)}`,
     '',
     'Images:',
-    ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}${i.signature ? `\n      ${signatureLine(i.signature)}` : ''}`),
+    ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}${i.signature ? `\n      ${signatureText(i.signature)}` : ''}`),
     ...(r.charts.length
       ? [
           'Charts:',
@@ -258,7 +258,6 @@ async function inspectCmd(a: { path: string; trustedKey?: string[]; charts?: str
 }
 
 export async function main(args: string[] = hideBin(process.argv)): Promise<number> {
-  if (printedVersion(args)) return 0;
   const trustedKeyOpt = { type: 'string', array: true, describe: 'Public key the high side trusts (repeatable). Never taken from the bundle.' } as const;
   return runCommands(PROGRAM, args, '$0 <command> PATH [options]\n\nCheck, inspect and load Ferry bundles on the air-gapped side.\nPATH is the bundle directory, NAME.manifest.json or NAME.sha256.', (y, setCode) =>
     y
@@ -270,20 +269,20 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .positional('path', { type: 'string', demandOption: true })
             .option('key', { type: 'string', array: true, describe: 'Also check NAME.sha256.sig with this public key' })
             .option('receipt', { type: 'string', describe: 'Also write the receipt to this file' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
           setCode(await checksumCmd(a as unknown as Parameters<typeof checksumCmd>[0]));
         },
       )
       .command(
         'verify <path>',
-        'Check the signature against trusted keys, the manifest schema, and every blob in every volume; writes nothing',
+        'Check the signature against trusted keys, the manifest schema, and every blob in every volume; with --image-key also every image\'s cosign signatures (and the policy flags); writes nothing',
         (y) =>
-          y
+          imagePolicyFlags(y, 'verify')
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
           setCode(await verifyCmd(a as unknown as Parameters<typeof verifyCmd>[0]));
         },
@@ -297,7 +296,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('trusted-key', trustedKeyOpt)
             .option('charts', { type: 'string', describe: 'Show the helm commands for this chart destination (as given to push --charts)' })
             .option('image-key', { type: 'string', array: true, describe: "Check each image's cosign signatures and attestations with these keys (the high side's) and list its SBOMs (reads the volumes that are here)" })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
           setCode(await inspectCmd(a as unknown as Parameters<typeof inspectCmd>[0]));
         },
@@ -315,7 +314,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('charts', { type: 'string', array: true, describe: 'Also check the charts in these destinations (as given to push --charts)' })
             .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] for ChartMuseum and Artifactory destinations (or FERRY_CHART_CREDS)' })
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
-            .option('json', { type: 'boolean', default: false }))
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }))
             .example('$0 check /media/usb --trusted-key ferry.pub --to registry.local:5000', ''),
         async (a) => {
           setCode(await checkCmd(await configured(a as unknown as CheckArgs & { config?: string })));
@@ -325,7 +324,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         'push <path>',
         'Verify, then load images into the target and files/keys beside it; volumes may come in any order and over several runs',
         (y) =>
-          registryFlags(y
+          registryFlags(imagePolicyFlags(y, 'push')
             .positional('path', { type: 'string', demandOption: true })
             .option('trusted-key', trustedKeyOpt)
             .option('config', configOpt)
@@ -335,11 +334,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('charts', { type: 'string', array: true, describe: 'Where charts go (repeatable): oci://HOST[:PORT]/PATH (Helm OCI, Harbor), chartmuseum+http(s)://HOST[/PATH], artifactory+https://HOST/artifactory/REPO, or dir:PATH (a static repository with index.yaml). Auth and TLS as for registries' })
             .option('force', { type: 'boolean', default: false, describe: 'Replace a chart a destination holds with other bytes under the same version (default: refuse before writing anything)' })
             .option('chart-creds', { type: 'string', describe: 'USER[:PASSWORD] (or :TOKEN) for ChartMuseum and Artifactory destinations (or FERRY_CHART_CREDS); oci:// destinations use the registry credentials' })
-            .option('image-key', { type: 'string', array: true, describe: "The high side's cosign public key(s) (a .pub, a keyring, or a directory of them; never one from the bundle): every image's signatures are checked before anything is pushed, and the plan and report say signed / unsigned / invalid" })
-            .option('require-signed-images', { type: 'boolean', default: false, describe: 'Push only images with a valid signature by an --image-key; the others are not pushed nor tagged, and the report says why (exit 24)' })
             .option('k8s-out', { type: 'string', describe: 'After the load, also write what ferry-load k8s writes (cosign-keys ConfigMap with the --image-key keys, node mirror configuration, signature policies, a pull secret template) into DIR' })
             .option('namespace', { type: 'string', describe: 'With --k8s-out: namespace of the ConfigMap and pull secret' })
-            .option('require-attestation', { type: 'string', array: true, describe: 'Push only images with an attestation of this type verified by an --image-key (repeatable): slsaprovenance, spdx, spdxjson, cyclonedx, vuln, custom or a predicate URI (exit 24 for the others)' })
             .option('rewrite', { type: 'string', array: true, describe: 'FROM=TO: rename repositories on load (repeatable; first match wins)' })
             .option('overwrite-files', { type: 'boolean', default: false, describe: 'Replace carried files whose local copy was changed since Ferry wrote it (default: keep them and report it)' })
             .option('retag', { type: 'boolean', default: true, describe: 'Move tags that point at other content (shown before loading). --no-retag refuses the load instead, before writing anything' })
@@ -380,6 +376,26 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         },
       )
       .command(
+        'serve <path>',
+        'A read-only registry straight from the volumes (after the signature and the volumes are checked): bootstrap a cluster that has no registry yet, or let skopeo, crane and helm read the bundle directly',
+        (y) =>
+          y
+            .positional('path', { type: 'string', demandOption: true })
+            .option('trusted-key', trustedKeyOpt)
+            .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
+            .option('listen', { type: 'string', default: '127.0.0.1:5000', describe: 'HOST:PORT to listen on (0.0.0.0:PORT for the whole network; port 0 picks a free one, named in the startup line)' })
+            .option('tls-cert', { type: 'string', describe: 'Serve HTTPS with this PEM certificate (chain)' })
+            .option('tls-key', { type: 'string', describe: 'The PEM private key of --tls-cert' })
+            .option('json', { type: 'boolean', default: false, describe: 'Startup line (with the URL) and request log lines as JSON' })
+            .epilog('Serves the pull side of the OCI distribution API (manifests, blobs with Range, tags/list, referrers, _catalog) under the repositories the bundle names, and its charts as oci://HOST:PORT/charts/NAME. Nothing is extracted; every blob is checked against its digest as it is sent (a damaged one is cut off, never delivered whole). Point containerd at it with a hosts.toml mirror (`ferry-load k8s PATH --to HOST:PORT` writes one), install Harbor from it, then `ferry-load push` into Harbor. Stop with Ctrl-C (SIGINT) or SIGTERM. Exit codes: 0 stopped; 2 usage or the address is in use; 6 signature missing or not trusted; 10 a volume is damaged (seek table); 11 a volume is hostile; 17 a volume is not a regular file.')
+            .example('$0 serve /media/usb --trusted-key ferry.pub', 'on 127.0.0.1:5000: skopeo copy docker://127.0.0.1:5000/team/app:1 …')
+            .example('$0 serve /media/usb --trusted-key ferry.pub --listen 0.0.0.0:5443 --tls-cert reg.crt --tls-key reg.key', 'HTTPS for the cluster nodes')
+            .example('$0 serve /media/usb --trusted-key ferry.pub --listen 127.0.0.1:0 --json --quiet', 'a free port, named in the JSON startup line'),
+        async (a) => {
+          setCode(await serveCmd(a as unknown as ServeArgs));
+        },
+      )
+      .command(
         'sbom <path>',
         'List the SBOMs carried beside each image (cosign attachments, SBOM attestations, SBOM referrers) and, with --out, write them as files named by image and format; reads the volumes only',
         (y) =>
@@ -390,7 +406,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('image', { type: 'string', describe: 'Only this image: REPOSITORY[:TAG] as the bundle names it (inspect lists them)' })
             .option('image-key', { type: 'string', array: true, describe: "The high side's cosign key(s): an SBOM attestation is written only when one of them verified it" })
             .option('out', { type: 'string', describe: 'Write each SBOM into DIR (image_tag.spdx.json, .cdx.json, …)' })
-            .option('json', { type: 'boolean', default: false }),
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }),
         async (a) => {
           setCode(await sbomCmd(a as unknown as TrustArgs & { out?: string }));
         },
@@ -422,7 +438,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('rewrite', { type: 'string', array: true, describe: 'The same FROM=TO rules given to push' })
             .option('image-key', { type: 'string', array: true, describe: "The high side's cosign key(s): also check that every image's signature verifies" })
             .option('allow-unsigned', { type: 'boolean', default: false, describe: 'Accept a bundle with no signature (your policy must allow it)' })
-            .option('json', { type: 'boolean', default: false }))
+            .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }))
             .epilog('Exit codes: 0 every check passed; 21 a check failed (the first is named; every one is listed); 2 usage.')
             .example('$0 doctor --to registry.local:5000 --ca-file ca.pem', 'is the registry usable at all?')
             .example('$0 doctor /media/usb --trusted-key ferry.pub --to registry.local:5000 --image-key cosign.pub', 'and is everything the bundle promises there?'),
@@ -430,6 +446,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           setCode(await doctorCmd(await configured(a as unknown as DoctorArgs & { config?: string })));
         },
       ),
-    'Give a command: checksum, verify, inspect, push, check, k8s, sbom, attestations or doctor',
+    'Give a command: checksum, verify, inspect, push, check, k8s, serve, sbom, attestations or doctor',
+    { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }

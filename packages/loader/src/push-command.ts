@@ -15,12 +15,12 @@ import { parseRewrite } from './rewrite.js';
 import { registryOptionsFrom, type RegistryArgs } from './registry-flags.js';
 import type { TrustedManifest } from './bundle.js';
 import { openChartSinks } from './charts/destinations.js';
-import { loadImageKeys } from '@ferry/trust';
+import { imagePolicyFrom, type ImagePolicyArgs } from './image-policy-flags.js';
 import { k8sOutputs, writeK8s } from './k8s/index.js';
 
 const PROGRAM = 'ferry-load';
 
-export interface PushArgs extends RegistryArgs {
+export interface PushArgs extends RegistryArgs, ImagePolicyArgs {
   path: string;
   trustedKey?: string[];
   to?: string;
@@ -34,12 +34,9 @@ export interface PushArgs extends RegistryArgs {
   report?: string;
   charts?: string[];
   force: boolean;
-  imageKey?: string[];
-  requireSignedImages: boolean;
   /** Also write the Kubernetes outputs (ferry-load k8s) for this target into DIR after the load. */
   k8sOut?: string;
   namespace?: string;
-  requireAttestation?: string[];
   chartCreds?: string;
   stateDir?: string;
 }
@@ -89,7 +86,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   const keys = await loadTrustedKeys(asArray(a.trustedKey));
   const registry = registryOptionsFrom(a);
   const chartCreds = a.chartCreds ?? process.env.FERRY_CHART_CREDS;
-  const imageKeys = asArray(a.imageKey).length ? await loadImageKeys(asArray(a.imageKey)) : [];
+  const policy = await imagePolicyFrom(a);
   const sinks = openChartSinks(asArray(a.charts), { registry, ...(chartCreds ? { creds: chartCreds } : {}) });
 
   const controller = new AbortController();
@@ -114,9 +111,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
       rewrites,
       charts: sinks,
       forceCharts: a.force,
-      ...(imageKeys.length ? { imageKeys } : {}),
-      requireSignedImages: a.requireSignedImages,
-      ...(asArray(a.requireAttestation).length ? { requireAttestations: asArray(a.requireAttestation) } : {}),
+      ...policy,
       overwriteFiles: a.overwriteFiles,
       noRetag: !a.retag,
       signal: controller.signal,
@@ -124,7 +119,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
         plan = p;
         const ok = interactive ? await askToProceed(tm, p, controller.signal, abort) : true;
         // The plan is not progress: logs (plain and CI) keep it, so a cron run's log shows moved tags.
-        if (!interactive && mode !== 'json') process.stderr.write(planLines(tm, p).join('\n') + '\n');
+        if (!interactive && (mode === 'plain' || mode === 'tty' || mode === 'ci')) process.stderr.write(planLines(tm, p).join('\n') + '\n');
         if (ok) progress = await createProgress(mode, 'loading');
         states = new ImageStates(tm, p);
         return ok;
@@ -181,7 +176,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
   if (a.k8sOut && a.to) {
     const o = await k8sOutputs(a.path, { trustedKeys: keys, allowUnsigned: a.allowUnsigned, to: a.to, rewrites, imageKeys: asArray(a.imageKey), ...(a.namespace ? { namespace: a.namespace } : {}) });
     k8s = (await writeK8s(o, a.k8sOut, { force: false })).map((f) => ({ path: f.path, status: f.status }));
-    if (!a.json) process.stderr.write(`Kubernetes outputs in ${printable(a.k8sOut)}: ${k8s.map((f) => printable(f.path)).join(', ')}\n`);
+    if (!a.json && mode !== 'quiet') process.stderr.write(`Kubernetes outputs in ${printable(a.k8sOut)}: ${k8s.map((f) => printable(f.path)).join(', ')}\n`);
   }
   const outcome = pushOutcome(report);
   const doc = { ok: !outcome, ...report, ...(plan ? { plan } : {}), ...(k8s ? { k8s } : {}), ...(outcome ? { error: { code: outcome.code, message: outcome.message, exitCode: outcome.exitCode } } : {}) };

@@ -2,6 +2,7 @@
 // event, per-image state under the progress bar, and the closing report with the next command.
 // Every string from the bundle is printed escaped.
 
+import { signatureText } from './trust/signature-text.js';
 import { chartInPlace } from './charts/deliver.js';
 import { printable } from '@ferry/format-spec';
 import { formatBytes } from '@ferry/cli-kit';
@@ -35,8 +36,8 @@ export function planLines(tm: TrustedManifest, plan: PushPlan): string[] {
     ];
     const there = n.present === n.blobs && n.blobs > 0 ? ', already there' : n.present ? `, ${n.present}/${n.blobs} blobs there` : '';
     const sig = plan.signatures?.[i];
-    const verdict = !sig ? '' : sig.status === 'signed' ? `; signature VERIFIED by ${sig.keys.map(short).join(', ')}` : `; signature ${sig.status.toUpperCase()}${sig.reason ? ` (${printable(sig.reason)})` : ''}`;
-    lines.push(`    ${printable(n.source)} -> ${printable(n.target)}  [${plats}; ${formatBytes(bytes)}${kinds.length ? `; ${kinds.join(', ')}` : '; no signatures'}${there}${verdict}]`);
+    lines.push(`    ${printable(n.source)} -> ${printable(n.target)}  [${plats}; ${formatBytes(bytes)}${kinds.length ? `; ${kinds.join(', ')}` : '; no signatures'}${there}]`);
+    if (sig) lines.push(`      ${signatureText(sig)}`);
   });
   if (m.images.length > 50) lines.push(`    … and ${m.images.length - 50} more (--json lists all)`);
   for (const f of [...m.files, ...m.keys].slice(0, 20)) lines.push(`  file ${printable(f.path)} (${formatBytes(f.size)})`);

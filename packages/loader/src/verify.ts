@@ -16,6 +16,8 @@ import { openTrusted, volumePath } from './bundle.js';
 import { checkClosure } from './closure.js';
 import { MAX_CHART_BLOB, checkedUpload } from './charts/read.js';
 import { checkCarriedLoaders, type LoaderCheck } from './carried-loaders.js';
+import { applyImagePolicy, checkImagePolicy, type ImagePolicy } from './trust/policy.js';
+import type { ImageSignature } from './trust/image-signatures.js';
 
 
 export interface VolumeResult {
@@ -46,6 +48,8 @@ export interface VerifyReport {
   loaders: LoaderCheck[];
   blobsVerified: number;
   bytesVerified: number;
+  /** With --image-key: each image's signatures, and why the policy flags refuse it (if they do). */
+  images?: Array<{ ref: string; digest: string; signature: ImageSignature; refused?: string }>;
   ok: boolean;
   seconds: number;
 }
@@ -55,10 +59,13 @@ export interface VerifyOptions {
   allowUnsigned?: boolean;
   onVolume?: (v: VolumeResult) => void;
   onBytes?: (n: number, total: number) => void;
+  /** --image-key and the policy flags: checked after the volumes, from the same bytes. */
+  policy?: ImagePolicy;
 }
 
 export async function verifyBundle(path: string, opts: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
+  if (opts.policy) checkImagePolicy(opts.policy);
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
   const { manifest } = tm;
   const total = manifest.blobs.reduce((n, b) => n + b.size, 0);
@@ -165,6 +172,11 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
     }
   }
   const loaders = await checkCarriedLoaders(manifest, tm.loc.dir);
+  const policy = opts.policy?.imageKeys?.length ? await applyImagePolicy(tm, opts.policy) : undefined;
+  const images = policy?.signatures?.map((signature, i) => {
+    const refused = policy.refused.get(i);
+    return { ref: imageRefName(manifest.images[i]!), digest: manifest.images[i]!.digest, signature, ...(refused ? { refused } : {}) };
+  });
   return {
     bundle: manifest.name,
     signature: tm.verifiedBy ? 'verified' : 'unsigned-allowed',
@@ -174,7 +186,8 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
     loaders,
     blobsVerified: blobs,
     bytesVerified: bytes,
-    ok: volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0 && blobs === manifest.blobs.length && loaders.every((l) => l.status !== 'bad'),
+    ...(images ? { images } : {}),
+    ok: volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0 && blobs === manifest.blobs.length && !policy?.refused.size && loaders.every((l) => l.status !== 'bad'),
     seconds: (Date.now() - started) / 1000,
   };
 }
@@ -214,6 +227,8 @@ export function verifyFailure(r: VerifyReport): FerryError | undefined {
   if (problem) return new FerryError(problem.code, `${r.bundle}.manifest.json: ${problem.message}`, { digest: problem.digest });
   const missing = r.volumes.filter((v) => v.status === 'missing').map((v) => v.file);
   if (missing.length) return new FerryError('VOLUME_MISSING', `missing volume${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  const refused = r.images?.filter((i) => i.refused) ?? [];
+  if (refused.length) return new FerryError('SIGNATURE_POLICY', `${refused.length} image(s) fail the image policy: ${refused.slice(0, 3).map((i) => `${i.ref} (${i.refused})`).join('; ')}${refused.length > 3 ? '; …' : ''}`);
   if (!r.ok) return new FerryError('BLOB_MISMATCH', `only ${r.blobsVerified} blobs verified`);
   return undefined;
 }

@@ -194,9 +194,15 @@ export async function resolveReferrers(img: ResolvedImage): Promise<ResolvedRefe
   for (const subject of subjects) {
     for (const r of await source.listReferrers(subject)) {
       if (seen.has(r.descriptor.digest)) continue;
-      seen.add(r.descriptor.digest);
       const m = await source.fetchManifest(r.descriptor);
       const doc = parseJson<ImageIndex & ImageManifest>(m, source.description);
+      // An OCI referrer is one because its `subject` names this image. The referrers API only
+      // lists such manifests, but the `sha256-<hex>` fallback tag index is written by clients and
+      // can list anything (a stale entry, another image's signature copied in): such an entry does
+      // not refer to this image, so it is not carried (the loader would rightly call a bundle that
+      // says otherwise hostile). A cosign-tag artifact is tied by its tag and has no subject.
+      if (r.scheme === 'oci-referrer' && (doc as { subject?: { digest?: unknown } }).subject?.digest !== r.subject) continue;
+      seen.add(r.descriptor.digest);
       const coll = new BlobCollector();
       if (manifestKind(m.descriptor.mediaType, doc) === 'index') {
         for (const child of doc.manifests ?? []) addImageManifest(await source.fetchManifest(child), source.description, coll);

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Readable } from 'node:stream';
 import { sha256Digest, isFerryError, type Descriptor } from '@ferry/format-spec';
-import { resolveImage } from '../src/walk.js';
-import type { ImageSource, ManifestBytes } from '../src/source.js';
+import { resolveImage, resolveReferrers } from '../src/walk.js';
+import type { ImageSource, ManifestBytes, SourceReferrer } from '../src/source.js';
 import { rejects } from '../../../test/helpers/assert.js';
 
 /** An in-memory content store implementing ImageSource, to exercise the walk logic alone. */
@@ -102,6 +102,37 @@ test('foreign layers with URLs cannot be carried and say so', async () => {
   const foreign = { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', digest: `sha256:${'1'.repeat(64)}`, size: 10, urls: ['https://x'] };
   const m = put(s, 'application/vnd.docker.distribution.manifest.v2+json', { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: cfg, layers: [foreign] });
   await rejects(() => resolveImage(memorySource(s, m)), (e) => isFerryError(e, 'SOURCE_INVALID') && /foreign/.test((e as Error).message));
+});
+
+test('referrers: an entry of the fallback tag index whose subject is another image is not carried; the image\'s own referrers and cosign tags are', async () => {
+  const s = new Map<string, Buffer>();
+  const empty = put(s, 'application/vnd.oci.empty.v1+json', Buffer.from('{}'));
+  const image = (seed: string) => {
+    const cfg = put(s, 'application/vnd.oci.image.config.v1+json', { os: 'linux', architecture: 'amd64', seed });
+    const layer = put(s, 'application/vnd.oci.image.layer.v1.tar+gzip', Buffer.from(`layer ${seed}`));
+    return put(s, 'application/vnd.oci.image.manifest.v1+json', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cfg, layers: [layer] });
+  };
+  const app = image('app');
+  const other = image('other');
+  const bundleFor = (subject: Descriptor, seed: string) => {
+    const layer = put(s, 'application/vnd.dev.sigstore.bundle.v0.3+json', Buffer.from(`{"bundle":"${seed}"}`));
+    const m = put(s, 'application/vnd.oci.image.manifest.v1+json', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json', config: empty, layers: [layer], subject });
+    return { ...m, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' };
+  };
+  const own = bundleFor(app, 'own');
+  const foreign = bundleFor(other, 'foreign'); // a valid signature of `other`, listed in app's fallback index
+  const sigLayer = put(s, 'application/vnd.dev.cosign.simplesigning.v1+json', Buffer.from('{"critical":{}}'));
+  const sigCfg = put(s, 'application/vnd.oci.image.config.v1+json', { rootfs: { type: 'layers', diff_ids: [] } });
+  const sig = put(s, 'application/vnd.oci.image.manifest.v1+json', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: sigCfg, layers: [sigLayer] });
+  const listed: SourceReferrer[] = [
+    { scheme: 'oci-referrer', descriptor: foreign, subject: app.digest },
+    { scheme: 'oci-referrer', descriptor: own, subject: app.digest },
+    { scheme: 'cosign-tag', descriptor: sig, tag: `sha256-${app.digest.slice(7)}.sig`, subject: app.digest },
+  ];
+  const src: ImageSource = { ...memorySource(s, app), listReferrers: async (d) => (d.digest === app.digest ? listed : []) };
+  const refs = await resolveReferrers(await resolveImage(src));
+  assert.equal(refs.map((r) => [r.scheme, r.descriptor.digest]).sort(), [['cosign-tag', sig.digest], ['oci-referrer', own.digest]].sort());
+  assert.ok(refs.every((r) => r.subject === app.digest));
 });
 
 test.run();

@@ -13,6 +13,7 @@ import { predicateTypesFor } from './predicate-types.js';
 import { CosignMediaTypes, layerBytes, readReferrer, SIGSTORE_BUNDLE_PREFIX, type CarriedReferrer } from './referrer.js';
 import { BUNDLE_PREDICATE_ANNOTATION, MAX_ATTESTATION_LAYER_BYTES, checkBundleLayer } from './sigstore-bundle.js';
 import { COSIGN_SIGN_PREDICATE } from './statement.js';
+import { REKOR_BUNDLE_ANNOTATION, entriesFromAnnotation, loggedEnvelope, requireLogged } from './tlog.js';
 import type { AttestationCheck, AttestationReport, AttestationStatus, RequiredAttestationType, VerifyInput } from './types.js';
 
 /** The layer annotation cosign writes with an attestation's predicate type (unauthenticated). */
@@ -30,7 +31,7 @@ function envelopeLayer(r: CarriedReferrer, layer: Descriptor, input: VerifyInput
   const env = parseEnvelope(got.bytes);
   if ('error' in env) return failed(env.error);
   const o = checkStatementEnvelope(env, input.keys, input.image.digest, { predicateType: claimedType });
-  return {
+  return requireLogged({
     ...base,
     keyFingerprint: o.keyFingerprint, keyPath: o.keyPath, algorithm: o.algorithm,
     predicateType: o.predicateType,
@@ -38,7 +39,7 @@ function envelopeLayer(r: CarriedReferrer, layer: Descriptor, input: VerifyInput
     verified: o.verified,
     ...(o.reason !== undefined ? { reason: o.reason } : {}),
     ...(o.verified && o.predicate !== undefined ? { predicate: o.predicate } : {}),
-  };
+  }, entriesFromAnnotation(layer.annotations?.[REKOR_BUNDLE_ANNOTATION]), loggedEnvelope(env), input.trustedRoot);
 }
 
 /** Every attestation check for the image (all predicate types). */
@@ -65,7 +66,7 @@ export function attestationChecks(input: VerifyInput, referrers: readonly Carrie
       }
       for (const l of r.layers) {
         if (!l.mediaType.startsWith(SIGSTORE_BUNDLE_PREFIX)) continue;
-        const it = checkBundleLayer(r, l, input.image, input.keys);
+        const it = checkBundleLayer(r, l, input.image, input.keys, input.trustedRoot);
         if (it.kind === 'attestation') out.push(it.check);
       }
     }

@@ -8,6 +8,8 @@ export {
   type ImageKey, type ImageKeyAlgorithm, type SignatureAlgorithm, type VerifyWithKeyOptions,
 } from './keys.js';
 export { preAuthEncoding } from './dsse.js';
+export { REKOR_BUNDLE_ANNOTATION, checkTlog, loadTrustedRoot, parseTrustedRoot, setPayload, type CarriedEntry, type SignedArtifact, type TlogKey, type TrustedLogs } from './tlog.js';
+export { identityMatches, parseIdentities, type IdentityPattern } from './identity.js';
 export { verifyCosignSignatures } from './signatures.js';
 export { PREDICATE_TYPE_ANNOTATION, verifyAttestations } from './attestations.js';
 export { ATTESTATION_TYPE_NAMES, PredicateTypes, predicateTypesFor } from './predicate-types.js';

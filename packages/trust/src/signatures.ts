@@ -4,11 +4,12 @@
 // referrers), all of them, not only the first kind found: a valid one anywhere signs the image,
 // and an invalid one anywhere is shown.
 
-import { FerryError, digestHex, printable } from '@ferry/format-spec';
+import { digestHex } from '@ferry/format-spec';
 import { readReferrer, SIGSTORE_BUNDLE_PREFIX, type CarriedReferrer } from './referrer.js';
 import { BUNDLE_PREDICATE_ANNOTATION, checkBundleLayer } from './sigstore-bundle.js';
 import { COSIGN_SIGN_PREDICATE } from './statement.js';
-import { checkSimpleSigning, repositoryOf } from './simple-signing.js';
+import { checkSimpleSigning } from './simple-signing.js';
+import { identitiesText, parseIdentities, type IdentityPattern } from './identity.js';
 import type { SignatureCheck, SignatureReport, SignatureStatus, VerifyInput } from './types.js';
 
 function referrerFailure(r: CarriedReferrer, format: SignatureCheck['format']): SignatureCheck {
@@ -16,7 +17,7 @@ function referrerFailure(r: CarriedReferrer, format: SignatureCheck['format']): 
 }
 
 /** Every signature check for the image (internal: also used for SBOM and attestation listing). */
-export function signatureChecks(input: VerifyInput, referrers: readonly CarriedReferrer[]): SignatureCheck[] {
+export function signatureChecks(input: VerifyInput, referrers: readonly CarriedReferrer[], identities: readonly IdentityPattern[] = parseIdentities(input.identity)): SignatureCheck[] {
   const out: SignatureCheck[] = [];
   for (const r of referrers) {
     if (r.kind === 'signature') {
@@ -28,7 +29,7 @@ export function signatureChecks(input: VerifyInput, referrers: readonly CarriedR
         out.push({ ...referrerFailure(r, 'simple-signing'), reason: 'the signature manifest has no layers' });
         continue;
       }
-      for (const l of r.layers) out.push(checkSimpleSigning(r, l, input.image.digest, input.keys, input.identity));
+      for (const l of r.layers) out.push(checkSimpleSigning(r, l, input.image.digest, input.keys, identities, input.trustedRoot));
     } else if (r.kind === 'bundle') {
       if (r.error !== undefined) {
         // Unusable as a whole: shown as a signature unless it claims to be an attestation.
@@ -38,8 +39,11 @@ export function signatureChecks(input: VerifyInput, referrers: readonly CarriedR
       }
       for (const l of r.layers) {
         if (!l.mediaType.startsWith(SIGSTORE_BUNDLE_PREFIX)) continue;
-        const it = checkBundleLayer(r, l, input.image, input.keys);
-        if (it.kind === 'signature') out.push(it.check);
+        const it = checkBundleLayer(r, l, input.image, input.keys, input.trustedRoot);
+        if (it.kind !== 'signature') continue;
+        // A bundle's statement names the digest only: under --image-identity it proves no name.
+        if (identities.length && it.check.verified) out.push({ ...it.check, verified: false, reason: `signed by a trusted key for this image, but a Sigstore bundle signature names no repository to check against ${identitiesText(identities)} (--image-identity)` });
+        else out.push(it.check);
       }
     }
   }
@@ -58,10 +62,8 @@ export function signatureStatus(checks: readonly SignatureCheck[]): SignatureSta
  */
 export function verifyCosignSignatures(input: VerifyInput): SignatureReport {
   digestHex(input.image.digest);
-  if (input.identity !== undefined && repositoryOf(input.identity) === null) {
-    throw new FerryError('USAGE', `image identity "${printable(input.identity).slice(0, 200)}" is not an image repository (REGISTRY/PATH, e.g. registry.example/team/app)`);
-  }
+  const identities = parseIdentities(input.identity);
   const referrers = input.referrers.map((r) => readReferrer(r, input.image.digest));
-  const signatures = signatureChecks(input, referrers);
+  const signatures = signatureChecks(input, referrers, identities);
   return { digest: input.image.digest, status: signatureStatus(signatures), signatures };
 }

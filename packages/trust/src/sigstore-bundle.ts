@@ -6,9 +6,8 @@
 //   makes it an image signature; any other predicate makes it an attestation.
 // - messageSignature: a signature over the artifact bytes themselves (here: the image manifest,
 //   which the caller must pass; its sha256 must be the image digest). An image signature.
-// Transparency-log entries, timestamps and certificates in the bundle are not needed for
-// key-based trust and are not read (offline: nothing here could check them without a trusted
-// root). The publicKey hint is unauthenticated: every trusted key is tried, the hint is named
+// Timestamps and certificates in the bundle are not needed for key-based trust and are not read;
+// transparency-log entries are required and checked only under --trusted-root (tlog.ts). The publicKey hint is unauthenticated: every trusted key is tried, the hint is named
 // only in the reason of a signature that does not verify.
 
 import { createHash } from 'node:crypto';
@@ -20,6 +19,7 @@ import { parseJson } from './json.js';
 import { findVerifyingKey, type ImageKey } from './keys.js';
 import { layerBytes, type CarriedReferrer } from './referrer.js';
 import { COSIGN_SIGN_PREDICATE } from './statement.js';
+import { entriesFromBundle, loggedEnvelope, requireLogged, type TrustedLogs } from './tlog.js';
 import type { AttestationCheck, ImageSubject, SignatureCheck } from './types.js';
 
 /** A bundle or DSSE envelope layer may carry a large SBOM predicate (base64 inside JSON). */
@@ -81,7 +81,7 @@ function checkMessageSignature(b: Bundle & { content: { $case: 'messageSignature
 }
 
 /** Check one bundle layer of `r` for `image`. */
-export function checkBundleLayer(r: CarriedReferrer, layer: Descriptor, image: ImageSubject, keys: readonly ImageKey[]): BundleItem {
+export function checkBundleLayer(r: CarriedReferrer, layer: Descriptor, image: ImageSubject, keys: readonly ImageKey[], logs?: TrustedLogs): BundleItem {
   const got = layerBytes(r, layer, MAX_ATTESTATION_LAYER_BYTES, 'Sigstore bundle');
   if ('error' in got) return failed(r, layer, got.error);
   const json = parseJson(got.bytes);
@@ -94,11 +94,14 @@ export function checkBundleLayer(r: CarriedReferrer, layer: Descriptor, image: I
     const which = Array.isArray(fields) && fields.length ? ` (${fields.slice(0, 5).map((f) => printable(String(f))).join(', ')})` : '';
     return failed(r, layer, `not a valid Sigstore bundle: ${printable((e as Error).message).slice(0, 200)}${which}`);
   }
+  const entries = entriesFromBundle(b.verificationMaterial.tlogEntries);
   if (b.content.$case === 'messageSignature') {
-    return item(r, layer, checkMessageSignature(b as Bundle & { content: { $case: 'messageSignature' } }, image, keys));
+    const ms = b.content.messageSignature;
+    const logged = [{ signature: Buffer.from(ms.signature), payloadSha256: digestHex(image.digest) }];
+    return item(r, layer, requireLogged(checkMessageSignature(b as Bundle & { content: { $case: 'messageSignature' } }, image, keys), entries, logged, logs));
   }
   const e = b.content.dsseEnvelope;
   const env: DsseEnvelope = { payloadType: e.payloadType, payload: Buffer.from(e.payload), signatures: e.signatures.map((s) => ({ sig: Buffer.from(s.sig) })) };
   const outcome = checkStatementEnvelope(env, keys, image.digest, { predicateType: r.annotations[BUNDLE_PREDICATE_ANNOTATION] ?? null, signer: signerClaim(b) });
-  return item(r, layer, outcome);
+  return item(r, layer, requireLogged(outcome, entries, loggedEnvelope(env), logs));
 }

@@ -8,14 +8,17 @@
 //   3. only then is the payload parsed: critical.type is "cosign container image signature" and
 //      critical.image.docker-manifest-digest equals the image digest (a payload for another
 //      image is an invalid signature, not a missing one);
-//   4. with an identity asked for, critical.identity.docker-reference names that repository
-//      (cosign does not check this; containers-image policy's matchRepository does).
-// Certificates, chains and Rekor bundles in other annotations are not needed for key-based trust
-// and are not read.
+//   4. with identities asked for (identity.ts), critical.identity.docker-reference names one of
+//      those repositories (cosign does not check this; containers-image policy's matchRepository does).
+// Certificates and chains in other annotations are not needed for key-based trust and are not
+// read; the Rekor bundle annotation is read only under --trusted-root (tlog.ts).
 
 import { parseReference } from '@ferry/oci';
 import { printable, type Descriptor } from '@ferry/format-spec';
+import { createHash } from 'node:crypto';
 import { signerClaimText } from './envelope-check.js';
+import { REKOR_BUNDLE_ANNOTATION, entriesFromAnnotation, requireLogged, type TrustedLogs } from './tlog.js';
+import { identitiesText, identityMatches, type IdentityPattern } from './identity.js';
 import { findVerifyingKey, type ImageKey } from './keys.js';
 import { decodeBase64, goField, isRecord, parseJson, type JsonRecord } from './json.js';
 import { layerBytes, type CarriedReferrer } from './referrer.js';
@@ -68,7 +71,7 @@ function readClaims(payload: Buffer): Claims {
 }
 
 /** Check one simple-signing layer of `r` for the image `imageDigest`. */
-export function checkSimpleSigning(r: CarriedReferrer, layer: Descriptor, imageDigest: string, keys: readonly ImageKey[], identity: string | undefined): SignatureCheck {
+export function checkSimpleSigning(r: CarriedReferrer, layer: Descriptor, imageDigest: string, keys: readonly ImageKey[], identities: readonly IdentityPattern[], logs?: TrustedLogs): SignatureCheck {
   const base = { ...r.where, layer: layer.digest, format: 'simple-signing' as const };
   const unverified = (reason: string): SignatureCheck => ({ ...base, verified: false, keyFingerprint: null, keyPath: null, algorithm: null, reason });
 
@@ -97,13 +100,10 @@ export function checkSimpleSigning(r: CarriedReferrer, layer: Descriptor, imageD
   if (claims.digest !== imageDigest) {
     return { ...base, ...signedBy, ...ref, verified: false, reason: `signed by a trusted key for image ${printable(claims.digest).slice(0, 80)}, not for ${imageDigest}` };
   }
-  if (identity !== undefined) {
-    const want = repositoryOf(identity) ?? identity; // verifyCosignSignatures refused an unparsable one
-    const found2 = claims.dockerReference === undefined ? null : repositoryOf(claims.dockerReference);
-    if (found2 !== want) {
-      const shown = claims.dockerReference === undefined ? 'names no docker-reference' : `names ${printable(claims.dockerReference).slice(0, 200)}`;
-      return { ...base, ...signedBy, ...ref, verified: false, reason: `signed by a trusted key for this image, but the payload ${shown}, not ${printable(want)}` };
-    }
+  if (identities.length && !identityMatches(identities, claims.dockerReference)) {
+    const shown = claims.dockerReference === undefined ? 'names no docker-reference' : `names ${printable(claims.dockerReference).slice(0, 200)}`;
+    return { ...base, ...signedBy, ...ref, verified: false, reason: `signed by a trusted key for this image, but the payload ${shown}, not ${identitiesText(identities)} (--image-identity)` };
   }
-  return { ...base, ...signedBy, ...ref, verified: true };
+  const logged = { signature: sig, payloadSha256: createHash('sha256').update(got.bytes).digest('hex') };
+  return requireLogged({ ...base, ...signedBy, ...ref, verified: true }, entriesFromAnnotation(layer.annotations?.[REKOR_BUNDLE_ANNOTATION]), [logged], logs);
 }

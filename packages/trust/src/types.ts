@@ -3,6 +3,7 @@
 // them under its policy flags.
 
 import type { ImageKey, SignatureAlgorithm } from './keys.js';
+import type { TrustedLogs } from './tlog.js';
 
 /** The image whose signatures are checked: one manifest or index, by digest. */
 export interface ImageSubject {
@@ -38,12 +39,20 @@ export interface VerifyInput {
   /** The trusted keys (the high side's, never the bundle's). */
   keys: readonly ImageKey[];
   /**
-   * Expected `critical.identity.docker-reference` of simple-signing payloads, a repository such as
-   * `registry.example/team/app` (Docker Hub names normalised: `alpine` = `docker.io/library/alpine`).
-   * A signature naming another repository does not count. Sigstore bundle signatures carry no
-   * repository (their statement names only the digest), so this check does not apply to them.
+   * `--image-identity`: the repositories a simple-signing payload's
+   * `critical.identity.docker-reference` may name (`REPO`, or `REPO/*` for everything under it;
+   * Docker Hub names normalised: `alpine` = `docker.io/library/alpine`). They are the names the
+   * signer signed on the low side, not the names in the private registry. A signature naming
+   * another repository does not count; nor, when identities are given, does a Sigstore bundle
+   * signature (its statement names only the digest).
    */
-  identity?: string;
+  identity?: string | readonly string[];
+  /**
+   * `--trusted-root`: the transparency logs to require. When given, a signature or attestation
+   * counts only with a carried log entry whose SET a trusted log key signed and whose body binds
+   * it (tlog.ts). When absent, log material is not read.
+   */
+  trustedRoot?: TrustedLogs;
 }
 
 export type ReferrerScheme = ReferrerInput['scheme'];

@@ -171,6 +171,20 @@ test('identity: the repository the payload names must be the one asked for (Dock
   assert.is(other.signatures[0]!.keyFingerprint, aliceKey.fingerprint);
 });
 
+test('identity patterns: REPO/* allows what is under REPO only, several patterns are alternatives, a bundle signature proves no name', async () => {
+  const refs = await carried(lab, img.legacy);
+  const repo = img.legacy.repo; // HOST:PORT/NAME
+  const parent = repo.slice(0, repo.lastIndexOf('/'));
+  assert.is(verifyCosignSignatures(inputFor(img.legacy, refs, [aliceKey], { identity: [`${parent}/*`] })).status, 'signed');
+  assert.is(verifyCosignSignatures(inputFor(img.legacy, refs, [aliceKey], { identity: [`${repo}/*`] })).status, 'invalid', 'REPO/* is what is under REPO, not a name that starts with it');
+  assert.is(verifyCosignSignatures(inputFor(img.legacy, refs, [aliceKey], { identity: [`${repo}x`] })).status, 'invalid', 'no prefix match without /*');
+  assert.is(verifyCosignSignatures(inputFor(img.legacy, refs, [aliceKey], { identity: [img.multi.repo, repo] })).status, 'signed');
+  const b = verifyCosignSignatures(inputFor(img.bundle, await carried(lab, img.bundle), [aliceKey], { identity: [img.bundle.repo] }));
+  assert.is(b.status, 'invalid');
+  assert.match(b.signatures[0]!.reason ?? '', /names no repository/);
+  assert.is(verifyCosignSignatures(inputFor(img.bundle, await carried(lab, img.bundle), [aliceKey])).status, 'signed', 'without identities the bundle signature counts');
+});
+
 test('an identity that is not a repository is a usage error', async () => {
   let err: unknown;
   try {

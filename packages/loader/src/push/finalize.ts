@@ -202,7 +202,7 @@ export function pushOutcome(r: PushReport): FerryError | undefined {
   const hostile = r.images.filter((i) => i.status === 'refused' && !i.policy);
   if (hostile.length) return new FerryError('ARCHIVE_HOSTILE', `${hostile.length} image(s) refused: ${hostile[0]!.reason}`, { refused: hostile.length });
   const refused = r.images.filter((i) => i.status === 'refused');
-  if (refused.length) return new FerryError('SIGNATURE_POLICY', `${refused.length} image(s) not pushed under the signature policy: ${refused.slice(0, 3).map((i) => `${i.ref} (${i.reason})`).join('; ')}`, { refused: refused.length });
+  if (refused.length) return new FerryError('SIGNATURE_POLICY', `${refused.length} image(s) not pushed under the signature policy: ${refused.slice(0, 3).map((i) => `${i.ref} (${i.reason})`).join('; ')}${refused.length > 3 ? `; and ${refused.length - 3} more (the report lists each)` : ''}`, { refused: refused.length });
   const pending = r.images.filter((i) => i.status === 'pending').length + r.files.filter((f) => f.status === 'pending').length + r.charts.filter((c) => c.status === 'pending').length;
   if (r.volumesDamaged.length) {
     const d = r.volumesDamaged[0]!;

@@ -12,7 +12,7 @@ import { interrupted, loadVolumes } from './volumes.js';
 import type { PushOptions, PushPlan, PushReport } from './types.js';
 import { volumePresence } from './plan.js';
 import { chartInPlace, checkWritten, loadCharts, planCharts, refuseChartConflicts } from '../charts/deliver.js';
-import { checkImageSignatures } from '../trust/image-signatures.js';
+import { applyImagePolicy } from '../trust/policy.js';
 
 export type { NameMapping, NextVolume, PushOptions, PushPlan, PushEvent, PushReport, TagMove, FileConflict, ImageStatus, FileStatus } from './types.js';
 export { pushOutcome } from './finalize.js';
@@ -25,14 +25,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
   if (opts.to === undefined) return pushChartsOnly(tm, opts, started);
   // Image signatures, before anything else is asked of the target: under the policy an image
   // without a valid signature by a trusted image key is left out of the plan altogether.
-  const types = opts.requireAttestations ?? [];
-  const signatures = opts.imageKeys?.length ? await checkImageSignatures(tm, opts.imageKeys, { ...(types.length ? { types } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined;
-  if ((opts.requireSignedImages || types.length) && !signatures) throw new FerryError('USAGE', `${opts.requireSignedImages ? '--require-signed-images' : '--require-attestation'} needs the keys to check with: give --image-key COSIGN.pub`);
-  const excluded = new Map<number, string>();
-  signatures?.forEach((sig, i) => {
-    if (opts.requireSignedImages && sig.status !== 'signed') excluded.set(i, `${sig.status}: ${sig.reason ?? ''}`);
-    else if (sig.required?.some((t) => !t.satisfied)) excluded.set(i, `no verified attestation of type ${sig.required.filter((t) => !t.satisfied).map((t) => t.type).join(', ')} by a trusted image key`);
-  });
+  const { signatures, refused: excluded } = await applyImagePolicy(tm, opts, opts.signal ? { signal: opts.signal } : {});
   const first = await planPush(tm, { ...opts, to: opts.to, excluded });
   if (signatures) first.plan.signatures = signatures;
   const { target, files } = first.state;

@@ -7,11 +7,12 @@ import type { TrustedManifest } from '../bundle.js';
 import type { RewriteRule } from '../rewrite.js';
 import type { CheckItem } from '../check.js';
 import type { ChartSink } from '@ferry/charts';
-import type { ImageKey } from '@ferry/trust';
+import type { ImagePolicy } from '../trust/policy.js';
 import type { ImageSignature } from '../trust/image-signatures.js';
 import type { ChartEvent, ChartPlanItem, ChartReportItem } from '../charts/deliver.js';
 
-export interface PushOptions {
+/** The image policy (--image-key, --require-signed-images, --require-attestation, --image-identity) is part of it. */
+export interface PushOptions extends ImagePolicy {
   trustedKeys: readonly TrustedKey[];
   allowUnsigned?: boolean;
   /** `oci:DIR`, or `HOST[:PORT][/PREFIX]` (also `docker://…`) for a registry. Only a bundle that
@@ -26,12 +27,6 @@ export interface PushOptions {
   /** Requests (or blob checks) in flight at once, shared by all images (default 6 for a registry). */
   concurrency?: number;
   rewrites?: RewriteRule[];
-  /** The high side's image keys (--image-key): each image's signatures are checked before the yes. */
-  imageKeys?: readonly ImageKey[];
-  /** Push only images with a valid signature by one of imageKeys (--require-signed-images). */
-  requireSignedImages?: boolean;
-  /** Push only images with a verified attestation of each of these types (--require-attestation). */
-  requireAttestations?: readonly string[];
   /** Chart destinations (--charts), opened by the caller; closed by it too. */
   charts?: readonly ChartSink[];
   /** Replace a chart a destination holds with other bytes under the same version (--force). */

@@ -34,6 +34,8 @@ async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
 
 export interface SbomListing {
   image: string;
+  /** For an SBOM of one platform manifest of a multi-platform image. */
+  platform?: string;
   source: string;
   format: string;
   size?: number;
@@ -56,23 +58,26 @@ export async function extractSboms(tm: TrustedManifest, opts: { image?: string; 
       out.push({ image: ref, source: '', format: '', reason: `its artifacts are in ${(a.missing ?? []).join(', ')}, not here` });
       continue;
     }
-    const input = { ...a.input, keys: opts.keys };
-    for (const e of listSboms(input)) {
-      const item: SbomListing = { image: ref, source: e.source, format: e.format, ...(e.size !== undefined ? { size: e.size } : {}), ...(e.verified !== undefined ? { verified: e.verified } : {}) };
-      if (opts.out) {
-        try {
-          const bytes = readSbom(input, e);
-          let name = `${fileStem(ref)}.${EXT[e.format] ?? 'sbom'}`;
-          for (let n = 2; used.has(name); n++) name = `${fileStem(ref)}-${n}.${EXT[e.format] ?? 'sbom'}`;
-          used.add(name);
-          await writeAtomic(join(opts.out, name), bytes);
-          item.file = join(opts.out, name);
-        } catch (err) {
-          if (!(err instanceof FerryError)) throw err;
-          item.reason = `[${err.code}] ${err.message}`;
+    for (const subject of [a.input, ...(a.children ?? [])]) {
+      const input = { ...subject, keys: opts.keys };
+      for (const e of listSboms(input)) {
+        const item: SbomListing = { image: ref, ...(subject.platform ? { platform: subject.platform } : {}), source: e.source, format: e.format, ...(e.size !== undefined ? { size: e.size } : {}), ...(e.verified !== undefined ? { verified: e.verified } : {}) };
+        if (opts.out) {
+          try {
+            const bytes = readSbom(input, e);
+            const stem = fileStem(subject.platform ? `${ref}_${subject.platform}` : ref);
+            let name = `${stem}.${EXT[e.format] ?? 'sbom'}`;
+            for (let n = 2; used.has(name); n++) name = `${stem}-${n}.${EXT[e.format] ?? 'sbom'}`;
+            used.add(name);
+            await writeAtomic(join(opts.out, name), bytes);
+            item.file = join(opts.out, name);
+          } catch (err) {
+            if (!(err instanceof FerryError)) throw err;
+            item.reason = `[${err.code}] ${err.message}`;
+          }
         }
+        out.push(item);
       }
-      out.push(item);
     }
   }
   return out;
@@ -80,6 +85,8 @@ export async function extractSboms(tm: TrustedManifest, opts: { image?: string; 
 
 export interface AttestationListing {
   image: string;
+  /** For an attestation of one platform manifest of a multi-platform image (`cosign attest --recursive`). */
+  platform?: string;
   predicateType: string | null;
   verified: boolean;
   keyFingerprint: string | null;
@@ -96,9 +103,11 @@ export async function extractAttestations(tm: TrustedManifest, opts: { image: st
     const a = artifacts[i]!;
     const ref = imageRefName(tm.manifest.images[i]!);
     if (!a.input) throw new FerryError('VOLUME_MISSING', `${ref}: its attestations are in ${(a.missing ?? []).join(', ')}; bring them`);
-    const report = verifyAttestations({ ...a.input, keys: opts.keys, ...(opts.types?.length ? { types: opts.types } : {}) });
-    for (const c of report.attestations) {
-      out.push({ image: ref, predicateType: c.predicateType, verified: c.verified, keyFingerprint: c.keyFingerprint, ...(c.reason ? { reason: c.reason } : {}), ...(c.verified ? { predicate: c.predicate } : {}) });
+    for (const subject of [a.input, ...(a.children ?? [])]) {
+      const report = verifyAttestations({ ...subject, keys: opts.keys, ...(opts.types?.length ? { types: opts.types } : {}) });
+      for (const c of report.attestations) {
+        out.push({ image: ref, ...(subject.platform ? { platform: subject.platform } : {}), predicateType: c.predicateType, verified: c.verified, keyFingerprint: c.keyFingerprint, ...(c.reason ? { reason: c.reason } : {}), ...(c.verified ? { predicate: c.predicate } : {}) });
+      }
     }
   }
   return out;

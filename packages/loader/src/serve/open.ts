@@ -1,0 +1,33 @@
+// Opening a bundle for serving: the signature against trusted keys and the schema (bundle.ts
+// openTrusted, as every command), then each volume that is here indexed and structurally
+// checked (volume-index.ts). Any failure refuses to serve at all: a registry that answers is one
+// whose signed manifest and volume layout were checked. Absent volumes are allowed: their
+// blobs answer 404, and the rest is served.
+
+import type { TrustedKey } from '@ferry/format-spec';
+import { openTrusted, type TrustedManifest } from '../bundle.js';
+import { BlobReader, type BlobReaderOptions } from './blob-reader.js';
+import { buildCatalog, type Catalog } from './catalog.js';
+import { indexVolume, type VolumeIndex } from './volume-index.js';
+
+export interface OpenedBundle {
+  tm: TrustedManifest;
+  catalog: Catalog;
+  reader: BlobReader;
+  volumes: Map<number, VolumeIndex>;
+  /** Volume files not here. */
+  missing: string[];
+}
+
+export async function openForServing(path: string, trust: { trustedKeys: readonly TrustedKey[]; allowUnsigned?: boolean }, opts: BlobReaderOptions = {}): Promise<OpenedBundle> {
+  const tm = await openTrusted(path, trust);
+  const volumes = new Map<number, VolumeIndex>();
+  const missing: string[] = [];
+  for (const v of tm.manifest.volumes) {
+    const vi = await indexVolume(tm, v.index);
+    if (vi) volumes.set(v.index, vi);
+    else missing.push(v.file);
+  }
+  const fileOf = (v: number): string => tm.manifest.volumes[v - 1]?.file ?? `volume ${v}`;
+  return { tm, catalog: buildCatalog(tm.manifest), reader: new BlobReader(volumes, fileOf, opts), volumes, missing };
+}
