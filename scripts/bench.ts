@@ -20,7 +20,10 @@
 //   serve:    4 skopeo copies at once out of ferry-load serve  vs  zstd -dc | tar -x, then the same
 //             4 skopeo copies out of the extracted layout; Ferry's peak RSS (scripts/bench-serve.ts)
 //
-// --only local|registry|push-registry|charts|serve runs one group (default: all). --gib N sets the full size
+//   loader-exe: the ferry-load single executable (npm run build:loader) vs the dev build, checksum
+//             and verify of the same bundles (scripts/bench-loader-exe.ts)
+//
+// --only local|registry|push-registry|charts|serve|loader-exe runs one group (default: all). --gib N sets the full size
 // (default 2).
 //
 // All inputs sit in the page cache (24 GiB RAM): this measures CPU and pipeline efficiency, not disks.
@@ -36,6 +39,7 @@ import { startRegistry, type StartedRegistry } from '../test/harness/registry.js
 import { seedLayout } from '../test/harness/seed.js';
 import { timed, timedAsync, type Measure } from './bench-measure.js';
 import { chartsScenario } from './bench-charts.js';
+import { loaderExeScenario } from './bench-loader-exe.js';
 import { serveScenario } from './bench-serve.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -44,7 +48,7 @@ const argGib = process.argv.indexOf('--gib');
 const GIB = argGib > 0 ? Number(process.argv[argGib + 1]) : 2;
 const argOnly = process.argv.indexOf('--only');
 const ONLY = argOnly > 0 ? process.argv[argOnly + 1] : undefined;
-const GROUPS = ['local', 'registry', 'push-registry', 'charts', 'serve'];
+const GROUPS = ['local', 'registry', 'push-registry', 'charts', 'serve', 'loader-exe'];
 if (ONLY !== undefined && !GROUPS.includes(ONLY)) {
   process.stderr.write(`--only takes ${GROUPS.join(', ')}, not ${ONLY}\n`);
   process.exit(2);
@@ -515,6 +519,24 @@ if (ONLY === undefined || ONLY === 'serve') {
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
+if (ONLY === undefined || ONLY === 'loader-exe') {
+  const r = await loaderExeScenario(out, imageSpecs(GIB, 'exe'), { bundle: bundleBin, load: loadBin, key: join(out, 'bench.key'), pub: join(out, 'bench.pub') });
+  results.loaderExe = r;
+  const row = (c: (typeof r.cases)[number], what: 'checksum' | 'verify') => {
+    const d = c.dev[what];
+    const e = c.exe[what];
+    return `| ${what} | ${c.name} (${(c.bytes / MiB).toFixed(0)} MiB, ${c.images} images) | ${d.seconds.toFixed(2)} | ${d.rssMiB.toFixed(0)} | ${e.seconds.toFixed(2)} | ${e.rssMiB.toFixed(0)} | ${(e.seconds / d.seconds).toFixed(2)} |`;
+  };
+  const lines = [
+    '',
+    `ferry-load as a single executable (${(r.exeBytes / MiB).toFixed(1)} MiB, build:loader ${r.buildSeconds.toFixed(1)} s this run) vs the dev build — wall time ratio exe/dev (best of 2 each; ≤ 1.00: no slower), peak RSS`,
+    `dev: ${r.node.dev}; exe: ${r.node.exe}`,
+    '| command | bundle | dev s | dev RSS MiB | exe s | exe RSS MiB | ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...r.cases.flatMap((c) => [row(c, 'checksum'), row(c, 'verify')]),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
 writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2));
 if (!process.argv.includes('--keep')) {
   rmSync(join(out, 'quarter'), { recursive: true, force: true });
@@ -522,4 +544,5 @@ if (!process.argv.includes('--keep')) {
   rmSync(join(out, 'registry'), { recursive: true, force: true });
   rmSync(join(out, 'push-registry'), { recursive: true, force: true });
   rmSync(join(out, 'charts'), { recursive: true, force: true });
+  rmSync(join(out, 'loader-exe'), { recursive: true, force: true });
 }

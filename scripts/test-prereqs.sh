@@ -13,8 +13,10 @@ export PATH="$PATH:/usr/sbin:/sbin:/usr/local/go/bin"
 needs=(
   docker-registry:docker-registry skopeo:skopeo nginx:nginx zstd:zstd openssl:openssl
   htpasswd:apache2-utils gpg:gnupg tmux:tmux sha256sum:coreutils script:bsdutils tar:tar
-  kubectl:kubernetes-client
+  kubectl:kubernetes-client qemu-aarch64-static:qemu-user-static
 )
+# Files without a command: the arm64 C library qemu-user runs ferry-load-linux-arm64 with.
+ARM64_LIBS="libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross"
 
 missing_packages() {
   local out=()
@@ -22,6 +24,7 @@ missing_packages() {
     local cmd="${pair%%:*}" pkg="${pair#*:}"
     command -v "$cmd" >/dev/null 2>&1 || out+=("$pkg")
   done
+  [ -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || out+=($ARM64_LIBS)
   echo "${out[@]:-}"
 }
 
@@ -54,7 +57,8 @@ case "${1:---check}" in
     trap 'if [ "$made_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi' EXIT
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q --no-install-recommends \
-      docker-registry skopeo nginx zstd openssl apache2-utils gnupg ca-certificates tar coreutils bsdutils tmux
+      docker-registry skopeo nginx zstd openssl apache2-utils gnupg ca-certificates tar coreutils bsdutils tmux \
+      qemu-user-static $ARM64_LIBS
     command -v kubectl >/dev/null 2>&1 || $SUDO apt-get install -y -q --no-install-recommends kubernetes-client
     $SUDO /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
     ;;

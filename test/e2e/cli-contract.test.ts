@@ -16,11 +16,11 @@ test('--version and version --json: the release and the format versions it reads
   for (const [cli, name] of [[loadCli, 'ferry-load'], [bundleCli, 'ferry-bundle']] as const) {
     const v = await cli(['--version']);
     assert.is(v.code, 0, v.stderr);
-    assert.match(v.stdout, new RegExp(`^${name} \\d+\\.\\d+\\.\\d+\\nbundle format: reads 1, 2; writes 1, 2\\n`));
+    assert.match(v.stdout, new RegExp(`^${name} \\d+\\.\\d+\\.\\d+\\nbundle format: reads 1, 2, 3; writes 1, 2, 3\\n`));
     const j = await cli(['version', '--json']);
     const doc = JSON.parse(j.stdout) as { program: string; version: string; formats: { reads: number[] } };
     assert.is(doc.program, name);
-    assert.equal(doc.formats.reads, [1, 2]);
+    assert.equal(doc.formats.reads, [1, 2, 3]);
     assert.match(doc.version, /^\d+\.\d+\.\d+$/);
   }
 });

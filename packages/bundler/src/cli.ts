@@ -27,6 +27,7 @@ import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
 import { chartFetcher } from './chart-sources.js';
 import type { ChartRequest } from './charts.js';
 import { sourceOpener } from './open-sources.js';
+import { findLoaders, parseWithLoader } from './loaders.js';
 import { parseFileArg, type FileRequest } from './sources/files.js';
 import { parseSbomFileFlag } from './sbom/attach.js';
 
@@ -104,6 +105,8 @@ interface CreateArgv {
   keepGoing: boolean;
   replace: boolean;
   cache?: string;
+  withLoader?: string;
+  loaderDir?: string;
   json: boolean;
 }
 
@@ -168,6 +171,8 @@ async function create(argv: CreateArgv): Promise<number> {
   const volumeSize = parseVolumeSize(sizeText);
   const mode = outputMode(argv.json);
   const insecure = insecureHosts(asArray(argv.insecureRegistry), images.map((i) => i.source), argv.tlsVerify === false || argv.srcTlsVerify === false ? false : undefined);
+  const loaderPlatforms = parseWithLoader(argv.withLoader);
+  const loaders = loaderPlatforms ? await findLoaders(loaderPlatforms, ...(argv.loaderDir ? [resolve(argv.loaderDir)] : [])) : [];
   const registryOpts = {
     ...(argv.authfile ? { authFile: argv.authfile } : {}),
     ...(argv.creds ?? process.env.FERRY_REGISTRY_CREDS ? { creds: argv.creds ?? process.env.FERRY_REGISTRY_CREDS } : {}),
@@ -212,6 +217,7 @@ async function create(argv: CreateArgv): Promise<number> {
       ...(argv.compressionLevel !== undefined ? { compressionLevel: argv.compressionLevel } : spec?.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
       cwd: process.cwd(),
       openSources: opener,
+      ...(loaders.length ? { loaders } : {}),
       referrers: argv.referrers,
       sbomFiles,
       keepGoing: argv.keepGoing,
@@ -257,7 +263,8 @@ async function create(argv: CreateArgv): Promise<number> {
       ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
       ...(cache ? [cacheSummary(cache)] : []),
-      `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
+      ...loaders.map((l) => `  ${l.file}  ${formatBytes(l.size)}  ${l.digest}  (ferry-load for ${l.platform})`),
+      `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst${loaders.length ? ` and ${loaders.map((l) => l.file).join(', ')}` : ''} to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
       ...(await burnPlanLines(result.dir, result.name, sizeText)),
     ];
     if (failed) lines.push(`${result.failures.length} image(s) FAILED and are not in the bundle:`, ...result.failures.map((f) => `  ❌ ${show(f.source)}: [${f.code}] ${show(f.message)}`));
@@ -331,6 +338,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('sbom-file', { type: 'string', array: true, describe: 'IMAGE=FILE: attach an SBOM you made (syft, trivy…) to an image of the bundle as an OCI 1.1 referrer. IMAGE is the --image as given or its bundle name (REPOSITORY[:TAG]); the format comes from the content: SPDX JSON or tag-value, CycloneDX JSON or XML, syft JSON; at most 64 MiB' })
             .option('cache', { type: 'string', describe: 'Content-addressed blob cache for registry sources: later runs (and a re-run after an interruption) reuse what it holds' })
             .option('replace', { type: 'boolean', default: false, alias: 'force', describe: 'Rebuild a bundle of the same --name already in --out (the old one stays intact until the new one is complete)' })
+            .option('with-loader', { type: 'string', describe: 'Carry the ferry-load executable(s) beside the volumes: --with-loader (linux-x64) or --with-loader=linux-x64,linux-arm64,win-x64 (from npm run build:loader); listed in the manifest and NAME.sha256' })
+            .option('loader-dir', { type: 'string', describe: 'Where the ferry-load executables are (default: dist/loader/ of this checkout)' })
             .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')

@@ -8,9 +8,8 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import {
-  BUNDLE_MEDIA_TYPE,
-  BUNDLE_MEDIA_TYPE_V1,
   FerryError,
+  bundleFormatFor,
   MediaTypes,
   findPathConflict,
   formatChecksums,
@@ -37,6 +36,7 @@ import {
 import { isRepositoryPath, isTag, resolveImage, resolveReferrers, type ImageSource, type ResolvedImage, type ResolvedReferrer } from '@ferry/oci';
 import { hashFiles, listFiles, type CollectedFile, type FileRequest } from './sources/files.js';
 import { collectKeys, type CollectedKey } from './sources/keys.js';
+import { copyLoaders, manifestLoaders, type LoaderSource } from './loaders.js';
 import { VERSION } from './version.js';
 import { PREFETCH_BLOBS, Prefetcher } from './prefetch.js';
 import { resolveCharts, type ChartFetcher, type ChartRequest, type ResolvedChart } from './charts.js';
@@ -95,6 +95,8 @@ export interface CreateOptions {
   /** Opens an image source string into one or more images (a docker-archive may hold several). */
   openSources: (source: string) => Promise<ImageSource[]>;
   onEvent?: (e: CreateEvent) => void;
+  /** ferry-load executables to carry beside the volumes (loaders.ts findLoaders). */
+  loaders?: readonly LoaderSource[];
   now?: Date;
   signal?: AbortSignal;
 }
@@ -345,10 +347,10 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     //    volume and its size depends on the plan, so reserve generously and re-plan if short.
     // The lowest format version that says it: a chart-less bundle stays readable by v1 loaders.
     const bundleCharts = charts.map((r) => r.chart);
+    const loaders = opts.loaders ?? [];
     const indexBytes = layoutIndexBytes(images, bundleCharts);
     const base: Omit<BundleManifest, 'volumes' | 'blobs'> = {
-      schemaVersion: bundleCharts.length ? 2 : 1,
-      mediaType: bundleCharts.length ? BUNDLE_MEDIA_TYPE : BUNDLE_MEDIA_TYPE_V1,
+      ...bundleFormatFor({ charts: bundleCharts.length > 0, loaders: loaders.length > 0 }),
       name: opts.name,
       created: (opts.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       tool: { name: 'ferry', version: VERSION },
@@ -359,7 +361,8 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       images,
       files: files.map((f) => ({ path: f.path, digest: f.digest, size: f.size, integrity: f.integrity, mode: f.mode })),
       keys: keys.map((k) => ({ path: k.path, digest: k.digest, size: k.size, algorithm: k.algorithm, fingerprint: k.fingerprint })),
-      ...(bundleCharts.length ? { charts: bundleCharts } : {}),
+      ...(bundleCharts.length || loaders.length ? { charts: bundleCharts } : {}),
+      ...(loaders.length ? { loaders: manifestLoaders(loaders) } : {}),
     };
     const totalBytes = blobs.reduce((n, b) => n + b.size, 0);
     const estimate = (planned: readonly PlannedBlob[], volumeCount: number) =>
@@ -424,10 +427,12 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     //    a bundle without NAME.sha256 is visibly unfinished.
     await writeAtomic(manifestPath, manifestBytes);
     if (sigText) await writeAtomic(`${manifestPath}.sig`, sigText);
+    await copyLoaders(loaders, opts.outDir);
     const sums = [
       { sha256: manifestDigestHex(manifestBytes), file: `${opts.name}.manifest.json` },
       ...(sigText ? [{ sha256: manifestDigestHex(Buffer.from(sigText)), file: `${opts.name}.manifest.json.sig` }] : []),
       ...written.map((v) => ({ sha256: v.sha256, file: v.file })),
+      ...loaders.map((l) => ({ sha256: l.digest.slice('sha256:'.length), file: l.file })),
     ];
     const sumsText = formatChecksums(sums);
     const sumsPath = join(opts.outDir, `${opts.name}.sha256`);

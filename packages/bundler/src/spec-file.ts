@@ -3,11 +3,11 @@
 // node, e.g. `spec.yaml:12:7: images[1].platforms[0]: must match OS/ARCH[/VARIANT] (got "linux")`.
 
 import { readFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode, type Pair } from 'yaml';
-import { FerryError, SCHEMAS_DIR } from '@ferry/format-spec';
+import { FerryError, readSchema } from '@ferry/format-spec';
 import { parseImageSource } from '@ferry/oci';
 import { parseChartSpec } from '@ferry/charts';
 import { closest as closestOf } from '@ferry/cli-kit';
@@ -66,7 +66,7 @@ function compiled(): ValidateFunction {
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
     // Our human wording for a schema node; an annotation, not a validation keyword.
     ajv.addKeyword({ keyword: 'x-error', schemaType: 'string' });
-    const schema = JSON.parse(readFileSync(`${SCHEMAS_DIR}bundle-spec.schema.json`, 'utf8')) as object;
+    const schema = readSchema('bundle-spec.schema.json');
     validator = ajv.compile(schema);
   }
   return validator;

@@ -2,6 +2,7 @@
 // "did you mean" for mistyped subcommands and options, the exit-code table in --help, usage
 // errors as FerryError('USAGE'), and every thrown error reported through reportError.
 
+import * as sea from 'node:sea';
 import yargs, { type Argv } from 'yargs';
 import { FerryError } from '@ferry/format-spec';
 import { exitCodeHelp, reportError } from './main.js';
@@ -14,12 +15,15 @@ export interface ProgramInfo {
   formats: { reads: readonly number[]; writes: readonly number[] };
 }
 
+/** Inside the ferry-load single executable (npm run build:loader), the runtime is the one built into it. */
+const singleExecutable = sea.isSea();
+
 export function versionText(program: string, info: ProgramInfo): string {
-  return `${program} ${info.version}\nbundle format: reads ${info.formats.reads.join(', ')}; writes ${info.formats.writes.join(', ')}\nruntime: Node.js ${process.version} (${process.platform}-${process.arch})\n`;
+  return `${program} ${info.version}\nbundle format: reads ${info.formats.reads.join(', ')}; writes ${info.formats.writes.join(', ')}\nruntime: Node.js ${process.version} (${process.platform}-${process.arch}${singleExecutable ? ', single executable' : ''})\n`;
 }
 
 function printVersion(program: string, info: ProgramInfo, json: boolean): void {
-  if (json) writeJson({ program, version: info.version, formats: info.formats, runtime: { node: process.version, platform: `${process.platform}-${process.arch}` } });
+  if (json) writeJson({ program, version: info.version, formats: info.formats, runtime: { node: process.version, platform: `${process.platform}-${process.arch}`, singleExecutable } });
   else process.stdout.write(versionText(program, info));
 }
 

@@ -4,6 +4,7 @@ export * from './safe-open.js';
 export * from './redact-credentials.js';
 export * from './oci-types.js';
 export * from './manifest-types.js';
+export { LOADER_PLATFORMS, isLoaderPlatform, loaderFileName, loaderPlatformOfFile, loaderRulesProblem, loadersOf, type BundleLoader, type LoaderPlatform } from './loader-files.js';
 export * from './bundle-blobs.js';
 export * from './digest.js';
 export * from './signing.js';

@@ -10,6 +10,7 @@ import { FerryError } from './errors.js';
 import { chartRefName, imageRefName } from './layout-index.js';
 import { chartsOf, type BlobKind, type BundleBlob, type BundleManifest } from './manifest-types.js';
 import { HelmMediaTypes } from './oci-types.js';
+import { loaderRulesProblem } from './loader-files.js';
 import { validatePlan, volumeFileName } from './plan.js';
 import { hasControlCharacters, printable } from './text.js';
 
@@ -54,6 +55,8 @@ export function checkManifestRules(m: BundleManifest, where: string): void {
     const expected = volumeFileName(m.name, v.index);
     if (v.file !== expected) fail(`volumes[${i}].file is ${v.file}, expected ${expected}`);
   });
+  const loaders = loaderRulesProblem(m);
+  if (loaders) fail(loaders);
   // Blob and segment rules are the writer's and reader's own (one definition, in plan.ts).
   validatePlan(m.blobs, m.volumes.length, where);
   const blobs = new Map<string, BundleBlob>(m.blobs.map((b) => [b.digest, b]));

@@ -1,15 +1,26 @@
-// TypeScript view of schemas/bundle-manifest.schema.json (format versions 1 and 2).
+// TypeScript view of schemas/bundle-manifest.schema.json (format versions 1, 2 and 3).
 // docs/format.md is the normative text; keep the three in step.
 
 import type { Platform } from './oci-types.js';
+import type { BundleLoader } from './loader-files.js';
 
-/** Version 1: images, files, keys. Version 2 adds charts[]. A writer uses the lowest version
- *  that can say what the bundle holds, so a chart-less bundle still loads with a v1 loader. */
-export const BUNDLE_SCHEMA_VERSION = 2;
+/** Version 1: images, files, keys. Version 2 adds charts[]. Version 3 adds loaders[] (the
+ *  ferry-load executables carried beside the volumes). A writer uses the lowest version that can
+ *  say what the bundle holds (bundleFormatFor), so a bundle without charts or loaders still
+ *  loads with a v1 loader. */
+export const BUNDLE_SCHEMA_VERSION = 3;
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.ferry.bundle.manifest.v2+json';
 export const BUNDLE_MEDIA_TYPE_V1 = 'application/vnd.ferry.bundle.manifest.v1+json';
+export const BUNDLE_MEDIA_TYPE_V3 = 'application/vnd.ferry.bundle.manifest.v3+json';
 /** schemaVersion -> mediaType, for every version this reader reads. */
-export const BUNDLE_FORMATS: Readonly<Record<number, string>> = { 1: BUNDLE_MEDIA_TYPE_V1, 2: BUNDLE_MEDIA_TYPE };
+export const BUNDLE_FORMATS: Readonly<Record<number, string>> = { 1: BUNDLE_MEDIA_TYPE_V1, 2: BUNDLE_MEDIA_TYPE, 3: BUNDLE_MEDIA_TYPE_V3 };
+
+/** The lowest version that says what a bundle holds: 3 with loaders, 2 with charts, else 1. */
+export function bundleFormatFor(has: { charts: boolean; loaders: boolean }): Pick<BundleManifest, 'schemaVersion' | 'mediaType'> {
+  if (has.loaders) return { schemaVersion: 3, mediaType: BUNDLE_MEDIA_TYPE_V3 };
+  if (has.charts) return { schemaVersion: 2, mediaType: BUNDLE_MEDIA_TYPE };
+  return { schemaVersion: 1, mediaType: BUNDLE_MEDIA_TYPE_V1 };
+}
 
 export type SignatureAlgorithm = 'ecdsa-p256' | 'ed25519';
 
@@ -151,8 +162,8 @@ export interface BundleVolume {
 }
 
 export interface BundleManifest {
-  schemaVersion: 1 | 2;
-  mediaType: typeof BUNDLE_MEDIA_TYPE | typeof BUNDLE_MEDIA_TYPE_V1;
+  schemaVersion: 1 | 2 | 3;
+  mediaType: typeof BUNDLE_MEDIA_TYPE | typeof BUNDLE_MEDIA_TYPE_V1 | typeof BUNDLE_MEDIA_TYPE_V3;
   name: string;
   created: string;
   tool: { name: 'ferry'; version: string };
@@ -168,8 +179,10 @@ export interface BundleManifest {
   images: BundleImage[];
   files: BundleFile[];
   keys: BundleKey[];
-  /** Format version 2 only (absent in version 1: read it with chartsOf). */
+  /** Format versions 2 and 3 (absent in version 1: read it with chartsOf). */
   charts?: BundleChart[];
+  /** Format version 3 only: the ferry-load executables beside the volumes (read with loadersOf). */
+  loaders?: BundleLoader[];
   /** Write order: every blob exactly once. */
   blobs: BundleBlob[];
 }

@@ -2,17 +2,15 @@
 // cross-field rules a JSON Schema cannot say. Run on write (never emit a bundle we would
 // refuse) and on read (never act on a manifest we do not understand).
 
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { FerryError } from './errors.js';
 import { bundlePathProblem } from './bundle-paths.js';
 import { checkManifestRules, findControlCharacter } from './manifest-rules.js';
 import { BUNDLE_FORMATS, type BundleManifest } from './manifest-types.js';
 import { printable } from './text.js';
+import { readSchema } from './schema-files.js';
 
-/** Root of the repository's schemas/ directory (same relative place from src/ and dist/). */
-export const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas/', import.meta.url));
+export { SCHEMAS_DIR, SCHEMA_FILES, readSchema, type SchemaFile } from './schema-files.js';
 
 const DATE_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -27,7 +25,7 @@ let manifestValidator: ValidateFunction | undefined;
 
 function compiledManifestSchema(): ValidateFunction {
   if (!manifestValidator) {
-    const schema = JSON.parse(readFileSync(`${SCHEMAS_DIR}bundle-manifest.schema.json`, 'utf8')) as object;
+    const schema = readSchema('bundle-manifest.schema.json');
     // verbose: errors carry the offending value, so a message can show it.
     manifestValidator = newAjv({ verbose: true }).compile(schema);
   }

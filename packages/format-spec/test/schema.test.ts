@@ -38,7 +38,7 @@ test('a well-formed manifest parses', () => {
 });
 
 test('unknown versions are refused with the version named', () => {
-  refuses({ ...good(), schemaVersion: 3 }, "SCHEMA_VERSION_UNSUPPORTED", /schemaVersion 3/);
+  refuses({ ...good(), schemaVersion: 4 }, "SCHEMA_VERSION_UNSUPPORTED", /schemaVersion 4/);
   refuses({ ...good(), mediaType: 'application/x' }, 'SCHEMA_VERSION_UNSUPPORTED', /application\/x/);
   refuses([], 'SCHEMA_INVALID', /not a JSON object/);
   assert.throws(() => parseManifest(Buffer.from('{nope'), 'm'), (e: unknown) => isFerryError(e, 'SCHEMA_INVALID'));

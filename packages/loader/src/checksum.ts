@@ -19,6 +19,7 @@ import {
   MAX_SIGNATURE_FILE_BYTES,
   isFerryError,
   loadTrustedKeys,
+  loaderPlatformOfFile,
   parseChecksums,
   printable,
   readRegularFile,
@@ -27,7 +28,9 @@ import {
   verifyDetached, signerOf, type Signer } from '@ferry/format-spec';
 import { locateBundle } from './bundle.js';
 
-export type ChecksumStatus = 'PASS' | 'FAIL' | 'MISSING' | 'UNEXPECTED' | 'SKIPPED';
+/** SKIPPED: not checked on this disc (--ignore-missing, --volumes). ABSENT: a listed ferry-load
+ *  executable (ferry-load-PLATFORM) that is not here: optional cargo, not a failure. */
+export type ChecksumStatus = 'PASS' | 'FAIL' | 'MISSING' | 'UNEXPECTED' | 'SKIPPED' | 'ABSENT';
 
 export interface ChecksumLine {
   file: string;
@@ -155,6 +158,7 @@ export async function checksumBundle(path: string, opts: ChecksumOptions = {}): 
         bytes += n;
         opts.onBytes?.(n);
       });
+      if (line.status === 'MISSING' && loaderPlatformOfFile(e.file)) line = { ...line, status: 'ABSENT' };
       if (line.status === 'MISSING' && opts.ignoreMissing) line = { file: e.file, status: 'SKIPPED', expected: e.sha256, skipped: 'not-present' };
     }
     lines.push(line);
@@ -169,7 +173,7 @@ export async function checksumBundle(path: string, opts: ChecksumOptions = {}): 
     notSelected: volumeLines.filter((x) => x.l.skipped === 'not-selected').map((x) => x.v),
   };
   // As `sha256sum -c --ignore-missing`: a run that verified nothing is no PASS.
-  const nothingChecked = !lines.some((l) => l.status !== 'SKIPPED' && l.status !== 'UNEXPECTED');
+  const nothingChecked = !lines.some((l) => l.status !== 'SKIPPED' && l.status !== 'UNEXPECTED' && l.status !== 'ABSENT');
   // Files that look like part of this bundle but are not in the list: a stray or substituted volume.
   const listed = new Set(entries.map((e) => e.file));
   const own = new RegExp(`^${loc.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-\\d{3}\\.tar\\.zst|\\.manifest\\.json(\\.sig)?)$`);
@@ -190,7 +194,7 @@ export async function checksumBundle(path: string, opts: ChecksumOptions = {}): 
     listDigest,
     scope,
     files: lines,
-    passed: !nothingChecked && lines.every((l) => l.status === 'PASS' || l.status === 'SKIPPED'),
+    passed: !nothingChecked && lines.every((l) => l.status === 'PASS' || l.status === 'SKIPPED' || l.status === 'ABSENT'),
     bytes,
     seconds: (Date.now() - started) / 1000,
   };
@@ -262,14 +266,15 @@ export function formatReceipt(r: ChecksumReport, ctx: ReceiptContext | Date = {}
       l.status === 'FAIL' ? (l.reason ? `NOT CHECKED: ${printable(l.reason)}` : `expected sha256:${l.expected}, got sha256:${l.actual}`) :
       l.status === 'MISSING' ? 'listed in the checksum list but not present' :
       l.status === 'SKIPPED' ? (l.skipped === 'not-selected' ? 'not checked: not in --volumes' : 'not checked: not present here (--ignore-missing)') :
+      l.status === 'ABSENT' ? 'optional ferry-load executable, listed but not carried here' :
       'present but not in the checksum list';
     out.push(`${l.status.padEnd(10)} ${printable(l.file)}  ${detail}`);
   }
   const counts = (s: ChecksumStatus) => r.files.filter((l) => l.status === s).length;
   const skipped = counts('SKIPPED');
   out.push('');
-  out.push(`RESULT: ${r.passed ? 'PASS' : 'FAIL'}${scopeText(r)} — ${counts('PASS')} passed, ${counts('FAIL')} failed, ${counts('MISSING')} missing, ${counts('UNEXPECTED')} unexpected${skipped ? `, ${skipped} not checked` : ''}; ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
-  if (!r.passed && !r.files.some((l) => l.status !== 'SKIPPED' && l.status !== 'UNEXPECTED')) out.push('No listed file was present to check.');
+  out.push(`RESULT: ${r.passed ? 'PASS' : 'FAIL'}${scopeText(r)} — ${counts('PASS')} passed, ${counts('FAIL')} failed, ${counts('MISSING')} missing, ${counts('UNEXPECTED')} unexpected${skipped ? `, ${skipped} not checked` : ''}${counts('ABSENT') ? `, ${counts('ABSENT')} optional executable(s) not carried` : ''}; ${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s`);
+  if (!r.passed && !r.files.some((l) => l.status !== 'SKIPPED' && l.status !== 'UNEXPECTED' && l.status !== 'ABSENT')) out.push('No listed file was present to check.');
   return out.join('\n') + '\n';
 }
 

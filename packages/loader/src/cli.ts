@@ -109,6 +109,7 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
     writeText(
       `Bundle ${p(report.bundle)}: signature ${report.signature === 'verified' ? `verified by ${p(report.signer ? signerText(report.signer) : '')}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
         report.volumes.map((v) => `  ${v.status === 'ok' ? 'OK     ' : v.status === 'missing' ? 'MISSING' : 'BAD    '} ${p(v.file)}${v.error ? `  ${p(v.error.message)}` : ''}`).join('\n') +
+        report.loaders.map((l) => `\n  ${l.status === 'ok' ? 'OK     ' : l.status === 'absent' ? 'ABSENT ' : 'BAD    '} ${p(l.file)}  ${l.status === 'ok' ? 'ferry-load executable as signed' : l.status === 'absent' ? 'ferry-load executable listed in the manifest, not carried here (optional)' : p(l.reason ?? '')}`).join('') +
         (report.images ? '\n' + report.images.map((i) => `  ${i.refused ? 'REFUSED' : 'IMAGE  '} ${p(i.ref)}  ${signatureText(i.signature)}${i.refused ? `\n          ${p(i.refused)}` : ''}`).join('\n') : '') +
         `\n${failure ? 'RESULT: FAIL' : 'RESULT: OK'} — ${report.blobsVerified} blobs, ${formatBytes(report.bytesVerified)} verified in ${report.seconds.toFixed(1)} s\n`,
     );
@@ -210,6 +211,7 @@ function printInspect(r: InspectReport): void {
     ...(r.files.length ? r.files.map((f) => `  ${p(f.path)}  ${formatBytes(f.size)}  ${p(f.digest)}`) : ['  (none)']),
     'Public keys carried (cargo, not trusted by Ferry):',
     ...(r.keys.length ? r.keys.map((k) => `  ${p(k.path)}  ${p(k.algorithm)}  ${p(k.fingerprint)}`) : ['  (none)']),
+    ...(r.loaders.length ? ['ferry-load executables beside the volumes (verify checks them):', ...r.loaders.map((l) => `  ${l.present ? 'present' : 'absent '}  ${p(l.file)}  ${formatBytes(l.size)}  ${p(l.digest)}`)] : []),
     `Volumes (at most ${formatBytes(r.totals.volumeSize)} each):`,
     ...r.volumes.map((v) => `  ${v.problem ? 'INVALID' : v.present ? 'present' : 'MISSING'}  ${p(v.file)}  ${v.size !== undefined ? formatBytes(v.size) : ''}  ${v.blobs} blobs, ${formatBytes(v.bytes)} content${v.problem ? `  ${p(v.problem)}` : ''}`),
   ];

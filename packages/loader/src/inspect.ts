@@ -1,12 +1,15 @@
 // ferry-load inspect: what a bundle carries, from its manifest alone. The signature is checked
 // when trusted keys are given; otherwise the report says plainly that it was not.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   chartRefName,
   chartsOf,
   claimedSignerFingerprint,
   imageRefName,
   isFerryError,
+  loadersOf,
   parseManifest,
   platformString,
   statRegularFile,
@@ -31,6 +34,8 @@ export interface InspectReport {
   images: Array<{ source: string; ref: string; digest: string; mediaType: string; platforms: string[]; platformFilter: string; blobs: number; bytes: number; referrers: number; signature?: ImageSignature }>;
   files: Array<{ path: string; size: number; digest: string }>;
   keys: Array<{ path: string; algorithm: string; fingerprint: string }>;
+  /** The ferry-load executables listed beside the volumes (format version 3); `present`: here. */
+  loaders: Array<{ platform: string; file: string; size: number; digest: string; present: boolean }>;
   /** `layoutRef`: the name in the volumes' OCI layout. `next`: commands for the --charts destination. */
   charts: Array<{ name: string; version: string; appVersion?: string; source: string; digest: string; size: number; provenance: boolean; layoutRef: string; requiredBy?: string[]; images: Array<{ reference: string; file: string; line: number }>; next: string[] }>;
   /** `problem` says why a file in a volume's place cannot be read (a FIFO, a directory, larger than volumeSize). */
@@ -99,6 +104,7 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
     })),
     files: m.files.map((f) => ({ path: f.path, size: f.size, digest: f.digest })),
     keys: m.keys.map((k) => ({ path: k.path, algorithm: k.algorithm, fingerprint: k.fingerprint })),
+    loaders: loadersOf(m).map((l) => ({ platform: l.platform, file: l.file, size: l.size, digest: l.digest, present: existsSync(join(loc.dir, l.file)) })),
     charts: chartsOf(m).map((c) => ({
       name: c.name,
       version: c.version,

@@ -2,10 +2,9 @@
 // file (schemas/load-config.schema.json). Relative paths are anchored to the file; flags given on
 // the command line add to its lists and win over its single values. It never holds credentials.
 
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { FerryError, SCHEMAS_DIR, formatAjvErrors, newAjv, printable, readRegularFile } from '@ferry/format-spec';
+import { FerryError, formatAjvErrors, newAjv, printable, readRegularFile, readSchema } from '@ferry/format-spec';
 
 export interface LoadConfig {
   trustedKeys?: string[];
@@ -34,7 +33,7 @@ export async function readLoadConfig(path: string): Promise<LoadConfig> {
   } catch (e) {
     throw new FerryError('USAGE', `--config ${printable(path)}: not valid YAML or JSON: ${printable((e as Error).message.split('\n')[0] ?? '')}`);
   }
-  validator ??= newAjv().compile(JSON.parse(readFileSync(`${SCHEMAS_DIR}load-config.schema.json`, 'utf8')) as object);
+  validator ??= newAjv().compile(readSchema('load-config.schema.json'));
   if (!validator(doc)) throw new FerryError('USAGE', `--config ${printable(path)}: ${formatAjvErrors(validator.errors)}`);
   const c = doc as LoadConfig;
   const base = dirname(resolve(path));

@@ -15,6 +15,7 @@ import { FerryError, MAX_IMAGE_MANIFEST_BYTES, signerOf, type Signer, chartsOf, 
 import { openTrusted, volumePath } from './bundle.js';
 import { checkClosure } from './closure.js';
 import { MAX_CHART_BLOB, checkedUpload } from './charts/read.js';
+import { checkCarriedLoaders, type LoaderCheck } from './carried-loaders.js';
 import { applyImagePolicy, checkImagePolicy, type ImagePolicy } from './trust/policy.js';
 import type { ImageSignature } from './trust/image-signatures.js';
 
@@ -44,6 +45,8 @@ export interface VerifyReport {
   volumes: VolumeResult[];
   /** Split blobs whose segments all verified but whose joined bytes do not hash to the blob digest. */
   manifestProblems: ManifestProblem[];
+  /** The ferry-load executables the manifest lists (format version 3), each checked if present. */
+  loaders: LoaderCheck[];
   blobsVerified: number;
   bytesVerified: number;
   /** With --image-key: each image's signatures, and why the policy flags refuse it (if they do). */
@@ -169,6 +172,7 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
       }
     }
   }
+  const loaders = await checkCarriedLoaders(manifest, tm.loc.dir);
   const policy = opts.policy?.imageKeys?.length ? await applyImagePolicy(tm, opts.policy) : undefined;
   const images = policy?.signatures?.map((signature, i) => {
     const refused = policy.refused.get(i);
@@ -180,10 +184,11 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
     ...(tm.verifiedBy ? { signer: signerOf(tm.verifiedBy) } : {}),
     volumes,
     manifestProblems,
+    loaders,
     blobsVerified: blobs,
     bytesVerified: bytes,
     ...(images ? { images } : {}),
-    ok: volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0 && blobs === manifest.blobs.length && !policy?.refused.size,
+    ok: volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0 && blobs === manifest.blobs.length && !policy?.refused.size && loaders.every((l) => l.status !== 'bad'),
     seconds: (Date.now() - started) / 1000,
   };
 }
@@ -217,6 +222,8 @@ async function closureProblems(manifest: BundleManifest, bytes: ReadonlyMap<stri
 export function verifyFailure(r: VerifyReport): FerryError | undefined {
   const bad = r.volumes.find((v) => v.status === 'bad');
   if (bad?.error) return new FerryError(bad.error.code as FerryError['code'], `${bad.file}: ${bad.error.message}`, { volume: bad.file });
+  const badLoader = r.loaders.find((l) => l.status === 'bad');
+  if (badLoader) return new FerryError('CHECKSUM_MISMATCH', `${badLoader.file}: the ferry-load executable beside the volumes is not the one the signed manifest lists: ${badLoader.reason ?? ''}; do not run it`, { file: badLoader.file });
   const problem = r.manifestProblems[0];
   if (problem) return new FerryError(problem.code, `${r.bundle}.manifest.json: ${problem.message}`, { digest: problem.digest });
   const missing = r.volumes.filter((v) => v.status === 'missing').map((v) => v.file);
