@@ -39,7 +39,7 @@ test('jsonText escapes what JSON.stringify leaves raw, and parses back to the sa
 test('writeJson and writeText write sanitised text', async () => {
   const j = await capture('stdout', () => writeJson({ s: HOSTILE }));
   assert.not.ok(RAW_UNSAFE.test(j));
-  assert.equal(JSON.parse(j), { s: HOSTILE });
+  assert.equal(JSON.parse(j), { reportVersion: 1, s: HOSTILE }, 'the data faithful, with its reportVersion');
   const t = await capture('stdout', () => writeText(`line one ${HOSTILE}\nline two\n`));
   assert.not.ok(RAW_UNSAFE.test(t), t);
   assert.is(t.split('\n').length, 3, 'newlines Ferry wrote are kept');
