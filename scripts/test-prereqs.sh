@@ -49,18 +49,22 @@ case "${1:---check}" in
     # Installed daemons must not start on their own (docker-registry would grab :5000); the policy
     # is removed again on exit, whatever happens, so later installs on this machine behave normally.
     made_policy=0
+    remove_policy() { if [ "$made_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; made_policy=0; fi; }
+    # The trap is in place before the file exists, so no exit path (error, Ctrl-C, SIGTERM) leaves it.
+    trap remove_policy EXIT
+    trap 'remove_policy; exit 130' INT TERM HUP
     if [ ! -e /usr/sbin/policy-rc.d ]; then
+      made_policy=1
       printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
       $SUDO chmod +x /usr/sbin/policy-rc.d
-      made_policy=1
     fi
-    trap 'if [ "$made_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi' EXIT
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q --no-install-recommends \
       docker-registry skopeo nginx zstd openssl apache2-utils gnupg ca-certificates tar coreutils bsdutils tmux \
       qemu-user-static $ARM64_LIBS
     command -v kubectl >/dev/null 2>&1 || $SUDO apt-get install -y -q --no-install-recommends kubernetes-client
     $SUDO /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+    remove_policy
     ;;
   *)
     echo "usage: $0 --check|--install" >&2
