@@ -68,9 +68,11 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 const BUNDLE_NAME = '[A-Za-z0-9][A-Za-z0-9._-]{0,99}';
 const MANIFEST_ENTRY_RE = new RegExp(`^(${BUNDLE_NAME})\\.manifest\\.json$`);
 
-interface Expected extends VolumeEntryInfo {
+/** One tar entry the manifest plans for a volume; header entries carry the exact bytes they must hold. */
+export interface PlannedVolumeEntry extends VolumeEntryInfo {
   bytes?: Buffer;
 }
+type Expected = PlannedVolumeEntry;
 
 type TarEntry = tar.Extract extends AsyncIterable<infer T> ? T : never;
 type TarHeader = tar.Header & { byteOffset?: number; pax?: Record<string, string> | null };
@@ -271,7 +273,12 @@ async function deliver(entry: AsyncIterable<unknown> | Iterable<unknown>, out: T
   if (first !== null) throw first;
 }
 
-function expectedEntries(opts: ReadVolumeOptions, file: string): Expected[] {
+/**
+ * The tar entries the manifest puts in volume `volume`, in order: the manifest and signature
+ * copies, oci-layout, index.json, then its blobs and segments. One definition for every reader
+ * of volumes (the streaming reader here, `ferry-load serve`'s random-access index).
+ */
+export function plannedVolumeEntries(opts: Pick<ReadVolumeOptions, 'manifest' | 'manifestBytes' | 'signatureBytes' | 'volume'>, file: string): PlannedVolumeEntry[] {
   const { manifest, manifestBytes, signatureBytes, volume } = opts;
   const exp: Expected[] = [{ name: `${manifest.name}.manifest.json`, kind: 'manifest', size: manifestBytes.length, bytes: manifestBytes }];
   if (signatureBytes) exp.push({ name: `${manifest.name}.manifest.json.sig`, kind: 'signature', size: signatureBytes.length, bytes: signatureBytes });
@@ -312,7 +319,7 @@ export async function readVolume(opts: ReadVolumeOptions): Promise<ReadVolumeRes
     throw new FerryError('USAGE', `volume ${volume} is not part of bundle ${manifest.name} (it has ${manifest.volumes.length})`);
   }
   const volFile = volumeFileName(manifest.name, volume);
-  const exp = expectedEntries(opts, file);
+  const exp = plannedVolumeEntries(opts, file);
   const layout = tarLayout(exp);
   // A bad seek table is reported only if streaming finds nothing more specific (a truncated
   // volume then names the entry it stops in rather than just "no seek table").

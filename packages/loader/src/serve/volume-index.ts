@@ -10,14 +10,13 @@ import { realpath, stat } from 'node:fs/promises';
 import {
   FRAME_MAX_BYTES,
   FerryError,
-  MAX_EMBEDDED_MANIFEST_BYTES,
   OCI_LAYOUT_CONTENT,
   checkLayoutIndex,
+  plannedVolumeEntries,
   readSeekTable,
   statRegularFile,
   tarLayout,
   verifyBytes,
-  volumePieces,
   type BundleManifest,
   type LaidOutEntry,
 } from '@ferry/format-spec';
@@ -47,20 +46,6 @@ export interface VolumeIndex {
   entries: Map<string, LaidOutEntry>;
 }
 
-/** The tar entries the manifest puts in volume `v`, header entries first (as volume-reader.ts). */
-function plannedEntries(tm: TrustedManifest, v: number): Array<{ name: string; size: number; bytes?: Buffer; index?: true }> {
-  const m = tm.manifest;
-  const out: Array<{ name: string; size: number; bytes?: Buffer; index?: true }> = [{ name: `${m.name}.manifest.json`, size: tm.bytes.length, bytes: tm.bytes }];
-  if (tm.signature) out.push({ name: `${m.name}.manifest.json.sig`, size: tm.signature.length, bytes: tm.signature });
-  out.push({ name: 'oci-layout', size: OCI_LAYOUT_CONTENT.length, bytes: Buffer.from(OCI_LAYOUT_CONTENT) });
-  if (!Number.isSafeInteger(m.layoutIndex.size) || m.layoutIndex.size < 0 || m.layoutIndex.size > MAX_EMBEDDED_MANIFEST_BYTES) {
-    throw new FerryError('SCHEMA_INVALID', `${m.name}.manifest.json: bad layoutIndex size`);
-  }
-  out.push({ name: 'index.json', size: m.layoutIndex.size, index: true });
-  for (const p of volumePieces(m.blobs, v)) out.push({ name: p.name, size: p.size });
-  return out;
-}
-
 /**
  * Index volume `v` of a trusted bundle, or undefined when its file is not here. Throws
  * ARCHIVE_CORRUPT (seek table damaged or not this volume's), ARCHIVE_HOSTILE (frames Ferry never
@@ -77,7 +62,7 @@ export async function indexVolume(tm: TrustedManifest, v: number): Promise<Volum
   const corrupt = (msg: string): FerryError => new FerryError('ARCHIVE_CORRUPT', `${file}: ${msg}`, { file, volume: v });
   const hostile = (msg: string): FerryError => new FerryError('ARCHIVE_HOSTILE', `${file}: ${msg}`, { file, volume: v });
   const seek = await readSeekTable(path, { maxBytes: m.volumeSize, limitName: "the bundle's volume size in its signed manifest" });
-  const planned = plannedEntries(tm, v);
+  const planned = plannedVolumeEntries({ manifest: m, manifestBytes: tm.bytes, ...(tm.signature ? { signatureBytes: tm.signature } : {}), volume: v }, file);
   const layout = tarLayout(planned);
   if (seek.decompressedBytes !== layout.tarSize) {
     throw corrupt(`the zstd seek table describes ${seek.decompressedBytes} tar bytes, the signed manifest plans ${layout.tarSize} for this volume (damaged, or another bundle's volume)`);
@@ -99,7 +84,7 @@ export async function indexVolume(tm: TrustedManifest, v: number): Promise<Volum
 
   const st = await stat(path);
   const vi: VolumeIndex = { index: v, file, path, dev: st.dev, ino: st.ino, size: st.size, frames, entries: new Map() };
-  const header = planned.filter((p) => p.bytes || p.index);
+  const header = planned.filter((p) => p.bytes || p.kind === 'index');
   const fh = await openVolumeFile(vi);
   try {
     for (let k = 0; k < header.length; k++) {
@@ -108,7 +93,7 @@ export async function indexVolume(tm: TrustedManifest, v: number): Promise<Volum
       const parts: Buffer[] = [];
       for await (const c of decodeTarRange(fh, vi, at.dataStart, at.dataStart + at.size)) parts.push(c);
       const got = Buffer.concat(parts);
-      if (want.index) {
+      if (want.kind === 'index') {
         verifyBytes(got, m.layoutIndex.digest, m.layoutIndex.size, { where: `index.json in ${file}` });
         checkLayoutIndex(got, m, file);
       } else if (!got.equals(want.bytes!)) {
