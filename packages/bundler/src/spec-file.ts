@@ -10,10 +10,7 @@ import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Docume
 import { FerryError, readSchema } from '@ferry/format-spec';
 import { parseImageSource } from '@ferry/oci';
 import { parseChartSpec } from '@ferry/charts';
-import { closest as closestOf } from '@ferry/cli-kit';
-
-/** Spec fields and image names: case-insensitive, under 3 edits (as before). */
-const closest = (w: string, o: readonly string[]): string | undefined => closestOf(w, o, { ignoreCase: true, maxEdits: 2 });
+import { closestName as closest } from '@ferry/cli-kit';
 
 export interface SpecImage {
   /** Image source (skopeo transport syntax); local paths are absolute after loading. */

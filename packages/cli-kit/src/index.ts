@@ -3,5 +3,5 @@ export * from './progress.js';
 export * from './main.js';
 export * from './yargs-main.js';
 export * from './safe-output.js';
-export { closest, editDistance } from './suggest.js';
+export { closest, closestName, editDistance } from './suggest.js';
 export { terminalPrompt, type PromptInput, type TerminalPrompt } from './passphrase.js';

@@ -54,3 +54,8 @@ export function unknownOptionsMessage(msg: string, knownOptions: readonly string
     ...(extra.length ? [`unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.join(', ')}`] : []),
   ].join('; ');
 }
+
+/** For names the user wrote in a file or flag value (spec fields, image names): case-insensitive, at most 2 edits. */
+export function closestName(word: string, known: readonly string[]): string | undefined {
+  return closest(word, known, { ignoreCase: true, maxEdits: 2 });
+}

@@ -4,10 +4,7 @@
 
 import { FerryError, imageRefName, printable, type Descriptor } from '@ferry/format-spec';
 import type { ResolvedReferrer } from '@ferry/oci';
-import { closest as closestOf } from '@ferry/cli-kit';
-
-/** Spec fields and image names: case-insensitive, under 3 edits (as before). */
-const closest = (w: string, o: readonly string[]): string | undefined => closestOf(w, o, { ignoreCase: true, maxEdits: 2 });
+import { closestName as closest } from '@ferry/cli-kit';
 import { readSbomFile, type SbomDocument } from './read.js';
 import { sbomReferrer } from './referrer.js';
 
