@@ -1,227 +1,34 @@
 // ferry-bundle: the connected-side command. Parses flags (and a spec file), then hands one
 // options object to create.ts; all output decisions (json / tty / plain / CI) are made here.
 
-import { insecureHosts } from './tls-flags.js';
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import { hideBin } from 'yargs/helpers';
-import {
-  FerryError,
-  VOLUME_PRESETS,
-  imageRefName,
-  loadPrivateKey,
-  parsePlatform,
-  parseVolumeSize,
-  printable,
-  FERRY_VERSION,
-  FORMAT_VERSIONS,
-} from '@ferry/format-spec';
-import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
-import { asArray, createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
+import { FerryError, VOLUME_PRESETS, imageRefName, printable, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
+import { redactCredentials } from '@ferry/oci';
+import { createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
-import { createBundle, type ImageRequest } from './create.js';
+import { createBundle } from './create.js';
+import { createRequest, openSigningKey, type CreateArgv } from './create-request.js';
 import { ImageFailures } from './image-failures.js';
 import { cacheSummary } from './cache-summary.js';
-import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
-import { chartFetcher } from './chart-sources.js';
-import type { ChartRequest } from './charts.js';
-import { sourceOpener } from './open-sources.js';
-import { findLoaders, parseWithLoader } from './loaders.js';
-import { parseFileArg, type FileRequest } from './sources/files.js';
-import { parseSbomFileFlag } from './sbom/attach.js';
 
 const PROGRAM = 'ferry-bundle';
 
 /** A source string for output: no credentials, no control characters. */
 const show = (s: string): string => printable(redactCredentials(s));
 
-/** --images-file lines with their line numbers; blank lines and # comments skipped. */
-async function readImagesFileLines(path: string): Promise<Array<{ ref: string; line: number }>> {
-  const text = await readFile(path, 'utf8').catch(() => {
-    throw new FerryError('INPUT_NOT_FOUND', `--images-file ${printable(path)}: not found`);
-  });
-  return text
-    .split('\n')
-    .map((l, i) => ({ ref: l.replace(/(^|\s)#.*$/, '').trim(), line: i + 1 }))
-    .filter((l) => l.ref !== '');
-}
-
-/** --images-file: one reference a line; blank lines and # comments ignored (the seed's images-to-mirror.txt). */
-export async function readImagesFile(path: string): Promise<string[]> {
-  return (await readImagesFileLines(path)).map((l) => l.ref);
-}
-
-/**
- * Refuse `user:password@` in an image source before anything runs: the source is echoed in
- * progress and reports and signed into the manifest as written. `where` says which flag or line.
- */
-function refuseCredentials(source: string, where: string): void {
-  if (hasCredentials(source)) {
-    const e = credentialsRefused(source);
-    throw new FerryError(e.code, `${where}: ${e.message}`, e.details);
-  }
-}
-
-/** The same rule for a chart URL (`https://user:pw@host/...` or `oci://user:pw@host/...`);
- *  `NAME@VERSION` after the last slash is a version, not a user. */
-function refuseChartCredentials(chart: string, where: string): void {
-  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)/i.exec(chart);
-  if (m && m[2]!.includes('@')) {
-    throw new FerryError('USAGE', `${where}: the chart URL carries credentials (user:password@ before the host); remove them and give them with --chart-creds, FERRY_CHART_CREDS or a Helm repositories.yaml (--repository-config) — a chart source is printed and signed into the manifest as written`);
-  }
-}
-
-interface CreateArgv {
-  spec?: string;
-  out?: string;
-  name?: string;
-  key?: string;
-  passwordFile?: string;
-  unsigned: boolean;
-  image?: string[];
-  imagesFile?: string[];
-  chart?: string[];
-  chartsFile?: string[];
-  chartDependencies?: boolean;
-  chartImages?: boolean;
-  chartCreds?: string;
-  repositoryConfig?: string;
-  file?: string[];
-  publicKey?: string[];
-  platform?: string[];
-  volumeSize?: string;
-  baseline?: string;
-  compressionLevel?: number;
-  concurrency?: number;
-  authfile?: string;
-  creds?: string;
-  caFile?: string[];
-  insecureRegistry?: string[];
-  tlsVerify?: boolean;
-  srcTlsVerify?: boolean;
-  referrers: boolean;
-  sbomFile?: string[];
-  keepGoing: boolean;
-  replace: boolean;
-  cache?: string;
-  withLoader?: string;
-  loaderDir?: string;
-  json: boolean;
-}
-
 async function create(argv: CreateArgv): Promise<number> {
-  const spec = argv.spec ? await loadSpecFile(argv.spec) : undefined;
-  const specDir = argv.spec ? dirname(resolve(argv.spec)) : process.cwd();
-  if (argv.baseline) throw new FerryError('USAGE', '--baseline: delta bundles are not supported by this build yet');
-
-  const images: ImageRequest[] = [];
-  for (const i of spec?.images ?? []) {
-    const req = typeof i === 'string' ? { source: i } : { source: i.source, ...(i.name ? { name: i.name } : {}), ...(i.platforms ? { platforms: i.platforms } : {}), ...(i.sboms ? { sboms: i.sboms } : {}) };
-    refuseCredentials(req.source, `${printable(argv.spec ?? 'spec file')}: images`);
-    images.push(req);
-  }
-  for (const f of asArray(argv.imagesFile)) {
-    for (const l of await readImagesFileLines(f)) {
-      refuseCredentials(l.ref, `--images-file ${printable(f)}:${l.line}`);
-      images.push({ source: l.ref });
-    }
-  }
-  for (const r of asArray(argv.image)) {
-    refuseCredentials(r, '--image');
-    images.push({ source: r });
-  }
-
-  // Charts: the spec's (local paths already absolute), --charts-file lines, then --chart.
-  const charts: ChartRequest[] = [...(spec?.charts ?? [])];
-  for (const c of charts) refuseChartCredentials(typeof c === 'string' ? c : c.repo, `${printable(argv.spec ?? 'spec file')}: charts`);
-  for (const f of asArray(argv.chartsFile)) {
-    for (const l of await readImagesFileLines(f)) {
-      refuseChartCredentials(l.ref, `--charts-file ${printable(f)}:${l.line}`);
-      const base = dirname(resolve(f));
-      charts.push(isLocalChartSpec(l.ref, base) ? resolve(base, l.ref) : l.ref);
-    }
-  }
-  for (const c of asArray(argv.chart)) {
-    refuseChartCredentials(c, '--chart');
-    charts.push(c);
-  }
-
-  // Checked here so a malformed value stops the run before any key or source is touched.
-  const sbomFiles = asArray(argv.sbomFile).map(parseSbomFileFlag);
-
-  const files: FileRequest[] = [];
-  const specFiles: FileRequest[] = (spec?.files ?? []).map((f) => (typeof f === 'string' ? { source: f } : { source: f.source, ...(f.dest ? { dest: f.dest } : {}) }));
-  for (const r of asArray(argv.file)) files.push(parseFileArg(r, process.cwd()));
-
-  // `--platform all` (skopeo copy --all, crane --platform all): every platform, as with none given.
-  const asked = asArray(argv.platform).length ? asArray(argv.platform) : spec?.platforms ?? [];
-  const platforms = asked.includes('all') ? [] : asked;
-  for (const p of platforms) {
-    try {
-      parsePlatform(p);
-    } catch (e) {
-      throw new FerryError('USAGE', `--platform: ${(e as Error).message}`);
-    }
-  }
-  const name = argv.name ?? spec?.name;
-  if (!name) throw new FerryError('USAGE', 'give --name NAME (or name: in the spec file)');
-  const out = argv.out ?? '.';
-  const sizeText = argv.volumeSize ?? (spec?.volumeSize !== undefined ? String(spec.volumeSize) : 'usb-fat32');
-  const volumeSize = parseVolumeSize(sizeText);
+  const req = await createRequest(argv);
+  const { sizeText, loaders } = req;
+  const volumeSize = req.options.volumeSize;
   const mode = outputMode(argv.json);
-  const insecure = insecureHosts(asArray(argv.insecureRegistry), images.map((i) => i.source), argv.tlsVerify === false || argv.srcTlsVerify === false ? false : undefined);
-  const loaderPlatforms = parseWithLoader(argv.withLoader);
-  const loaders = loaderPlatforms ? await findLoaders(loaderPlatforms, ...(argv.loaderDir ? [resolve(argv.loaderDir)] : [])) : [];
-  const registryOpts = {
-    ...(argv.authfile ? { authFile: argv.authfile } : {}),
-    ...(argv.creds ?? process.env.FERRY_REGISTRY_CREDS ? { creds: argv.creds ?? process.env.FERRY_REGISTRY_CREDS } : {}),
-    ...(asArray(argv.caFile).length ? { caFile: asArray(argv.caFile) } : {}),
-    ...(insecure.length ? { insecure } : {}),
-    ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
-  };
-  const opener = sourceOpener(registryOpts, argv.cache ? resolve(argv.cache) : undefined);
-  const chartCreds = argv.chartCreds ?? process.env.FERRY_CHART_CREDS;
-  const fetchCharts = chartFetcher({
-    registry: registryOpts,
-    http: {
-      ...(chartCreds ? { creds: chartCreds } : {}),
-      ...(asArray(argv.caFile).length ? { caFile: asArray(argv.caFile) } : {}),
-      ...(asArray(argv.insecureRegistry).length ? { insecure: asArray(argv.insecureRegistry) } : {}),
-    },
-    ...(argv.repositoryConfig ? { repositoryConfig: argv.repositoryConfig } : {}),
-    cwd: process.cwd(),
-  });
-  // The key is opened (and its passphrase asked for, on a terminal) before any progress display.
-  const prompt = terminalPrompt();
-  const key = argv.key ? await loadPrivateKey(argv.key, { ...(argv.passwordFile !== undefined ? { passwordFile: argv.passwordFile } : {}), ...(prompt ? { prompt: (q) => prompt.secret(q) } : {}) }) : undefined;
+  const key = await openSigningKey(argv);
   const progress = await createProgress(mode, 'bundling');
   const say = (line: string) => progress.log(line);
   try {
-    // Spec-file files resolve against the spec's directory, command-line ones against the cwd.
     const result = await createBundle({
-      outDir: resolve(out),
-      name,
-      ...(argv.key ? { keyPath: argv.key } : {}),
+      ...req.options,
       ...(key ? { key } : {}),
-      unsigned: argv.unsigned,
-      images,
-      charts,
-      chartDependencies: argv.chartDependencies ?? spec?.chartDependencies ?? false,
-      chartImages: argv.chartImages ?? spec?.chartImages ?? false,
-      fetchCharts,
-      files: [...specFiles.map((f) => ({ ...f, source: resolve(specDir, f.source), cwd: specDir })), ...files],
-      publicKeys: [...(spec?.publicKeys ?? []).map((p) => resolve(specDir, p)), ...asArray(argv.publicKey)],
-      platforms,
-      volumeSize,
-      ...(argv.compressionLevel !== undefined ? { compressionLevel: argv.compressionLevel } : spec?.compressionLevel !== undefined ? { compressionLevel: spec.compressionLevel } : {}),
-      cwd: process.cwd(),
-      openSources: opener,
-      ...(loaders.length ? { loaders } : {}),
-      referrers: argv.referrers,
-      sbomFiles,
-      keepGoing: argv.keepGoing,
-      replace: argv.replace,
       onEvent: (e) => {
         if (e.type === 'chart') say(`✅ chart ${printable(e.name)} ${printable(e.version)} from ${show(e.source)}${e.requiredBy ? ` (dependency of ${e.requiredBy.map(printable).join(', ')})` : ''}${e.images ? `, names ${e.images} image(s)` : ''}`);
         else if (e.type === 'resolved') say(`✅ ${show(e.source)} -> ${printable(e.repository)}${e.tag ? `:${printable(e.tag)}` : ''} ${e.digest.slice(0, 19)}… ${formatBytes(e.bytes)}${e.referrers ? `, ${e.referrers} signature/attestation/SBOM artifact(s)` : ''}`);
@@ -238,7 +45,7 @@ async function create(argv: CreateArgv): Promise<number> {
     });
     await progress.finish();
     const failed = result.failures.length > 0;
-    const cache = opener.cacheStats();
+    const cache = req.cacheStats;
     if (argv.json) {
       // Defence in depth: sources were refused above if they held credentials; hide any anyway.
       writeJson({
@@ -278,8 +85,7 @@ async function create(argv: CreateArgv): Promise<number> {
     }
     throw e;
   } finally {
-    opener.close();
-    fetchCharts.close();
+    req.close();
   }
 }
 
