@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pinned Go clients and servers (cosign v2 and v3, crane, helm, chartmuseum) the tests use as
+# Builds the pinned Go clients and servers (cosign v2 and v3, crane, helm, chartmuseum, k8s-strict) the tests use as
 # independent checks (never a dependency of Ferry itself) into the git-ignored .tools/ directory,
 # one directory per name@version so a version bump rebuilds and an unchanged pin is skipped.
 # Called by .ci/run and by the test harness. Progress goes to stderr; the last stdout line is the
@@ -31,8 +31,11 @@ pins=(
 # committed next to it is where that zip's hash is pinned: by us, not by sum.golang.org (see the
 # comment in that go.mod, also for how to bump).
 # name  module  package  version
+# k8s-strict is ours: it decodes the Kubernetes examples into the real k8s.io/api types with
+# strict field checking (no API server runs here, and kubectl's own validation needs one).
 dir_pins=(
   "chartmuseum helm.sh/chartmuseum helm.sh/chartmuseum/cmd/chartmuseum v0.16.3"
+  "k8s-strict k8s.io/api . v0.37.2"
 )
 
 need_go() {

@@ -1,4 +1,5 @@
-// The pinned Go clients (cosign v2 and v3, crane, helm) and server (chartmuseum) the tests use as
+// The pinned Go clients (cosign v2 and v3, crane, helm), server (chartmuseum) and checker
+// (k8s-strict: Kubernetes manifests decoded into the real API types) the tests use as
 // independent checks. They are built by scripts/test-tools.sh into the repository's git-ignored
 // .tools/ (or $FERRY_TOOLS_DIR); the script skips a build that is already there and prints the
 // bin directory on its last stdout line. It runs at most once per test process.
@@ -12,7 +13,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 export const TEST_TOOLS_SCRIPT = join(root, 'scripts', 'test-tools.sh');
 
 /** `cosign` is cosign v2.6.5, `cosign3` cosign v3.1.3 (both pinned in scripts/test-tools.sh). */
-export type GoToolName = 'cosign' | 'cosign3' | 'crane' | 'helm' | 'chartmuseum';
+export type GoToolName = 'cosign' | 'cosign3' | 'crane' | 'helm' | 'chartmuseum' | 'k8s-strict';
 
 let binDir: Promise<string> | undefined;
 
@@ -23,7 +24,7 @@ export function toolsBinDir(): Promise<string> {
     execFile('bash', [TEST_TOOLS_SCRIPT], { cwd: root, timeout: 20 * 60_000, maxBuffer: 16 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) {
         const how = err.killed ? `was killed (${err.signal ?? 'timeout'})` : `exited with ${String(err.code)}`;
-        reject(new Error(`bash scripts/test-tools.sh ${how}; cannot build the test tools (cosign, cosign3, crane, helm, chartmuseum).\n--- stderr ---\n${stderr.trim() || '(empty)'}`));
+        reject(new Error(`bash scripts/test-tools.sh ${how}; cannot build the test tools (cosign, cosign3, crane, helm, chartmuseum, k8s-strict).\n--- stderr ---\n${stderr.trim() || '(empty)'}`));
         return;
       }
       const last = stdout.trim().split('\n').pop()?.trim() ?? '';
