@@ -16,11 +16,11 @@ test('--version and version --json: the release and the format versions it reads
   for (const [cli, name] of [[loadCli, 'ferry-load'], [bundleCli, 'ferry-bundle']] as const) {
     const v = await cli(['--version']);
     assert.is(v.code, 0, v.stderr);
-    assert.match(v.stdout, new RegExp(`^${name} \\d+\\.\\d+\\.\\d+\\nbundle format: reads 1, 2, 3; writes 1, 2, 3\\n`));
+    assert.match(v.stdout, new RegExp(`^${name} \\d+\\.\\d+\\.\\d+\\nbundle format: reads 1, 2, 3, 4; writes 1, 2, 3, 4\\n`));
     const j = await cli(['version', '--json']);
     const doc = JSON.parse(j.stdout) as { program: string; version: string; formats: { reads: number[] } };
     assert.is(doc.program, name);
-    assert.equal(doc.formats.reads, [1, 2, 3]);
+    assert.equal(doc.formats.reads, [1, 2, 3, 4]);
     assert.match(doc.version, /^\d+\.\d+\.\d+$/);
   }
 });
@@ -33,6 +33,7 @@ test('-h on every command explains it and ends with the exit-code table (130 inc
       assert.match(h.stdout, /Options:/, c);
       assert.match(h.stdout, /130 INTERRUPTED/, c);
       assert.match(h.stdout, /24 SIGNATURE_POLICY/, c);
+      assert.match(h.stdout, /25 BASELINE_MISSING/, c);
     }
   }
 });

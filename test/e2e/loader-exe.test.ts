@@ -83,7 +83,7 @@ test('nothing is on PATH: no node, and the executable needs none', async () => {
   assert.is.not(which.code, 0, `found ${which.stdout}`);
   const v = await exe(['--version']);
   assert.is(v.code, 0, v.stderr);
-  assert.match(v.stdout, /^ferry-load 0\.1\.0\nbundle format: reads 1, 2, 3; writes 1, 2, 3\nruntime: Node\.js v2[2-9]\.\d+\.\d+ \(linux-x64, single executable\)\n$/);
+  assert.match(v.stdout, /^ferry-load 0\.1\.0\nbundle format: reads 1, 2, 3, 4; writes 1, 2, 3, 4\nruntime: Node\.js v2[2-9]\.\d+\.\d+ \(linux-x64, single executable\)\n$/);
 });
 
 test('the bundle lists the executables in the signed manifest and NAME.sha256; sha256sum -c agrees', async () => {

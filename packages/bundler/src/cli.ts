@@ -7,7 +7,7 @@ import { redactCredentials } from '@ferry/oci';
 import { createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
-import { createBundle } from './create.js';
+import { createBundle, type CreateResult } from './create.js';
 import { createRequest, openSigningKey, type CreateArgv } from './create-request.js';
 import { ImageFailures } from './image-failures.js';
 import { cacheSummary } from './cache-summary.js';
@@ -69,6 +69,7 @@ async function create(argv: CreateArgv): Promise<number> {
       ...result.charts.map((c) => `  ✅ chart ${printable(c.name)} ${printable(c.version)} ${c.digest}${c.provenance ? ' (+.prov)' : ''}${c.requiredBy ? `  dependency of ${c.requiredBy.map(printable).join(', ')}` : ''}  from ${show(c.source)}`),
       ...result.chartImages.map((i) => `  ${i.carried ? '✅' : '❌'} image ${show(i.reference)} named by chart ${printable(i.chart)} (${printable(i.file)}:${i.line})`),
       ...result.volumes.map((v) => `  ${v.file}  ${formatBytes(v.size)}  sha256:${v.sha256}`),
+      ...(result.delta ? [savingLine(result.delta)] : []),
       ...(cache ? [cacheSummary(cache)] : []),
       ...loaders.map((l) => `  ${l.file}  ${formatBytes(l.size)}  ${l.digest}  (ferry-load for ${l.platform})`),
       `Next: copy every file of ${result.name}.* and ${result.name}-*.tar.zst${loaders.length ? ` and ${loaders.map((l) => l.file).join(', ')}` : ''} to the media; the transfer officer runs "ferry-load checksum ${result.name}.sha256" (or sha256sum -c ${result.name}.sha256).`,
@@ -87,6 +88,15 @@ async function create(argv: CreateArgv): Promise<number> {
   } finally {
     req.close();
   }
+}
+
+
+/** `carried 12.3 MiB of 480 MiB (saved 467 MiB: 31 blobs required from weekly-2026-11-29)` */
+export function savingLine(d: NonNullable<CreateResult['delta']>): string {
+  const from = d.baselines.filter((b) => b.requiredBlobs > 0).map((b) => printable(b.name));
+  const saved = d.requiredBlobs ? `saved ${formatBytes(d.requiredBytes)}: ${d.requiredBlobs} blob(s) required from ${from.join(', ')}` : `nothing saved: no blob of it is in ${d.baselines.map((b) => printable(b.name)).join(', ')}`;
+  // "of": what the bundle would carry without baselines (the required blobs put back).
+  return `Delta: carried ${formatBytes(d.carriedBytes)} of ${formatBytes(d.carriedBytes + d.requiredBytes)} (${saved})`;
 }
 
 export async function main(args: string[] = hideBin(process.argv)): Promise<number> {
@@ -131,7 +141,10 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('public-key', { type: 'string', array: true, describe: 'Public key to carry for the high side (never used for trust there)' })
             .option('platform', { type: 'string', array: true, describe: 'Keep only OS/ARCH[/VARIANT] from multi-platform images (repeatable; digests of what is kept never change); all: every platform (the default)' })
             .option('volume-size', { type: 'string', describe: `Largest volume: bytes with units (700M, 4.7GB, 2GiB) or a preset: ${Object.keys(VOLUME_PRESETS).join(', ')} (default usb-fat32)` })
-            .option('baseline', { type: 'string', describe: 'Previous NAME.manifest.json or inventory to leave out what the high side has (not yet supported)' })
+            .option('baseline', { type: 'string', array: true, describe: 'An earlier NAME.manifest.json (or an inventory of the target), or `last` (the newest bundle kept in --state-dir): blobs it says the high side holds are left out and listed as required (repeatable; a delta, format v4)' })
+            .option('since', { type: 'string', describe: 'With --state-dir: every bundle kept there created at or after DATE (ISO 8601, e.g. 2026-11-01) is a baseline' })
+            .option('state-dir', { type: 'string', describe: 'Directory where every successful create keeps a copy of its manifest (manifests/), for --baseline last and --since' })
+            .option('baseline-key', { type: 'string', array: true, describe: 'Public key a signed baseline (FILE.sig beside it) must verify with' })
             .option('compression-level', { type: 'number', describe: 'zstd level (default 3; layers are already compressed, so higher rarely pays)' })
             .option('concurrency', { type: 'number', describe: 'Requests in flight per registry (default 6)' })
             .option('authfile', { type: 'string', describe: 'Registry credentials file (docker config.json / containers auth.json); default $REGISTRY_AUTH_FILE, ~/.docker/config.json, containers auth.json' })

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { FerryError, loadPrivateKey, parsePlatform, parseVolumeSize, printable } from '@ferry/format-spec';
+import { FerryError, loadPrivateKey, loadTrustedKeys, parsePlatform, parseVolumeSize, printable } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials } from '@ferry/oci';
 import { asArray, terminalPrompt } from '@ferry/cli-kit';
 import type { CreateOptions, ImageRequest } from './create.js';
@@ -16,6 +16,8 @@ import { sourceOpener } from './open-sources.js';
 import { findLoaders, parseWithLoader, type LoaderSource } from './loaders.js';
 import { parseFileArg, type FileRequest } from './sources/files.js';
 import { parseSbomFileFlag } from './sbom/attach.js';
+import { resolveBaselines } from './baseline/resolve.js';
+import type { Baseline } from './baseline/types.js';
 
 /** --images-file lines with their line numbers; blank lines and # comments skipped. */
 async function readImagesFileLines(path: string): Promise<Array<{ ref: string; line: number }>> {
@@ -72,7 +74,10 @@ export interface CreateArgv {
   publicKey?: string[];
   platform?: string[];
   volumeSize?: string;
-  baseline?: string;
+  baseline?: string[];
+  since?: string;
+  stateDir?: string;
+  baselineKey?: string[];
   compressionLevel?: number;
   concurrency?: number;
   authfile?: string;
@@ -108,7 +113,7 @@ export interface CreateRequest {
 export async function createRequest(argv: CreateArgv, over: { name?: string; outDir?: string } = {}): Promise<CreateRequest> {
   const spec = argv.spec ? await loadSpecFile(argv.spec) : undefined;
   const specDir = argv.spec ? dirname(resolve(argv.spec)) : process.cwd();
-  if (argv.baseline) throw new FerryError('USAGE', '--baseline: delta bundles are not supported by this build yet');
+  const baselines = await baselinesOf(argv);
 
   const images: ImageRequest[] = [];
   for (const i of spec?.images ?? []) {
@@ -210,6 +215,8 @@ export async function createRequest(argv: CreateArgv, over: { name?: string; out
       sbomFiles,
       keepGoing: argv.keepGoing,
       replace: argv.replace,
+      ...(baselines.length ? { baselines } : {}),
+      ...(argv.stateDir !== undefined ? { stateDir: resolve(argv.stateDir) } : {}),
     },
     sizeText,
     loaders,
@@ -228,4 +235,20 @@ export async function openSigningKey(argv: Pick<CreateArgv, 'key' | 'passwordFil
   if (!argv.key) return undefined;
   const prompt = terminalPrompt();
   return loadPrivateKey(argv.key, { ...(argv.passwordFile !== undefined ? { passwordFile: argv.passwordFile } : {}), ...(prompt ? { prompt: (q) => prompt.secret(q) } : {}) });
+}
+
+/** --baseline, --since, --state-dir, --baseline-key: the baselines a delta is built against. */
+async function baselinesOf(argv: CreateArgv): Promise<Baseline[]> {
+  const specs = asArray(argv.baseline);
+  let since: Date | undefined;
+  if (argv.since !== undefined) {
+    since = new Date(argv.since);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(argv.since) || Number.isNaN(since.getTime())) throw new FerryError('USAGE', `--since ${JSON.stringify(argv.since)}: give a date, e.g. 2026-11-01 or 2026-11-01T00:00:00Z`);
+  }
+  if (!specs.length && !since) {
+    if (asArray(argv.baselineKey).length) throw new FerryError('USAGE', '--baseline-key needs --baseline FILE (or --since)');
+    return [];
+  }
+  const keys = await loadTrustedKeys(asArray(argv.baselineKey));
+  return resolveBaselines({ specs, ...(since ? { since } : {}), ...(argv.stateDir !== undefined ? { stateDir: resolve(argv.stateDir) } : {}), ...(keys.length ? { trustedKeys: keys.map((k) => k.key) } : {}) });
 }

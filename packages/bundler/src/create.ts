@@ -28,6 +28,7 @@ import {
   writeVolumes,
   type BlobKind,
   type BundleBlob,
+  type BundleDelta,
   type BundleImage,
   type BundleManifest,
   type Descriptor,
@@ -43,6 +44,9 @@ import { resolveCharts, type ChartFetcher, type ChartRequest, type ResolvedChart
 import { attachSbom, findImage, readSbomFiles, type AttachableImage, type AttachedSbom, type SbomFileRequest } from './sbom/attach.js';
 import { checkOutput, replaceBundle } from './replace-bundle.js';
 import { ImageFailures } from './image-failures.js';
+import type { Baseline } from './baseline/types.js';
+import { deltaSummary, planDelta } from './delta-plan.js';
+import { STATE_MANIFESTS_DIR } from './baseline/resolve.js';
 
 export const OCI_LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
 const BUNDLE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -99,6 +103,11 @@ export interface CreateOptions {
   loaders?: readonly LoaderSource[];
   now?: Date;
   signal?: AbortSignal;
+  /** Earlier bundles or inventories (baseline/resolve.ts): blobs they hold are left out of the
+   *  volumes and listed as required (a format v4 delta). */
+  baselines?: readonly Baseline[];
+  /** On success, a copy of NAME.manifest.json goes to `<stateDir>/manifests/` (`--baseline last`). */
+  stateDir?: string;
 }
 
 export type CreateEvent =
@@ -132,6 +141,8 @@ export interface CreateResult {
   volumes: Array<{ file: string; size: number; sha256: string }>;
   blobBytes: number;
   blobCount: number;
+  /** With baselines: what was left out, as the manifest records it, and from which baselines. */
+  delta?: BundleDelta & { baselines: Array<{ name: string; kind: 'bundle' | 'inventory'; requiredBlobs: number; requiredBytes: number }> };
 }
 
 /** Where a blob's bytes come from. */
@@ -342,6 +353,9 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     for (const k of keys) {
       addBlob({ digest: k.digest, size: k.size, mediaType: 'application/x-pem-file' }, 'key', async () => Readable.from([k.bytes]));
     }
+    // 4b. A delta: what a baseline says the high side holds is listed as required, not carried.
+    const delta = opts.baselines?.length ? planDeltaOf(opts.baselines, blobs, images, charts.map((r) => r.chart.blobs), new Set([...files.map((f) => f.digest), ...keys.map((k) => k.digest)])) : undefined;
+    if (delta) blobs.splice(0, blobs.length, ...blobs.filter((b) => !delta.plan.required.has(b.digest)));
 
     // 5. Plan volumes. The header (manifest, signature, oci-layout, index.json) goes into every
     //    volume and its size depends on the plan, so reserve generously and re-plan if short.
@@ -350,7 +364,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const loaders = opts.loaders ?? [];
     const indexBytes = layoutIndexBytes(images, bundleCharts);
     const base: Omit<BundleManifest, 'volumes' | 'blobs'> = {
-      ...bundleFormatFor({ charts: bundleCharts.length > 0, loaders: loaders.length > 0 }),
+      ...bundleFormatFor({ charts: bundleCharts.length > 0, loaders: loaders.length > 0, required: (delta?.plan.required.size ?? 0) > 0, baselines: delta !== undefined }),
       name: opts.name,
       created: (opts.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       tool: { name: 'ferry', version: VERSION },
@@ -361,8 +375,9 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       images,
       files: files.map((f) => ({ path: f.path, digest: f.digest, size: f.size, integrity: f.integrity, mode: f.mode })),
       keys: keys.map((k) => ({ path: k.path, digest: k.digest, size: k.size, algorithm: k.algorithm, fingerprint: k.fingerprint })),
-      ...(bundleCharts.length || loaders.length ? { charts: bundleCharts } : {}),
+      ...(bundleCharts.length || loaders.length || delta ? { charts: bundleCharts } : {}),
       ...(loaders.length ? { loaders: manifestLoaders(loaders) } : {}),
+      ...(delta ? { required: [...delta.plan.required.values()], baselines: delta.plan.baselines, delta: deltaSummary(blobs, delta.referenced, delta.plan.required) } : {}),
     };
     const totalBytes = blobs.reduce((n, b) => n + b.size, 0);
     const estimate = (planned: readonly PlannedBlob[], volumeCount: number) =>
@@ -438,6 +453,12 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     const sumsPath = join(opts.outDir, `${opts.name}.sha256`);
     if (key) await writeAtomic(`${sumsPath}.sig`, signBytes(Buffer.from(sumsText), key));
     await writeAtomic(sumsPath, sumsText);
+    // Only a bundle that was finished is remembered as what the high side will hold.
+    if (opts.stateDir !== undefined) {
+      const kept = join(opts.stateDir, STATE_MANIFESTS_DIR);
+      await mkdir(kept, { recursive: true });
+      await writeAtomic(join(kept, `${opts.name}.manifest.json`), manifestBytes);
+    }
 
     return {
       name: opts.name,
@@ -458,10 +479,39 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       volumes: written.map((v) => ({ file: v.file, size: v.size, sha256: v.sha256 })),
       blobBytes: totalBytes,
       blobCount: blobs.length,
+      ...(manifest.delta && manifest.baselines
+        ? {
+            delta: {
+              ...manifest.delta,
+              baselines: manifest.baselines.map((b) => {
+                const mine = (manifest.required ?? []).filter((r) => r.baseline === b.name);
+                return { name: b.name, kind: b.kind, requiredBlobs: mine.length, requiredBytes: mine.reduce((n, r) => n + r.size, 0) };
+              }),
+            },
+          }
+        : {}),
     };
   } finally {
     await Promise.all(openedSources.map((s) => s.close().catch(() => {})));
   }
+}
+
+/** The delta plan over the blob table: image and referrer content may be left out; the sizes of
+ *  everything images, referrers and charts reference are what a full bundle would have carried. */
+function planDeltaOf(
+  baselines: readonly Baseline[],
+  blobs: ReadonlyArray<{ digest: string; size: number; mediaType: string; kind: BlobKind }>,
+  images: readonly BundleImage[],
+  chartBlobs: ReadonlyArray<readonly string[]>,
+  cargo: ReadonlySet<string>,
+): { plan: ReturnType<typeof planDelta>; referenced: Map<string, number> } {
+  const byDigest = new Map(blobs.map((b) => [b.digest, b]));
+  const imageDigests = new Set(images.flatMap((i) => [...i.blobs, ...(i.referrers ?? []).flatMap((r) => r.blobs)]));
+  const charted = new Set(chartBlobs.flat());
+  const plan = planDelta(baselines, [...imageDigests].map((d) => byDigest.get(d)!), new Set([...charted, ...cargo]));
+  const referenced = new Map<string, number>();
+  for (const d of [...imageDigests, ...charted]) referenced.set(d, byDigest.get(d)!.size);
+  return { plan, referenced };
 }
 
 function volumeList(name: string, count: number): BundleManifest['volumes'] {

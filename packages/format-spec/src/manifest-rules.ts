@@ -8,7 +8,7 @@ import { bundlePathProblem, findPathConflict } from './bundle-paths.js';
 import { digestHex } from './digest.js';
 import { FerryError } from './errors.js';
 import { chartRefName, imageRefName } from './layout-index.js';
-import { chartsOf, type BlobKind, type BundleBlob, type BundleManifest } from './manifest-types.js';
+import { chartsOf, contentBlobs, requiredOf, REQUIRED_KINDS, type BlobKind, type BundleBlob, type BundleManifest } from './manifest-types.js';
 import { HelmMediaTypes } from './oci-types.js';
 import { loaderRulesProblem } from './loader-files.js';
 import { validatePlan, volumeFileName } from './plan.js';
@@ -61,28 +61,32 @@ export function checkManifestRules(m: BundleManifest, where: string): void {
   validatePlan(m.blobs, m.volumes.length, where);
   const blobs = new Map<string, BundleBlob>(m.blobs.map((b) => [b.digest, b]));
   const need = (d: string, what: string): BundleBlob => blobs.get(d) ?? fail(`${what} refers to ${d}, which is not in blobs`);
+  checkDeltaRules(m, blobs, fail);
+  // Image and referrer content may be carried or required (a delta); everything else is carried.
+  const content = contentBlobs(m);
+  const needContent = (d: string, what: string): BundleBlob => content.get(d) ?? fail(`${what} refers to ${d}, which is not in blobs (nor in required)`);
 
   // Images and their referrers: everything they need is image content, roots are manifests.
   for (const [i, img] of m.images.entries()) {
     const what = `images[${i}]`;
     for (const d of img.blobs) {
-      const b = need(d, what);
+      const b = needContent(d, what);
       if (CARGO_KINDS.includes(b.kind)) fail(`${what} (${show(imageRefName(img))}) needs ${d}, which is a blob of kind ${b.kind}: image content is never a carried file or key`);
     }
     if (img.blobs[img.blobs.length - 1] !== img.digest) fail(`${what}.blobs must end with the image digest ${img.digest}`);
-    const root = blobs.get(img.digest)!;
+    const root = content.get(img.digest)!;
     if (!ROOT_KINDS.includes(root.kind)) fail(`${what} (${show(imageRefName(img))}) has its root ${img.digest} as a blob of kind ${root.kind}; an image root is an index or a manifest`);
     if (root.size !== img.size || root.mediaType !== img.mediaType) fail(`${what} size or mediaType differs from its blob entry`);
     // What a referrer may refer to: the image or one of the manifests it carries.
-    const subjects = new Set<string>(img.blobs.filter((d) => ROOT_KINDS.includes(blobs.get(d)!.kind)));
+    const subjects = new Set<string>(img.blobs.filter((d) => ROOT_KINDS.includes(content.get(d)!.kind)));
     for (const [j, r] of (img.referrers ?? []).entries()) {
       const rw = `${what}.referrers[${j}]`;
       for (const d of r.blobs) {
-        const b = need(d, rw);
+        const b = needContent(d, rw);
         if (CARGO_KINDS.includes(b.kind)) fail(`${rw} needs ${d}, which is a blob of kind ${b.kind}: referrer content is never a carried file or key`);
       }
       if (r.blobs[r.blobs.length - 1] !== r.digest) fail(`${rw}.blobs must end with its digest`);
-      const rb = blobs.get(r.digest)!;
+      const rb = content.get(r.digest)!;
       if (!ROOT_KINDS.includes(rb.kind)) fail(`${rw} is ${r.digest}, a blob of kind ${rb.kind}; a referrer is an index or a manifest`);
       if (rb.size !== r.size || rb.mediaType !== r.mediaType) fail(`${rw} size or mediaType differs from its blob entry`);
       if (!subjects.has(r.subject)) fail(`${rw} refers to subject ${r.subject}, which is neither ${what}'s digest nor one of its manifests`);
@@ -172,4 +176,49 @@ export function checkManifestRules(m: BundleManifest, where: string): void {
   });
   const conflict = findPathConflict(cargo.map((c) => c.path));
   if (conflict) fail(`${labels.get(conflict.first)}.path ${show(conflict.first)} and ${labels.get(conflict.second)}.path ${show(conflict.second)} cannot both be carried: ${conflict.why}`);
+}
+
+/** Version 4: required[] names blobs that are not carried, of kinds a delta may leave out,
+ *  each once, each vouched for by a baseline of this manifest, each needed by an image or a
+ *  referrer; and delta says exactly what blobs[] and required[] add up to. */
+function checkDeltaRules(m: BundleManifest, blobs: ReadonlyMap<string, BundleBlob>, fail: (msg: string) => never): void {
+  const required = requiredOf(m);
+  const baselines = new Set<string>();
+  for (const [i, b] of (m.baselines ?? []).entries()) {
+    if (baselines.has(b.name)) fail(`baselines[${i}] is named ${show(b.name)}, like an earlier baseline`);
+    baselines.add(b.name);
+  }
+  const seen = new Set<string>();
+  for (const [i, r] of required.entries()) {
+    const what = `required[${i}]`;
+    if (blobs.has(r.digest)) fail(`${what} is ${r.digest}, which is also carried in blobs: a blob is carried or required, never both`);
+    if (seen.has(r.digest)) fail(`${what} lists ${r.digest} a second time`);
+    seen.add(r.digest);
+    if (!REQUIRED_KINDS.includes(r.kind)) fail(`${what} is of kind ${r.kind}; only config, layer and blob content may be required (manifests, indexes, files and keys are always carried)`);
+    if (!baselines.has(r.baseline)) fail(`${what}.baseline names ${show(r.baseline)}, which is not one of baselines[]`);
+  }
+  if (!required.length && !m.baselines) return;
+  // Referenced: every distinct digest images, referrers and charts list.
+  const referenced = new Set<string>();
+  for (const img of m.images) {
+    for (const d of img.blobs) referenced.add(d);
+    for (const r of img.referrers ?? []) for (const d of r.blobs) referenced.add(d);
+  }
+  const imageContent = new Set(referenced);
+  for (const c of chartsOf(m)) for (const d of c.blobs) referenced.add(d);
+  for (const [i, r] of required.entries()) {
+    if (!imageContent.has(r.digest)) fail(`required[${i}] (${r.digest}) is needed by no image or referrer of this bundle`);
+  }
+  const requiredSize = new Map(required.map((r) => [r.digest, r.size]));
+  const sizeOf = (d: string): number => blobs.get(d)?.size ?? requiredSize.get(d) ?? 0;
+  const expect = {
+    carriedBytes: m.blobs.reduce((n, b) => n + b.size, 0),
+    referencedBytes: [...referenced].reduce((n, d) => n + sizeOf(d), 0),
+    requiredBytes: required.reduce((n, r) => n + r.size, 0),
+    requiredBlobs: required.length,
+  };
+  const delta = m.delta ?? fail('a delta (required or baselines given) must say what it saved in delta');
+  for (const k of Object.keys(expect) as Array<keyof typeof expect>) {
+    if (delta[k] !== expect[k]) fail(`delta.${k} is ${delta[k]}, but blobs and required add up to ${expect[k]}`);
+  }
 }

@@ -1,4 +1,4 @@
-// TypeScript view of schemas/bundle-manifest.schema.json (format versions 1, 2 and 3).
+// TypeScript view of schemas/bundle-manifest.schema.json (format versions 1 to 4).
 // docs/format.md is the normative text; keep the three in step.
 
 import type { Platform } from './oci-types.js';
@@ -7,16 +7,20 @@ import type { BundleLoader } from './loader-files.js';
 /** Version 1: images, files, keys. Version 2 adds charts[]. Version 3 adds loaders[] (the
  *  ferry-load executables carried beside the volumes). A writer uses the lowest version that can
  *  say what the bundle holds (bundleFormatFor), so a bundle without charts or loaders still
- *  loads with a v1 loader. */
-export const BUNDLE_SCHEMA_VERSION = 3;
+ *  loads with a v1 loader. Version 4 is a delta: version 3 plus required[], baselines[] and
+ *  delta (blobs left out because an earlier bundle or an inventory says the target holds them). */
+export const BUNDLE_SCHEMA_VERSION = 4;
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.ferry.bundle.manifest.v2+json';
 export const BUNDLE_MEDIA_TYPE_V1 = 'application/vnd.ferry.bundle.manifest.v1+json';
 export const BUNDLE_MEDIA_TYPE_V3 = 'application/vnd.ferry.bundle.manifest.v3+json';
+export const BUNDLE_MEDIA_TYPE_V4 = 'application/vnd.ferry.bundle.manifest.v4+json';
 /** schemaVersion -> mediaType, for every version this reader reads. */
-export const BUNDLE_FORMATS: Readonly<Record<number, string>> = { 1: BUNDLE_MEDIA_TYPE_V1, 2: BUNDLE_MEDIA_TYPE, 3: BUNDLE_MEDIA_TYPE_V3 };
+export const BUNDLE_FORMATS: Readonly<Record<number, string>> = { 1: BUNDLE_MEDIA_TYPE_V1, 2: BUNDLE_MEDIA_TYPE, 3: BUNDLE_MEDIA_TYPE_V3, 4: BUNDLE_MEDIA_TYPE_V4 };
 
-/** The lowest version that says what a bundle holds: 3 with loaders, 2 with charts, else 1. */
-export function bundleFormatFor(has: { charts: boolean; loaders: boolean }): Pick<BundleManifest, 'schemaVersion' | 'mediaType'> {
+/** The lowest version that says what a bundle holds: 4 for a delta (blobs required, or built
+ *  against baselines), 3 with loaders, 2 with charts, else 1. */
+export function bundleFormatFor(has: { charts: boolean; loaders: boolean; required?: boolean; baselines?: boolean }): Pick<BundleManifest, 'schemaVersion' | 'mediaType'> {
+  if (has.required || has.baselines) return { schemaVersion: 4, mediaType: BUNDLE_MEDIA_TYPE_V4 };
   if (has.loaders) return { schemaVersion: 3, mediaType: BUNDLE_MEDIA_TYPE_V3 };
   if (has.charts) return { schemaVersion: 2, mediaType: BUNDLE_MEDIA_TYPE };
   return { schemaVersion: 1, mediaType: BUNDLE_MEDIA_TYPE_V1 };
@@ -156,14 +160,51 @@ export interface BundleChart {
   images?: Array<{ reference: string; file: string; line: number }>;
 }
 
+/** Kinds a delta may leave out: manifests and indexes are always carried (the loader tags with
+ *  their bytes), files, keys and chart blobs too. */
+export type RequiredKind = 'config' | 'layer' | 'blob';
+export const REQUIRED_KINDS: readonly RequiredKind[] = ['config', 'layer', 'blob'];
+
+/** Format version 4: a blob an image or referrer needs that this bundle does not carry; the
+ *  loader proves the target holds it before writing anything. */
+export interface RequiredBlob {
+  digest: string;
+  size: number;
+  mediaType: string;
+  kind: RequiredKind;
+  /** The baselines[] entry (by name) that says the target holds it. */
+  baseline: string;
+  /** Where that baseline says the target holds it (may be empty): the loader mounts from there. */
+  repositories: string[];
+}
+
+/** Format version 4: an earlier bundle or inventory this delta was built against. */
+export interface BundleBaseline {
+  name: string;
+  kind: 'bundle' | 'inventory';
+  /** sha256 of the baseline file as read. */
+  digest: string;
+  created?: string;
+}
+
+/** Format version 4: what leaving the required blobs out saved. */
+export interface BundleDelta {
+  /** Sum of blobs[] sizes. */
+  carriedBytes: number;
+  /** Every distinct blob the images, referrers and charts reference, carried or not. */
+  referencedBytes: number;
+  requiredBytes: number;
+  requiredBlobs: number;
+}
+
 export interface BundleVolume {
   index: number;
   file: string;
 }
 
 export interface BundleManifest {
-  schemaVersion: 1 | 2 | 3;
-  mediaType: typeof BUNDLE_MEDIA_TYPE | typeof BUNDLE_MEDIA_TYPE_V1 | typeof BUNDLE_MEDIA_TYPE_V3;
+  schemaVersion: 1 | 2 | 3 | 4;
+  mediaType: typeof BUNDLE_MEDIA_TYPE | typeof BUNDLE_MEDIA_TYPE_V1 | typeof BUNDLE_MEDIA_TYPE_V3 | typeof BUNDLE_MEDIA_TYPE_V4;
   name: string;
   created: string;
   tool: { name: 'ferry'; version: string };
@@ -185,6 +226,25 @@ export interface BundleManifest {
   loaders?: BundleLoader[];
   /** Write order: every blob exactly once. */
   blobs: BundleBlob[];
+  /** Format version 4 only (read with requiredOf): blobs needed but not carried. */
+  required?: RequiredBlob[];
+  /** Format version 4 only: the baselines required[] refers to. */
+  baselines?: BundleBaseline[];
+  /** Format version 4 only: bytes carried against bytes referenced. */
+  delta?: BundleDelta;
+}
+
+/** The required blobs of a manifest of any version (none before version 4). */
+export function requiredOf(m: Pick<BundleManifest, 'required'>): readonly RequiredBlob[] {
+  return m.required ?? [];
+}
+
+/** Every blob an image or referrer may name, carried or required, by digest. A required blob
+ *  has neither volume nor segments: it is never read from a volume, only asked of the target. */
+export function contentBlobs(m: Pick<BundleManifest, 'blobs' | 'required'>): Map<string, BundleBlob> {
+  const out = new Map<string, BundleBlob>(m.blobs.map((b) => [b.digest, b]));
+  for (const r of requiredOf(m)) if (!out.has(r.digest)) out.set(r.digest, { digest: r.digest, size: r.size, mediaType: r.mediaType, kind: r.kind });
+  return out;
 }
 
 /** The charts of a manifest of any version (version 1 has none). */
