@@ -14,6 +14,7 @@ needs=(
   docker-registry:docker-registry skopeo:skopeo nginx:nginx zstd:zstd openssl:openssl
   htpasswd:apache2-utils gpg:gnupg tmux:tmux sha256sum:coreutils script:bsdutils tar:tar
   kubectl:kubernetes-client qemu-aarch64-static:qemu-user-static systemd-analyze:systemd flock:util-linux
+  containerd:containerd
 )
 # Files without a command: the arm64 C library qemu-user runs ferry-load-linux-arm64 with.
 ARM64_LIBS="libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross"
