@@ -10,7 +10,8 @@ import { finalize } from './finalize.js';
 import { planPush } from './plan.js';
 import { interrupted, loadVolumes } from './volumes.js';
 import type { PushOptions, PushPlan, PushReport } from './types.js';
-import { volumePresence } from './plan.js';
+import { placeKey, volumePresence } from './plan.js';
+import { mountRequired } from './required.js';
 import { chartInPlace, checkWritten, loadCharts, planCharts, refuseChartConflicts } from '../charts/deliver.js';
 import { applyImagePolicy } from '../trust/policy.js';
 
@@ -50,6 +51,8 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     await target.lock(what);
     await files?.open(what);
     const { state } = await planPush(tm, { ...opts, to: opts.to, excluded }, { target, files });
+    // A delta's mounts first: a refused one stops the run before any blob or tag is written.
+    await mountRequired(state, state.required.mounts, (r, d) => placeKey(state, r, d));
     const loop = await loadVolumes(state, emit, opts.signal, opts.nextVolume);
     if (opts.signal?.aborted) throw interrupted();
     const report = await finalize(state, loop, emit, started);
