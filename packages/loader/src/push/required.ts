@@ -89,10 +89,12 @@ function missingError(s: Ctx, missing: Array<{ r: RequiredBlob; repo: string; wh
   });
   const bundles = [...new Set(missing.map((m) => m.r.baseline))].map(printable).join(', ');
   const more = missing.length > MAX_NAMED ? `; and ${missing.length - MAX_NAMED} more` : '';
+  const digests = new Set(missing.map((m) => m.r.digest)).size;
+  const places = digests === missing.length ? '' : ` (${missing.length} repository places)`;
   return new FerryError(
     'BASELINE_MISSING',
-    `${printable(s.manifest.name)} is a delta: ${missing.length} blob(s) it requires are not in ${printable(s.targets.description)}: ${named.join('; ')}${more}. Nothing was written; load ${bundles} into this target first`,
-    { missing: missing.length, baselines: bundles },
+    `${printable(s.manifest.name)} is a delta: ${digests} blob(s) it requires are not in ${printable(s.targets.description)}${places}: ${named.join('; ')}${more}. Nothing was written; load ${bundles} into this target first`,
+    { missing: digests, baselines: bundles },
   );
 }
 
