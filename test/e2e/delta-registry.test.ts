@@ -213,8 +213,10 @@ test('week 2 pushed into the target: new digests read back with skopeo; the base
   assert.is(await headBlob(dst, 'ns/other', base.digest), 404, 'the new repository does not hold the base layer yet');
   const r = await push(week2.dir, dst.host, insecure(dst));
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const rep = JSON.parse(r.stdout) as { images: Array<{ ref: string; status: string }>; notes: string[]; blobsWritten: number };
+  const rep = JSON.parse(r.stdout) as { images: Array<{ ref: string; status: string }>; notes: string[]; blobsWritten: number; delta: { requiredBlobs: number } };
+  assert.ok(reportValidator('push-report')(rep), JSON.stringify(reportValidator('push-report').errors));
   assert.ok(rep.images.every((i) => i.status === 'loaded'), r.stdout);
+  assert.is(rep.delta.requiredBlobs, 4);
   assert.ok(rep.notes.some((n) => /delta: 4 blob\(s\).*1 mount\(s\)/.test(n)), rep.notes.join('\n'));
   for (const [ref, img] of [['ns/app:2', app2], ['ns/tool:1', tool1b], ['ns/other:1', other], ['ns/app:1', app1]] as const) {
     assert.is(sha(await skopeoInspectRaw(dst, ref)), img.root.digest, `skopeo reads ${ref} at the bundled digest`);
