@@ -506,11 +506,14 @@ function planDeltaOf(
   cargo: ReadonlySet<string>,
 ): { plan: ReturnType<typeof planDelta>; referenced: Map<string, number> } {
   const byDigest = new Map(blobs.map((b) => [b.digest, b]));
-  const imageDigests = new Set(images.flatMap((i) => [...i.blobs, ...(i.referrers ?? []).flatMap((r) => r.blobs)]));
+  // Referrer content (signatures, attestations, SBOMs) is carried whatever a baseline says: it
+  // is small, and the loader's --image-key policy reads it from the volumes.
+  const imageDigests = new Set(images.flatMap((i) => i.blobs));
+  const referrerDigests = new Set(images.flatMap((i) => (i.referrers ?? []).flatMap((r) => r.blobs)));
   const charted = new Set(chartBlobs.flat());
-  const plan = planDelta(baselines, [...imageDigests].map((d) => byDigest.get(d)!), new Set([...charted, ...cargo]));
+  const plan = planDelta(baselines, [...imageDigests].map((d) => byDigest.get(d)!), new Set([...referrerDigests, ...charted, ...cargo]));
   const referenced = new Map<string, number>();
-  for (const d of [...imageDigests, ...charted]) referenced.set(d, byDigest.get(d)!.size);
+  for (const d of [...imageDigests, ...referrerDigests, ...charted]) referenced.set(d, byDigest.get(d)!.size);
   return { plan, referenced };
 }
 

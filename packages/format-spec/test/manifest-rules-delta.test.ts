@@ -120,6 +120,35 @@ test('only config, layer and blob content may be required: roots, files, keys an
   }), /charts\[0\].*refers to sha256:c{64}, which is not in blobs/);
 });
 
+test('referrer content (signatures, attestations, SBOMs) is always carried', () => {
+  const SIG = d('5');
+  const SIGLAYER = d('6');
+  const withSig = (m: BundleManifest): void => {
+    m.images[0]!.referrers = [{ digest: SIG, mediaType: MediaTypes.ociManifest, size: 400, scheme: 'cosign-tag', tag: `sha256-${'a'.repeat(64)}.sig`, subject: MANIFEST, blobs: [CONFIG, SIGLAYER, SIG] }];
+    m.blobs.push({ digest: SIG, size: 400, mediaType: MediaTypes.ociManifest, kind: 'manifest', volume: 1 });
+  };
+  // Carried: fine (its config is shared with the image and required; a referrer may not use it).
+  refuses(change((m) => {
+    withSig(m);
+    m.blobs.push({ digest: SIGLAYER, size: 50, mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', kind: 'layer', volume: 1 });
+    m.delta = { carriedBytes: 1250, referencedBytes: 11_350, requiredBytes: 10_100, requiredBlobs: 2 };
+  }), /referrers\[0\] refers to sha256:c{64}, which is not in blobs/);
+  const ok = change((m) => {
+    withSig(m);
+    m.images[0]!.referrers![0]!.blobs = [SIGLAYER, SIG];
+    m.blobs.push({ digest: SIGLAYER, size: 50, mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', kind: 'layer', volume: 1 });
+    m.delta = { carriedBytes: 1250, referencedBytes: 11_350, requiredBytes: 10_100, requiredBlobs: 2 };
+  });
+  parseManifest(bytes(ok), 'm');
+  // Required: refused.
+  refuses(change((m) => {
+    withSig(m);
+    m.images[0]!.referrers![0]!.blobs = [SIGLAYER, SIG];
+    m.required!.push({ digest: SIGLAYER, size: 50, mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', kind: 'layer', baseline: 'week1', repositories: [] });
+    m.delta = { carriedBytes: 1200, referencedBytes: 11_350, requiredBytes: 10_150, requiredBlobs: 3 };
+  }), /referrers\[0\] refers to sha256:6{64}, which is not in blobs/);
+});
+
 test('required[].baseline names a baseline; baselines are named once', () => {
   refuses(change((m) => { m.required![0]!.baseline = 'week0'; }), /"week0", which is not one of baselines/);
   refuses(change((m) => { m.baselines!.push({ ...m.baselines![0]!, digest: d('2') }); }), /baselines\[1\] is named "week1"/);

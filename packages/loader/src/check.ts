@@ -4,7 +4,7 @@
 // many at once; a layout's blobs are also re-hashed); every cosign tag and OCI referrer there.
 // Read-only: nothing is written, nothing is locked.
 
-import { FerryError, blobDescriptor, chartsOf, isManifestBlob, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
+import { FerryError, blobDescriptor, chartsOf, contentBlobs, isManifestBlob, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import type { ChartSink } from '@ferry/charts';
 import { checkCharts } from './charts/deliver.js';
 import type { RegistryOptions } from '@ferry/oci';
@@ -84,7 +84,8 @@ export async function checkTrusted(tm: TrustedManifest, opts: Omit<CheckOptions,
 export async function checkLoaded(m: BundleManifest, targets: PushTargets, target: PushTarget, o: { rewrites: readonly RewriteRule[]; concurrency: number; deep: boolean; only?: (image: number) => boolean }): Promise<CheckReport> {
   const sink = target.sink;
   const concurrency = Math.max(1, o.concurrency);
-  const blobs = new Map(m.blobs.map((b) => [b.digest, b]));
+  // A delta's required blobs are expected in the target like the carried ones.
+  const blobs = contentBlobs(m);
   const exists = await target.check(undefined);
   const names = mapNames(targets, m.images, o.rewrites);
   // Each (blob store, digest) asked once, however many images share it.

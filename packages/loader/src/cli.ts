@@ -7,6 +7,7 @@ import { asArray, createProgress, formatBytes, outputMode, reportError, runComma
 import { checksumCmd, type ChecksumArgs } from './checksum-command.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
+import { deltaLine } from './delta-report.js';
 import { openChartSinks, parseChartDestination } from './charts/destinations.js';
 import { loadImageKeys } from '@ferry/trust';
 import { extractAttestations, extractSboms } from './trust/extract.js';
@@ -110,6 +111,7 @@ async function verifyCmd(a: { path: string; trustedKey?: string[]; allowUnsigned
       `Bundle ${p(report.bundle)}: signature ${report.signature === 'verified' ? `verified by ${p(report.signer ? signerText(report.signer) : '')}` : 'NOT CHECKED (unsigned, allowed by --allow-unsigned)'}\n` +
         report.volumes.map((v) => `  ${v.status === 'ok' ? 'OK     ' : v.status === 'missing' ? 'MISSING' : 'BAD    '} ${p(v.file)}${v.error ? `  ${p(v.error.message)}` : ''}`).join('\n') +
         report.loaders.map((l) => `\n  ${l.status === 'ok' ? 'OK     ' : l.status === 'absent' ? 'ABSENT ' : 'BAD    '} ${p(l.file)}  ${l.status === 'ok' ? 'ferry-load executable as signed' : l.status === 'absent' ? 'ferry-load executable listed in the manifest, not carried here (optional)' : p(l.reason ?? '')}`).join('') +
+        (report.delta ? `\n  ${deltaLine(report.delta, formatBytes, p)}` : '') +
         (report.images ? '\n' + report.images.map((i) => `  ${i.refused ? 'REFUSED' : 'IMAGE  '} ${p(i.ref)}  ${signatureText(i.signature)}${i.refused ? `\n          ${p(i.refused)}` : ''}`).join('\n') : '') +
         `\n${failure ? 'RESULT: FAIL' : 'RESULT: OK'} — ${report.blobsVerified} blobs, ${formatBytes(report.bytesVerified)} verified in ${report.seconds.toFixed(1)} s\n`,
     );
@@ -192,6 +194,7 @@ function printInspect(r: InspectReport): void {
     `Created:   ${p(r.created)} by ${p(r.tool)}`,
     `Signature: ${sig}`,
     `Content:   ${r.images.length} image(s), ${r.charts.length} chart(s), ${r.files.length} file(s), ${r.keys.length} key(s); ${r.totals.blobs} blobs, ${formatBytes(r.totals.bytes)}`,
+    ...(r.delta ? [deltaLine(r.delta, formatBytes, p)] : []),
     '',
     'Images:',
     ...r.images.map((i) => `  ${p(i.ref)}\n      ${p(i.digest)}  ${i.platforms.map(p).join(', ') || 'platform not recorded'}  ${formatBytes(i.bytes)}${i.platformFilter !== 'all' ? `\n      platforms ${p(i.platformFilter)}` : ''}\n      from ${p(i.source)}${i.signature ? `\n      ${signatureText(i.signature)}` : ''}`),

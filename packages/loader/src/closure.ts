@@ -20,7 +20,8 @@ export interface ClosureCheck {
   root: Pick<Descriptor, 'digest' | 'mediaType' | 'size'>;
   /** The digests the bundle manifest says this entry needs. */
   listed: readonly string[];
-  /** The bundle manifest's blob table. */
+  /** The bundle manifest's blob table; for a delta, with its required blobs (contentBlobs), which
+   *  are image content the target holds already. */
   blobs: ReadonlyMap<string, BundleBlob>;
   /** Exact, verified bytes of a stored manifest or index. */
   read: (desc: Descriptor) => Promise<Buffer>;

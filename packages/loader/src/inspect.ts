@@ -7,6 +7,7 @@ import {
   chartRefName,
   chartsOf,
   claimedSignerFingerprint,
+  contentBlobs,
   imageRefName,
   isFerryError,
   loadersOf,
@@ -23,6 +24,7 @@ import { chartNextCommands } from './charts/next-commands.js';
 import { checkImageSignatures, type ImageSignature } from './trust/image-signatures.js';
 import type { ImageKey } from '@ferry/trust';
 import type { ChartDestination } from './charts/destinations.js';
+import { deltaReport, type DeltaReport } from './delta-report.js';
 
 export interface InspectReport {
   bundle: string;
@@ -41,6 +43,8 @@ export interface InspectReport {
   /** `problem` says why a file in a volume's place cannot be read (a FIFO, a directory, larger than volumeSize). */
   volumes: Array<{ file: string; present: boolean; size?: number; problem?: string; blobs: number; bytes: number }>;
   totals: { blobs: number; bytes: number; volumes: number; volumeSize: number };
+  /** A delta bundle: the blobs it requires the target to hold, and its baselines. */
+  delta?: DeltaReport;
 }
 
 /** Whether a volume is there, and if something is there that no reader will take, why. Nothing is opened. */
@@ -69,7 +73,8 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
   const m = parseManifest(loaded.bytes, loaded.from);
   // With image keys, each image's signatures, attestations and SBOMs, from the volumes that are here.
   const signatures = imageKeys.length ? await checkImageSignatures({ ...loaded, manifest: m }, imageKeys) : undefined;
-  const sizeOf = new Map(m.blobs.map((b) => [b.digest, b.size]));
+  const sizeOf = new Map([...contentBlobs(m).values()].map((b) => [b.digest, b.size]));
+  const delta = deltaReport(m);
   const volumes: InspectReport['volumes'] = [];
   for (const v of m.volumes) {
     const { st, problem } = await volumeState(volumePath(loc, v.index), m.volumeSize);
@@ -120,5 +125,6 @@ export async function inspectBundle(path: string, trustedKeys: readonly TrustedK
     })),
     volumes,
     totals: { blobs: m.blobs.length, bytes: m.blobs.reduce((n, b) => n + b.size, 0), volumes: m.volumes.length, volumeSize: m.volumeSize },
+    ...(delta ? { delta } : {}),
   };
 }

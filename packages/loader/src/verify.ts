@@ -11,13 +11,14 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import ssri from 'ssri';
-import { FerryError, MAX_IMAGE_MANIFEST_BYTES, signerOf, type Signer, chartsOf, imageRefName, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, signerOf, type Signer, chartsOf, contentBlobs, imageRefName, isFerryError, readVolume, statRegularFile, toFerryError, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import { openTrusted, volumePath } from './bundle.js';
 import { checkClosure } from './closure.js';
 import { MAX_CHART_BLOB, checkedUpload } from './charts/read.js';
 import { checkCarriedLoaders, type LoaderCheck } from './carried-loaders.js';
 import { applyImagePolicy, checkImagePolicy, type ImagePolicy } from './trust/policy.js';
 import type { ImageSignature } from './trust/image-signatures.js';
+import { deltaReport, type DeltaReport } from './delta-report.js';
 
 
 export interface VolumeResult {
@@ -51,6 +52,8 @@ export interface VerifyReport {
   bytesVerified: number;
   /** With --image-key: each image's signatures, and why the policy flags refuse it (if they do). */
   images?: Array<{ ref: string; digest: string; signature: ImageSignature; refused?: string }>;
+  /** A delta bundle: the blobs it requires the target to hold, and its baselines. */
+  delta?: DeltaReport;
   ok: boolean;
   seconds: number;
 }
@@ -188,6 +191,7 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
     blobsVerified: blobs,
     bytesVerified: bytes,
     ...(images ? { images } : {}),
+    ...(deltaReport(manifest) ? { delta: deltaReport(manifest)! } : {}),
     ok: volumes.every((v) => v.status === 'ok') && manifestProblems.length === 0 && blobs === manifest.blobs.length && !policy?.refused.size && loaders.every((l) => l.status !== 'bad'),
     seconds: (Date.now() - started) / 1000,
   };
@@ -195,7 +199,8 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
 
 /** Every image and referrer checked the way push checks it before tagging (bytes from the volumes). */
 async function closureProblems(manifest: BundleManifest, bytes: ReadonlyMap<string, Buffer>): Promise<ManifestProblem[]> {
-  const blobs = new Map(manifest.blobs.map((b) => [b.digest, b]));
+  // A delta's required blobs are image content like any other; only their bytes are elsewhere.
+  const blobs = contentBlobs(manifest);
   const read = async (d: { digest: string }): Promise<Buffer> => {
     const got = bytes.get(d.digest);
     if (!got) throw new FerryError('ARCHIVE_HOSTILE', `${d.digest} is not a manifest the bundle carries`);

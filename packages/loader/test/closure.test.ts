@@ -2,7 +2,7 @@
 // signed manifest can misdescribe an image is refused.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { sha256Digest, type BundleBlob, type Descriptor } from '@ferry/format-spec';
+import { contentBlobs, sha256Digest, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import { checkClosure, type ClosureCheck } from '../src/closure.js';
 import { rejectsCode } from '../../../test/helpers/assert.js';
 
@@ -53,6 +53,15 @@ test('a size that differs from the carried blob is refused', async () => {
   const wrong = new Map(full);
   wrong.set(layer.digest, { ...wrong.get(layer.digest)!, size: layer.size + 1 });
   await rejectsCode(checkClosure(base(man, [config, layer, layer2, man], wrong)), 'ARCHIVE_HOSTILE', /bytes; the bundle carries/);
+});
+
+test('a delta: a required layer is image content (no volume); one whose size disagrees with the manifest is refused', async () => {
+  const carried = [...full.values()].filter((b) => b.digest !== layer2.digest);
+  const required = [{ digest: layer2.digest, size: layer2.size, mediaType: LAYER, kind: 'layer' as const, baseline: 'week1', repositories: [] }];
+  await checkClosure(base(man, [config, layer, layer2, man], contentBlobs({ blobs: carried, required })));
+  await rejectsCode(checkClosure(base(man, [config, layer, layer2, man], contentBlobs({ blobs: carried, required: [{ ...required[0]!, size: layer2.size + 1 }] }))), 'ARCHIVE_HOSTILE', /says layer .* is \d+ bytes; the bundle carries \d+/);
+  // Neither carried nor required: refused as before.
+  await rejectsCode(checkClosure(base(man, [config, layer, layer2, man], contentBlobs({ blobs: carried }))), 'ARCHIVE_HOSTILE', /does not carry/);
 });
 
 test('an index declared as a manifest, a manifest declared as an index, and a content mediaType that disagrees are refused', async () => {

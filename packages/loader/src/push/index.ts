@@ -10,7 +10,9 @@ import { finalize } from './finalize.js';
 import { planPush } from './plan.js';
 import { interrupted, loadVolumes } from './volumes.js';
 import type { PushOptions, PushPlan, PushReport } from './types.js';
-import { volumePresence } from './plan.js';
+import { placeKey, volumePresence } from './plan.js';
+import { mountRequired } from './required.js';
+import { deltaReport } from '../delta-report.js';
 import { chartInPlace, checkWritten, loadCharts, planCharts, refuseChartConflicts } from '../charts/deliver.js';
 import { applyImagePolicy } from '../trust/policy.js';
 
@@ -50,6 +52,8 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     await target.lock(what);
     await files?.open(what);
     const { state } = await planPush(tm, { ...opts, to: opts.to, excluded }, { target, files });
+    // A delta's mounts first: a refused one stops the run before any blob or tag is written.
+    await mountRequired(state, state.required.mounts, (r, d) => placeKey(state, r, d));
     const loop = await loadVolumes(state, emit, opts.signal, opts.nextVolume);
     if (opts.signal?.aborted) throw interrupted();
     const report = await finalize(state, loop, emit, started);
@@ -63,6 +67,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
     const chartChecks = await checkWritten(chartsOf(tm.manifest), sinks, charted?.items ?? []);
     const items = [...check.items, ...chartChecks].filter((c) => c.status !== 'ok');
     const chartItems = charted?.items ?? [];
+    const delta = deltaReport(tm.manifest);
     const volumesMissing = [...new Set([...report.volumesMissing, ...(charted?.volumesMissing ?? [])])].sort();
     return {
       ...report,
@@ -72,6 +77,7 @@ export async function pushBundle(path: string, opts: PushOptions): Promise<PushR
       volumesDamaged: [...report.volumesDamaged, ...(charted?.volumesDamaged ?? []).filter((d) => !report.volumesDamaged.some((r) => r.file === d.file))],
       complete: report.complete && chartItems.every((c) => chartInPlace(c.status)),
       check: { ok: items.length === 0, items },
+      ...(delta ? { delta } : {}),
       seconds: (Date.now() - started) / 1000,
     };
   } catch (e) {

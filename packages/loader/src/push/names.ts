@@ -25,12 +25,18 @@ export interface NameMap {
   show: (repo: string, tag?: string, digest?: string) => string;
 }
 
-export function mapNames(t: PushTargets, images: readonly BundleImage[], rewrites: readonly RewriteRule[]): NameMap {
+/** Where a bundle repository lands in the target (`source`: the image source it came from, for
+ *  host-qualified --rewrite rules). Also used for the repositories a delta's baseline names. */
+export function mapRepository(t: PushTargets, repository: string, rewrites: readonly RewriteRule[], source: string): string {
   const prefix = t.kind === 'registry' ? t.prefix : '';
+  const rules = rulesForTarget(rewrites, t.kind === 'registry' ? t.registry : undefined);
+  return [prefix, applyRewrites(repository, rules, sourceRegistry(source))].filter(Boolean).join('/');
+}
+
+export function mapNames(t: PushTargets, images: readonly BundleImage[], rewrites: readonly RewriteRule[]): NameMap {
   const host = t.kind === 'registry' ? `${t.registry}/` : '';
   const show = (repo: string, tag?: string, digest?: string): string => `${host}${tag ? `${repo}:${tag}` : `${repo}@${digest}`}`;
-  const rules = rulesForTarget(rewrites, t.kind === 'registry' ? t.registry : undefined);
-  const repos = images.map((img) => [prefix, applyRewrites(img.repository, rules, sourceRegistry(img.source))].filter(Boolean).join('/'));
+  const repos = images.map((img) => mapRepository(t, img.repository, rewrites, img.source));
   const referrerTags: TaggedReferrer[] = [];
   images.forEach((img, i) => {
     for (const r of img.referrers ?? []) if (r.scheme === 'cosign-tag' && r.tag) referrerTags.push({ image: img, repository: repos[i]!, tag: r.tag, ref: show(repos[i]!, r.tag), referrer: r });

@@ -6,7 +6,9 @@
 // files count as done only when their content matches; tags that would move, and local files
 // that would be replaced, are found here so the operator sees them before saying yes.
 
-import { FerryError, MAX_IMAGE_MANIFEST_BYTES, blobDescriptor, isFerryError, isManifestBlob, printable, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
+import { FerryError, MAX_IMAGE_MANIFEST_BYTES, blobDescriptor, contentBlobs, isFerryError, isManifestBlob, printable, requiredOf, statRegularFile, type BundleBlob, type BundleImage, type BundleManifest } from '@ferry/format-spec';
+import { checkRequired, type RequiredStatus } from './required.js';
+import { formatBytes } from '@ferry/cli-kit';
 import { volumePath, type TrustedManifest } from '../bundle.js';
 import { mapNames, type TaggedReferrer } from './names.js';
 import { mapLimit } from '@ferry/format-spec';
@@ -52,6 +54,8 @@ export interface PushState {
   concurrency: number;
   /** Images this run leaves alone (--require-signed-images), with the reason. */
   excluded: ReadonlyMap<number, string>;
+  /** A delta: its required blobs, found in the target or to be mounted (required.ts). */
+  required: RequiredStatus;
 }
 
 export function placeKey(s: Pick<PushState, 'target'>, repository: string, digest: string): string {
@@ -162,7 +166,9 @@ async function planWith(
   const { repos, refs, referrerTags } = mapNames(targets, manifest.images, rewrites);
 
   // Manifests a registry would refuse, before anything is sent (distribution: 4 MiB).
-  const blobs = new Map(manifest.blobs.map((b) => [b.digest, b]));
+  // A delta's required blobs are image content too: looked for in the target, never in a volume.
+  const blobs = contentBlobs(manifest);
+  const requiredDigests = new Set(requiredOf(manifest).map((r) => r.digest));
   if (targets.kind === 'registry') {
     for (const b of manifest.blobs) {
       if (isManifestBlob(b) && b.size > MAX_IMAGE_MANIFEST_BYTES) {
@@ -233,7 +239,7 @@ async function planWith(
   }
   if (targetExists) {
     emit({ type: 'checking', what: `what ${targets.description} already holds` });
-    const places = [...wanted].flatMap(([d, rs]) => rs.map((r) => ({ d, r }))).filter(({ d, r }) => !present.has(placeKey(stateRef, r, d)));
+    const places = [...wanted].filter(([d]) => !requiredDigests.has(d)).flatMap(([d, rs]) => rs.map((r) => ({ d, r }))).filter(({ d, r }) => !present.has(placeKey(stateRef, r, d)));
     await mapLimit(places, concurrency, async ({ d, r }) => {
       const b = blobs.get(d)!;
       const state = await target.sink.blobPresence(r, blobDescriptor(b));
@@ -241,6 +247,10 @@ async function planWith(
       else if (state === 'damaged') damaged.add(d);
     });
   }
+
+  // Required blobs (a delta), before the operator is asked: all there, or mountable, or nothing is written.
+  if (requiredDigests.size) emit({ type: 'checking', what: `the ${requiredDigests.size} blob(s) this delta requires in ${targets.description}` });
+  const required = await checkRequired({ manifest, targets, target, wanted, present, repos, refs, concurrency }, rewrites, (r, d) => placeKey(stateRef, r, d));
 
   // Carried files and keys: what is at each path now.
   const carried: CarriedFile[] = [
@@ -263,8 +273,9 @@ async function planWith(
   for (const v of manifest.volumes) volumeState.set(v.index, await volumePresence(volumePath(tm.loc, v.index)));
   const state: PushState = {
     tm, manifest, targets, target, files, blobs, repos, refs, referrerTags, wanted, present, damaged, carried, fileStates, pathsByDigest,
-    segments: new Map(), notes, retags, taggedOk, taggedNow: new Set(), volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency, excluded,
+    segments: new Map(), notes, retags, taggedOk, taggedNow: new Set(), volumeState, volumeFiles: new Map(), overwriteFiles: opts.overwriteFiles ?? false, concurrency, excluded, required,
   };
+  if (required.blobs) notes.push(`delta: ${required.blobs} blob(s) (${formatBytes(required.bytes)}) are not carried; every one is in the target${required.mounts.length ? ` or will be mounted from another repository (${required.mounts.length} mount(s))` : ''}`);
   for (const b of manifest.blobs) {
     if (!b.segments || !blobNeeded(state, b)) continue;
     // Into a registry, and no carried file wants the bytes: segments go straight into an upload

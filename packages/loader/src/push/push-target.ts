@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BundleBlob, Descriptor } from '@ferry/format-spec';
+import { printable, type BundleBlob, type Descriptor } from '@ferry/format-spec';
 import {
   OciLayoutSink,
   RegistrySink,
@@ -37,6 +37,10 @@ export interface PushTarget {
    * credentials accepted, push allowed to `repository`.
    */
   check(repository: string | undefined): Promise<boolean>;
+  /** Read-only: does the target hold a blob a delta requires (and did not carry)? A layout
+   *  answers from the file (regular, of the right size: no link, not hashed again); a registry
+   *  from a HEAD. Anything but 'present' says why not. */
+  requiredPresence(repository: string, desc: Descriptor): Promise<string>;
   /** The first write of a run: create what is missing and hold the target for this run. */
   lock(what: string): Promise<void>;
   /** Store a blob reassembled in `area` (a layout renames it into place; a registry uploads it). */
@@ -65,6 +69,14 @@ class LayoutTarget implements PushTarget {
   }
   lock(what: string): Promise<void> {
     return this.sink.lock(what);
+  }
+  async requiredPresence(_repository: string, desc: Descriptor): Promise<string> {
+    try {
+      const state = await this.sink.blobState(desc);
+      return state === 'damaged' ? `the layout's blobs/sha256/${desc.digest.slice(7, 19)}… is not ${desc.size} bytes` : state;
+    } catch (e) {
+      return `not a regular file in the layout: ${printable((e as Error).message)}`;
+    }
   }
   adopt(_repository: string, desc: Descriptor, path: string): Promise<void> {
     return this.sink.adoptBlob(desc, path);
@@ -107,6 +119,9 @@ class RegistryTarget implements PushTarget {
       this.checked.add(key);
     }
     return true;
+  }
+  async requiredPresence(repository: string, desc: Descriptor): Promise<string> {
+    return this.registry.blobPresence(repository, desc);
   }
   async lock(what: string): Promise<void> {
     try {

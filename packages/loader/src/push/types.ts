@@ -6,6 +6,7 @@ import type { RegistryOptions } from '@ferry/oci';
 import type { TrustedManifest } from '../bundle.js';
 import type { RewriteRule } from '../rewrite.js';
 import type { CheckItem } from '../check.js';
+import type { DeltaReport } from '../delta-report.js';
 import type { ChartSink } from '@ferry/charts';
 import type { ImagePolicy } from '../trust/policy.js';
 import type { ImageSignature } from '../trust/image-signatures.js';
@@ -146,5 +147,7 @@ export interface PushReport {
   complete: boolean;
   /** The post-load check of what this run tagged; `items` lists only what is wrong. */
   check?: { ok: boolean; items: CheckItem[] };
+  /** A delta bundle: the blobs it required the target to hold (all found, or mounted), and its baselines. */
+  delta?: DeltaReport;
   seconds: number;
 }

@@ -4,7 +4,7 @@
 // whose signed manifest and volume layout were checked. Absent volumes are allowed: their
 // blobs answer 404, and the rest is served.
 
-import type { TrustedKey } from '@ferry/format-spec';
+import { FerryError, printable, requiredOf, type BundleManifest, type TrustedKey } from '@ferry/format-spec';
 import { openTrusted, type TrustedManifest } from '../bundle.js';
 import { BlobReader, type BlobReaderOptions } from './blob-reader.js';
 import { buildCatalog, type Catalog } from './catalog.js';
@@ -21,6 +21,7 @@ export interface OpenedBundle {
 
 export async function openForServing(path: string, trust: { trustedKeys: readonly TrustedKey[]; allowUnsigned?: boolean }, opts: BlobReaderOptions = {}): Promise<OpenedBundle> {
   const tm = await openTrusted(path, trust);
+  refuseDelta(tm.manifest);
   const volumes = new Map<number, VolumeIndex>();
   const missing: string[] = [];
   for (const v of tm.manifest.volumes) {
@@ -30,4 +31,12 @@ export async function openForServing(path: string, trust: { trustedKeys: readonl
   }
   const fileOf = (v: number): string => tm.manifest.volumes[v - 1]?.file ?? `volume ${v}`;
   return { tm, catalog: buildCatalog(tm.manifest), reader: new BlobReader(volumes, fileOf, opts), volumes, missing };
+}
+
+/** A delta's images need blobs it does not carry: serving them would answer 404 for their layers. */
+function refuseDelta(m: BundleManifest): void {
+  const required = requiredOf(m);
+  if (!required.length) return;
+  const from = [...new Set(required.map((r) => r.baseline))].map(printable).join(', ');
+  throw new FerryError('USAGE', `${printable(m.name)} is a delta bundle: ${required.length} blob(s) its images need are not carried (the target was expected to hold them from ${from}), so serve cannot offer its images; load it with ferry-load push --to a target that holds those earlier bundles, or serve a bundle built without --baseline`, { required: required.length });
 }
