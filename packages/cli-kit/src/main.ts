@@ -25,12 +25,18 @@ export function reportError(e: unknown, opts: MainOptions): number {
   const fe = toFerryError(e);
   const message = printableBlock(redactCredentials(fe.message));
   if (opts.json) {
-    process.stdout.write(jsonText(reportDocument({ ok: false, error: { code: fe.code, message, hint: fe.hint, exitCode: fe.exitCode, details: printableDetails(fe.details) } })) + '\n');
+    process.stdout.write(jsonText(errorDocument(fe)) + '\n');
   } else {
     process.stderr.write(`${opts.program}: error [${fe.code}]: ${message}\n  ${fe.hint}\n`);
     if (fe.code === 'INTERNAL' && process.env.FERRY_DEBUG && fe.cause instanceof Error) process.stderr.write(`${fe.cause.stack}\n`);
   }
   return fe.exitCode;
+}
+
+/** The document a failed command writes for --json and --report (schemas/error-report.schema.json). */
+export function errorDocument(e: unknown): unknown {
+  const fe = toFerryError(e);
+  return reportDocument({ ok: false, error: { code: fe.code, message: printableBlock(redactCredentials(fe.message)), hint: fe.hint, exitCode: fe.exitCode, details: printableDetails(fe.details) } });
 }
 
 /** Exit-code table for --help epilogues. */

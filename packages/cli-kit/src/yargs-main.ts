@@ -5,8 +5,8 @@
 import * as sea from 'node:sea';
 import yargs, { type Argv } from 'yargs';
 import { FerryError } from '@ferry/format-spec';
-import { exitCodeHelp, reportError } from './main.js';
-import { setQuiet, writeJson } from './safe-output.js';
+import { errorDocument, exitCodeHelp, reportError } from './main.js';
+import { setQuiet, writeJson, writeReportFile } from './safe-output.js';
 import { unknownOptionsMessage } from './suggest.js';
 
 /** What `--version` says: the Ferry release and the bundle format versions it reads and writes. */
@@ -44,6 +44,9 @@ export async function runCommands(program: string, args: string[], usage: string
     args = ['completion'];
   }
   let code = 0;
+  // --report FILE of the command that runs: a run that fails outright still leaves its document
+  // there (an unattended load must say why it did not happen, not leave an old or no file).
+  let reportFile: string | undefined;
   try {
     const top = yargs(args).scriptName(program).usage(usage);
     // Every command's --help ends with the exit-code table too (yargs shows only a command's own epilogue).
@@ -57,7 +60,10 @@ export async function runCommands(program: string, args: string[], usage: string
       .command('version', 'Print the Ferry version and the bundle format versions it reads and writes', (y) => y.option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }), (a) => printVersion(program, info, Boolean(a.json)))
       .completion('completion', `Print a shell completion script: ${program} completion bash >> ~/.bashrc (or zsh >> ~/.zshrc)`)
       .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'Print nothing but errors (for cron): the exit code says how it went; --json and --report still write their documents' })
-      .middleware((a) => setQuiet(Boolean(a.quiet)))
+      .middleware((a) => {
+        setQuiet(Boolean(a.quiet));
+        reportFile = typeof a.report === 'string' ? a.report : undefined;
+      })
       .demandCommand(1, demand)
       .recommendCommands()
       .strict()
@@ -77,6 +83,7 @@ export async function runCommands(program: string, args: string[], usage: string
       .parseAsync();
     return code;
   } catch (e) {
+    if (reportFile) await writeReportFile(reportFile, errorDocument(e)).catch(() => undefined);
     return reportError(e, { program, json: wantsJson });
   }
 }
