@@ -192,6 +192,14 @@ test('an unchanged upstream: nothing with --skip-if-unchanged, else an empty del
   assert.equal(empty.report.images.map((i) => i.change), ['unchanged', 'unchanged', 'unchanged']);
   assert.equal(empty.report.pruned, [`weekly-${today}`], '--keep 2 removes the oldest manifest');
   assert.is((await readdir(join(tmp, 'state', 'manifests'))).length, 2);
+
+  // --full ignores the history: everything is carried again (a re-seed), and it is recorded.
+  const full = await sync(spec, ['--full', '--skip-if-unchanged']);
+  assert.is(full.code, 0, full.stderr);
+  assert.is(full.report.baseline, undefined);
+  const fm = await manifestOf(full.report.bundle!.dir, full.report.bundle!.name);
+  assert.ok(fm.blobs.some((b) => b.digest === week1[0]!.layers[0]![0]!.digest), 'the base layer is carried again');
+  assert.is(fm.required, undefined);
 });
 
 test('a failing image: bundled without it and exit 16 by default; --no-keep-going writes nothing', async () => {

@@ -33,6 +33,8 @@ export async function syncCmd(argv: SyncArgv): Promise<number> {
   const mode = outputMode(argv.json);
   const progress = await createProgress(mode, 'syncing');
   const logFile = argv.log ? resolve(argv.log) : undefined;
+  // Appends in order, one at a time; a log that cannot be written does not fail the run.
+  let logged = Promise.resolve();
   let report: SyncReport;
   try {
     report = await runSync({
@@ -59,11 +61,12 @@ export async function syncCmd(argv: SyncArgv): Promise<number> {
       onLine: (line) => {
         progress.log(line);
         // The log keeps the seed's ✅/❌ lines whatever the terminal: it is what ops grep for.
-        if (logFile) void appendFile(logFile, line + '\n').catch(() => undefined);
+        if (logFile) logged = logged.then(() => appendFile(logFile, line + '\n')).catch(() => undefined);
       },
     });
   } finally {
     await progress.finish();
+    await logged;
     req.close();
   }
   if (argv.report) await writeReportFile(argv.report, report);
