@@ -279,6 +279,10 @@ test('--baseline last --state-dir: the newest bundle kept there', async () => {
   // It is kept in turn, and is now the newest.
   const w2 = await created('week2-last2', ['ns/app:2'], ['--baseline', 'last', '--state-dir', state()]);
   assert.equal(w2.m.baselines!.map((b) => b.name), ['week2-last']);
+  // Rebuilt with --replace: the state dir keeps the new manifest once it is swapped in.
+  const again = await created('week2-last2', ['ns/app:2', 'ns/tool:1'], ['--baseline', join(week1.dir, 'week1.manifest.json'), '--state-dir', state(), '--replace']);
+  assert.equal(await readFile(join(state(), 'manifests', 'week2-last2.manifest.json')), again.bytes);
+  assert.not.equal(again.bytes, w2.bytes);
   const none = await create('no-state', ['ns/app:2'], ['--baseline', 'last', '--state-dir', join(tmp, 'empty-state')]);
   assert.is(none.code, 4, none.stderr);
   assert.match(none.stderr, /BASELINE_INVALID|no earlier bundle is recorded/);

@@ -3,7 +3,7 @@
 // first in every volume and blobs then stream straight from their source into the volumes.
 
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
@@ -203,7 +203,11 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
   await mkdir(opts.outDir, { recursive: true });
   const manifestPath = join(opts.outDir, `${opts.name}.manifest.json`);
   if ((await checkOutput(opts.outDir, opts.name, opts.replace ?? false)) === 'replace') {
-    return replaceBundle(opts.outDir, opts.name, (staging) => createBundle({ ...opts, outDir: staging, replace: false }));
+    // The state dir records the bundle once it is swapped in, not while it is staged.
+    const { stateDir, ...inner } = opts;
+    const result = await replaceBundle(opts.outDir, opts.name, (staging) => createBundle({ ...inner, outDir: staging, replace: false }));
+    if (stateDir !== undefined) await keepManifest(stateDir, opts.name, await readFile(manifestPath));
+    return result;
   }
 
   // 1. Charts first: with --chart-images they add to the images to resolve.
@@ -454,11 +458,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     if (key) await writeAtomic(`${sumsPath}.sig`, signBytes(Buffer.from(sumsText), key));
     await writeAtomic(sumsPath, sumsText);
     // Only a bundle that was finished is remembered as what the high side will hold.
-    if (opts.stateDir !== undefined) {
-      const kept = join(opts.stateDir, STATE_MANIFESTS_DIR);
-      await mkdir(kept, { recursive: true });
-      await writeAtomic(join(kept, `${opts.name}.manifest.json`), manifestBytes);
-    }
+    if (opts.stateDir !== undefined) await keepManifest(opts.stateDir, opts.name, manifestBytes);
 
     return {
       name: opts.name,
@@ -515,6 +515,13 @@ function planDeltaOf(
   const referenced = new Map<string, number>();
   for (const d of [...imageDigests, ...referrerDigests, ...charted]) referenced.set(d, byDigest.get(d)!.size);
   return { plan, referenced };
+}
+
+/** `--baseline last` reads what this keeps: the exact manifest bytes, written atomically. */
+async function keepManifest(stateDir: string, name: string, bytes: Buffer): Promise<void> {
+  const kept = join(stateDir, STATE_MANIFESTS_DIR);
+  await mkdir(kept, { recursive: true });
+  await writeAtomic(join(kept, `${name}.manifest.json`), bytes);
 }
 
 function volumeList(name: string, count: number): BundleManifest['volumes'] {
