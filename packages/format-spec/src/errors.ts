@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   SPEC_INVALID: { exit: 4, hint: 'Fix the field named above in the spec file; schemas/bundle-spec.schema.json lists what is allowed.' },
   SCHEMA_INVALID: { exit: 4, hint: 'The bundle manifest does not match schemas/bundle-manifest.schema.json; it was not written by a compatible Ferry.' },
   SCHEMA_VERSION_UNSUPPORTED: { exit: 4, hint: 'This bundle was written by a different Ferry format version; use a Ferry release that reads it.' },
+  BASELINE_INVALID: { exit: 4, hint: 'The baseline named above is not a Ferry bundle manifest or inventory, or its signature does not verify with --baseline-key; give the NAME.manifest.json of an earlier bundle or an inventory from ferry-load inventory.' },
   // keys and signatures
   KEY_INVALID: { exit: 5, hint: 'Give a PEM key made by `ferry-bundle keygen` (PKCS#8 private, PKIX public; ECDSA P-256 or Ed25519) or by `cosign generate-key-pair`.' },
   KEY_PASSWORD_REQUIRED: { exit: 5, hint: 'A key passphrase is needed: give --password-file FILE (its first line), FERRY_KEY_PASSWORD_FILE=FILE or FERRY_KEY_PASSWORD (COSIGN_PASSWORD for a cosign key), or run on a terminal to be asked; keygen also takes --no-password for an unencrypted key.' },
