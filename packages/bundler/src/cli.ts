@@ -17,7 +17,7 @@ import {
   FORMAT_VERSIONS,
 } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
-import { asArray, createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, diffCommand, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
 import { createBundle, type ImageRequest } from './create.js';
@@ -361,8 +361,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         async (a) => {
           setCode(await planMediaCmd(a as unknown as { path: string; mediaSize: string; json: boolean }));
         },
-      ),
-    'Give a command: keygen, create or plan-media',
+      )
+      .command(diffCommand(setCode)),
+    'Give a command: keygen, create, plan-media or diff',
     { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }

@@ -29,6 +29,7 @@ export { locateBundle, readBundleManifest, volumePath, type BundleLocation, type
 export { chartRefName, checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
 export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';
 export { mapLimit } from './map-limit.js';
+export { diffBundles, diffManifests, type DiffBlob, type DiffChanged, type DiffImage, type DiffNamed, type DiffSide, type ManifestDiff } from './manifest-diff.js';
 export {
   INVENTORY_MEDIA_TYPE,
   INVENTORY_VERSION,
