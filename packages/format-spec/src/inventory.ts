@@ -60,14 +60,15 @@ export function validateInventory(doc: unknown, where: string): asserts doc is I
   }
   const cc = findControlCharacter(doc);
   if (cc) fail(where, `${printable(cc.pointer)} holds a control character or line separator`);
+  // Before the schema, whose message would quote the value: a password is never echoed.
+  const target = (doc as { target?: unknown }).target;
+  if (typeof target === 'string' && !target.startsWith('oci:') && (target.includes('@') || hasCredentials(target))) fail(where, 'target carries credentials (user:password@); an inventory never holds them');
   validator ??= newAjv({ verbose: true }).compile(readSchema('inventory.schema.json'));
   if (!validator(doc)) fail(where, formatAjvErrors(validator.errors));
   checkInventoryRules(doc as Inventory, where);
 }
 
 function checkInventoryRules(inv: Inventory, where: string): void {
-  // The address is printed and may be carried across the boundary: never user:password@.
-  if (!inv.target.startsWith('oci:') && (inv.target.includes('@') || hasCredentials(inv.target))) fail(where, 'target carries credentials (user:password@); an inventory never holds them');
   const repos = new Set<string>();
   for (const r of inv.repositories) {
     if (repos.has(r.name)) fail(where, `repository ${show(r.name)} is listed twice`);
