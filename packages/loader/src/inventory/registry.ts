@@ -39,6 +39,14 @@ export async function listCatalog(client: RegistryClient): Promise<string[]> {
       if (isFerryError(e, 'REGISTRY_AUTH')) throw refused(`the catalog needs other credentials: ${e.message}`, e);
       throw e;
     }
+    if (res.status === 400 && page === 0 && String(url).includes('?n=')) {
+      // distribution 2.8 refuses an n= above its catalog.maxentries (PAGINATION_NUMBER_INVALID)
+      // instead of capping it: ask again with its own page size.
+      res.body.resume();
+      url = '/v2/_catalog';
+      page--;
+      continue;
+    }
     if (res.status !== 200) {
       const err = await client.statusError(res, ctx, 'catalog of');
       throw refused(`GET /v2/_catalog answered HTTP ${res.status}`, err);
