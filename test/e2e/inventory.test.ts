@@ -167,6 +167,26 @@ test('signed with --key: the baseline verifies with the public key; tampered, un
   assert.match(noOut.stderr, /--out/);
 });
 
+test('behind htpasswd + TLS: the same credentials and CA flags as push; without credentials the refusal says what to give', async () => {
+  const user = 'inventory-bot';
+  const password = 'Inv-Pa55word-77c1';
+  const b = await startRegistry({ tls: true, auth: { user, password } });
+  try {
+    const none = await loadCli(['inventory', '--to', b.host, '--ca-file', b.caFile!], { env: env() });
+    assert.is(none.code, 13, none.stderr);
+    assert.match(none.stderr, /does not list its repositories.*--repos/);
+    const noCa = await loadCli(['inventory', '--to', b.host, '--creds', `${user}:${password}`], { env: env() });
+    assert.is(noCa.code, 13);
+    assert.match(noCa.stderr, /--ca-file/);
+    const ok = await loadCli(['inventory', '--to', b.host, '--ca-file', b.caFile!, '--creds', `${user}:${password}`, '--json'], { env: env() });
+    assert.is(ok.code, 0, ok.stderr);
+    assert.equal(parseInventory(Buffer.from(ok.stdout), 'stdout').repositories, []);
+    assert.not.match(ok.stdout + ok.stderr + none.stderr + noCa.stderr, new RegExp(password));
+  } finally {
+    await b.stop();
+  }
+});
+
 async function refused(p: Promise<unknown>, re: RegExp): Promise<void> {
   try {
     await p;
