@@ -17,7 +17,7 @@ import {
   FORMAT_VERSIONS,
 } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
-import { asArray, createProgress, diffCommand, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, DIFF_COMMAND, diffCmd, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
 import { createBundle, type ImageRequest } from './create.js';
@@ -362,7 +362,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           setCode(await planMediaCmd(a as unknown as { path: string; mediaSize: string; json: boolean }));
         },
       )
-      .command(diffCommand(setCode)),
+      .command(DIFF_COMMAND.command, DIFF_COMMAND.describe, DIFF_COMMAND.builder, async (a) => {
+        setCode(await diffCmd(a));
+      }),
     'Give a command: keygen, create, plan-media or diff',
     { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );

@@ -2,7 +2,7 @@
 // one computation (format-spec manifest-diff.ts), one rendering. Differences are not an error.
 
 import { diffBundles, printable, type DiffImage, type ManifestDiff } from '@ferry/format-spec';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv } from 'yargs';
 import { formatBytes } from './format.js';
 import { writeJson, writeText } from './safe-output.js';
 
@@ -50,19 +50,16 @@ export async function diffCmd(a: DiffArgs): Promise<number> {
   return 0;
 }
 
-/** The command as both CLIs register it: `.command(diffCommand(setCode))`. */
-export function diffCommand(setCode: (code: number) => void): CommandModule<object, DiffArgs> {
-  return {
-    command: 'diff <old> <new>',
-    describe: 'What changed between two bundles, from their manifests: images added, removed and re-tagged (old -> new digest), blobs added and removed, bytes carried against bytes referenced, charts and files (signatures are not checked: it compares what the manifests say)',
-    builder: (y) =>
-      y
-        .positional('old', { type: 'string', demandOption: true, describe: 'The earlier bundle: its directory or NAME.manifest.json' })
-        .positional('new', { type: 'string', demandOption: true, describe: 'The later bundle' })
-        .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document (schemas/bundle-diff.schema.json) on stdout' })
-        .epilog('Exit codes: 0 compared (differences are not an error); 3 a bundle not found; 4 a manifest invalid.') as unknown as Argv<DiffArgs>,
-    handler: async (a) => {
-      setCode(await diffCmd(a));
-    },
-  };
-}
+/** The command as both CLIs register it:
+ *  `.command(DIFF_COMMAND.command, DIFF_COMMAND.describe, DIFF_COMMAND.builder, (a) => … diffCmd(a))`
+ *  (the positional form, so runCommands adds the exit-code table to its help). */
+export const DIFF_COMMAND = {
+  command: 'diff <old> <new>',
+  describe: 'What changed between two bundles, from their manifests: images added, removed and re-tagged (old -> new digest), blobs added and removed, bytes carried against bytes referenced, charts and files (signatures are not checked: it compares what the manifests say)',
+  builder: (y: Argv): Argv<DiffArgs> =>
+    y
+      .positional('old', { type: 'string', demandOption: true, describe: 'The earlier bundle: its directory or NAME.manifest.json' })
+      .positional('new', { type: 'string', demandOption: true, describe: 'The later bundle' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document (schemas/bundle-diff.schema.json) on stdout' })
+      .epilog('Exit codes: 0 compared (differences are not an error); 3 a bundle not found; 4 a manifest invalid.') as unknown as Argv<DiffArgs>,
+} as const;

@@ -5,4 +5,4 @@ export * from './yargs-main.js';
 export * from './safe-output.js';
 export { closest, closestName, editDistance } from './suggest.js';
 export { terminalPrompt, type PromptInput, type TerminalPrompt } from './passphrase.js';
-export { diffCmd, diffCommand, manifestDiffText, type DiffArgs } from './diff-command.js';
+export { DIFF_COMMAND, diffCmd, manifestDiffText, type DiffArgs } from './diff-command.js';

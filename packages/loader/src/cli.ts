@@ -3,7 +3,7 @@
 
 import { hideBin } from 'yargs/helpers';
 import { FerryError, signerText, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
-import { asArray, createProgress, diffCommand, formatBytes, outputMode, reportError, runCommands, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, DIFF_COMMAND, diffCmd, formatBytes, outputMode, reportError, runCommands, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
 import { inventoryCmd, type InventoryArgs } from './inventory/command.js';
 import { checksumCmd, type ChecksumArgs } from './checksum-command.js';
 import { verifyBundle, verifyFailure } from './verify.js';
@@ -439,7 +439,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           setCode(await inventoryCmd(a as unknown as InventoryArgs));
         },
       )
-      .command(diffCommand(setCode)),
+      .command(DIFF_COMMAND.command, DIFF_COMMAND.describe, DIFF_COMMAND.builder, async (a) => {
+        setCode(await diffCmd(a));
+      }),
     'Give a command: checksum, verify, inspect, push, check, k8s, serve, sbom, attestations, doctor, inventory or diff',
     { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
