@@ -4,7 +4,7 @@
 import { hideBin } from 'yargs/helpers';
 import { FerryError, signerText, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
 import { asArray, createProgress, DIFF_COMMAND, diffCmd, formatBytes, outputMode, reportError, runCommands, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
-import { inventoryCmd, type InventoryArgs } from './inventory/command.js';
+import { INVENTORY_DESCRIBE, inventoryCmd, inventoryOptions, type InventoryArgs } from './inventory/command.js';
 import { checksumCmd, type ChecksumArgs } from './checksum-command.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
@@ -420,25 +420,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           setCode(await doctorCmd(await configured(a as unknown as DoctorArgs & { config?: string })));
         },
       )
-      .command(
-        'inventory',
-        'What the target holds (repositories, tags -> digests, blobs with sizes and the repositories holding them), as an inventory to carry back to the connected side as the baseline of a delta bundle (where policy allows); read-only',
-        (y) =>
-          registryFlags(y
-            .option('to', { type: 'string', demandOption: true, describe: 'The target: HOST[:PORT][/PREFIX] (a registry; only repositories under PREFIX) or oci:DIR (an OCI layout, listed whole)' })
-            .option('repos', { type: 'string', array: true, describe: 'Only these repositories (full paths in the registry; repeatable or comma-separated); needed when the registry refuses /v2/_catalog' })
-            .option('out', { type: 'string', describe: 'Write the inventory to FILE (default: stdout, e.g. > INVENTORY.json)' })
-            .option('key', { type: 'string', describe: 'Sign it with this private key (ferry-bundle keygen / cosign): FILE.sig beside --out, checked on the connected side with --baseline-key' })
-            .option('password-file', { type: 'string', describe: 'Read the key passphrase from the first line of FILE (or FERRY_KEY_PASSWORD_FILE, FERRY_KEY_PASSWORD, COSIGN_PASSWORD; else asked on a terminal)' })
-            .option('json', { type: 'boolean', default: false, describe: 'No progress; with --out, print a JSON summary (schemas/inventory-report.schema.json) on stdout' }))
-            .epilog('The inventory format is schemas/inventory.schema.json. A registry tells only what its tags reach (complete: false); an OCI layout is listed whole (complete: true). Exit codes: 0 written; 2 usage; 5 key or passphrase; 13 registry unreachable, TLS, credentials, or the catalog refused (give --repos); 14 the layout is unreadable or holds a link in blobs/.')
-            .example('$0 inventory --to registry.local:5000 --ca-file ca.pem > inventory.json', 'every repository the catalog lists')
-            .example('$0 inventory --to registry.local:5000 --repos team/app,team/db --out inv.json --key high.key', 'named repositories, signed (inv.json.sig)')
-            .example('$0 inventory --to oci:/srv/images --out inv.json', 'an OCI layout'),
-        async (a) => {
-          setCode(await inventoryCmd(a as unknown as InventoryArgs));
-        },
-      )
+      .command('inventory', INVENTORY_DESCRIBE, inventoryOptions, async (a) => {
+        setCode(await inventoryCmd(a as unknown as InventoryArgs));
+      })
       .command(DIFF_COMMAND.command, DIFF_COMMAND.describe, DIFF_COMMAND.builder, async (a) => {
         setCode(await diffCmd(a));
       }),

@@ -8,7 +8,8 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { FerryError, inventoryBytes, keyFingerprint, loadPrivateKey, printable, sha256Digest, signBytes, describePublicKey, type Inventory } from '@ferry/format-spec';
 import { asArray, createProgress, formatBytes, outputMode, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { isRepositoryPath } from '@ferry/oci';
-import { registryOptionsFrom, type RegistryArgs } from '../registry-flags.js';
+import type { Argv } from 'yargs';
+import { registryFlags, registryOptionsFrom, type RegistryArgs } from '../registry-flags.js';
 import { parseRegistryTarget } from '../push/target.js';
 import { layoutInventory } from './layout.js';
 import { registryInventory } from './registry.js';
@@ -104,6 +105,23 @@ export async function inventoryCmd(a: InventoryArgs): Promise<number> {
   await writeWhole(a.out, bytes);
   summary.out = a.out;
   if (a.json) writeJson(summary);
-  else writeText(`Inventory of ${printable(inv.target)}: ${counts}\n  -> ${printable(a.out)}${summary.signature ? `, signed by ${summary.signature.fingerprint} (${printable(summary.signature.file)})` : ''}\nCarry it to the connected side: ferry-bundle create … --baseline ${printable(a.out)}\n`);
+  else writeText(`Inventory of ${printable(inv.target)}: ${counts}\n  -> ${printable(a.out)}${summary.signature ? `, signed by ${summary.signature.fingerprint} (${printable(summary.signature.file)})` : ''}\nCarry it to the connected side: ferry-bundle create … --baseline ${printable(a.out)}${summary.signature ? ' --baseline-key PUBLIC.pem (the public half of --key)' : ''}\n`);
   return 0;
+}
+
+export const INVENTORY_DESCRIBE = 'What the target holds (repositories, tags -> digests, blobs with sizes and the repositories holding them), as an inventory to carry back to the connected side as the baseline of a delta bundle (where policy allows); read-only';
+
+/** The command's flags: the target, --repos, --out, --key, and push's registry flags. */
+export function inventoryOptions(y: Argv): Argv {
+  return registryFlags(y
+    .option('to', { type: 'string', demandOption: true, describe: 'The target: HOST[:PORT][/PREFIX] (a registry; only repositories under PREFIX) or oci:DIR (an OCI layout, listed whole)' })
+    .option('repos', { type: 'string', array: true, describe: 'Only these repositories (full paths in the registry; repeatable or comma-separated); needed when the registry refuses /v2/_catalog' })
+    .option('out', { type: 'string', describe: 'Write the inventory to FILE (default: stdout, e.g. > INVENTORY.json)' })
+    .option('key', { type: 'string', describe: 'Sign it with this private key (ferry-bundle keygen / cosign): FILE.sig beside --out, checked on the connected side with --baseline-key' })
+    .option('password-file', { type: 'string', describe: 'Read the key passphrase from the first line of FILE (or FERRY_KEY_PASSWORD_FILE, FERRY_KEY_PASSWORD, COSIGN_PASSWORD; else asked on a terminal)' })
+    .option('json', { type: 'boolean', default: false, describe: 'No progress; with --out, print a JSON summary (schemas/inventory-report.schema.json) on stdout' }))
+    .epilog('The inventory format is schemas/inventory.schema.json. A registry tells only what its tags reach (complete: false); an OCI layout is listed whole (complete: true). Exit codes: 0 written; 2 usage; 5 key or passphrase; 12 a repository named with --repos is not there; 13 registry unreachable, TLS, credentials, or the catalog refused (give --repos); 14 the layout is unreadable or holds a link in blobs/.')
+    .example('$0 inventory --to registry.local:5000 --ca-file ca.pem > inventory.json', 'every repository the catalog lists')
+    .example('$0 inventory --to registry.local:5000 --repos team/app,team/db --out inv.json --key high.key', 'named repositories, signed (inv.json.sig)')
+    .example('$0 inventory --to oci:/srv/images --out inv.json', 'an OCI layout');
 }
