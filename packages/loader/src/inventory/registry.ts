@@ -23,6 +23,7 @@ export interface RegistryInventoryOptions {
 
 const CATALOG_PAGE = 1000;
 const MAX_PAGES = 100_000;
+const MAX_DEPTH = 4;
 
 /** Every repository the registry lists, following `Link: rel="next"` (and n=). */
 export async function listCatalog(client: RegistryClient): Promise<string[]> {
@@ -83,14 +84,19 @@ export async function registryInventory(o: RegistryInventoryOptions): Promise<In
     }
     // Manifest digest -> every descriptor below it (itself included): fetched once, shared.
     const closures = new Map<string, Promise<SeenDescriptor[]>>();
-    const closureOf = (repo: string, desc: SeenDescriptor, bytes?: Buffer): Promise<SeenDescriptor[]> => {
+    // Digests make cycles impossible, but not depth: an index of indexes is walked 4 levels down.
+    const closureOf = (repo: string, desc: SeenDescriptor, bytes?: Buffer, depth = 0): Promise<SeenDescriptor[]> => {
       let p = closures.get(desc.digest);
       if (!p) {
         p = (async () => {
+          if (depth > MAX_DEPTH) {
+            o.warn(notWalked(`${o.registry}/${repo}`, desc.digest, `nested more than ${MAX_DEPTH} indexes deep`));
+            return [desc];
+          }
           const got = bytes ?? (await client.getManifest(repo, desc.digest)).bytes;
           const kids = childrenOf(got, desc.mediaType);
           if (kids.dropped) o.warn(`${o.registry}/${repo}@${desc.digest}: ${kids.dropped} descriptor(s) without a sha256 digest and a size, or foreign layers; not listed`);
-          const below = await Promise.all(kids.manifests.map((m) => closureOf(repo, m).catch((e: unknown) => {
+          const below = await Promise.all(kids.manifests.map((m) => closureOf(repo, m, undefined, depth + 1).catch((e: unknown) => {
             o.warn(notWalked(`${o.registry}/${repo}`, m.digest, (e as Error).message));
             return [] as SeenDescriptor[];
           })));
