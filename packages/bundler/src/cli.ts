@@ -17,8 +17,9 @@ import {
   FORMAT_VERSIONS,
 } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
-import { asArray, createProgress, DIFF_COMMAND, diffCmd, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
+import { DIFF_COMMAND, diffCmd } from '@ferry/cli-kit';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
 import { createBundle, type ImageRequest } from './create.js';
 import { ImageFailures } from './image-failures.js';
