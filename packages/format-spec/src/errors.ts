@@ -9,7 +9,6 @@ export const ERROR_CODES = {
   SPEC_INVALID: { exit: 4, hint: 'Fix the field named above in the spec file; schemas/bundle-spec.schema.json lists what is allowed.' },
   SCHEMA_INVALID: { exit: 4, hint: 'The bundle manifest does not match schemas/bundle-manifest.schema.json; it was not written by a compatible Ferry.' },
   SCHEMA_VERSION_UNSUPPORTED: { exit: 4, hint: 'This bundle was written by a different Ferry format version; use a Ferry release that reads it.' },
-  BASELINE_INVALID: { exit: 4, hint: 'The baseline named above is not a Ferry bundle manifest or inventory, or its signature does not verify with --baseline-key; give the NAME.manifest.json of an earlier bundle or an inventory from ferry-load inventory.' },
   // keys and signatures
   KEY_INVALID: { exit: 5, hint: 'Give a PEM key made by `ferry-bundle keygen` (PKCS#8 private, PKIX public; ECDSA P-256 or Ed25519) or by `cosign generate-key-pair`.' },
   KEY_PASSWORD_REQUIRED: { exit: 5, hint: 'A key passphrase is needed: give --password-file FILE (its first line), FERRY_KEY_PASSWORD_FILE=FILE or FERRY_KEY_PASSWORD (COSIGN_PASSWORD for a cosign key), or run on a terminal to be asked; keygen also takes --no-password for an unencrypted key.' },
@@ -33,6 +32,8 @@ export const ERROR_CODES = {
   REGISTRY_DENIED: { exit: 13, hint: 'The registry accepted the credentials but refuses this push: ask its administrator for push permission on the repository named above (or whether it is read-only), or use another account (--creds, --authfile).' },
   REGISTRY_TLS: { exit: 13, hint: 'Give the registry CA with --ca-file, or --insecure-registry HOST if you accept an unverified connection to that host.' },
   SIGNATURE_POLICY: { exit: 24, hint: 'The images named above were not pushed (--require-signed-images, --require-attestation): no signature or attestation of theirs verifies with a trusted --image-key as the policy asks. Sign or attest them with cosign on the connected side and bring a new bundle, or give the right --image-key; the others were loaded.' },
+  BASELINE_MISSING: { exit: 25, hint: 'Nothing was written. This bundle is a delta: the target lacks blobs an earlier bundle carried (named above). Load that earlier bundle into this target first, or ask for a bundle built without --baseline.' },
+  BASELINE_INVALID: { exit: 4, hint: 'A --baseline must be a NAME.manifest.json an earlier ferry-bundle create wrote (or `last` with --state-dir), or an inventory ferry-load inventory wrote; check the file named above.' },
   CHART_INVALID: { exit: 22, hint: 'The chart named above breaks a rule Helm itself enforces (Chart.yaml, SemVer 2 version, archive layout or size); fix or re-package the chart, or leave it out.' },
   CHART_REPO_ERROR: { exit: 13, hint: 'Check the chart repository address, that it is running, your network, and its credentials (--authfile, --creds, a Helm repositories.yaml).' },
   CHART_CONFLICT: { exit: 23, hint: 'Nothing was replaced: the destination holds a different chart under the same name and version. Bump the chart version, or pass --force to replace it.' },
