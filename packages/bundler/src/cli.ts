@@ -303,6 +303,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           await keygen({ ...k, noPassword: k.password === false }, terminalPrompt());
         },
       )
+      .command(DIFF_COMMAND.command, DIFF_COMMAND.describe, DIFF_COMMAND.builder, async (a) => {
+        setCode(await diffCmd(a));
+      })
       .command(
         'create [spec]',
         'Bundle images, Helm charts, files and public keys into signed volumes',
@@ -362,11 +365,8 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         async (a) => {
           setCode(await planMediaCmd(a as unknown as { path: string; mediaSize: string; json: boolean }));
         },
-      )
-      .command(DIFF_COMMAND.command, DIFF_COMMAND.describe, DIFF_COMMAND.builder, async (a) => {
-        setCode(await diffCmd(a));
-      }),
-    'Give a command: keygen, create, plan-media or diff',
+      ),
+    'Give a command: keygen, create or plan-media',
     { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }
