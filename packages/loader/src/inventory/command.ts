@@ -77,7 +77,13 @@ export async function inventoryCmd(a: InventoryArgs): Promise<number> {
   const bar = await createProgress(mode, 'inventory');
   let inv: Inventory;
   try {
-    inv = await takeInventory(a, (m) => bar.log(`warning: ${m}`), (line) => bar.update({ bytes: 0, total: 0, detail: line }));
+    // A line every few seconds (a byte bar means nothing here: the walk reads manifests only).
+    let last = 0;
+    inv = await takeInventory(a, (m) => bar.log(`warning: ${m}`), (line) => {
+      if (Date.now() - last < 3000) return;
+      last = Date.now();
+      bar.log(`inventory: ${line}`);
+    });
   } finally {
     await bar.finish();
   }

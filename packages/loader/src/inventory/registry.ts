@@ -30,8 +30,9 @@ export async function listCatalog(client: RegistryClient): Promise<string[]> {
   const ctx = client.ctx();
   const out: string[] = [];
   let url: string | URL = `/v2/_catalog?n=${CATALOG_PAGE}`;
+  // Exit 13 either way: credentials (REGISTRY_AUTH) or a registry that does not serve the catalog.
   const refused = (why: string, e?: FerryError): FerryError =>
-    new FerryError(e?.code ?? 'REGISTRY_ERROR', `${client.registry} does not list its repositories to us (${why}); give the repositories to inventory with --repos REPOSITORY …`, e ? { ...e.details } : { registry: client.registry }, e ? { cause: e } : undefined);
+    new FerryError(e?.code === 'REGISTRY_AUTH' ? 'REGISTRY_AUTH' : 'REGISTRY_ERROR', `${client.registry} does not list its repositories to us (${why}); give the repositories to inventory with --repos REPOSITORY …`, e ? { ...e.details } : { registry: client.registry }, e ? { cause: e } : undefined);
   for (let page = 0; page < MAX_PAGES; page++) {
     let res;
     try {
