@@ -34,6 +34,8 @@ export interface InventorySummary {
   out?: string;
   digest: string;
   signature?: { file: string; fingerprint: string; algorithm: string };
+  /** What was skipped or left out, and why (the inventory says less, never more). */
+  warnings: string[];
 }
 
 /** Write `bytes` to `path` whole or not at all. */
@@ -76,10 +78,14 @@ export async function inventoryCmd(a: InventoryArgs): Promise<number> {
   const mode = outputMode(a.json);
   const bar = await createProgress(mode, 'inventory');
   let inv: Inventory;
+  const warnings: string[] = [];
   try {
     // A line every few seconds (a byte bar means nothing here: the walk reads manifests only).
     let last = 0;
-    inv = await takeInventory(a, (m) => bar.log(`warning: ${m}`), (line) => {
+    inv = await takeInventory(a, (m) => {
+      warnings.push(m);
+      bar.log(`warning: ${m}`);
+    }, (line) => {
       if (Date.now() - last < 3000) return;
       last = Date.now();
       bar.log(`inventory: ${line}`);
@@ -96,11 +102,14 @@ export async function inventoryCmd(a: InventoryArgs): Promise<number> {
     blobs: inv.blobs.length,
     bytes: inv.blobs.reduce((n, b) => n + b.size, 0),
     digest: sha256Digest(bytes),
+    warnings,
   };
   const counts = `${summary.repositories} repositories, ${summary.tags} tags, ${summary.blobs} blobs (${formatBytes(summary.bytes)})${inv.complete ? '' : ', as far as the tags reach'}`;
   if (!a.out) {
     process.stdout.write(bytes);
+    // --json: no progress, but what was left out is still said (stdout holds the inventory).
     if (mode !== 'json') writeText(`Inventory of ${printable(inv.target)}: ${counts}\n`, process.stderr);
+    else if (warnings.length) writeText(warnings.map((w) => `warning: ${w}\n`).join(''), process.stderr);
     return 0;
   }
   if (key) {
