@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, createPublicKey } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isFerryError, parseInventory, type Inventory } from '@ferry/format-spec';
@@ -185,6 +185,28 @@ test('behind htpasswd + TLS: the same credentials and CA flags as push; without 
   } finally {
     await b.stop();
   }
+});
+
+test('an OCI layout as ferry-load push writes it: complete, every blob file, tags as pushed', async () => {
+  const spec = join(tmp, 'layout-bundle.yaml');
+  await writeFile(spec, ['schemaVersion: 1', 'name: lb', 'images:', `  - source: oci:${join(tmp, 'src')}:app-1`, '    name: team/app:1', `  - source: oci:${join(tmp, 'src')}:multi-2`, '    name: team/multi:2'].join('\n'));
+  const c = await bundleCli(['create', spec, '--key', join(tmp, 'high.key'), '--out', join(tmp, 'lb')], { env: env() });
+  assert.is(c.code, 0, c.stderr);
+  const dir = join(tmp, 'pushed');
+  const p = await loadCli(['push', join(tmp, 'lb'), '--trusted-key', join(tmp, 'high.pub'), '--to', `oci:${dir}`, '--yes'], { env: env() });
+  assert.is(p.code, 0, p.stderr);
+  const r = await loadCli(['inventory', '--to', `oci:${dir}`, '--out', join(tmp, 'layout-inv.json'), '--json'], { env: env() });
+  assert.is(r.code, 0, r.stderr);
+  const inv = parseInventory(await readFile(join(tmp, 'layout-inv.json')), 'layout-inv.json');
+  assert.is(inv.complete, true);
+  assert.is(inv.target, `oci:${dir}`);
+  const files = (await readdir(join(dir, 'blobs', 'sha256'))).map((f) => `sha256:${f}`).sort();
+  assert.equal(inv.blobs.map((b) => b.digest), files);
+  assert.equal(inv.repositories, [{ name: 'team/app', tags: { '1': single.root.digest } }, { name: 'team/multi', tags: { '2': multi.root.digest } }]);
+  const blobs = blobsOf(inv);
+  for (const l of multi.layers.flat()) assert.ok(blobs.get(l.digest)?.repositories.includes('team/multi'), l.digest);
+  const usage = await loadCli(['inventory', '--to', `oci:${dir}`, '--repos', 'team/app'], { env: env() });
+  assert.is(usage.code, 2);
 });
 
 async function refused(p: Promise<unknown>, re: RegExp): Promise<void> {
