@@ -13,8 +13,8 @@ import { printable } from './text.js';
 
 export const INVENTORY_MEDIA_TYPE = 'application/vnd.ferry.inventory.v1+json';
 export const INVENTORY_VERSION = 1;
-/** An inventory of 100 000 blobs is a few tens of MiB; anything far larger is not one. */
-export const MAX_INVENTORY_BYTES = 128 * 1024 * 1024;
+/** An inventory of 100 000 blobs is about 18 MiB; the same cap as a bundle manifest (what --baseline reads). */
+export const MAX_INVENTORY_BYTES = 64 * 1024 * 1024;
 
 export interface InventoryRepository {
   name: string;
