@@ -21,7 +21,7 @@ import { bundleLoader } from './loader-build/bundle.mjs';
 import { injectBlob, makeBlob } from './loader-build/sea.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SCHEMAS = ['bundle-manifest.schema.json', 'bundle-spec.schema.json', 'load-config.schema.json', 'push-report.schema.json'];
+const SCHEMAS = ['bundle-manifest.schema.json', 'bundle-spec.schema.json', 'load-config.schema.json', 'push-report.schema.json', 'inventory.schema.json'];
 
 const { values } = parseArgs({
   options: {

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleCli, loadCli } from '../helpers/cli.js';
 
-const LOADER = ['checksum', 'verify', 'inspect', 'check', 'push', 'k8s', 'sbom', 'attestations', 'doctor'];
-const BUNDLER = ['keygen', 'create'];
+const LOADER = ['checksum', 'verify', 'inspect', 'check', 'push', 'k8s', 'sbom', 'attestations', 'doctor', 'inventory', 'diff'];
+const BUNDLER = ['keygen', 'create', 'diff'];
 
 test('--version and version --json: the release and the format versions it reads and writes', async () => {
   for (const [cli, name] of [[loadCli, 'ferry-load'], [bundleCli, 'ferry-bundle']] as const) {

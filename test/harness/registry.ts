@@ -28,6 +28,9 @@ export interface RegistryOptions {
    * manifest PUT, DELETE) is refused with 405 UNSUPPORTED — a registry the caller may not push to.
    */
   readOnly?: boolean;
+  /** distribution's `catalog.maxentries`: at most this many repositories per /v2/_catalog page
+   *  whatever n= asks (so pagination is exercised with a few repositories). */
+  catalogMaxEntries?: number;
 }
 
 export interface StartedRegistry {
@@ -81,7 +84,7 @@ function htpasswdLine(user: string, password: string): string {
   return r.stdout.trim() + '\n';
 }
 
-function configYaml(o: { data: string; addr: string; tls?: { cert: string; key: string }; htpasswd?: string; token?: RegistryOptions['token']; readOnly?: boolean }): string {
+function configYaml(o: { data: string; addr: string; tls?: { cert: string; key: string }; htpasswd?: string; token?: RegistryOptions['token']; readOnly?: boolean; catalogMaxEntries?: number }): string {
   const lines = [
     'version: 0.1',
     'log:',
@@ -107,6 +110,7 @@ function configYaml(o: { data: string; addr: string; tls?: { cert: string; key: 
     lines.push('auth:', '  token:', `    realm: ${o.token.realm}`, `    service: ${o.token.service}`,
       `    issuer: ${o.token.issuer}`, `    rootcertbundle: ${o.token.rootCertBundle}`);
   }
+  if (o.catalogMaxEntries !== undefined) lines.push('catalog:', `  maxentries: ${o.catalogMaxEntries}`);
   return lines.join('\n') + '\n';
 }
 
@@ -186,7 +190,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
     const url = `${tls ? 'https' : 'http'}://${host}`;
     await writeFile(cfg, configYaml({
       data, addr: host, ...(tls ? { tls } : {}), ...(htpasswd ? { htpasswd } : {}), ...(opts.token ? { token: opts.token } : {}),
-      ...(opts.readOnly ? { readOnly: true } : {}),
+      ...(opts.readOnly ? { readOnly: true } : {}), ...(opts.catalogMaxEntries !== undefined ? { catalogMaxEntries: opts.catalogMaxEntries } : {}),
     }));
     let proc = await launch(cfg, url, logFile);
     if (!proc) continue; // port raced away, or a config problem: the log says which

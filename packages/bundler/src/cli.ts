@@ -7,6 +7,7 @@ import { FerryError, VOLUME_PRESETS, imageRefName, printable, FERRY_VERSION, FOR
 import { redactCredentials } from '@ferry/oci';
 import { createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
+import { DIFF_COMMAND, diffCmd } from '@ferry/cli-kit';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
 import { createBundle, type CreateResult } from './create.js';
 import { createRequest, openSigningKey, type CreateArgv } from './create-request.js';
@@ -153,6 +154,9 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
           await keygen({ ...k, noPassword: k.password === false }, terminalPrompt());
         },
       )
+      .command(DIFF_COMMAND.command, DIFF_COMMAND.describe, DIFF_COMMAND.builder, async (a) => {
+        setCode(await diffCmd(a));
+      })
       .command(
         'create [spec]',
         'Bundle images, Helm charts, files and public keys into signed volumes',

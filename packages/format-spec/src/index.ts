@@ -25,9 +25,22 @@ export {
   findPathConflict,
   type PathConflict,
 } from './bundle-paths.js';
+export { locateBundle, readBundleManifest, volumePath, type BundleLocation, type LoadedManifest } from './bundle-location.js';
 export { chartRefName, checkLayoutIndex, imageRefName, layoutIndexBytes } from './layout-index.js';
 export { hashSegments, segmentLabel, type HashSegmentsOptions } from './segment-digests.js';
 export { mapLimit } from './map-limit.js';
+export { diffBundles, diffManifests, type DiffBlob, type DiffChanged, type DiffImage, type DiffNamed, type DiffSide, type ManifestDiff } from './manifest-diff.js';
+export {
+  INVENTORY_MEDIA_TYPE,
+  INVENTORY_VERSION,
+  MAX_INVENTORY_BYTES,
+  inventoryBytes,
+  parseInventory,
+  validateInventory,
+  type Inventory,
+  type InventoryBlob,
+  type InventoryRepository,
+} from './inventory.js';
 export { decryptCosignKey, isCosignPrivateKey } from './cosign-key.js';
 export {
   COSIGN_PASSWORD_ENV,

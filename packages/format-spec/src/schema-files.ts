@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as sea from 'node:sea';
 
-export type SchemaFile = 'bundle-manifest.schema.json' | 'bundle-spec.schema.json' | 'load-config.schema.json' | 'push-report.schema.json';
+export type SchemaFile = 'bundle-manifest.schema.json' | 'bundle-spec.schema.json' | 'load-config.schema.json' | 'push-report.schema.json' | 'inventory.schema.json';
 
 /** Every schema a single executable must carry. */
-export const SCHEMA_FILES: readonly SchemaFile[] = ['bundle-manifest.schema.json', 'bundle-spec.schema.json', 'load-config.schema.json', 'push-report.schema.json'];
+export const SCHEMA_FILES: readonly SchemaFile[] = ['bundle-manifest.schema.json', 'bundle-spec.schema.json', 'load-config.schema.json', 'push-report.schema.json', 'inventory.schema.json'];
 
 /** Inside a single executable application (no import.meta.url to resolve files from). */
 const inSea = sea.isSea();

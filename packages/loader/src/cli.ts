@@ -3,7 +3,8 @@
 
 import { hideBin } from 'yargs/helpers';
 import { FerryError, signerText, loadTrustedKeys, printable, printableBlock, type TrustedKey, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
-import { asArray, createProgress, formatBytes, outputMode, reportError, runCommands, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, DIFF_COMMAND, diffCmd, formatBytes, outputMode, reportError, runCommands, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
+import { INVENTORY_DESCRIBE, inventoryCmd, inventoryOptions, type InventoryArgs } from './inventory/command.js';
 import { checksumCmd, type ChecksumArgs } from './checksum-command.js';
 import { verifyBundle, verifyFailure } from './verify.js';
 import { inspectBundle, type InspectReport } from './inspect.js';
@@ -421,8 +422,14 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
         async (a) => {
           setCode(await doctorCmd(await configured(a as unknown as DoctorArgs & { config?: string })));
         },
-      ),
-    'Give a command: checksum, verify, inspect, push, check, k8s, serve, sbom, attestations or doctor',
+      )
+      .command('inventory', INVENTORY_DESCRIBE, inventoryOptions, async (a) => {
+        setCode(await inventoryCmd(a as unknown as InventoryArgs));
+      })
+      .command(DIFF_COMMAND.command, DIFF_COMMAND.describe, DIFF_COMMAND.builder, async (a) => {
+        setCode(await diffCmd(a));
+      }),
+    'Give a command: checksum, verify, inspect, push, check, k8s, serve, sbom, attestations, doctor, inventory or diff',
     { version: FERRY_VERSION, formats: FORMAT_VERSIONS },
   );
 }

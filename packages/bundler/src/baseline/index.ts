@@ -1,5 +1,5 @@
 export type { Baseline, BaselineBlob } from './types.js';
 export { readManifestBaseline } from './manifest.js';
-export { INVENTORY_MEDIA_TYPE, readBaseline, type BaselineReadOptions } from './read.js';
+export { readBaseline, type BaselineReadOptions } from './read.js';
 export { readInventoryBaseline } from './inventory.js';
 export { STATE_MANIFESTS_DIR, resolveBaselines } from './resolve.js';

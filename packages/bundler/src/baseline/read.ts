@@ -3,15 +3,8 @@
 
 import type { KeyObject } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import {
-  FerryError,
-  MAX_BUNDLE_MANIFEST_BYTES,
-  decodeSignature,
-  isFerryError,
-  printable,
-  readRegularFile,
-  verifyWithKey,
-} from '@ferry/format-spec';
+import { FerryError, INVENTORY_MEDIA_TYPE, MAX_BUNDLE_MANIFEST_BYTES, isFerryError, printable, readRegularFile } from '@ferry/format-spec';
+import { checkBaselineSignature } from './signature.js';
 import { readInventoryBaseline } from './inventory.js';
 import { readManifestBaseline } from './manifest.js';
 import type { Baseline } from './types.js';
@@ -21,9 +14,7 @@ export interface BaselineReadOptions {
   trustedKeys?: readonly KeyObject[];
 }
 
-export const INVENTORY_MEDIA_TYPE = 'application/vnd.ferry.inventory.v1+json';
 const BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.ferry.bundle.manifest.';
-const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 const invalid = (path: string, why: string): FerryError =>
   new FerryError('BASELINE_INVALID', `--baseline ${printable(path)}: ${why}`, { file: path });
@@ -50,21 +41,8 @@ export async function readBaseline(path: string, opts: BaselineReadOptions): Pro
   }
   if (mediaType === INVENTORY_MEDIA_TYPE) return readInventoryBaseline(bytes, path, opts);
   if (typeof mediaType === 'string' && mediaType.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)) {
-    if (opts.trustedKeys?.length) await checkSignature(path, bytes, opts.trustedKeys);
+    if (opts.trustedKeys?.length) await checkBaselineSignature(bytes, path, opts.trustedKeys);
     return readManifestBaseline(bytes, path);
   }
   throw invalid(path, `has mediaType ${typeof mediaType === 'string' ? `"${printable(mediaType.slice(0, 100))}"` : 'none'}: neither a Ferry bundle manifest (${BUNDLE_MEDIA_TYPE_PREFIX}vN+json) nor an inventory (${INVENTORY_MEDIA_TYPE})`);
-}
-
-/** With --baseline-key: the NAME.manifest.json.sig beside an earlier manifest must verify with one of the keys. */
-async function checkSignature(path: string, bytes: Buffer, keys: readonly KeyObject[]): Promise<void> {
-  let sig: Buffer;
-  try {
-    sig = await readRegularFile(`${path}.sig`, 'baseline signature', MAX_SIGNATURE_BYTES);
-  } catch (e) {
-    if (isFerryError(e, 'INPUT_NOT_FOUND') || (e as NodeJS.ErrnoException).code === 'ENOENT') throw invalid(path, `--baseline-key given but ${printable(path)}.sig is not there; bring the signature with it`);
-    throw e;
-  }
-  const raw = decodeSignature(sig, `${path}.sig`);
-  if (!keys.some((k) => verifyWithKey(bytes, raw, k))) throw invalid(path, `its signature ${printable(path)}.sig does not verify with the --baseline-key key(s)`);
 }
