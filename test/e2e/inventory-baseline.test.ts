@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeOciLayout, type WrittenImage } from '../helpers/images.js';
-import { bundleCli, loadCli } from '../helpers/cli.js';
+import { bundleCli, loadCli, sh } from '../helpers/cli.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { seedLayout } from '../harness/seed.js';
 import { reportValidator } from '../helpers/report-schemas.js';
@@ -60,8 +60,15 @@ test('signed inventory -> a delta carrying only the new layer, the inventory rec
   // Every blob the delta requires is one the inventory listed, with the size it listed.
   const listed = new Map((JSON.parse(invBytes.toString()) as { blobs: Array<{ digest: string; size: number }> }).blobs.map((b) => [b.digest, b.size]));
   for (const r of m.required ?? []) assert.ok(listed.has(r.digest), r.digest);
-  // (Loading the delta into the registry is the loader side of deltas: add the push + skopeo
-  // inspect step here once push checks required[].)
+  // The delta loads into the registry the inventory was taken of: the base layer is found where
+  // the inventory says (team/app) and mounted into the bundle's repository; skopeo reads it back.
+  const repo = m.images[0]!.repository;
+  const p = await loadCli(['push', join(tmp, 'out'), '--trusted-key', join(tmp, 'low.pub'), '--to', high.host, '--insecure-registry', high.host, '--state-dir', join(tmp, 'load-state'), '--yes', '--json'], { env });
+  assert.is(p.code, 0, p.stdout + p.stderr);
+  const raw = await sh(`skopeo inspect --raw --tls-verify=false docker://${high.host}/${repo}:app | sha256sum`);
+  assert.is(`sha256:${raw.stdout.split(' ')[0]}`, week2[0]!.root.digest);
+  const layers = await sh(`skopeo inspect --tls-verify=false docker://${high.host}/${repo}:app`);
+  assert.ok((JSON.parse(layers.stdout) as { Layers: string[] }).Layers.includes(base.digest), 'the mounted base layer is part of the loaded image');
 });
 
 test('diff of the full bundle against the delta: the same content, carried bytes against referenced (required) bytes', async () => {
