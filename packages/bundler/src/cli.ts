@@ -17,12 +17,13 @@ import {
   FORMAT_VERSIONS,
 } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
-import { asArray, createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
 import { createBundle, type ImageRequest } from './create.js';
 import { ImageFailures } from './image-failures.js';
 import { cacheSummary } from './cache-summary.js';
+import { createReport } from './create-report.js';
 import { isLocalChartSpec, loadSpecFile } from './spec-file.js';
 import { chartFetcher } from './chart-sources.js';
 import type { ChartRequest } from './charts.js';
@@ -108,6 +109,7 @@ interface CreateArgv {
   withLoader?: string;
   loaderDir?: string;
   json: boolean;
+  report?: string;
 }
 
 async function create(argv: CreateArgv): Promise<number> {
@@ -239,15 +241,10 @@ async function create(argv: CreateArgv): Promise<number> {
     await progress.finish();
     const failed = result.failures.length > 0;
     const cache = opener.cacheStats();
+    const doc = createReport(result, cache);
+    if (argv.report) await writeReportFile(argv.report, doc);
     if (argv.json) {
-      // Defence in depth: sources were refused above if they held credentials; hide any anyway.
-      writeJson({
-        ok: !failed,
-        ...result,
-        ...(cache ? { cache } : {}),
-        images: result.images.map((i) => ({ ...i, source: redactCredentials(i.source) })),
-        failures: result.failures.map((f) => ({ ...f, source: redactCredentials(f.source), message: redactCredentials(f.message) })),
-      });
+      writeJson(doc);
       return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
     }
     const lines = [
@@ -272,9 +269,12 @@ async function create(argv: CreateArgv): Promise<number> {
     return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
   } catch (e) {
     await progress.finish();
-    if (argv.json && e instanceof ImageFailures) {
-      writeJson(e.toJson());
-      return e.exitCode;
+    if (e instanceof ImageFailures) {
+      if (argv.report) await writeReportFile(argv.report, e.toJson());
+      if (argv.json) {
+        writeJson(e.toJson());
+        return e.exitCode;
+      }
     }
     throw e;
   } finally {
@@ -342,6 +342,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('loader-dir', { type: 'string', describe: 'Where the ferry-load executables are (default: dist/loader/ of this checkout)' })
             .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
+            .option('report', { type: 'string', describe: 'Also write the JSON report (schemas/create-report.schema.json) to this file, for a run with failures too' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
             .example('$0 create bundle.yaml --key ferry.key --out out/', '')
             .example('$0 create --name app --key ferry.key --image reg.example/team/app:1.4 --sbom-file team/app:1.4=app.spdx.json', 'syft output, attached to the image as its OCI referrer'),
