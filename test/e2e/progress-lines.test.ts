@@ -87,6 +87,20 @@ test('push: the total counts only the volumes that are here (whole blobs and the
   assert.match(r.stdout, /Not complete: bring p-002\.tar\.zst/);
 });
 
+/** A list naming one 4 GiB volume, made once (sparse: quick to make, slow to hash). */
+let big: Promise<string> | undefined;
+function bigList(): Promise<string> {
+  big ??= (async () => {
+    const dir = join(tmp, 'big');
+    await mkdir(dir);
+    await writeFile(join(dir, 'x-001.tar.zst'), '');
+    await truncate(join(dir, 'x-001.tar.zst'), 4 * 1024 ** 3);
+    await writeFile(join(dir, 'x.sha256'), `${'0'.repeat(64)}  x-001.tar.zst\n`);
+    return join(dir, 'x.sha256');
+  })();
+  return big;
+}
+
 /** Whether process `pid` has `file` open (Linux /proc). */
 async function hashing(pid: number, file: string): Promise<boolean> {
   const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
@@ -95,13 +109,9 @@ async function hashing(pid: number, file: string): Promise<boolean> {
 }
 
 test('Ctrl-C during checksum: one line says how far it got, exit 130 (plain lines and CI alike)', async () => {
-  const dir = join(tmp, 'big');
-  await mkdir(dir);
-  await writeFile(join(dir, 'x-001.tar.zst'), '');
-  await truncate(join(dir, 'x-001.tar.zst'), 4 * 1024 ** 3); // sparse: quick to make, slow to hash
-  await writeFile(join(dir, 'x.sha256'), `${'0'.repeat(64)}  x-001.tar.zst\n`);
+  const list = await bigList();
   for (const ci of [undefined, 'true']) {
-    const child = spawn(process.execPath, [`${root}packages/loader/bin/ferry-load.js`, 'checksum', join(dir, 'x.sha256')], { env: { ...process.env, CI: ci, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`${root}packages/loader/bin/ferry-load.js`, 'checksum', list], { env: { ...process.env, CI: ci, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const done = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
@@ -112,6 +122,33 @@ test('Ctrl-C during checksum: one line says how far it got, exit 130 (plain line
     const lines = stderr.trim().split('\n');
     assert.match(lines[lines.length - 1]!, /^checking: interrupted at \d+% \(.+ of 4\.0 GiB\); nothing more is done \(exit 130\): run the same command again$/, `CI=${ci}: ${stderr}`);
     assert.is(lines.filter((l) => l.includes('interrupted')).length, 1);
+  }
+});
+
+test('on a terminal: the bar fits the terminal width, and Ctrl-C leaves the same one line, exit 130', async () => {
+  const list = await bigList();
+  for (const cols of [60, 200]) {
+    const cmd = `stty cols ${cols} rows 30; '${process.execPath}' '${root}packages/loader/bin/ferry-load.js' checksum '${list}'`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, CI: undefined, NO_COLOR: '1', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!sent && /checking .*\d+%/.test(out)) {
+        sent = true;
+        child.stdin.write('\x03');
+      }
+    });
+    const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+    child.stdin.destroy();
+    assert.is(code, 130, out);
+    // eslint-disable-next-line no-control-regex
+    const text = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n').replace(/\r/g, '');
+    const bars = text.split('\n').filter((l) => /^checking \S+ +\d+% /.test(l));
+    assert.ok(bars.length > 0, out);
+    for (const b of bars) assert.ok([...b].length <= cols, `${[...b].length} > ${cols}: ${b}`);
+    if (cols === 200) assert.is([...bars[0]!.split(' ')[1]!].length, 40, 'a wide terminal: the bar\'s longest');
+    assert.match(text, /checking: interrupted at \d+% \(.+ of 4\.0 GiB\); nothing more is done \(exit 130\): run the same command again/);
   }
 });
 

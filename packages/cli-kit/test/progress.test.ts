@@ -10,7 +10,7 @@ test('interruptLine: how far the work got, and what to do when the run stops the
   assert.is(interruptLine('bundling', { bytes: 0, total: 0 }, false), 'bundling: stopped after 0 B', 'no total yet');
 });
 
-test('a command that listens for SIGINT keeps it: the display stops, the process does not exit, finish() resolves once', async () => {
+test('a command that stops on SIGINT itself keeps it: the display stops, the process does not exit, finish() resolves once', async () => {
   let commandSaw = 0;
   const command = (): void => void commandSaw++;
   process.on('SIGINT', command);
@@ -22,7 +22,7 @@ test('a command that listens for SIGINT keeps it: the display stops, the process
   process.stderr.write = ((c: string | Uint8Array) => ((err += String(c)), true)) as typeof process.stderr.write;
   try {
     const before = process.listenerCount('SIGINT');
-    const p = await createProgress('quiet', 'loading');
+    const p = await createProgress('quiet', 'loading', { interrupt: 'command' });
     assert.is(process.listenerCount('SIGINT'), before + 1, 'the display listens while it is live');
     p.update({ bytes: 5, total: 10 });
     process.emit('SIGINT', 'SIGINT');
