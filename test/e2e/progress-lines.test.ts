@@ -1,7 +1,7 @@
 // Progress off a terminal (a log, a pipe): plain lines whose totals are right from the first
 // line. checksum's total is the bytes of the listed files that are here (not what it has read
-// so far); push's counts only the volumes that are here (a missing volume is no part of it);
-// both end at 100% of that total. Ctrl-C leaves one line saying how far the work got, exit 130.
+// so far); push's and verify's count only the volumes that are here (a missing volume is no part
+// of it); each ends at 100% of that total. Ctrl-C leaves one line saying how far the work got, exit 130.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -75,16 +75,30 @@ test('checksum: the total is the listed files that are here, from the first line
   assertTotals(progressLines(sel.stderr, 'checking'), all - notSelected, '--volumes 1');
 });
 
-test('push: the total counts only the volumes that are here (whole blobs and the segments of split ones)', async () => {
+/** The content bytes (blobs, and the segments of split ones) the volumes other than 2 hold, and all of it. */
+async function contentWithoutVolume2(): Promise<{ here: number; all: number }> {
   const m = JSON.parse(await readFile(join(bundle, 'p.manifest.json'), 'utf8')) as { blobs: Array<{ size: number; volume?: number; segments?: Array<{ volume: number; size: number }> }> };
   const here = (v: number) => v !== 2;
-  const expected = m.blobs.reduce((n, b) => n + (b.volume !== undefined ? (here(b.volume) ? b.size : 0) : (b.segments ?? []).filter((g) => here(g.volume)).reduce((s, g) => s + g.size, 0)), 0);
-  const everything = m.blobs.reduce((n, b) => n + b.size, 0);
-  assert.ok(expected < everything, 'volume 2 holds part of the content');
-  const r = await loadCli(['push', await withoutVolume2(), '--allow-unsigned', '--to', `oci:${join(tmp, 'oci')}`, '--yes'], plain);
+  return {
+    here: m.blobs.reduce((n, b) => n + (b.volume !== undefined ? (here(b.volume) ? b.size : 0) : (b.segments ?? []).filter((g) => here(g.volume)).reduce((s, g) => s + g.size, 0)), 0),
+    all: m.blobs.reduce((n, b) => n + b.size, 0),
+  };
+}
+
+test('push and verify: the total counts only the volumes that are here (whole blobs and the segments of split ones)', async () => {
+  const content = await contentWithoutVolume2();
+  assert.ok(content.here < content.all, 'volume 2 holds part of the content');
+  const part = await withoutVolume2();
+  const r = await loadCli(['push', part, '--allow-unsigned', '--to', `oci:${join(tmp, 'oci')}`, '--yes'], plain);
   assert.is(r.code, 15, r.stderr);
-  assertTotals(progressLines(r.stderr, 'loading'), expected, 'push without volume 2');
+  assertTotals(progressLines(r.stderr, 'loading'), content.here, 'push without volume 2');
   assert.match(r.stdout, /Not complete: bring p-002\.tar\.zst/);
+  const v = await loadCli(['verify', part, '--allow-unsigned'], plain);
+  assert.is(v.code, 8, v.stderr);
+  assertTotals(progressLines(v.stderr, 'verifying'), content.here, 'verify without volume 2');
+  const whole = await loadCli(['verify', bundle, '--allow-unsigned'], plain);
+  assert.is(whole.code, 0, whole.stderr);
+  assertTotals(progressLines(whole.stderr, 'verifying'), content.all, 'verify of the whole set');
 });
 
 /** A list naming one 4 GiB volume, made once (sparse: quick to make, slow to hash). */
