@@ -148,7 +148,8 @@ test('create: a partial bundle (--keep-going) and images that cannot be resolved
   const plain = await bundleCli(['create', '--name', 'none', '--out', join(tmp, 'cn'), '--key', join(tmp, 'k.key'), '--image', bad, '--report', join(tmp, 'cn2.json')], { env: env() });
   assert.is(plain.code, 12);
   assert.is(plain.stdout, '');
-  valid('create-report', await readFile(join(tmp, 'cn2.json'), 'utf8'));
+  assert.match(plain.stderr, /error \[SOURCE_NOT_FOUND\]/);
+  assert.is((valid('create-report', await readFile(join(tmp, 'cn2.json'), 'utf8')).failures as unknown[]).length, 1, 'with every failure listed');
 });
 
 test('plan-media and version (both CLIs)', async () => {

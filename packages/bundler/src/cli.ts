@@ -17,7 +17,7 @@ import {
   FORMAT_VERSIONS,
 } from '@ferry/format-spec';
 import { credentialsRefused, hasCredentials, redactCredentials } from '@ferry/oci';
-import { asArray, createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
+import { asArray, createProgress, formatBytes, outputMode, reportError, runCommands, terminalPrompt, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
 import { createBundle, type ImageRequest } from './create.js';
@@ -269,12 +269,11 @@ async function create(argv: CreateArgv): Promise<number> {
     return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
   } catch (e) {
     await progress.finish();
-    if (e instanceof ImageFailures) {
+    if (e instanceof ImageFailures && (argv.json || argv.report)) {
+      // Every failure with its own code, in both documents; told here, so nothing replaces the file with a shorter one.
       if (argv.report) await writeReportFile(argv.report, e.toJson());
-      if (argv.json) {
-        writeJson(e.toJson());
-        return e.exitCode;
-      }
+      if (argv.json) writeJson(e.toJson());
+      return argv.json ? e.exitCode : reportError(e, { program: PROGRAM, json: false });
     }
     throw e;
   } finally {
