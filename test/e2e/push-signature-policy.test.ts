@@ -17,6 +17,7 @@ import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { seedLayout } from '../harness/seed.js';
 import { cosignAttachSbom, cosignAttest, cosignKeyPair, cosignSign, cosignTree, cosignVerify, cosignVerifyAttestation, craneDigest, type CosignKeys } from '../harness/cosign.js';
 import { writeFile } from 'node:fs/promises';
+import { assertReport } from '../helpers/report-schemas.js';
 
 let tmp = '';
 let src: StartedRegistry;
@@ -95,7 +96,7 @@ test('ferry-load sbom writes the SBOM cosign attached, named by image and format
   const out = join(tmp, 'sboms');
   const r = await loadCli(['sbom', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--out', out, '--json'], { env: env() });
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const doc = JSON.parse(r.stdout) as { sboms: Array<{ format: string; file?: string }> };
+  const doc = assertReport('sbom-report', r.stdout) as { sboms: Array<{ format: string; file?: string }> };
   const spdx = doc.sboms.find((x) => x.format === 'spdx-json' && x.file)!;
   assert.ok(spdx, r.stdout);
   assert.is(basename(spdx.file!), 'team_good_1.spdx.json');
@@ -104,10 +105,11 @@ test('ferry-load sbom writes the SBOM cosign attached, named by image and format
   assert.is(bad.code, 2, bad.stderr);
   const a = await loadCli(['attestations', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--type', 'slsaprovenance', '--image-key', trusted.pub], { env: env() });
   assert.is(a.code, 0, a.stdout + a.stderr);
-  const att = JSON.parse(a.stdout) as { attestations: Array<{ verified: boolean; predicate?: { builder?: { id: string } } }> };
+  const att = assertReport('attestations-report', a.stdout) as { attestations: Array<{ verified: boolean; predicate?: { builder?: { id: string } } }> };
   assert.is(att.attestations.find((x) => x.verified)?.predicate?.builder?.id, 'https://ferry.test/builder');
   const untrusted = await loadCli(['attestations', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--image-key', join(tmp, 'untrusted', 'cosign.pub')], { env: env() });
   assert.is(untrusted.code, 24, untrusted.stdout + untrusted.stderr);
+  assertReport('attestations-report', untrusted.stdout, 'attestations, none verified');
   assert.not.ok(untrusted.stdout.includes('ferry.test/builder'), 'an unverified predicate is never printed');
 });
 
