@@ -69,7 +69,7 @@ const sigOf = (r: Report, repo: string) => r.images.find((i) => i.ref.includes(`
 test('--image-key reports signed / invalid / unsigned per image, in the plan and the report, and loads them all', async () => {
   const r = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', `oci:${join(tmp, 'layout-out')}`, '--image-key', trusted.pub, '--yes', '--json'], { env: env() });
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const rep = JSON.parse(r.stdout) as Report;
+  const rep = assertReport('push-report', r.stdout) as unknown as Report;
   assert.is(sigOf(rep, 'good').signature?.status, 'signed');
   assert.is(sigOf(rep, 'good').signature?.keys.length, 1);
   assert.is(sigOf(rep, 'other').signature?.status, 'invalid', 'signed, but by a key the high side does not trust');
@@ -81,7 +81,7 @@ test('--image-key reports signed / invalid / unsigned per image, in the plan and
 test('inspect --image-key shows per image: the signature and its key, the verified attestation types, the SBOMs', async () => {
   const j = await loadCli(['inspect', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image-key', trusted.pub, '--json'], { env: env() });
   assert.is(j.code, 0, j.stderr);
-  const doc = JSON.parse(j.stdout) as { images: Array<{ ref: string; signature?: { status: string; attested: string[]; sboms: Array<{ format: string; source: string }> } }> };
+  const doc = assertReport('inspect-report', j.stdout) as unknown as { images: Array<{ ref: string; signature?: { status: string; attested: string[]; sboms: Array<{ format: string; source: string }> } }> };
   const good = doc.images.find((i) => i.ref.includes('team/good'))!.signature!;
   assert.is(good.status, 'signed');
   assert.ok(good.attested.some((t) => t.startsWith('https://slsa.dev/provenance/')), JSON.stringify(good));
@@ -118,7 +118,7 @@ test('--require-signed-images: only the image a trusted key signed is pushed (ex
   const r = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', dst.host, '--insecure-registry', dst.host, '--state-dir', join(tmp, 'state'),
     '--image-key', trusted.pub, '--require-signed-images', '--k8s-out', k8s, '--yes', '--json'], { env: env() });
   assert.is(r.code, 24, r.stdout + r.stderr);
-  const rep = JSON.parse(r.stdout) as Report & { k8s?: Array<{ path: string }> };
+  const rep = assertReport('push-report', r.stdout) as unknown as Report & { k8s?: Array<{ path: string }> };
   // --k8s-out: the cluster side of this load, with the trusted key in the ConfigMap and policy.
   assert.ok(rep.k8s?.some((f) => f.path === 'cosign-keys.yaml'), JSON.stringify(rep.k8s));
   const pub = (await readFile(trusted.pub, 'utf8')).trim().split('\n')[1]!;
@@ -164,14 +164,14 @@ test('--require-attestation: a verified slsaprovenance attestation lets the imag
     const ok = await push(dst2.host, 's2', ['slsaprovenance']);
     // Only the attested image passes; the other two have no attestation at all.
     assert.is(ok.code, 24, ok.stdout + ok.stderr);
-    const rep = JSON.parse(ok.stdout) as Report & { images: Array<{ signature?: { attested: string[]; required?: Array<{ type: string; satisfied: boolean }> } }> };
+    const rep = assertReport('push-report', ok.stdout) as unknown as Report & { images: Array<{ signature?: { attested: string[]; required?: Array<{ type: string; satisfied: boolean }> } }> };
     assert.is(sigOf(rep, 'good').status, 'loaded');
     assert.ok((sigOf(rep, 'good') as { signature?: { attested: string[] } }).signature?.attested.some((p) => p.startsWith('https://slsa.dev/provenance/')));
     assert.is(sigOf(rep, 'none').status, 'refused');
     assert.is((await cosignVerifyAttestation(`${dst2.host}/team/good:1`, trusted.pub, 'slsaprovenance', { insecure: true })).code, 0, 'cosign verify-attestation passes on what was loaded');
     const lacking = await push(`oci:${join(tmp, 'att-layout')}`, 's3', ['spdxjson']);
     assert.is(lacking.code, 24, lacking.stdout);
-    const r2 = JSON.parse(lacking.stdout) as Report;
+    const r2 = assertReport('push-report', lacking.stdout) as unknown as Report;
     assert.is(sigOf(r2, 'good').status, 'refused', 'signed and attested, but not with the type asked for');
     assert.match(sigOf(r2, 'good').reason ?? '', /spdxjson/);
   } finally {
