@@ -122,12 +122,11 @@ class Interruptible implements Progress {
   }
   private async interrupted(): Promise<void> {
     this.detach();
-    const stopsHere = this.stopsHere;
     this.closing ??= this.inner.finish().then(() => {
-      if (stopsHere || this.drawn) process.stderr.write(`${interruptLine(this.title, this.last, stopsHere)}\n`);
+      if (this.stopsHere || this.drawn) process.stderr.write(`${interruptLine(this.title, this.last, this.stopsHere)}\n`);
     });
     await this.closing;
-    if (stopsHere) process.exit(130);
+    if (this.stopsHere) process.exit(130);
   }
 }
 
