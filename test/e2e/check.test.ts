@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli } from '../helpers/cli.js';
+import { assertReport } from '../helpers/report-schemas.js';
 import type { BundleManifest } from '@ferry/format-spec';
 
 let tmp = '';
@@ -43,7 +44,7 @@ test('after a push everything is there (exit 0); nothing is written by check', a
   const before = await snapshot(out);
   const r = await check(out);
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const j = JSON.parse(r.stdout) as { ok: boolean; items: Array<{ status: string }> };
+  const j = assertReport('check-report', r.stdout) as unknown as { ok: boolean; items: Array<{ status: string }> };
   assert.ok(j.ok);
   assert.is(j.items.length, 2);
   assert.is(await snapshot(out), before, 'check changed nothing');
@@ -63,7 +64,7 @@ test('a tag someone moved, a deleted blob, an absent target: each named, exit 21
   await unlink(join(out, 'blobs', 'sha256', layer.slice(7)));
   const r = await check(out);
   assert.is(r.code, 21, r.stdout + r.stderr);
-  const j = JSON.parse(r.stdout) as { ok: boolean; items: Array<{ ref: string; status: string; found?: string; missing?: string[] }>; error: { code: string } };
+  const j = assertReport('check-report', r.stdout, 'check of a damaged target') as unknown as { ok: boolean; items: Array<{ ref: string; status: string; found?: string; missing?: string[] }>; error: { code: string } };
   assert.is(j.error.code, 'CHECK_FAILED');
   const ia = j.items.find((i) => i.ref.startsWith(`${a.repository}:${a.tag}`))!;
   assert.is(ia.status, 'different');
@@ -77,7 +78,7 @@ test('a tag someone moved, a deleted blob, an absent target: each named, exit 21
   assert.match(text.stderr, /CHECK_FAILED/);
   const none = await check(join(tmp, 'nothing-here'));
   assert.is(none.code, 21);
-  assert.ok((JSON.parse(none.stdout) as { items: Array<{ status: string }> }).items.every((i) => i.status === 'missing'));
+  assert.ok((assertReport('check-report', none.stdout, 'check of an empty target') as unknown as { items: Array<{ status: string }> }).items.every((i) => i.status === 'missing'));
 });
 
 test.run();

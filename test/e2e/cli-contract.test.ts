@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { bundleCli, loadCli } from '../helpers/cli.js';
 
 const LOADER = ['checksum', 'verify', 'inspect', 'check', 'push', 'k8s', 'sbom', 'attestations', 'doctor', 'inventory', 'diff'];
-const BUNDLER = ['keygen', 'create', 'diff'];
+const BUNDLER = ['keygen', 'create', 'diff', 'plan-media'];
 
 test('--version and version --json: the release and the format versions it reads and writes', async () => {
   for (const [cli, name] of [[loadCli, 'ferry-load'], [bundleCli, 'ferry-bundle']] as const) {
@@ -25,16 +25,33 @@ test('--version and version --json: the release and the format versions it reads
   }
 });
 
-test('-h on every command explains it and ends with the exit-code table (130 included)', async () => {
-  for (const [cli, cmds] of [[loadCli, LOADER], [bundleCli, BUNDLER]] as const) {
+/** The subcommands a CLI's own --help lists (so a command added later is covered too). */
+async function listedCommands(cli: typeof loadCli, program: string): Promise<string[]> {
+  const top = await cli(['--help']);
+  assert.is(top.code, 0, top.stderr);
+  return [...top.stdout.matchAll(new RegExp(`^  ${program} ([a-z0-9-]+)`, 'gm'))].map((m) => m[1]!);
+}
+
+test('-h and --help on every command explain it and end with the exit-code table (130 included)', async () => {
+  for (const [cli, program, known] of [[loadCli, 'ferry-load', LOADER], [bundleCli, 'ferry-bundle', BUNDLER]] as const) {
+    const cmds = await listedCommands(cli, program);
+    for (const c of [...known, 'version', 'completion']) assert.ok(cmds.includes(c), `${program} --help lists ${c}: ${cmds.join(', ')}`);
     for (const c of cmds) {
-      const h = await cli([c, '-h']);
-      assert.is(h.code, 0, `${c}: ${h.stderr}`);
-      assert.match(h.stdout, /Options:/, c);
-      assert.match(h.stdout, /130 INTERRUPTED/, c);
-      assert.match(h.stdout, /24 SIGNATURE_POLICY/, c);
-      assert.match(h.stdout, /25 BASELINE_MISSING/, c);
+      for (const flag of ['-h', '--help']) {
+        const h = await cli([c, flag]);
+        assert.is(h.code, 0, `${program} ${c} ${flag}: ${h.stderr}`);
+        assert.match(h.stdout, new RegExp(`^${program} ${c}\\b`), `${program} ${c} ${flag} is its help, not its output`);
+        assert.match(h.stdout, /Options:/, c);
+        assert.match(h.stdout, /Exit codes: 0 /, c);
+        assert.match(h.stdout, /130 INTERRUPTED/, c);
+        assert.match(h.stdout, /24 SIGNATURE_POLICY/, c);
+        assert.match(h.stdout, /25 BASELINE_MISSING/, c);
+        assert.is(h.stderr, '', `${program} ${c} ${flag} writes nothing else`);
+      }
     }
+    const top = await cli(['-h']);
+    assert.is(top.code, 0);
+    assert.match(top.stdout, /130 INTERRUPTED/, `${program} -h`);
   }
 });
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli } from '../helpers/cli.js';
+import { assertReport } from '../helpers/report-schemas.js';
 import { freePort, startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { seedLayout } from '../harness/seed.js';
 import { cosignKeyPair, cosignSign, type CosignKeys } from '../harness/cosign.js';
@@ -21,7 +22,7 @@ interface Doc { ok: boolean; checks: Array<{ check: string; status: string; fix?
 const env = () => ({ HOME: join(tmp, 'home'), REGISTRY_AUTH_FILE: undefined, DOCKER_CONFIG: undefined, FERRY_REGISTRY_CREDS: undefined });
 const doctor = async (args: string[]): Promise<{ code: number; doc: Doc; out: string }> => {
   const r = await loadCli(['doctor', ...args, '--json'], { env: env() });
-  return { code: r.code, doc: JSON.parse(r.stdout) as Doc, out: r.stdout + r.stderr };
+  return { code: r.code, doc: assertReport('doctor-report', r.stdout) as unknown as Doc, out: r.stdout + r.stderr };
 };
 const status = (d: Doc, check: string) => d.checks.find((c) => c.check === check)?.status;
 

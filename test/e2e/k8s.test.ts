@@ -15,6 +15,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { BundleManifest } from '@ferry/format-spec';
 import { makeOciLayout } from '../helpers/images.js';
 import { bundleCli, loadCli, sh } from '../helpers/cli.js';
+import { assertReport } from '../helpers/report-schemas.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { generateSigningKey, seedLayout, writeCosignSignature } from '../harness/seed.js';
 import { mapNames } from '../../packages/loader/src/push/names.js';
@@ -79,7 +80,7 @@ test('--to registry.local:5000/mirror with a rewrite: every name in every file i
   const out = join(tmp, 'out1');
   const r = await k8s(['--to', 'registry.local:5000/mirror', '--rewrite', REWRITE, '--image-key', join(tmp, 'cosign.pub'), '--namespace', 'security', '--out', out, '--json']);
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const j = JSON.parse(r.stdout) as Obj;
+  const j = assertReport('k8s-report', r.stdout) as Obj;
   const { registry, prefix } = parseRegistryTarget('registry.local:5000/mirror');
   const names = mapNames({ kind: 'registry', description: 'registry.local:5000/mirror', registry, prefix, stateDir: join(tmp, 'state') }, manifest.images, [parseRewrite(REWRITE)]);
   assert.equal(j.images.map((i: Obj) => i.ref), names.refs);
@@ -191,7 +192,7 @@ test('stdout: one YAML stream of the Kubernetes documents; --json without --out 
   assert.equal(kinds, ['ConfigMap', 'ClusterPolicy', 'ClusterImagePolicy', 'ImageDigestMirrorSet']);
   const j = await k8s(['--to', 'registry.local:5000/mirror', '--json']);
   assert.is(j.code, 0, j.stderr);
-  const doc = JSON.parse(j.stdout) as Obj;
+  const doc = assertReport('k8s-report', j.stdout) as Obj;
   assert.ok(doc.files.every((f: Obj) => typeof f.content === 'string'));
   assert.not.ok(doc.files.some((f: Obj) => f.kind === 'ConfigMap'), 'no --image-key, no ConfigMap');
   assert.ok(doc.notes.some((n: string) => /no --image-key/.test(n)));

@@ -17,6 +17,7 @@ import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { seedLayout } from '../harness/seed.js';
 import { cosignAttachSbom, cosignAttest, cosignKeyPair, cosignSign, cosignTree, cosignVerify, cosignVerifyAttestation, craneDigest, type CosignKeys } from '../harness/cosign.js';
 import { writeFile } from 'node:fs/promises';
+import { assertReport } from '../helpers/report-schemas.js';
 
 let tmp = '';
 let src: StartedRegistry;
@@ -68,7 +69,7 @@ const sigOf = (r: Report, repo: string) => r.images.find((i) => i.ref.includes(`
 test('--image-key reports signed / invalid / unsigned per image, in the plan and the report, and loads them all', async () => {
   const r = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', `oci:${join(tmp, 'layout-out')}`, '--image-key', trusted.pub, '--yes', '--json'], { env: env() });
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const rep = JSON.parse(r.stdout) as Report;
+  const rep = assertReport('push-report', r.stdout) as unknown as Report;
   assert.is(sigOf(rep, 'good').signature?.status, 'signed');
   assert.is(sigOf(rep, 'good').signature?.keys.length, 1);
   assert.is(sigOf(rep, 'other').signature?.status, 'invalid', 'signed, but by a key the high side does not trust');
@@ -80,7 +81,7 @@ test('--image-key reports signed / invalid / unsigned per image, in the plan and
 test('inspect --image-key shows per image: the signature and its key, the verified attestation types, the SBOMs', async () => {
   const j = await loadCli(['inspect', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image-key', trusted.pub, '--json'], { env: env() });
   assert.is(j.code, 0, j.stderr);
-  const doc = JSON.parse(j.stdout) as { images: Array<{ ref: string; signature?: { status: string; attested: string[]; sboms: Array<{ format: string; source: string }> } }> };
+  const doc = assertReport('inspect-report', j.stdout) as unknown as { images: Array<{ ref: string; signature?: { status: string; attested: string[]; sboms: Array<{ format: string; source: string }> } }> };
   const good = doc.images.find((i) => i.ref.includes('team/good'))!.signature!;
   assert.is(good.status, 'signed');
   assert.ok(good.attested.some((t) => t.startsWith('https://slsa.dev/provenance/')), JSON.stringify(good));
@@ -95,7 +96,7 @@ test('ferry-load sbom writes the SBOM cosign attached, named by image and format
   const out = join(tmp, 'sboms');
   const r = await loadCli(['sbom', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--out', out, '--json'], { env: env() });
   assert.is(r.code, 0, r.stdout + r.stderr);
-  const doc = JSON.parse(r.stdout) as { sboms: Array<{ format: string; file?: string }> };
+  const doc = assertReport('sbom-report', r.stdout) as { sboms: Array<{ format: string; file?: string }> };
   const spdx = doc.sboms.find((x) => x.format === 'spdx-json' && x.file)!;
   assert.ok(spdx, r.stdout);
   assert.is(basename(spdx.file!), 'team_good_1.spdx.json');
@@ -104,10 +105,11 @@ test('ferry-load sbom writes the SBOM cosign attached, named by image and format
   assert.is(bad.code, 2, bad.stderr);
   const a = await loadCli(['attestations', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--type', 'slsaprovenance', '--image-key', trusted.pub], { env: env() });
   assert.is(a.code, 0, a.stdout + a.stderr);
-  const att = JSON.parse(a.stdout) as { attestations: Array<{ verified: boolean; predicate?: { builder?: { id: string } } }> };
+  const att = assertReport('attestations-report', a.stdout) as { attestations: Array<{ verified: boolean; predicate?: { builder?: { id: string } } }> };
   assert.is(att.attestations.find((x) => x.verified)?.predicate?.builder?.id, 'https://ferry.test/builder');
   const untrusted = await loadCli(['attestations', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--image', 'team/good:1', '--image-key', join(tmp, 'untrusted', 'cosign.pub')], { env: env() });
   assert.is(untrusted.code, 24, untrusted.stdout + untrusted.stderr);
+  assertReport('attestations-report', untrusted.stdout, 'attestations, none verified');
   assert.not.ok(untrusted.stdout.includes('ferry.test/builder'), 'an unverified predicate is never printed');
 });
 
@@ -116,7 +118,7 @@ test('--require-signed-images: only the image a trusted key signed is pushed (ex
   const r = await loadCli(['push', bundleDir, '--trusted-key', join(tmp, 'ferry.pub'), '--to', dst.host, '--insecure-registry', dst.host, '--state-dir', join(tmp, 'state'),
     '--image-key', trusted.pub, '--require-signed-images', '--k8s-out', k8s, '--yes', '--json'], { env: env() });
   assert.is(r.code, 24, r.stdout + r.stderr);
-  const rep = JSON.parse(r.stdout) as Report & { k8s?: Array<{ path: string }> };
+  const rep = assertReport('push-report', r.stdout) as unknown as Report & { k8s?: Array<{ path: string }> };
   // --k8s-out: the cluster side of this load, with the trusted key in the ConfigMap and policy.
   assert.ok(rep.k8s?.some((f) => f.path === 'cosign-keys.yaml'), JSON.stringify(rep.k8s));
   const pub = (await readFile(trusted.pub, 'utf8')).trim().split('\n')[1]!;
@@ -162,14 +164,14 @@ test('--require-attestation: a verified slsaprovenance attestation lets the imag
     const ok = await push(dst2.host, 's2', ['slsaprovenance']);
     // Only the attested image passes; the other two have no attestation at all.
     assert.is(ok.code, 24, ok.stdout + ok.stderr);
-    const rep = JSON.parse(ok.stdout) as Report & { images: Array<{ signature?: { attested: string[]; required?: Array<{ type: string; satisfied: boolean }> } }> };
+    const rep = assertReport('push-report', ok.stdout) as unknown as Report & { images: Array<{ signature?: { attested: string[]; required?: Array<{ type: string; satisfied: boolean }> } }> };
     assert.is(sigOf(rep, 'good').status, 'loaded');
     assert.ok((sigOf(rep, 'good') as { signature?: { attested: string[] } }).signature?.attested.some((p) => p.startsWith('https://slsa.dev/provenance/')));
     assert.is(sigOf(rep, 'none').status, 'refused');
     assert.is((await cosignVerifyAttestation(`${dst2.host}/team/good:1`, trusted.pub, 'slsaprovenance', { insecure: true })).code, 0, 'cosign verify-attestation passes on what was loaded');
     const lacking = await push(`oci:${join(tmp, 'att-layout')}`, 's3', ['spdxjson']);
     assert.is(lacking.code, 24, lacking.stdout);
-    const r2 = JSON.parse(lacking.stdout) as Report;
+    const r2 = assertReport('push-report', lacking.stdout) as unknown as Report;
     assert.is(sigOf(r2, 'good').status, 'refused', 'signed and attested, but not with the type asked for');
     assert.match(sigOf(r2, 'good').reason ?? '', /spdxjson/);
   } finally {

@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import type { Argv } from 'yargs';
 import { FerryError, VOLUME_PRESETS, imageRefName, printable, FERRY_VERSION, FORMAT_VERSIONS } from '@ferry/format-spec';
 import { redactCredentials } from '@ferry/oci';
-import { createProgress, formatBytes, outputMode, runCommands, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
+import { createProgress, formatBytes, outputMode, reportError, runCommands, terminalPrompt, writeJson, writeReportFile, writeText } from '@ferry/cli-kit';
 import { keygen, type KeygenArgs } from './keygen.js';
 import { DIFF_COMMAND, diffCmd } from '@ferry/cli-kit';
 import { burnPlanLines, planMediaCmd } from './plan-media-command.js';
@@ -13,6 +13,7 @@ import { createBundle, type CreateResult } from './create.js';
 import { createRequest, openSigningKey, type CreateArgv } from './create-request.js';
 import { ImageFailures } from './image-failures.js';
 import { cacheSummary } from './cache-summary.js';
+import { createReport } from './create-report.js';
 import { syncCmd, type SyncArgv } from './sync-command.js';
 
 const PROGRAM = 'ferry-bundle';
@@ -20,7 +21,7 @@ const PROGRAM = 'ferry-bundle';
 /** A source string for output: no credentials, no control characters. */
 const show = (s: string): string => printable(redactCredentials(s));
 
-async function create(argv: CreateArgv): Promise<number> {
+async function create(argv: CreateArgv & { report?: string }): Promise<number> {
   const req = await createRequest(argv);
   const { sizeText, loaders } = req;
   const volumeSize = req.options.volumeSize;
@@ -49,15 +50,10 @@ async function create(argv: CreateArgv): Promise<number> {
     await progress.finish();
     const failed = result.failures.length > 0;
     const cache = req.cacheStats;
+    const doc = createReport(result, cache);
+    if (argv.report) await writeReportFile(argv.report, doc);
     if (argv.json) {
-      // Defence in depth: sources were refused above if they held credentials; hide any anyway.
-      writeJson({
-        ok: !failed,
-        ...result,
-        ...(cache ? { cache } : {}),
-        images: result.images.map((i) => ({ ...i, source: redactCredentials(i.source) })),
-        failures: result.failures.map((f) => ({ ...f, source: redactCredentials(f.source), message: redactCredentials(f.message) })),
-      });
+      writeJson(doc);
       return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
     }
     const lines = [
@@ -83,9 +79,11 @@ async function create(argv: CreateArgv): Promise<number> {
     return failed ? new FerryError('PARTIAL_FAILURE', '').exitCode : 0;
   } catch (e) {
     await progress.finish();
-    if (argv.json && e instanceof ImageFailures) {
-      writeJson(e.toJson());
-      return e.exitCode;
+    if (e instanceof ImageFailures && (argv.json || argv.report)) {
+      // Every failure with its own code, in both documents; told here, so nothing replaces the file with a shorter one.
+      if (argv.report) await writeReportFile(argv.report, e.toJson());
+      if (argv.json) writeJson(e.toJson());
+      return argv.json ? e.exitCode : reportError(e, { program: PROGRAM, json: false });
     }
     throw e;
   } finally {
@@ -172,6 +170,7 @@ export async function main(args: string[] = hideBin(process.argv)): Promise<numb
             .option('replace', { type: 'boolean', default: false, alias: 'force', describe: 'Rebuild a bundle of the same --name already in --out (the old one stays intact until the new one is complete)' })
             .option('keep-going', { type: 'boolean', default: false, describe: 'Bundle the images that succeed and list the failures (exit code 16)' })
             .option('json', { type: 'boolean', default: false, describe: 'Print a JSON report on stdout, no progress' })
+            .option('report', { type: 'string', describe: 'Also write the JSON report (schemas/create-report.schema.json) to this file, for a run with failures too' })
             .example('$0 create --name weekly --key ferry.key --out /media/usb --image oci:./layout:app-1.0 --file docs/*.pdf --volume-size dvd', '')
             .example('$0 create bundle.yaml --key ferry.key --out out/', '')
             .example('$0 create --name app --key ferry.key --image reg.example/team/app:1.4 --sbom-file team/app:1.4=app.spdx.json', 'syft output, attached to the image as its OCI referrer'),

@@ -142,7 +142,7 @@ export interface CreateResult {
   blobBytes: number;
   blobCount: number;
   /** With baselines: what was left out, as the manifest records it, and from which baselines. */
-  delta?: BundleDelta & { baselines: Array<{ name: string; kind: 'bundle' | 'inventory'; requiredBlobs: number; requiredBytes: number }> };
+  delta?: BundleDelta & { baselines: Array<{ name: string; kind: 'bundle' | 'inventory'; digest: string; created?: string; requiredBlobs: number; requiredBytes: number }> };
 }
 
 /** Where a blob's bytes come from. */
@@ -485,7 +485,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
               ...manifest.delta,
               baselines: manifest.baselines.map((b) => {
                 const mine = (manifest.required ?? []).filter((r) => r.baseline === b.name);
-                return { name: b.name, kind: b.kind, requiredBlobs: mine.length, requiredBytes: mine.reduce((n, r) => n + r.size, 0) };
+                return { name: b.name, kind: b.kind, digest: b.digest, ...(b.created !== undefined ? { created: b.created } : {}), requiredBlobs: mine.length, requiredBytes: mine.reduce((n, r) => n + r.size, 0) };
               }),
             },
           }

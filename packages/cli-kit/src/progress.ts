@@ -83,9 +83,65 @@ class Sanitised implements Progress {
   }
 }
 
-export async function createProgress(mode: OutputMode, title: string): Promise<Progress> {
-  if (mode === 'json' || mode === 'ci' || mode === 'quiet') return new Silent();
-  if (mode === 'plain') return new Sanitised(new Lines(process.stderr, safeLine(title)));
+/** The line left on Ctrl-C: how far the work got. */
+export function interruptLine(title: string, s: ProgressState, stopsHere: boolean): string {
+  const where = s.total > 0 ? `at ${Math.min(100, (s.bytes / s.total) * 100).toFixed(0)}% (${formatBytes(s.bytes)} of ${formatBytes(s.total)})` : `after ${formatBytes(s.bytes)}`;
+  return stopsHere ? `${title}: interrupted ${where}; nothing more is done (exit 130): run the same command again` : `${title}: stopped ${where}`;
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Ctrl-C or SIGTERM while a display is live: the bar stops and one line says how far the work
+ * got, instead of a half-drawn bar or nothing, and the process exits 130 (INTERRUPTED) as it
+ * would have without a display. A command that stops cleanly on the signal itself (push, with
+ * `interrupt: 'command'`) is left to do that; a display then adds only where it stopped, and a
+ * silent one (--quiet, CI) nothing, so the command's line is the one line. (Said explicitly, not
+ * read from the signal's listeners: ink adds its own.)
+ */
+class Interruptible implements Progress {
+  private last: ProgressState = { bytes: 0, total: 0 };
+  private closing: Promise<void> | undefined;
+  private readonly onSignal = (): void => void this.interrupted();
+  constructor(private readonly inner: Progress, private readonly title: string, private readonly drawn: boolean, private readonly stopsHere: boolean) {
+    for (const sig of SIGNALS) process.on(sig, this.onSignal);
+  }
+  log(line: string): void {
+    if (!this.closing) this.inner.log(line);
+  }
+  update(s: ProgressState): void {
+    this.last = s;
+    if (!this.closing) this.inner.update(s);
+  }
+  finish(): Promise<void> {
+    this.detach();
+    return (this.closing ??= this.inner.finish());
+  }
+  private detach(): void {
+    for (const sig of SIGNALS) process.off(sig, this.onSignal);
+  }
+  private async interrupted(): Promise<void> {
+    this.detach();
+    this.closing ??= this.inner.finish().then(() => {
+      if (this.stopsHere || this.drawn) process.stderr.write(`${interruptLine(this.title, this.last, this.stopsHere)}\n`);
+    });
+    await this.closing;
+    if (this.stopsHere) process.exit(130);
+  }
+}
+
+export interface ProgressOptions {
+  /** Who stops the run on Ctrl-C/SIGTERM: the display (exit 130, the default) or the command, which listens for the signal itself. */
+  interrupt?: 'exit' | 'command';
+}
+
+export async function createProgress(mode: OutputMode, title: string, opts: ProgressOptions = {}): Promise<Progress> {
+  if (mode === 'json') return new Silent();
+  const name = safeLine(title);
+  const exits = opts.interrupt !== 'command';
+  // --quiet and CI draw nothing, but an interrupted run still says so on stderr (errors are never quiet).
+  if (mode === 'ci' || mode === 'quiet') return new Interruptible(new Silent(), name, false, exits);
+  if (mode === 'plain') return new Interruptible(new Sanitised(new Lines(process.stderr, name)), name, true, exits);
   const { InkProgress } = await import('./ink-progress.js');
-  return new Sanitised(new InkProgress(safeLine(title)));
+  return new Interruptible(new Sanitised(new InkProgress(name)), name, true, exits);
 }

@@ -38,6 +38,12 @@ export async function runCommands(program: string, args: string[], usage: string
     printVersion(program, info, wantsJson);
     return 0;
   }
+  // yargs' completion command has no help of its own: `completion -h` would print the script.
+  const completionAbout = `Print a shell completion script: ${program} completion bash >> ~/.bashrc (or zsh >> ~/.zshrc)`;
+  if (args[0] === 'completion' && (args.includes('-h') || args.includes('--help'))) {
+    process.stdout.write(`${program} completion [bash|zsh]\n\n${completionAbout}\n\nOptions:\n  -h, --help  Show help\n\n${exitCodeHelp()}\n`);
+    return 0;
+  }
   // `completion bash|zsh`: yargs picks the script from $SHELL; the argument says it instead.
   if (args[0] === 'completion' && (args[1] === 'bash' || args[1] === 'zsh')) {
     process.env.SHELL = `/bin/${args[1]}`;
@@ -58,7 +64,7 @@ export async function runCommands(program: string, args: string[], usage: string
     };
     await define(top, (n) => (code = n))
       .command('version', 'Print the Ferry version and the bundle format versions it reads and writes', (y) => y.option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout (and no progress)' }), (a) => printVersion(program, info, Boolean(a.json)))
-      .completion('completion', `Print a shell completion script: ${program} completion bash >> ~/.bashrc (or zsh >> ~/.zshrc)`)
+      .completion('completion', completionAbout)
       .option('quiet', { alias: 'q', type: 'boolean', global: true, describe: 'Print nothing but errors (for cron): the exit code says how it went; --json and --report still write their documents' })
       .middleware((a) => {
         setQuiet(Boolean(a.quiet));

@@ -37,7 +37,8 @@ export async function checksumCmd(a: ChecksumArgs): Promise<number> {
   const volumes = a.volumes !== undefined ? parseVolumeList(a.volumes) : undefined;
   const ctx = { when: new Date(), host: hostname(), version: FERRY_VERSION };
   const progress = await createProgress(mode, 'checking');
-  let total = 0;
+  let done = 0;
+  let planned = 0;
   let report: ChecksumReport;
   try {
     report = await checksumBundle(a.path, {
@@ -45,9 +46,14 @@ export async function checksumCmd(a: ChecksumArgs): Promise<number> {
       ignoreMissing: a.ignoreMissing,
       ...(volumes ? { volumes } : {}),
       onFile: (l) => progress.log(`${l.status.padEnd(10)} ${printable(l.file)}${l.reason ? `  ${printable(l.reason)}` : ''}`),
+      onTotal: (n) => {
+        planned = n;
+        progress.update({ bytes: 0, total: planned });
+      },
+      // A file that grows while it is read never shows more than 100%.
       onBytes: (n) => {
-        total += n;
-        progress.update({ bytes: total, total: Math.max(total, 1) });
+        done += n;
+        progress.update({ bytes: done, total: Math.max(planned, done) });
       },
     });
   } catch (e) {
@@ -69,6 +75,8 @@ export async function checksumCmd(a: ChecksumArgs): Promise<number> {
     checkedAt: ctx.when.toISOString(),
     host: ctx.host,
     ferryVersion: ctx.version,
+    // A digest in every report is sha256:<hex> (the receipt prints it so too).
+    listDigest: `sha256:${report.listDigest}`,
     files: report.files.map((f) => (f.reason ? { ...f, reason: printableBlock(f.reason) } : f)),
   };
   if (a.report) await writeReportFile(a.report, doc);

@@ -8,7 +8,7 @@
 // verdict then says which volumes of how many it covers: never a PASS for a set not all seen.
 
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -85,6 +85,8 @@ export interface ChecksumOptions {
   volumes?: number[];
   onFile?: (line: ChecksumLine) => void;
   onBytes?: (n: number) => void;
+  /** Before the first byte is read: the bytes of the listed files that are here and will be hashed (a progress bar's total). */
+  onTotal?: (bytes: number) => void;
 }
 
 const VOLUME_FILE_RE = /^(.+)-(\d{3})\.tar\.zst$/;
@@ -145,6 +147,17 @@ export async function checksumBundle(path: string, opts: ChecksumOptions = {}): 
   if (selected) {
     const unknown = [...selected].filter((v) => !listedVolumes.includes(v));
     if (unknown.length) throw new FerryError('USAGE', `--volumes ${unknown.join(',')}: ${printable(loc.name)}.sha256 lists volume${listedVolumes.length === 1 ? '' : 's'} ${rangeText(listedVolumes)} only`);
+  }
+  if (opts.onTotal) {
+    // Only regular files count: a missing one is reported MISSING, anything else FAIL, unread.
+    let planned = 0;
+    for (const e of entries) {
+      const vol = volumeOf(e.file);
+      if (selected && vol !== undefined && !selected.has(vol)) continue;
+      const st = await stat(join(loc.dir, e.file)).catch(() => undefined);
+      if (st?.isFile()) planned += st.size;
+    }
+    opts.onTotal(planned);
   }
   const lines: ChecksumLine[] = [];
   let bytes = 0;

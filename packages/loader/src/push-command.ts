@@ -114,7 +114,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
         const ok = interactive ? await askToProceed(tm, p, controller.signal, abort) : true;
         // The plan is not progress: logs (plain and CI) keep it, so a cron run's log shows moved tags.
         if (!interactive && (mode === 'plain' || mode === 'tty' || mode === 'ci')) process.stderr.write(planLines(tm, p).join('\n') + '\n');
-        if (ok) progress = await createProgress(mode, 'loading');
+        if (ok) progress = await createProgress(mode, 'loading', { interrupt: 'command' });
         states = new ImageStates(tm, p);
         return ok;
       },
@@ -127,7 +127,7 @@ export async function pushCmd(a: PushArgs): Promise<number> {
               try {
                 return await prompt(ask);
               } finally {
-                progress = await createProgress(mode, 'loading');
+                progress = await createProgress(mode, 'loading', { interrupt: 'command' });
               }
             },
           }

@@ -72,7 +72,10 @@ export async function verifyBundle(path: string, opts: VerifyOptions): Promise<V
   if (opts.policy) checkImagePolicy(opts.policy);
   const tm = await openTrusted(path, { trustedKeys: opts.trustedKeys, ...(opts.allowUnsigned ? { allowUnsigned: true } : {}) });
   const { manifest } = tm;
-  const total = manifest.blobs.reduce((n, b) => n + b.size, 0);
+  // The progress total is what the volumes here hold: a missing one is no part of it (as push counts).
+  const here = new Set<number>();
+  for (const v of manifest.volumes) if (await statRegularFile(volumePath(tm.loc, v.index), 'volume').catch(() => ({ size: -1 }))) here.add(v.index);
+  const total = manifest.blobs.reduce((n, b) => n + (b.volume !== undefined ? (here.has(b.volume) ? b.size : 0) : (b.segments ?? []).filter((g) => here.has(g.volume)).reduce((m, g) => m + g.size, 0)), 0);
   let bytes = 0;
   let blobs = 0;
   const segHash = new Map<string, { hash: Hash; sha512?: Hash; next: number }>();

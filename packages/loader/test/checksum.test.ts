@@ -40,6 +40,27 @@ test('PASS, FAIL, MISSING and UNEXPECTED are each named, and only all-PASS passe
   }
 });
 
+test('onTotal: before the first byte, the bytes of the listed regular files that are here and selected (no FIFO, device, directory or absent file)', async () => {
+  const d = await bundleDir({ 'b.manifest.json': 'mm', 'b-004.tar.zst': 'four', 'b-005.tar.zst': 'fiftyfive' }, { 'b.manifest.json': 'mm', 'b-001.tar.zst': 'one', 'b-002.tar.zst': 'two', 'b-003.tar.zst': 'three', 'b-004.tar.zst': 'four', 'b-005.tar.zst': 'fiftyfive', 'b-006.tar.zst': 'six' });
+  try {
+    execFileSync('mkfifo', [join(d, 'b-001.tar.zst')]);
+    await symlink('/dev/zero', join(d, 'b-002.tar.zst'));
+    await mkdir(join(d, 'b-003.tar.zst'));
+    const events: string[] = [];
+    let read = 0;
+    const opts = { onTotal: (n: number) => events.push(`total ${n}`), onBytes: (n: number) => ((read += n), events.length === 1 && events.push('bytes')) };
+    const r = await quickly(checksumBundle(d, { ...opts, ignoreMissing: true }), [join(d, 'b-001.tar.zst')]);
+    assert.equal(events, ['total 15', 'bytes'], 'b.manifest.json, b-004 and b-005: 2 + 4 + 9 bytes, told first');
+    assert.is(read, 15, 'and exactly that is read');
+    assert.is(r.bytes, 15);
+    events.length = 0;
+    await checksumBundle(d, { ...opts, volumes: [5] });
+    assert.equal(events[0], 'total 11', '--volumes 5: the manifest and volume 5 only');
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});
+
 test('a listed file that is a FIFO, a device or a directory is a FAIL with the reason, never a hang', async () => {
   const d = await bundleDir({ 'b.manifest.json': 'm', 'b-004.tar.zst': 'four' }, { 'b.manifest.json': 'm', 'b-001.tar.zst': 'one', 'b-002.tar.zst': 'two', 'b-003.tar.zst': 'three', 'b-004.tar.zst': 'four' });
   try {

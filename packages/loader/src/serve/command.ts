@@ -6,7 +6,7 @@ import { createServer as createHttp, type Server } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FerryError, loadTrustedKeys, printable, readRegularFile, signerOf, signerText } from '@ferry/format-spec';
-import { asArray, formatBytes, jsonLine, safeLine, writeText } from '@ferry/cli-kit';
+import { asArray, formatBytes, jsonLine, reportDocument, safeLine, writeText } from '@ferry/cli-kit';
 import { openForServing } from './open.js';
 import { createHandler, type RequestRecord } from './server.js';
 import { VerifiedBlobs } from './verify-stream.js';
@@ -82,7 +82,8 @@ export async function serveCmd(a: ServeArgs): Promise<number> {
   const signedBy = signer ? signerText(signer) : undefined;
   const repos = [...catalog.repositories.keys()].sort();
   if (a.json) {
-    process.stdout.write(jsonLine({ ok: true, event: 'listening', url, host: addr.address, port: addr.port, tls: Boolean(tls), bundle: tm.manifest.name, ...(signer ? { signer } : {}), repositories: repos, volumes: { here: opened.volumes.size, missing: opened.missing } }) + '\n');
+    // The startup line is the run's report (schemas/serve-report.schema.json): it carries reportVersion; request lines are a log.
+    process.stdout.write(jsonLine(reportDocument({ ok: true, event: 'listening', url, host: addr.address, port: addr.port, tls: Boolean(tls), bundle: tm.manifest.name, ...(signer ? { signer } : {}), repositories: repos, volumes: { here: opened.volumes.size, missing: opened.missing } })) + '\n');
   } else {
     const bytes = tm.manifest.blobs.reduce((n, b) => n + b.size, 0);
     writeText(
