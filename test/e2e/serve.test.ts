@@ -9,14 +9,13 @@
 // private CA for skopeo and crane; SIGTERM stops it with exit 0.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeOciLayout, type WrittenImage } from '../helpers/images.js';
 import { bundleCli, loadCli, sh } from '../helpers/cli.js';
+import { startServe, type Served } from '../helpers/serve.js';
 import { startRegistry, type StartedRegistry } from '../harness/registry.js';
 import { seedLayout, generateSigningKey, writeCosignSignature, writeOciReferrer } from '../harness/seed.js';
 import { makeChart, newHelm, type HelmClient } from '../harness/helm.js';
@@ -27,7 +26,6 @@ import { blobEntryName, loadTrustedKeys } from '../../packages/format-spec/src/i
 import { openTrusted } from '../../packages/loader/src/bundle.js';
 import { indexVolume } from '../../packages/loader/src/serve/volume-index.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const PW = 'serve-pw';
 let tmp = '';
 let home = '';
@@ -49,41 +47,8 @@ let manifest: Manifest;
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const env = { FERRY_KEY_PASSWORD: PW, HOME: '', REGISTRY_AUTH_FILE: undefined, DOCKER_CONFIG: undefined };
 
-interface Served {
-  url: string;
-  host: string;
-  proc: ChildProcess;
-  log: () => string;
-  stop: () => Promise<number>;
-}
-
 /** Start `ferry-load serve` on a free port and wait for its JSON startup line. */
-function serve(dir: string, extra: string[] = []): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [`${root}packages/loader/bin/ferry-load.js`, 'serve', dir, '--trusted-key', join(tmp, 'signer.pub'), '--listen', '127.0.0.1:0', '--json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const exited = new Promise<number>((r) => proc.once('exit', (code) => r(code ?? -1)));
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl === -1) return;
-      const start = JSON.parse(out.slice(0, nl)) as { url: string; port: number };
-      resolve({
-        url: start.url,
-        host: `127.0.0.1:${start.port}`,
-        proc,
-        log: () => err,
-        stop: async () => {
-          proc.kill('SIGTERM');
-          return exited;
-        },
-      });
-    });
-    void exited.then((code) => reject(new Error(`serve exited ${code} before listening: ${err}`)));
-  });
-}
+const serve = (dir: string, extra: string[] = []): Promise<Served> => startServe(dir, join(tmp, 'signer.pub'), extra);
 
 /** Run serve expecting it to refuse to start. */
 async function refused(dir: string): Promise<{ code: number; stderr: string }> {
