@@ -75,7 +75,9 @@ export async function syncCmd(argv: SyncArgv): Promise<number> {
     const lines = report.bundle
       ? [
           `Bundle ${report.bundle.name} in ${report.bundle.dir}: ${report.bundle.volumes} volume(s), ${formatBytes(report.bundle.bytes)}${report.delta ? `, carried ${formatBytes(report.delta.carriedBytes)} of ${formatBytes(report.delta.referencedBytes)} (${report.delta.requiredBlobs} blob(s) the high side has from ${report.baseline?.name ?? 'the baseline'})` : ' (full bundle)'}`,
-          `Next: carry ${report.bundle.dir} to the high side; the operator loads it after ${report.baseline ? report.baseline.name : 'nothing else'} (bundles load in date order).`,
+          report.baseline
+            ? `Next: carry ${report.bundle.dir} to the high side; it loads after ${report.baseline.name} (deltas load in date order, none skipped).`
+            : `Next: carry ${report.bundle.dir} to the high side; a full bundle, it needs nothing loaded before it.`,
         ]
       : report.skipped
         ? ['Nothing changed upstream since the last bundle: nothing to carry this time.']

@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, parseManifest, printable, toFerryError, type BundleManifest } from '@ferry/format-spec';
 import { redactCredentials } from '@ferry/oci';
-import { jsonText, reportDocument } from '@ferry/cli-kit';
+import { formatBytes, jsonText, reportDocument } from '@ferry/cli-kit';
 import type { Baseline } from '../baseline/types.js';
 import { readManifestBaseline } from '../baseline/manifest.js';
 import type { CreateResult } from '../create.js';
@@ -136,7 +136,7 @@ export async function runSync(o: SyncOptions): Promise<SyncReport> {
       const bytes = result.volumes.reduce((s, v) => s + v.size, 0);
       report.bundle = { name: result.name, dir: result.dir, manifestDigest: result.manifestDigest, signed: result.signed, volumes: result.volumes.length, bytes };
       report.pruned = await pruneState(o.stateDir, o.keep);
-      line(`Sync complete: ${result.name} in ${result.dir}, ${result.volumes.length} volume(s)${delta ? `, carried ${delta.carriedBytes} of ${delta.referencedBytes} bytes` : ''}`);
+      line(`Sync complete: ${result.name} in ${result.dir}, ${result.volumes.length} volume(s)${delta ? `, carried ${formatBytes(delta.carriedBytes)} of ${formatBytes(delta.referencedBytes)}` : ''}`);
     }
     const failed = result.failures.length > 0;
     report.ok = !failed;
