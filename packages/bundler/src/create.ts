@@ -2,7 +2,6 @@
 // Every digest and size is known before a blob byte is read, so the signed manifest is written
 // first in every volume and blobs then stream straight from their source into the volumes.
 
-import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,6 +25,8 @@ import {
   toFerryError,
   validateManifest,
   writeVolumes,
+  blobInputStream,
+  type BlobInput,
   type BlobKind,
   type BundleBlob,
   type BundleImage,
@@ -134,8 +135,14 @@ export interface CreateResult {
   blobCount: number;
 }
 
-/** Where a blob's bytes come from. */
-type BlobProvider = () => Promise<Readable>;
+/** Where a blob's bytes come from: a stream, or a file the volume writer reads at positions. */
+type BlobProvider = () => Promise<BlobInput>;
+
+/** An image blob: its layout file where the source has one, else its stream. */
+async function imageBlob(source: ImageSource, desc: Descriptor): Promise<BlobInput> {
+  const file = await source.blobFile?.(desc);
+  return file !== undefined ? { file } : source.openBlob(desc);
+}
 
 function parseTargetName(name: string, what: string): { repository: string; tag?: string } {
   const at = name.lastIndexOf(':');
@@ -301,7 +308,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       // Image blobs children first, then each referrer's (a signature after what it signs).
       for (const b of [...img.blobs, ...referrers.flatMap((r) => r.blobs)]) {
         const bytes = b.bytes;
-        addBlob(b.descriptor, b.kind, bytes ? async () => Readable.from([bytes]) : () => img.source.openBlob(b.descriptor));
+        addBlob(b.descriptor, b.kind, bytes ? async () => Readable.from([bytes]) : () => imageBlob(img.source, b.descriptor));
       }
       return {
         // As the user wrote it, unless one source string opened several images (docker-archive).
@@ -337,7 +344,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       }
     }
     for (const f of files) {
-      addBlob({ digest: f.digest, size: f.size, mediaType: MediaTypes.octetStream }, 'file', async () => createReadStream(f.absPath, { highWaterMark: 1 << 20 }));
+      addBlob({ digest: f.digest, size: f.size, mediaType: MediaTypes.octetStream }, 'file', async () => ({ file: f.absPath }));
     }
     for (const k of keys) {
       addBlob({ digest: k.digest, size: k.size, mediaType: 'application/x-pem-file' }, 'key', async () => Readable.from([k.bytes]));
@@ -379,7 +386,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     validateManifest(JSON.parse(serialise({ ...base, volumes, blobs: withPlaceholderDigests(plan.blobs) })), `${opts.name}.manifest.json (being planned)`);
     const split = plan.blobs.filter((b) => b.segments);
     if (split.length) emit({ type: 'hashing-segments', blobs: split.length, bytes: split.reduce((n, b) => n + b.size, 0) });
-    const planned = await hashSegments(plan.blobs, (b) => providers.get(b.digest)!(), opts.signal ? { signal: opts.signal } : {});
+    const planned = await hashSegments(plan.blobs, async (b) => blobInputStream(await providers.get(b.digest)!()), opts.signal ? { signal: opts.signal } : {});
     const manifest: BundleManifest = { ...base, volumes, blobs: planned };
     validateManifest(JSON.parse(serialise(manifest)), `${opts.name}.manifest.json (being written)`);
     const manifestBytes = Buffer.from(serialise(manifest));

@@ -1,8 +1,8 @@
 // Blobs requested ahead of the volume writer, so a registry round trip (and the first bytes)
 // overlap the blob being written instead of following it.
 
-import type { Readable } from 'node:stream';
-import type { BundleBlob } from '@ferry/format-spec';
+import { Readable } from 'node:stream';
+import type { BlobInput, BundleBlob } from '@ferry/format-spec';
 
 /** Blobs requested ahead of the writer: a registry round trip (and the first bytes) overlap the
  *  blob being written instead of following it. Bounded: each holds a connection slot and at most
@@ -11,14 +11,14 @@ export const PREFETCH_BLOBS = 2;
 
 export class Prefetcher {
   private readonly index = new Map<string, number>();
-  private readonly early = new Map<string, Promise<Readable>>();
+  private readonly early = new Map<string, Promise<BlobInput>>();
   private closed = false;
 
-  constructor(private readonly order: readonly BundleBlob[], private readonly openOne: (b: BundleBlob) => Promise<Readable>, private readonly depth: number) {
+  constructor(private readonly order: readonly BundleBlob[], private readonly openOne: (b: BundleBlob) => Promise<BlobInput>, private readonly depth: number) {
     order.forEach((b, i) => this.index.set(b.digest, i));
   }
 
-  open(b: BundleBlob): Promise<Readable> {
+  open(b: BundleBlob): Promise<BlobInput> {
     const p = this.early.get(b.digest) ?? this.openOne(b);
     this.early.delete(b.digest);
     const i = this.index.get(b.digest) ?? -1;
@@ -28,7 +28,7 @@ export class Prefetcher {
       const q = this.openOne(next);
       // Until the writer takes it, an early failure must not surface as an unhandled error;
       // it is reported when the writer awaits and reads this stream.
-      q.then((s) => s.on('error', () => {}), () => {});
+      q.then((s) => (s instanceof Readable ? s.on('error', () => {}) : undefined), () => {});
       this.early.set(next.digest, q);
     }
     return p;
@@ -37,7 +37,7 @@ export class Prefetcher {
   /** Drop what was fetched early and not used (the write failed or finished). */
   close(): void {
     this.closed = true;
-    for (const q of this.early.values()) q.then((s) => s.destroy(), () => {});
+    for (const q of this.early.values()) q.then((s) => (s instanceof Readable ? s.destroy() : undefined), () => {});
     this.early.clear();
   }
 }

@@ -1,7 +1,7 @@
 // The buffers between the volume writer and its helper threads (volume-threads.ts). zstd and
 // stored-frame reads write straight into shared 4 MiB output buffers; a full one goes to the
-// output thread (volume hash + write) and, if blob bytes sit in it, to the hashing thread, and
-// is reused once both are done. Compressed content passes through shared 1 MiB input buffers,
+// output thread (write), the volume hashing thread and, if blob bytes sit in it, the blob
+// hashing thread, and is reused once all are done. Compressed content passes through shared 1 MiB input buffers,
 // hashed by the hashing thread while zstd consumes them. Nothing is allocated per chunk.
 
 import { FerryError, toFerryError } from './errors.js';
@@ -35,6 +35,9 @@ export class VolumeOutput implements FrameSink {
   bytes = 0;
   private readonly output = new OutputThread();
   private readonly hasher = new HashThread();
+  private readonly volumeHasher = new HashThread();
+  private volumeHash = 0;
+  private volumeDigest: string | null = null;
   private readonly slots: Slot[] = [];
   private readonly free: number[] = [];
   private readonly inputs: Slot[] = Array.from({ length: INPUT_BUFFERS }, () => slot(INPUT_BUFFER_BYTES));
@@ -47,7 +50,7 @@ export class VolumeOutput implements FrameSink {
   private nextId = 1;
   private readonly checks = new Map<number, DigestCheck>();
   private error: unknown = null;
-  private result: { sha256: string; size: number } | null = null;
+  private result: { size: number } | null = null;
   private wake: (() => void) | null = null;
   private path = '';
   private file = '';
@@ -56,6 +59,7 @@ export class VolumeOutput implements FrameSink {
   constructor() {
     this.output.listen((m) => this.onOutput(m));
     this.hasher.listen((m) => this.onHash(m));
+    this.volumeHasher.listen((m) => this.onHash(m));
   }
 
   /** Start a volume file. */
@@ -65,7 +69,10 @@ export class VolumeOutput implements FrameSink {
     this.limit = limit;
     this.bytes = 0;
     this.result = null;
+    this.volumeDigest = null;
     this.output.post({ op: 'open', path });
+    this.volumeHash = this.nextId++;
+    this.volumeHasher.post({ op: 'hash', sab: null, ops: [HASH_BEGIN, this.volumeHash, 0, 0], token: null });
     this.current = this.takeSlot();
   }
 
@@ -130,6 +137,11 @@ export class VolumeOutput implements FrameSink {
   async close(): Promise<{ sha256: string; size: number }> {
     this.rotate();
     this.flushOps();
+    this.checks.set(this.volumeHash, (hex) => {
+      this.volumeDigest = hex;
+      return null;
+    });
+    this.volumeHasher.post({ op: 'hash', sab: null, ops: [HASH_END, this.volumeHash, 0, 0], token: null });
     while (this.error === null && (this.inFlight > 0 || this.checks.size > 0)) await this.next();
     if (this.error !== null) throw this.error;
     this.free.push(this.current);
@@ -137,7 +149,7 @@ export class VolumeOutput implements FrameSink {
     this.output.post({ op: 'close', abort: false });
     while (this.error === null && this.result === null) await this.next();
     if (this.error !== null) throw this.error;
-    return this.result!;
+    return { sha256: this.volumeDigest!, size: this.result!.size };
   }
 
   /** After a failure: wait for queued writes and close the file (the caller removes it). */
@@ -150,7 +162,7 @@ export class VolumeOutput implements FrameSink {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.output.stop(), this.hasher.stop()]);
+    await Promise.all([this.output.stop(), this.hasher.stop(), this.volumeHasher.stop()]);
   }
 
   private hashOp(stored: boolean, kind: number, id: number, start: number, length: number): void {
@@ -177,7 +189,8 @@ export class VolumeOutput implements FrameSink {
     if (this.fill === 0) return;
     const s = this.slots[this.current]!;
     this.output.post({ op: 'write', slot: this.current, sab: s.sab, len: this.fill });
-    s.refs = 1;
+    this.volumeHasher.post({ op: 'hash', sab: s.sab, ops: [HASH_UPDATE, this.volumeHash, 0, this.fill], token: this.current });
+    s.refs = 2;
     if (this.slotOps.length) {
       this.hasher.post({ op: 'hash', sab: s.sab, ops: this.slotOps, token: this.current });
       this.slotOps = [];
@@ -202,7 +215,7 @@ export class VolumeOutput implements FrameSink {
     } else if (m.op === 'opened') {
       // nothing to do: a failed open arrives as an error
     } else if (m.op === 'closed') {
-      this.result = { sha256: m.sha256, size: m.size };
+      this.result = { size: m.size };
     } else {
       const e = Object.assign(new Error(m.message), { code: m.code, path: m.path });
       const fe = m.code ? toFerryError(e) : null;

@@ -221,6 +221,17 @@ export class OciLayoutReader {
 
   /** Stream a blob; its size is checked up front, the content by the caller. */
   async openBlob(desc: Descriptor): Promise<Readable> {
+    return this.files.open(await this.checkedBlob(desc));
+  }
+
+  /** The blob's file when the layout is a directory (undefined in an archive); size checked. */
+  async blobFile(desc: Descriptor): Promise<string | undefined> {
+    if (!(this.files instanceof DirectoryFiles)) return undefined;
+    return join(this.files.where, await this.checkedBlob(desc));
+  }
+
+  /** The blob's path in the layout, once its file is there with the descriptor's size. */
+  private async checkedBlob(desc: Descriptor): Promise<string> {
     const where = this.files.where;
     const path = blobPath(desc.digest, where);
     const size = await this.files.size(path);
@@ -228,7 +239,7 @@ export class OciLayoutReader {
     if (size !== desc.size) {
       throw new FerryError('BLOB_MISMATCH', `${where}: blob ${desc.digest} is ${size} bytes but its descriptor says ${desc.size}`, { where, digest: desc.digest });
     }
-    return this.files.open(path);
+    return path;
   }
 }
 
@@ -291,6 +302,10 @@ export class LayoutImageSource implements ImageSource {
 
   openBlob(desc: Descriptor): Promise<Readable> {
     return this.reader.openBlob(desc);
+  }
+
+  blobFile(desc: Descriptor): Promise<string | undefined> {
+    return this.reader.blobFile(desc);
   }
 
   async close(): Promise<void> {
