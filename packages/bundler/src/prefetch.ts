@@ -9,16 +9,17 @@ import type { BlobInput, BundleBlob } from '@ferry/format-spec';
  *  one stream buffer. */
 export const PREFETCH_BLOBS = 2;
 
-export class Prefetcher {
+/** T: a stream or a file (BlobInput); streams fetched early and not used are destroyed. */
+export class Prefetcher<T extends BlobInput = BlobInput> {
   private readonly index = new Map<string, number>();
-  private readonly early = new Map<string, Promise<BlobInput>>();
+  private readonly early = new Map<string, Promise<T>>();
   private closed = false;
 
-  constructor(private readonly order: readonly BundleBlob[], private readonly openOne: (b: BundleBlob) => Promise<BlobInput>, private readonly depth: number) {
+  constructor(private readonly order: readonly BundleBlob[], private readonly openOne: (b: BundleBlob) => Promise<T>, private readonly depth: number) {
     order.forEach((b, i) => this.index.set(b.digest, i));
   }
 
-  open(b: BundleBlob): Promise<BlobInput> {
+  open(b: BundleBlob): Promise<T> {
     const p = this.early.get(b.digest) ?? this.openOne(b);
     this.early.delete(b.digest);
     const i = this.index.get(b.digest) ?? -1;
