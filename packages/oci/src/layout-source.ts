@@ -322,8 +322,27 @@ export async function layoutSource(reader: OciLayoutReader, ref: string | undefi
   return new LayoutImageSource(what, repository, tag, reader, root);
 }
 
-/** `oci:DIR[:REF]`: an image in an OCI image layout directory. */
-export async function openOciLayout(dir: string, ref?: string): Promise<ImageSource> {
+/**
+ * Readers of layout directories by path: the images of one layout named one by one (a thousand
+ * `--image oci:DIR:REF`) share one parsed index.json instead of each holding its own copy. One
+ * per run (the bundler's source opener): a layout changed between runs is read afresh.
+ */
+export class LayoutReaders {
+  private readonly byDir = new Map<string, OciLayoutReader>();
+
+  reader(dir: string): OciLayoutReader {
+    const key = resolvePath(dir);
+    let r = this.byDir.get(key);
+    if (!r) {
+      r = new OciLayoutReader(new DirectoryFiles(dir));
+      this.byDir.set(key, r);
+    }
+    return r;
+  }
+}
+
+/** `oci:DIR[:REF]`: an image in an OCI image layout directory; `readers` shares parsed layouts. */
+export async function openOciLayout(dir: string, ref?: string, readers?: LayoutReaders): Promise<ImageSource> {
   const what = `oci:${dir}${ref ? `:${ref}` : ''}`;
   let st;
   try {
@@ -334,6 +353,6 @@ export async function openOciLayout(dir: string, ref?: string): Promise<ImageSou
   if (!st.isDirectory()) {
     throw new FerryError('SOURCE_INVALID', `${what}: ${dir} is not a directory (for a tar of a layout use oci-archive:${dir})`, { path: dir });
   }
-  const reader = new OciLayoutReader(new DirectoryFiles(dir));
+  const reader = readers ? readers.reader(dir) : new OciLayoutReader(new DirectoryFiles(dir));
   return layoutSource(reader, ref, what, basename(resolvePath(dir)));
 }
