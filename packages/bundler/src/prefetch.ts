@@ -1,13 +1,16 @@
 // Blobs requested ahead of the volume writer, so a registry round trip (and the first bytes)
-// overlap the blob being written instead of following it.
+// overlap the blob being written instead of following it; streams requested early also read
+// ahead into a bounded buffer, so the downloads of the next blobs (other images' layers) run
+// in parallel with the writing, while the writer still takes every blob in plan order.
 
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, pipeline } from 'node:stream';
 import type { BlobInput, BundleBlob } from '@ferry/format-spec';
 
-/** Blobs requested ahead of the writer: a registry round trip (and the first bytes) overlap the
- *  blob being written instead of following it. Bounded: each holds a connection slot and at most
- *  one stream buffer. */
-export const PREFETCH_BLOBS = 2;
+/** Blobs requested ahead of the writer. Bounded: each holds a connection slot of its registry
+ *  (the registry client's own per-registry limit applies too) and at most READ_AHEAD_BYTES. */
+export const PREFETCH_BLOBS = 3;
+/** How far a blob requested early is downloaded before the writer takes it. */
+export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
 
 /** T: a stream or a file (BlobInput); streams fetched early and not used are destroyed. */
 export class Prefetcher<T extends BlobInput = BlobInput> {
@@ -15,7 +18,13 @@ export class Prefetcher<T extends BlobInput = BlobInput> {
   private readonly early = new Map<string, Promise<T>>();
   private closed = false;
 
-  constructor(private readonly order: readonly BundleBlob[], private readonly openOne: (b: BundleBlob) => Promise<T>, private readonly depth: number) {
+  constructor(
+    private readonly order: readonly BundleBlob[],
+    private readonly openOne: (b: BundleBlob) => Promise<T>,
+    private readonly depth: number,
+    /** Bytes an early stream reads ahead (0: only what the stream itself buffers). */
+    private readonly readAhead = 0,
+  ) {
     order.forEach((b, i) => this.index.set(b.digest, i));
   }
 
@@ -26,7 +35,7 @@ export class Prefetcher<T extends BlobInput = BlobInput> {
     for (let k = 1; k <= this.depth && !this.closed; k++) {
       const next = this.order[i + k];
       if (!next || this.early.has(next.digest)) continue;
-      const q = this.openOne(next);
+      const q = this.openOne(next).then((s) => this.ahead(s));
       // Until the writer takes it, an early failure must not surface as an unhandled error;
       // it is reported when the writer awaits and reads this stream.
       q.then((s) => (s instanceof Readable ? s.on('error', () => {}) : undefined), () => {});
@@ -40,5 +49,15 @@ export class Prefetcher<T extends BlobInput = BlobInput> {
     this.closed = true;
     for (const q of this.early.values()) q.then((s) => (s instanceof Readable ? s.destroy() : undefined), () => {});
     this.early.clear();
+  }
+
+  /** An early stream, read into a buffer of readAhead bytes now; its errors pass through. */
+  private ahead(s: T): T {
+    if (this.readAhead <= 0 || !(s instanceof Readable)) return s;
+    const buffer = new PassThrough({ readableHighWaterMark: this.readAhead, writableHighWaterMark: 1 << 20 });
+    pipeline(s, buffer, () => {
+      /* an error reaches the reader of `buffer`, which pipeline destroys with it */
+    });
+    return buffer as unknown as T;
   }
 }
