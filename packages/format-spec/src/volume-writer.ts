@@ -223,7 +223,7 @@ class FileSource implements PieceSource {
       const { bytesRead } = await this.fh.readv(rs, this.pos + got);
       got += bytesRead;
       if (got === k) break;
-      if (bytesRead === 0) throw mismatch(this.blob.digest, `${this.path} ended at ${this.pos + got} bytes, expected ${this.blob.size} (the file changed while it was read)`);
+      if (bytesRead === 0) throw mismatch(this.blob.digest, `${this.path} ends before byte ${this.pos + got}, shorter than the ${this.blob.size} bytes expected (the file changed while it was read)`);
       // A short read: go on from where it stopped.
       let skip = bytesRead;
       const restOf: Buffer[] = [];
