@@ -84,7 +84,9 @@ type DataKind = 'mixed' | 'random' | 'text';
 function imageSpecs(gib: number, prefix: string, kind: DataKind = 'mixed'): ImageSpec[] {
   const total = gib * 1024 * MiB;
   // Below 512 MiB (the quarter scenario of --gib 1 or less) 256 MiB layers would leave no image.
-  const big = kind === 'text' ? 64 * MiB : 256 * MiB;
+  // The registry kinds want several images (downloads of different images in parallel): at
+  // least 8 layers (a base and 7 images of one layer each).
+  const big = kind === 'mixed' ? 256 * MiB : Math.min(256 * MiB, Math.floor(total / 8));
   const layer = total >= 2 * big ? big : Math.max(MiB, Math.floor(total / 4));
   const content = kind === 'text' ? ('text' as const) : ('random' as const);
   const base = { size: layer, seed: `${prefix}-base`, gzipLevel: 0, content };

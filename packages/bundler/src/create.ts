@@ -39,7 +39,7 @@ import { hashFiles, listFiles, type CollectedFile, type FileRequest } from './so
 import { collectKeys, type CollectedKey } from './sources/keys.js';
 import { copyLoaders, manifestLoaders, type LoaderSource } from './loaders.js';
 import { VERSION } from './version.js';
-import { PREFETCH_BLOBS, Prefetcher, READ_AHEAD_BYTES } from './prefetch.js';
+import { PREFETCH_BLOBS, Prefetcher, READ_AHEAD_CHUNKS } from './prefetch.js';
 import { resolveCharts, type ChartFetcher, type ChartRequest, type ResolvedChart } from './charts.js';
 import { attachSbom, findImage, readSbomFiles, type AttachableImage, type AttachedSbom, type SbomFileRequest } from './sbom/attach.js';
 import { checkOutput, replaceBundle } from './replace-bundle.js';
@@ -403,7 +403,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       { name: 'oci-layout', bytes: OCI_LAYOUT_BYTES },
       { name: 'index.json', bytes: indexBytes },
     ];
-    const prefetch = new Prefetcher(manifest.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS, READ_AHEAD_BYTES);
+    const prefetch = new Prefetcher(manifest.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS, READ_AHEAD_CHUNKS);
     const written = await writeVolumes({
       dir: opts.outDir,
       name: opts.name,

@@ -9,8 +9,9 @@ import type { BlobInput, BundleBlob } from '@ferry/format-spec';
 /** Blobs requested ahead of the writer. Bounded: each holds a connection slot of its registry
  *  (the registry client's own per-registry limit applies too) and at most READ_AHEAD_BYTES. */
 export const PREFETCH_BLOBS = 3;
-/** How far a blob requested early is downloaded before the writer takes it. */
-export const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+/** How far a blob requested early is downloaded before the writer takes it, in chunks as the
+ *  source delivers them (socket reads: at most 64 KiB each). */
+export const READ_AHEAD_CHUNKS = 128;
 
 /** T: a stream or a file (BlobInput); streams fetched early and not used are destroyed. */
 export class Prefetcher<T extends BlobInput = BlobInput> {
@@ -22,7 +23,7 @@ export class Prefetcher<T extends BlobInput = BlobInput> {
     private readonly order: readonly BundleBlob[],
     private readonly openOne: (b: BundleBlob) => Promise<T>,
     private readonly depth: number,
-    /** Bytes an early stream reads ahead (0: only what the stream itself buffers). */
+    /** Chunks an early stream reads ahead (0: only what the stream itself buffers). */
     private readonly readAhead = 0,
   ) {
     order.forEach((b, i) => this.index.set(b.digest, i));
@@ -51,10 +52,12 @@ export class Prefetcher<T extends BlobInput = BlobInput> {
     this.early.clear();
   }
 
-  /** An early stream, read into a buffer of readAhead bytes now; its errors pass through. */
+  /** An early stream, read into a buffer of readAhead chunks now; its errors pass through. The
+   *  buffer hands the chunks on one by one as they came (a byte-mode buffer would concatenate
+   *  everything buffered into one new Buffer on every read: megabytes copied per read). */
   private ahead(s: T): T {
     if (this.readAhead <= 0 || !(s instanceof Readable)) return s;
-    const buffer = new PassThrough({ readableHighWaterMark: this.readAhead, writableHighWaterMark: 1 << 20 });
+    const buffer = new PassThrough({ readableObjectMode: true, readableHighWaterMark: this.readAhead, writableHighWaterMark: 1 << 20 });
     pipeline(s, buffer, () => {
       /* an error reaches the reader of `buffer`, which pipeline destroys with it */
     });

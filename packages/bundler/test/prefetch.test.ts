@@ -64,7 +64,7 @@ test('streams opened early read ahead in the background, up to the bound, and ke
       },
     });
   };
-  const p = new Prefetcher(blobs, async (b) => source(b), 2, 8 * MiB);
+  const p = new Prefetcher(blobs, async (b) => source(b), 2, 128); // 128 chunks of 64 KiB: 8 MiB
   const first = await p.open(blobs[0]!);
   await new Promise((r) => setTimeout(r, 200));
   const ahead = pulled.get(blobs[1]!.digest) ?? 0;
@@ -75,6 +75,7 @@ test('streams opened early read ahead in the background, up to the bound, and ke
   const second = await p.open(blobs[1]!);
   let bytes = 0;
   for await (const c of second) {
+    assert.ok((c as Buffer).length <= 64 * 1024, 'chunks come as the source gave them, not concatenated');
     assert.ok((c as Buffer).every((x) => x === blobs[1]!.digest.charCodeAt(7)));
     bytes += (c as Buffer).length;
   }
