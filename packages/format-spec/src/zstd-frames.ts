@@ -14,7 +14,7 @@ import { SEEKABLE_FOOTER_MAGIC, SEEKABLE_SKIPPABLE_MAGIC } from './zstd-magic.js
 
 export { SEEKABLE_FOOTER_MAGIC, SEEKABLE_SKIPPABLE_MAGIC, ZSTD_FRAME_MAGIC, isSkippableMagic } from './zstd-magic.js';
 export { DECODER_WINDOW_LOG_MAX, type DecodeOptions } from './zstd-decode-options.js';
-export { decodeZstd, zstdDecoderName } from './zstd-decode.js';
+export { decodeZstd, decoderReleasesInput, zstdDecoderName } from './zstd-decode.js';
 
 export const SEEK_TABLE_FOOTER_BYTES = 9;
 /** Seek_Table_Descriptor bit 7: entries carry a checksum. */
