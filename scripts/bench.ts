@@ -122,14 +122,29 @@ async function scenario(gib: number, tag: string): Promise<Record<string, Measur
   const images = specs.map((s) => `--image oci:${layout}:${s.tag}`).join(' ');
   const bundle = join(dir, 'bundle');
   const r: Record<string, Measure | number> = { bytes };
-  r.ferryCreate = timed('ferry-bundle create', `${node} ${bundleBin} create --name b --out ${bundle} --key ${join(out, 'bench.key')} ${images} --volume-size 1GiB`);
-  r.peerPack = timed('tar -c | zstd -3 -T0', `tar -C ${layout} -cf - . | zstd -q -3 -T0 -o ${join(dir, 'peer.tar.zst')}`);
+  // Pack and its two peers twice, alternating, the faster run of each counted: on a shared
+  // machine one load spike otherwise decides the ratio (seen: 26.7 s against 6 s the next run).
+  const create = `${node} ${bundleBin} create --name b --out ${bundle} --key ${join(out, 'bench.key')} ${images} --volume-size 1GiB`;
+  const packPeer = `tar -C ${layout} -cf - . | zstd -q -3 -T0 -o ${join(dir, 'peer.tar.zst')}`;
+  const bare = `cat $(find ${layout}/blobs -type f) | zstd -q -3 -T0 > /dev/null`;
+  const runs: Record<'ferryCreate' | 'peerPack' | 'bareZstd', Measure[]> = { ferryCreate: [], peerPack: [], bareZstd: [] };
+  for (let k = 1; k <= 2; k++) {
+    rmSync(bundle, { recursive: true, force: true });
+    runs.ferryCreate.push(timed(`ferry-bundle create (${k}/2)`, create));
+    runs.peerPack.push(timed(`tar -c | zstd -3 -T0 (${k}/2)`, packPeer));
+    rmSync(join(dir, 'peer.tar.zst'), { force: true });
+    runs.bareZstd.push(timed(`zstd -3 -T0 of the blob bytes, no tar (${k}/2)`, bare));
+  }
+  const best = (ms: Measure[]) => ms.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  r.ferryCreate = best(runs.ferryCreate);
+  r.peerPack = best(runs.peerPack);
+  r.bareZstd = best(runs.bareZstd);
+  r.loadAtPack = loadavg()[0]!;
   r.ferryChecksum = timed('ferry-load checksum', `${node} ${loadBin} checksum ${bundle}`);
   r.peerChecksum = timed('sha256sum -c', `cd ${bundle} && sha256sum -c --quiet b.sha256`);
   r.ferryVerify = timed('ferry-load verify', `${node} ${loadBin} verify ${bundle} --trusted-key ${join(out, 'bench.pub')}`);
   const x = join(dir, 'extract');
   r.peerVerify = timed('zstd -dc | tar -x; sha256sum every blob', `mkdir -p ${x} && for v in ${bundle}/b-*.tar.zst; do zstd -dc "$v" | tar -x -C ${x}; done && cd ${x}/blobs/sha256 && for f in *; do echo "$f  $f"; done | sha256sum -c --quiet`);
-  r.bareZstd = timed('zstd -3 -T0 of the bundle tar bytes (no tar)', `cat $(find ${layout}/blobs -type f) | zstd -q -3 -T0 > /dev/null`);
   rmSync(x, { recursive: true, force: true });
   const loaded = join(dir, 'loaded');
   const push = `${node} ${loadBin} push ${bundle} --trusted-key ${join(out, 'bench.pub')} --to oci:${loaded} --yes`;
@@ -439,7 +454,7 @@ if (ONLY === undefined || ONLY === 'local') {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(([step, f, p, a, b]) => `| ${step} | ${f} | ${a.seconds.toFixed(2)} | ${mbps(Number(full.bytes), a)} | ${a.rssMiB.toFixed(0)} | ${p.replace(/\|/g, '\\|')} | ${b.seconds.toFixed(2)} | ${b.rssMiB.toFixed(0)} | ${ratio(a, b)} |`),
     '',
-    `Throughput vs bare zstd -3 -T0 on the same blob bytes: Ferry create ${mbps(Number(full.bytes), m(full, 'ferryCreate'))} MiB/s, zstd ${mbps(Number(full.bytes), m(full, 'bareZstd'))} MiB/s = ${((m(full, 'bareZstd').seconds / m(full, 'ferryCreate').seconds) * 100).toFixed(0)}% (target ≥ 70%)`,
+    `Throughput vs bare zstd -3 -T0 on the same blob bytes (best of 2 each): Ferry create ${mbps(Number(full.bytes), m(full, 'ferryCreate'))} MiB/s, zstd ${mbps(Number(full.bytes), m(full, 'bareZstd'))} MiB/s = ${((m(full, 'bareZstd').seconds / m(full, 'ferryCreate').seconds) * 100).toFixed(0)}% (target ≥ 75%); CPU seconds: Ferry ${m(full, 'ferryCreate').cpuSeconds.toFixed(1)}, zstd ${m(full, 'bareZstd').cpuSeconds.toFixed(1)}. Load average (1 min) at pack: ${Number(full.loadAtPack).toFixed(1)} on ${cpus().length} CPUs.`,
     '',
     'Peak RSS as the bundle grows (flat = streaming):',
     `| command | ${(Number(small.bytes) / MiB).toFixed(0)} MiB | ${(Number(full.bytes) / MiB).toFixed(0)} MiB |`,
