@@ -14,6 +14,10 @@
 //             zstd -dc | tar -x of every volume, then skopeo copy oci:DIR:REF docker://… per image;
 //             both against one curl PUT of a 1 GiB blob (the upload limit of this registry)
 //
+//   many:     1000 images of one small layer in one layout: create, verify, push into a layout and
+//             into a registry, per image, against tar | zstd, zstd -dc | tar -x (+ sha256sum) and
+//             skopeo copy ×1000 (scripts/bench-many.ts)
+//
 //   charts:   ferry-bundle create --chart URL ×N from nginx + ferry-load push --charts into a real
 //             ChartMuseum and a static repository  vs  helm pull ×N + tar | zstd, then tar -x,
 //             curl POST /api/charts ×N, cp + helm repo index (scripts/bench-charts.ts)
@@ -23,8 +27,8 @@
 //   loader-exe: the ferry-load single executable (npm run build:loader) vs the dev build, checksum
 //             and verify of the same bundles (scripts/bench-loader-exe.ts)
 //
-// --only local|registry|push-registry|charts|serve|loader-exe runs one group (default: all). --gib N sets the full size
-// (default 2).
+// --only local|registry|push-registry|many|charts|serve|loader-exe runs one group (default: all). --gib N sets the full size
+// (default 2); --images N the image count of the many group (default 1000).
 //
 // All inputs sit in the page cache (24 GiB RAM): this measures CPU and pipeline efficiency, not disks.
 
@@ -41,6 +45,7 @@ import { timed, timedAsync, type Measure } from './bench-measure.js';
 import { chartsScenario } from './bench-charts.js';
 import { loaderExeScenario } from './bench-loader-exe.js';
 import { serveScenario } from './bench-serve.js';
+import { manyLines, manyScenario } from './bench-many.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'bench-out');
@@ -48,7 +53,9 @@ const argGib = process.argv.indexOf('--gib');
 const GIB = argGib > 0 ? Number(process.argv[argGib + 1]) : 2;
 const argOnly = process.argv.indexOf('--only');
 const ONLY = argOnly > 0 ? process.argv[argOnly + 1] : undefined;
-const GROUPS = ['local', 'registry', 'push-registry', 'charts', 'serve', 'loader-exe'];
+const GROUPS = ['local', 'registry', 'push-registry', 'many', 'charts', 'serve', 'loader-exe'];
+const argImages = process.argv.indexOf('--images');
+const MANY = argImages > 0 ? Number(process.argv[argImages + 1]) : 1000;
 if (ONLY !== undefined && !GROUPS.includes(ONLY)) {
   process.stderr.write(`--only takes ${GROUPS.join(', ')}, not ${ONLY}\n`);
   process.exit(2);
@@ -67,21 +74,35 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-/** Images totalling about `gib` GiB: 256 MiB incompressible layers, a shared base, some JSON. */
-function imageSpecs(gib: number, prefix: string): ImageSpec[] {
+/** What the layers hold: 'mixed' (the local group's data): 256 MiB incompressible layers, a
+ *  shared base, 32 MiB JSON-lines layers; 'random': only the incompressible layers and the base;
+ *  'text': only JSON-lines layers (a shared base too). All are valid gzip of level 0 typed
+ *  tar+gzip, so Ferry stores every layer as it is while the peer's zstd compresses the JSON. */
+type DataKind = 'mixed' | 'random' | 'text';
+
+/** Images totalling about `gib` GiB of the given kind of layers. */
+function imageSpecs(gib: number, prefix: string, kind: DataKind = 'mixed'): ImageSpec[] {
   const total = gib * 1024 * MiB;
   // Below 512 MiB (the quarter scenario of --gib 1 or less) 256 MiB layers would leave no image.
-  const layer = total >= 512 * MiB ? 256 * MiB : Math.max(MiB, Math.floor(total / 4));
-  const base = { size: layer, seed: `${prefix}-base`, gzipLevel: 0 };
+  // The registry kinds want several images (downloads of different images in parallel): at
+  // least 8 layers (a base and 7 images of one layer each).
+  const big = kind === 'mixed' ? 256 * MiB : Math.min(256 * MiB, Math.floor(total / 8));
+  const layer = total >= 2 * big ? big : Math.max(MiB, Math.floor(total / 4));
+  const content = kind === 'text' ? ('text' as const) : ('random' as const);
+  const base = { size: layer, seed: `${prefix}-base`, gzipLevel: 0, content };
   const specs: ImageSpec[] = [];
   let used = layer; // the shared base once
   for (let i = 0; used < total; i++) {
     const layers: LayerSpec[] = [base];
-    if (used + layer <= total) { layers.push({ size: layer, seed: `${prefix}-img${i}-a`, gzipLevel: 0 }); used += layer; }
-    const json = Math.min(32 * MiB, Math.max(MiB, total - used));
-    layers.push({ size: json, seed: `${prefix}-img${i}-json`, content: 'text', gzipLevel: 0 });
-    used += json;
+    if (used + layer <= total) { layers.push({ size: layer, seed: `${prefix}-img${i}-a`, gzipLevel: 0, content }); used += layer; }
+    else if (kind !== 'mixed' && specs.length > 0) break; // less than a layer left
+    if (kind === 'mixed') {
+      const json = Math.min(32 * MiB, Math.max(MiB, total - used));
+      layers.push({ size: json, seed: `${prefix}-img${i}-json`, content: 'text', gzipLevel: 0 });
+      used += json;
+    }
     specs.push({ tag: `img${i}`, platforms: [{ os: 'linux', architecture: 'amd64', layers }] });
+    if (kind !== 'mixed' && layers.length === 1) break;
   }
   return specs;
 }
@@ -101,14 +122,29 @@ async function scenario(gib: number, tag: string): Promise<Record<string, Measur
   const images = specs.map((s) => `--image oci:${layout}:${s.tag}`).join(' ');
   const bundle = join(dir, 'bundle');
   const r: Record<string, Measure | number> = { bytes };
-  r.ferryCreate = timed('ferry-bundle create', `${node} ${bundleBin} create --name b --out ${bundle} --key ${join(out, 'bench.key')} ${images} --volume-size 1GiB`);
-  r.peerPack = timed('tar -c | zstd -3 -T0', `tar -C ${layout} -cf - . | zstd -q -3 -T0 -o ${join(dir, 'peer.tar.zst')}`);
+  // Pack and its two peers twice, alternating, the faster run of each counted: on a shared
+  // machine one load spike otherwise decides the ratio (seen: 26.7 s against 6 s the next run).
+  const create = `${node} ${bundleBin} create --name b --out ${bundle} --key ${join(out, 'bench.key')} ${images} --volume-size 1GiB`;
+  const packPeer = `tar -C ${layout} -cf - . | zstd -q -3 -T0 -o ${join(dir, 'peer.tar.zst')}`;
+  const bare = `cat $(find ${layout}/blobs -type f) | zstd -q -3 -T0 > /dev/null`;
+  const runs: Record<'ferryCreate' | 'peerPack' | 'bareZstd', Measure[]> = { ferryCreate: [], peerPack: [], bareZstd: [] };
+  for (let k = 1; k <= 2; k++) {
+    rmSync(bundle, { recursive: true, force: true });
+    runs.ferryCreate.push(timed(`ferry-bundle create (${k}/2)`, create));
+    runs.peerPack.push(timed(`tar -c | zstd -3 -T0 (${k}/2)`, packPeer));
+    rmSync(join(dir, 'peer.tar.zst'), { force: true });
+    runs.bareZstd.push(timed(`zstd -3 -T0 of the blob bytes, no tar (${k}/2)`, bare));
+  }
+  const best = (ms: Measure[]) => ms.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  r.ferryCreate = best(runs.ferryCreate);
+  r.peerPack = best(runs.peerPack);
+  r.bareZstd = best(runs.bareZstd);
+  r.loadAtPack = loadavg()[0]!;
   r.ferryChecksum = timed('ferry-load checksum', `${node} ${loadBin} checksum ${bundle}`);
   r.peerChecksum = timed('sha256sum -c', `cd ${bundle} && sha256sum -c --quiet b.sha256`);
   r.ferryVerify = timed('ferry-load verify', `${node} ${loadBin} verify ${bundle} --trusted-key ${join(out, 'bench.pub')}`);
   const x = join(dir, 'extract');
   r.peerVerify = timed('zstd -dc | tar -x; sha256sum every blob', `mkdir -p ${x} && for v in ${bundle}/b-*.tar.zst; do zstd -dc "$v" | tar -x -C ${x}; done && cd ${x}/blobs/sha256 && for f in *; do echo "$f  $f"; done | sha256sum -c --quiet`);
-  r.bareZstd = timed('zstd -3 -T0 of the bundle tar bytes (no tar)', `cat $(find ${layout}/blobs -type f) | zstd -q -3 -T0 > /dev/null`);
   rmSync(x, { recursive: true, force: true });
   const loaded = join(dir, 'loaded');
   const push = `${node} ${loadBin} push ${bundle} --trusted-key ${join(out, 'bench.pub')} --to oci:${loaded} --yes`;
@@ -130,13 +166,13 @@ async function scenario(gib: number, tag: string): Promise<Record<string, Measur
  * then tar -c | zstd -3 -T0. The registry's files are read once first so both sides find them in
  * the page cache.
  */
-async function registryScenario(gib: number, tag: string): Promise<Record<string, Measure | number>> {
+async function registryScenario(gib: number, tag: string, kind: DataKind): Promise<Record<string, Measure | number>> {
   const dir = join(out, tag);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const layout = join(dir, 'layout');
   process.stdout.write(`\n[${tag}] generating ~${gib} GiB of images and pushing them to a loopback registry (not timed)…\n`);
-  const specs = imageSpecs(gib, tag);
+  const specs = imageSpecs(gib, tag, kind);
   await makeOciLayout(layout, specs);
   const bytes = dirBytes(join(layout, 'blobs'));
   const reg = await startRegistry();
@@ -418,7 +454,7 @@ if (ONLY === undefined || ONLY === 'local') {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(([step, f, p, a, b]) => `| ${step} | ${f} | ${a.seconds.toFixed(2)} | ${mbps(Number(full.bytes), a)} | ${a.rssMiB.toFixed(0)} | ${p.replace(/\|/g, '\\|')} | ${b.seconds.toFixed(2)} | ${b.rssMiB.toFixed(0)} | ${ratio(a, b)} |`),
     '',
-    `Throughput vs bare zstd -3 -T0 on the same blob bytes: Ferry create ${mbps(Number(full.bytes), m(full, 'ferryCreate'))} MiB/s, zstd ${mbps(Number(full.bytes), m(full, 'bareZstd'))} MiB/s = ${((m(full, 'bareZstd').seconds / m(full, 'ferryCreate').seconds) * 100).toFixed(0)}% (target ≥ 70%)`,
+    `Throughput vs bare zstd -3 -T0 on the same blob bytes (best of 2 each): Ferry create ${mbps(Number(full.bytes), m(full, 'ferryCreate'))} MiB/s, zstd ${mbps(Number(full.bytes), m(full, 'bareZstd'))} MiB/s = ${((m(full, 'bareZstd').seconds / m(full, 'ferryCreate').seconds) * 100).toFixed(0)}% (target ≥ 75%); CPU seconds: Ferry ${m(full, 'ferryCreate').cpuSeconds.toFixed(1)}, zstd ${m(full, 'bareZstd').cpuSeconds.toFixed(1)}. Load average (1 min) at pack: ${Number(full.loadAtPack).toFixed(1)} on ${cpus().length} CPUs.`,
     '',
     'Peak RSS as the bundle grows (flat = streaming):',
     `| command | ${(Number(small.bytes) / MiB).toFixed(0)} MiB | ${(Number(full.bytes) / MiB).toFixed(0)} MiB |`,
@@ -433,22 +469,31 @@ if (ONLY === undefined || ONLY === 'local') {
   results.full = full;
 }
 if (ONLY === undefined || ONLY === 'registry') {
-  const reg = await registryScenario(GIB, 'registry');
-  results.registry = reg;
-  const m = (k: string) => reg[k] as Measure;
-  const mbps = (s: Measure) => (Number(reg.bytes) / MiB / s.seconds).toFixed(0);
-  const f = m('ferryCreate');
-  const p = m('peerPack');
+  // Both kinds of data, half the size each: incompressible layers (the peer's zstd stores them
+  // too) and JSON-lines layers (which the peer's zstd compresses and Ferry stores as typed).
+  const loadBefore = loadavg()[0]!;
+  const kinds = [['random', 'incompressible layers, shared base'], ['text', 'JSON-lines layers, shared base']] as const;
+  const rows: string[] = [];
+  const mb = (bytes: number, s: Measure) => (bytes / MiB / s.seconds).toFixed(0);
+  results.registry = {};
+  for (const [kind, what] of kinds) {
+    const reg = await registryScenario(GIB / 2, `registry-${kind}`, kind);
+    (results.registry as Record<string, unknown>)[kind] = reg;
+    const m = (k: string) => reg[k] as Measure;
+    const f = m('ferryCreate');
+    const p = m('peerPack');
+    const bytes = Number(reg.bytes);
+    rows.push(
+      `| ${what} (${(bytes / MiB).toFixed(0)} MiB, ${reg.images} images) | ${f.seconds.toFixed(2)} | ${mb(bytes, f)} | ${f.rssMiB.toFixed(0)} | ${p.seconds.toFixed(2)} (${m('peerCopy').seconds.toFixed(2)} + ${m('peerTar').seconds.toFixed(2)}) | ${p.rssMiB.toFixed(0)} | **${(f.seconds / p.seconds).toFixed(2)}** | ${((m('bareZstd').seconds / f.seconds) * 100).toFixed(0)}% |`,
+    );
+  }
   const lines = [
     '',
-    `Pack from a loopback registry: ${reg.images} images, ${(Number(reg.bytes) / MiB).toFixed(0)} MiB of blobs (shared base layer counted once) — wall time ratio Ferry/peer (target ≤ 0.50)`,
-    '| step | Ferry | s | MiB/s | RSS MiB | peer | s | RSS MiB | ratio |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    `| registry pack | ferry-bundle create --image | ${f.seconds.toFixed(2)} | ${mbps(f)} | ${f.rssMiB.toFixed(0)} | skopeo copy ×${reg.images} + tar \\| zstd -3 -T0 | ${p.seconds.toFixed(2)} | ${p.rssMiB.toFixed(0)} | ${(f.seconds / p.seconds).toFixed(2)} |`,
-    `| (peer, split) | | | | | skopeo copy ×${reg.images} | ${m('peerCopy').seconds.toFixed(2)} | ${m('peerCopy').rssMiB.toFixed(0)} | |`,
-    `| (peer, split) | | | | | tar -c \\| zstd -3 -T0 | ${m('peerTar').seconds.toFixed(2)} | ${m('peerTar').rssMiB.toFixed(0)} | |`,
-    '',
-    `Throughput vs bare zstd -3 -T0 on the same blob bytes: Ferry create ${mbps(f)} MiB/s, zstd ${mbps(m('bareZstd'))} MiB/s = ${((m('bareZstd').seconds / f.seconds) * 100).toFixed(0)}% (target ≥ 70%)`,
+    'Pack from a loopback registry — Ferry create --image vs skopeo copy ×N into one OCI dir + tar -c | zstd -3 -T0 (target ≤ 0.40)',
+    '| data | Ferry s | MiB/s | RSS MiB | peer s (skopeo ×N + tar \\| zstd, timed apart) | peer RSS MiB | ratio Ferry/peer | Ferry vs bare zstd -3 -T0 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    `Load average (1 min) before / after the group: ${loadBefore.toFixed(1)} / ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs.`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -483,6 +528,12 @@ if (ONLY === undefined || ONLY === 'push-registry') {
     `Load average (1 min) before / after the group: ${n('loadBefore').toFixed(1)} / ${n('loadAfter').toFixed(1)} on ${cpus().length} CPUs.`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
+}
+if (ONLY === undefined || ONLY === 'many') {
+  const loadBefore = loadavg()[0]!;
+  const r = await manyScenario(out, MANY, { node, bundle: bundleBin, load: loadBin, key: join(out, 'bench.key'), pub: join(out, 'bench.pub'), registryTmp: REGISTRY_TMP });
+  results.many = { ...r, loadBefore, loadAfter: loadavg()[0]! };
+  process.stdout.write([...manyLines(r), `Load average (1 min) before / after the group: ${loadBefore.toFixed(1)} / ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs.`].join('\n') + '\n');
 }
 if (ONLY === undefined || ONLY === 'charts') {
   const c = await chartsScenario(out, 40, { bundle: bundleBin, load: loadBin, key: join(out, 'bench.key'), pub: join(out, 'bench.pub') });
@@ -541,7 +592,9 @@ writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2));
 if (!process.argv.includes('--keep')) {
   rmSync(join(out, 'quarter'), { recursive: true, force: true });
   rmSync(join(out, 'full'), { recursive: true, force: true });
-  rmSync(join(out, 'registry'), { recursive: true, force: true });
+  rmSync(join(out, 'registry-random'), { recursive: true, force: true });
+  rmSync(join(out, 'registry-text'), { recursive: true, force: true });
+  rmSync(join(out, 'many'), { recursive: true, force: true });
   rmSync(join(out, 'push-registry'), { recursive: true, force: true });
   rmSync(join(out, 'charts'), { recursive: true, force: true });
   rmSync(join(out, 'loader-exe'), { recursive: true, force: true });

@@ -2,7 +2,6 @@
 // Every digest and size is known before a blob byte is read, so the signed manifest is written
 // first in every volume and blobs then stream straight from their source into the volumes.
 
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,6 +25,8 @@ import {
   toFerryError,
   validateManifest,
   writeVolumes,
+  blobInputStream,
+  type BlobInput,
   type BlobKind,
   type BundleBlob,
   type BundleDelta,
@@ -39,7 +40,7 @@ import { hashFiles, listFiles, type CollectedFile, type FileRequest } from './so
 import { collectKeys, type CollectedKey } from './sources/keys.js';
 import { copyLoaders, manifestLoaders, type LoaderSource } from './loaders.js';
 import { VERSION } from './version.js';
-import { PREFETCH_BLOBS, Prefetcher } from './prefetch.js';
+import { PREFETCH_BLOBS, Prefetcher, READ_AHEAD_CHUNKS } from './prefetch.js';
 import { resolveCharts, type ChartFetcher, type ChartRequest, type ResolvedChart } from './charts.js';
 import { attachSbom, findImage, readSbomFiles, type AttachableImage, type AttachedSbom, type SbomFileRequest } from './sbom/attach.js';
 import { checkOutput, replaceBundle } from './replace-bundle.js';
@@ -145,8 +146,14 @@ export interface CreateResult {
   delta?: BundleDelta & { baselines: Array<{ name: string; kind: 'bundle' | 'inventory'; digest: string; created?: string; requiredBlobs: number; requiredBytes: number }> };
 }
 
-/** Where a blob's bytes come from. */
-type BlobProvider = () => Promise<Readable>;
+/** Where a blob's bytes come from: a stream, or a file the volume writer reads at positions. */
+type BlobProvider = () => Promise<BlobInput>;
+
+/** An image blob: its layout file where the source has one, else its stream. */
+async function imageBlob(source: ImageSource, desc: Descriptor): Promise<BlobInput> {
+  const file = await source.blobFile?.(desc);
+  return file !== undefined ? { file } : source.openBlob(desc);
+}
 
 function parseTargetName(name: string, what: string): { repository: string; tag?: string } {
   const at = name.lastIndexOf(':');
@@ -316,7 +323,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       // Image blobs children first, then each referrer's (a signature after what it signs).
       for (const b of [...img.blobs, ...referrers.flatMap((r) => r.blobs)]) {
         const bytes = b.bytes;
-        addBlob(b.descriptor, b.kind, bytes ? async () => Readable.from([bytes]) : () => img.source.openBlob(b.descriptor));
+        addBlob(b.descriptor, b.kind, bytes ? async () => Readable.from([bytes]) : () => imageBlob(img.source, b.descriptor));
       }
       return {
         // As the user wrote it, unless one source string opened several images (docker-archive).
@@ -352,7 +359,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       }
     }
     for (const f of files) {
-      addBlob({ digest: f.digest, size: f.size, mediaType: MediaTypes.octetStream }, 'file', async () => createReadStream(f.absPath, { highWaterMark: 1 << 20 }));
+      addBlob({ digest: f.digest, size: f.size, mediaType: MediaTypes.octetStream }, 'file', async () => ({ file: f.absPath }));
     }
     for (const k of keys) {
       addBlob({ digest: k.digest, size: k.size, mediaType: 'application/x-pem-file' }, 'key', async () => Readable.from([k.bytes]));
@@ -398,7 +405,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
     validateManifest(JSON.parse(serialise({ ...base, volumes, blobs: withPlaceholderDigests(plan.blobs) })), `${opts.name}.manifest.json (being planned)`);
     const split = plan.blobs.filter((b) => b.segments);
     if (split.length) emit({ type: 'hashing-segments', blobs: split.length, bytes: split.reduce((n, b) => n + b.size, 0) });
-    const planned = await hashSegments(plan.blobs, (b) => providers.get(b.digest)!(), opts.signal ? { signal: opts.signal } : {});
+    const planned = await hashSegments(plan.blobs, async (b) => blobInputStream(await providers.get(b.digest)!()), opts.signal ? { signal: opts.signal } : {});
     const manifest: BundleManifest = { ...base, volumes, blobs: planned };
     validateManifest(JSON.parse(serialise(manifest)), `${opts.name}.manifest.json (being written)`);
     const manifestBytes = Buffer.from(serialise(manifest));
@@ -415,7 +422,7 @@ export async function createBundle(opts: CreateOptions): Promise<CreateResult> {
       { name: 'oci-layout', bytes: OCI_LAYOUT_BYTES },
       { name: 'index.json', bytes: indexBytes },
     ];
-    const prefetch = new Prefetcher(manifest.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS);
+    const prefetch = new Prefetcher(manifest.blobs, (b) => providers.get(b.digest)!(), PREFETCH_BLOBS, READ_AHEAD_CHUNKS);
     const written = await writeVolumes({
       dir: opts.outDir,
       name: opts.name,

@@ -3,7 +3,7 @@
 // clients (connections and tokens reused across images).
 
 import { BlobCache, type CacheStats } from './cache.js';
-import { RegistryClients, RegistrySource, openLocalImageSources, parseImageSource, type ImageSource, type RegistryOptions } from '@ferry/oci';
+import { LayoutReaders, RegistryClients, RegistrySource, openLocalImageSources, parseImageSource, type ImageSource, type RegistryOptions } from '@ferry/oci';
 
 export type SourceOpener = ((source: string) => Promise<ImageSource[]>) & {
   close(): void;
@@ -14,6 +14,8 @@ export type SourceOpener = ((source: string) => Promise<ImageSource[]>) & {
 export function sourceOpener(registry: RegistryOptions = {}, cacheDir?: string): SourceOpener {
   let clients: RegistryClients | undefined;
   const cache = cacheDir ? new BlobCache(cacheDir) : undefined;
+  // Many images of one layout: its index.json is read and parsed once.
+  const layouts = new LayoutReaders();
   const open = async (source: string): Promise<ImageSource[]> => {
     const parsed = parseImageSource(source);
     if (parsed.transport === 'docker') {
@@ -21,7 +23,7 @@ export function sourceOpener(registry: RegistryOptions = {}, cacheDir?: string):
       const src = new RegistrySource(parsed.reference ?? source, clients);
       return [cache ? cache.wrap(src) : src];
     }
-    return openLocalImageSources(source);
+    return openLocalImageSources(source, layouts);
   };
   return Object.assign(open, { close: () => clients?.close(), cacheStats: () => cache?.stats });
 }

@@ -48,4 +48,43 @@ test('an early failure does not crash the process and surfaces when that blob is
   p.close();
 });
 
+test('streams opened early read ahead in the background, up to the bound, and keep their bytes and errors', async () => {
+  const MiB = 1 << 20;
+  const pulled = new Map<string, number>();
+  // Each source would give 64 MiB in 64 KiB chunks; the second one fails at 3 MiB.
+  const source = (b: BundleBlob): Readable => {
+    let n = 0;
+    return new Readable({
+      read() {
+        if (b === blobs[2] && n >= 3 * MiB) { this.destroy(new Error('connection reset')); return; }
+        if (n >= 64 * MiB) { this.push(null); return; }
+        n += 64 * 1024;
+        pulled.set(b.digest, n);
+        this.push(Buffer.alloc(64 * 1024, b.digest.charCodeAt(7)));
+      },
+    });
+  };
+  const p = new Prefetcher(blobs, async (b) => source(b), 2, 128); // 128 chunks of 64 KiB: 8 MiB
+  const first = await p.open(blobs[0]!);
+  await new Promise((r) => setTimeout(r, 200));
+  const ahead = pulled.get(blobs[1]!.digest) ?? 0;
+  assert.ok(ahead >= 8 * MiB, `the next blob was read ahead (${ahead} bytes)`);
+  assert.ok(ahead <= 8 * MiB + 2 * MiB, `but not beyond the bound (${ahead} bytes)`);
+  assert.ok((pulled.get(blobs[0]!.digest) ?? 0) < 2 * MiB, 'the blob the writer holds is read at the writer\'s pace');
+  first.destroy();
+  const second = await p.open(blobs[1]!);
+  let bytes = 0;
+  for await (const c of second) {
+    assert.ok((c as Buffer).length <= 64 * 1024, 'chunks come as the source gave them, not concatenated');
+    assert.ok((c as Buffer).every((x) => x === blobs[1]!.digest.charCodeAt(7)));
+    bytes += (c as Buffer).length;
+  }
+  assert.is(bytes, 64 * MiB, 'every byte arrives, in order, through the read-ahead buffer');
+  const third = await p.open(blobs[2]!);
+  let msg = '';
+  try { for await (const _ of third) { /* drain */ } } catch (e) { msg = (e as Error).message; }
+  assert.is(msg, 'connection reset', 'a failure while reading ahead reaches the writer');
+  p.close();
+});
+
 test.run();

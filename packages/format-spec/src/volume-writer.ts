@@ -1,20 +1,24 @@
-// Writes a bundle's volumes: per volume a tar stream (tar-stream pack) cut into zstd frames at
-// entry boundaries, ending with a seek table. Blobs stream from their source through a
-// VerifyingStream straight into the volume; nothing is staged and memory stays bounded.
+// Writes a bundle's volumes: per volume a tar stream cut into zstd frames at entry boundaries,
+// ending with a seek table. The writer emits the tar headers itself (tar-header.ts, the bytes
+// tar-stream wrote) around each entry's content, which goes from its source straight into the
+// output buffers: a stored frame's content is read from a file at its final place between the
+// raw-block headers, or copied once from a stream; compressed content passes through shared
+// input buffers. Blob, segment and volume hashes are computed on helper threads
+// (volume-output.ts); nothing is staged and memory stays bounded.
 
-import { createHash } from 'node:crypto';
-import { rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline, type Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
-import * as tar from 'tar-stream';
-import { VerifyingStream, isSha256Digest } from './digest.js';
-import { FerryError, toFerryError } from './errors.js';
+import { Readable } from 'node:stream';
+import { digestHex, isSha256Digest } from './digest.js';
+import { FerryError } from './errors.js';
 import type { BundleBlob } from './manifest-types.js';
 import {
   FRAME_MAX_BYTES,
   MAX_HEADER_ENTRIES,
   MAX_HEADER_NAME_BYTES,
+  TAR_BLOCK,
+  TAR_END_BYTES,
   frameSizes,
   tarLayout,
   validatePlan,
@@ -25,7 +29,9 @@ import {
   type VolumeEntry,
 } from './plan.js';
 import { segmentLabel } from './segment-digests.js';
-import { FrameEncoder, type FrameSink } from './zstd-frames.js';
+import { tarEntryHeader } from './tar-header.js';
+import { VolumeOutput } from './volume-output.js';
+import { FrameEncoder } from './zstd-frames.js';
 
 export interface WriteProgress {
   volume: number;
@@ -46,7 +52,7 @@ export interface WriteVolumesOptions {
    *  segment is checked against its digest as it is written. */
   blobs: readonly BundleBlob[];
   /** The whole blob's bytes; opened once even when the blob is split across volumes. */
-  openBlob: (blob: BundleBlob) => Promise<Readable>;
+  openBlob: (blob: BundleBlob) => Promise<BlobInput>;
   /** The bound every volume file must stay within. */
   volumeSize: number;
   /** zstd level 1..19, default 3. */
@@ -72,274 +78,179 @@ export interface WrittenVolume {
   sha256: string;
 }
 
-type TarSink = ReturnType<tar.Pack['entry']>;
+/** A blob to be read at positions from a regular file holding exactly its bytes (a layout's
+ *  blob file): the writer reads it straight into the output buffers. */
+export interface BlobFile {
+  file: string;
+}
+
+/** What openBlob gives: a stream of the blob's bytes, or a file to read them from. */
+export type BlobInput = Readable | BlobFile;
+
+/** A stream of a BlobInput's bytes, for readers that want one (hashSegments). */
+export function blobInputStream(input: BlobInput): Readable {
+  return input instanceof Readable ? input : createReadStream(input.file, { highWaterMark: 1 << 20 });
+}
 
 const BUNDLE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const OUTPUT_BUFFER_BYTES = 4 * 1024 * 1024;
-const MIN_OUTPUT_SPACE = 64 * 1024;
 /** libzstd's default job at level 3 is 8 MiB; 4 MiB measured as fast and keeps ~40 MiB less
  *  in flight with 2 workers. */
 const MT_JOB_BYTES = 4 * 1024 * 1024;
-const MAX_OUTPUT_BUFFERS_QUEUED = 3;
+const ZEROS = Buffer.alloc(TAR_END_BYTES);
+const WHERE = 'the blob source';
 
-interface Emitterish {
-  once(event: string, fn: (...args: unknown[]) => void): unknown;
-  off(event: string, fn: (...args: unknown[]) => void): unknown;
-  destroyed?: boolean;
+/** Where an entry's content goes: the current frame of one volume. */
+interface ContentSink {
+  /** The current frame is a stored one (reserve), else compressed (input + compress). */
+  readonly stored: boolean;
+  /** Stored: regions of the output buffers, in order, for up to `max` content bytes; the
+   *  caller fills them before anything else is written. */
+  reserve(max: number): Buffer[];
+  /** Compressed: a free shared input buffer. */
+  input(): Promise<{ index: number; buf: Buffer }>;
+  /** Compressed: the first n bytes of input buffer `index` are content. */
+  compress(index: number, buf: Buffer, n: number): void;
+  /** After each fill: progress and backpressure. */
+  wrote(n: number): Promise<void>;
 }
 
-/** Wait for 'drain', failing if the stream errors or closes first. */
-function drained(s: Emitterish, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (s.destroyed) {
-      reject(new FerryError('INTERNAL', `${what} was closed`));
-      return;
-    }
-    const done = (err?: unknown): void => {
-      s.off('drain', onDrain);
-      s.off('error', onError);
-      s.off('close', onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = (): void => done();
-    const onError = (e: unknown): void => done(e ?? new FerryError('INTERNAL', `${what} failed`));
-    const onClose = (): void => done(new FerryError('INTERNAL', `${what} was closed`));
-    s.once('drain', onDrain);
-    s.once('error', onError);
-    s.once('close', onClose);
-  });
+/** A blob's source, read piece by piece (a segmented blob spans several volumes). */
+interface PieceSource {
+  /** Put exactly n more bytes of the blob into `sink`. */
+  copy(n: number, sink: ContentSink): Promise<void>;
+  /** The blob is complete: the source must end here. */
+  finish(): Promise<void>;
+  destroy(err?: Error): void;
 }
 
-// Hashes and writes the compressed bytes off the main thread (which already hashes every blob
-// through VerifyingStream and drives zstd): buffers are shared, so nothing is copied.
-const OUTPUT_WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const fs = require('node:fs');
-let fd = null, hash = null, pos = 0;
-parentPort.on('message', (m) => {
-  try {
-    if (m.op === 'open') { fd = fs.openSync(m.path, 'w'); hash = createHash('sha256'); pos = 0; parentPort.postMessage({ op: 'opened' }); }
-    else if (m.op === 'write') {
-      const b = Buffer.from(m.sab, 0, m.len);
-      hash.update(b);
-      for (let off = 0; off < m.len; ) off += fs.writeSync(fd, b, off, m.len - off, pos + off);
-      pos += m.len;
-      parentPort.postMessage({ op: 'written', slot: m.slot });
-    } else if (m.op === 'close') {
-      const f = fd; fd = null;
-      if (f !== null) fs.closeSync(f);
-      parentPort.postMessage({ op: 'closed', sha256: m.abort ? '' : hash.digest('hex'), size: pos });
-    }
-  } catch (e) {
-    if (m.op === 'close') fd = null;
-    parentPort.postMessage({ op: 'error', code: e && e.code, message: String(e && e.message), path: m.path });
-  }
-});
-`;
+const mismatch = (digest: string, msg: string, extra: Record<string, unknown> = {}): FerryError =>
+  new FerryError('BLOB_MISMATCH', `${digest} in ${WHERE}: ${msg}`, { digest, where: WHERE, ...extra });
 
-type OutputReply =
-  | { op: 'opened' }
-  | { op: 'written'; slot: number }
-  | { op: 'closed'; sha256: string; size: number }
-  | { op: 'error'; code?: string; message: string; path?: string };
-
-interface Slot {
-  sab: SharedArrayBuffer;
-  buf: Buffer;
-}
-
-/** The thread that hashes and writes volume files, and the shared buffers it reads from;
- *  one per writeVolumes call, reused for every volume. */
-class OutputThread {
-  readonly slots: Slot[] = [];
-  readonly free: number[] = [];
-  private readonly worker = new Worker(OUTPUT_WORKER_SOURCE, { eval: true });
-  private handler: ((m: OutputReply) => void) | null = null;
-  private failure: unknown = null;
-
-  constructor() {
-    this.worker.on('message', (m: OutputReply) => this.handler?.(m));
-    this.worker.on('error', (e) => this.crash(e));
-    this.worker.on('exit', (code) => this.crash(new FerryError('INTERNAL', `volume output thread exited (${code})`)));
-  }
-
-  listen(fn: (m: OutputReply) => void): void {
-    this.handler = fn;
-    if (this.failure !== null) fn({ op: 'error', message: String(this.failure) });
-  }
-
-  post(m: { op: 'open'; path: string } | { op: 'write'; slot: number; sab: SharedArrayBuffer; len: number } | { op: 'close'; abort: boolean }): void {
-    this.worker.postMessage(m);
-  }
-
-  async stop(): Promise<void> {
-    this.handler = null;
-    this.failure ??= 'stopped';
-    await this.worker.terminate();
-  }
-
-  private crash(e: unknown): void {
-    if (this.failure !== null) return;
-    this.failure = e;
-    this.handler?.({ op: 'error', message: e instanceof Error ? e.message : String(e) });
-  }
-}
-
-/**
- * The compressed side of one volume: zstd writes straight into shared 4 MiB buffers; each full
- * buffer goes to the output thread to be hashed and written while the next one fills.
- */
-class VolumeOutput implements FrameSink {
-  bytes = 0;
-  private readonly slots: Slot[];
-  private readonly free: number[];
-  private current: number;
-  private fill = 0;
-  private pending = 0;
-  private error: unknown = null;
-  private result: { sha256: string; size: number } | null = null;
-  private wake: (() => void) | null = null;
-
-  constructor(
-    private readonly thread: OutputThread,
-    private readonly path: string,
-    private readonly limit: number,
-    private readonly file: string,
-  ) {
-    this.slots = thread.slots;
-    this.free = thread.free;
-    thread.listen((m) => this.onReply(m));
-    thread.post({ op: 'open', path });
-    this.current = this.takeSlot();
-  }
-
-  space(): Buffer {
-    if (OUTPUT_BUFFER_BYTES - this.fill < MIN_OUTPUT_SPACE) this.rotate();
-    return this.slots[this.current]!.buf.subarray(this.fill);
-  }
-
-  commit(n: number): void {
-    this.fill += n;
-    this.bytes += n;
-    if (this.bytes > this.limit) {
-      throw new FerryError('INTERNAL', `${this.file} grew past the volume size ${this.limit} bytes: the size bound is wrong (this is a bug)`, { file: this.file, volumeSize: this.limit });
-    }
-  }
-
-  /** Backpressure: resolves once few enough buffers wait to be written. */
-  async room(): Promise<void> {
-    while (this.error === null && this.pending >= MAX_OUTPUT_BUFFERS_QUEUED) await this.next();
-    if (this.error !== null) throw this.error;
-  }
-
-  /** Flush, close the file; returns its sha256 and size. */
-  async close(): Promise<{ sha256: string; size: number }> {
-    this.rotate();
-    while (this.error === null && this.pending > 0) await this.next();
-    if (this.error !== null) throw this.error;
-    this.free.push(this.current);
-    this.thread.post({ op: 'close', abort: false });
-    while (this.error === null && this.result === null) await this.next();
-    if (this.error !== null) throw this.error;
-    return this.result!;
-  }
-
-  /** After a failure: wait for queued writes and close the file (the caller removes it). */
-  async abort(): Promise<void> {
-    while (this.error === null && this.pending > 0) await this.next();
-    if (this.error === null) {
-      this.thread.post({ op: 'close', abort: true });
-      while (this.error === null && this.result === null) await this.next();
-    }
-  }
-
-  private takeSlot(): number {
-    const i = this.free.pop();
-    if (i !== undefined) return i;
-    // All buffers queued (an MT frame end can flush several jobs at once): add one.
-    const sab = new SharedArrayBuffer(OUTPUT_BUFFER_BYTES);
-    this.slots.push({ sab, buf: Buffer.from(sab) });
-    return this.slots.length - 1;
-  }
-
-  private rotate(): void {
-    if (this.fill === 0) return;
-    const slot = this.slots[this.current]!;
-    this.thread.post({ op: 'write', slot: this.current, sab: slot.sab, len: this.fill });
-    this.pending++;
-    this.fill = 0;
-    this.current = this.takeSlot();
-  }
-
-  private onReply(m: OutputReply): void {
-    if (m.op === 'written') {
-      this.pending--;
-      this.free.push(m.slot);
-    } else if (m.op === 'opened') {
-      // nothing to do: a failed open arrives as an error
-    } else if (m.op === 'closed') {
-      this.result = { sha256: m.sha256, size: m.size };
-    } else {
-      const e = Object.assign(new Error(m.message), { code: m.code, path: m.path });
-      const fe = m.code ? toFerryError(e) : null;
-      this.error ??= fe && fe.code !== 'INTERNAL' && fe.code !== 'INPUT_NOT_FOUND' ? fe : new FerryError('TARGET_ERROR', `cannot write ${this.path}: ${m.message}`, { file: this.file });
-    }
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private next(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-    });
-  }
-}
-
-/** A blob's source stream, read piece by piece (a segmented blob spans several volumes). */
-class BlobSource {
+class StreamSource implements PieceSource {
   private readonly it: AsyncIterator<Buffer>;
   private rest: Buffer | null = null;
+  private seen = 0;
 
-  constructor(private readonly stream: VerifyingStream) {
-    this.it = stream[Symbol.asyncIterator]();
+  constructor(private readonly stream: Readable, private readonly blob: BundleBlob) {
+    this.it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
 
-  /** Hand exactly n bytes to `each`, in order. */
-  async take(n: number, each: (chunk: Buffer) => Promise<void>): Promise<void> {
+  async copy(n: number, sink: ContentSink): Promise<void> {
     let left = n;
     while (left > 0) {
       let c = this.rest;
       this.rest = null;
       if (!c) {
         const r = await this.it.next();
-        // VerifyingStream fails a short source itself; this is a plan that disagrees with it.
-        if (r.done) throw new FerryError('INTERNAL', `blob source ended ${left} bytes early`);
+        if (r.done) throw mismatch(this.blob.digest, `${this.seen} bytes, expected ${this.blob.size}`);
         c = r.value;
+        this.seen += c.length;
       }
-      if (c.length > left) {
-        this.rest = c.subarray(left);
-        c = c.subarray(0, left);
+      let k: number;
+      if (sink.stored) {
+        k = 0;
+        for (const region of sink.reserve(Math.min(c.length, left))) k += c.copy(region, 0, k, k + region.length);
+      } else {
+        const { index, buf } = await sink.input();
+        k = c.copy(buf, 0, 0, Math.min(c.length, left, buf.length));
+        sink.compress(index, buf, k);
       }
-      left -= c.length;
-      if (c.length) await each(c);
+      if (k < c.length) this.rest = c.subarray(k);
+      left -= k;
+      await sink.wrote(k);
     }
   }
 
-  /** The blob is complete: the source must end here and its digest must verify. */
   async finish(): Promise<void> {
-    if (this.rest && this.rest.length) {
+    const extra = (this.rest?.length ?? 0) > 0 || !(await this.it.next()).done;
+    if (extra) {
       this.stream.destroy();
-      throw new FerryError('INTERNAL', 'blob source has bytes beyond the planned size');
+      throw mismatch(this.blob.digest, `more than the expected ${this.blob.size} bytes`);
     }
-    const r = await this.it.next(); // runs VerifyingStream's final size and digest check
-    if (!r.done) throw new FerryError('INTERNAL', 'blob source has bytes beyond the planned size');
   }
 
   destroy(err?: Error): void {
     this.stream.destroy(err);
+  }
+}
+
+/** A blob file read at positions: stored content lands in the output buffers directly. */
+class FileSource implements PieceSource {
+  private pos = 0;
+  private closed = false;
+
+  private constructor(private readonly fh: FileHandle, private readonly blob: BundleBlob, private readonly path: string) {}
+
+  static async open(input: BlobFile, blob: BundleBlob): Promise<FileSource> {
+    let fh: FileHandle;
+    try {
+      fh = await open(input.file, 'r');
+    } catch (e) {
+      throw new FerryError('SOURCE_NOT_FOUND', `${blob.digest}: cannot open ${input.file}: ${(e as Error).message}`, { digest: blob.digest, file: input.file }, { cause: e });
+    }
+    const st = await fh.stat();
+    if (!st.isFile() || st.size !== blob.size) {
+      await fh.close();
+      throw mismatch(blob.digest, st.isFile() ? `${st.size} bytes, expected ${blob.size} (${input.file})` : `${input.file} is not a regular file`);
+    }
+    return new FileSource(fh, blob, input.file);
+  }
+
+  async copy(n: number, sink: ContentSink): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      let k: number;
+      if (sink.stored) {
+        const regions = sink.reserve(left);
+        k = regions.reduce((a, r) => a + r.length, 0);
+        await this.readv(regions, k);
+      } else {
+        const { index, buf } = await sink.input();
+        k = Math.min(left, buf.length);
+        await this.readv([buf.subarray(0, k)], k);
+        sink.compress(index, buf, k);
+      }
+      left -= k;
+      await sink.wrote(k);
+    }
+  }
+
+  /** Fill `regions` (k bytes in all) from the current position. */
+  private async readv(regions: Buffer[], k: number): Promise<void> {
+    let got = 0;
+    let rs = regions;
+    for (;;) {
+      const { bytesRead } = await this.fh.readv(rs, this.pos + got);
+      got += bytesRead;
+      if (got === k) break;
+      if (bytesRead === 0) throw mismatch(this.blob.digest, `${this.path} ends before byte ${this.pos + got}, shorter than the ${this.blob.size} bytes expected (the file changed while it was read)`);
+      // A short read: go on from where it stopped.
+      let skip = bytesRead;
+      const restOf: Buffer[] = [];
+      for (const r of rs) {
+        if (skip >= r.length) skip -= r.length;
+        else {
+          restOf.push(skip ? r.subarray(skip) : r);
+          skip = 0;
+        }
+      }
+      rs = restOf;
+    }
+    this.pos += k;
+  }
+
+  async finish(): Promise<void> {
+    await this.close();
+  }
+
+  destroy(): void {
+    void this.close();
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close().catch(() => undefined);
   }
 }
 
@@ -410,12 +321,23 @@ export async function writeVolumes(opts: WriteVolumesOptions): Promise<WrittenVo
     return { index, file, pieces, entries };
   });
 
-  const open = new Map<string, BlobSource>();
-  const thread = new OutputThread();
-  const shared: { encoder?: FrameEncoder } = {};
+  /** Sources of blobs still being written (a split blob stays open across volumes), with the
+   *  id of the blob's hash on the hashing thread. */
+  const open = new Map<string, { src: PieceSource; hash: number }>();
+  const output = new VolumeOutput();
+  let encoder: FrameEncoder | undefined;
   const partials: string[] = [];
   const renamed: string[] = [];
   let blobBytes = 0;
+  let firstError: unknown = null;
+  const fail = (e: unknown): void => {
+    firstError ??= e;
+    // Wake a source stalled on its stream.
+    const err = e instanceof Error ? e : new Error(String(e));
+    for (const o of open.values()) o.src.destroy(err);
+  };
+  const onAbort = (): void => fail(signal?.reason ?? new FerryError('INTERNAL', 'aborted'));
+  signal?.addEventListener('abort', onAbort);
 
   const writeOne = async (vol: (typeof volumes)[number]): Promise<WrittenVolume> => {
     const { index, file, pieces, entries } = vol;
@@ -425,129 +347,124 @@ export async function writeVolumes(opts: WriteVolumesOptions): Promise<WrittenVo
     const layout = tarLayout(entries);
     const frames = frameSizes(layout, frameBytes);
     const threaded = frameThreading(layout, frameBytes, (k) => (k < header.length ? false : isPrecompressed(pieces[k - header.length]!.blob.mediaType) ? 'stored' : true));
-    const output = new VolumeOutput(thread, partial, volumeSize, file);
-    shared.encoder?.restart(output);
-    const encoder = (shared.encoder ??= new FrameEncoder(output, { level, workers, jobSize: MT_JOB_BYTES }));
-    const closed: { value: { sha256: string; size: number } | null } = { value: null };
-    const pack = tar.pack();
-    let firstError: unknown = null;
-    const fail = (e: unknown): void => {
-      firstError ??= e;
-      const err = e instanceof Error ? e : new Error(String(e));
-      if (!pack.destroyed) pack.destroy(err);
-      // Also wake a producer waiting on a stalled source.
-      for (const src of open.values()) src.destroy(err);
-    };
-    const onAbort = (): void => fail(signal?.reason ?? new FerryError('INTERNAL', 'aborted'));
-    signal?.addEventListener('abort', onAbort);
+    output.open(partial, file, volumeSize);
+    if (encoder) encoder.restart(output);
+    else encoder = new FrameEncoder(output, { level, workers, jobSize: MT_JOB_BYTES });
+    const enc = encoder;
 
-    // Tar bytes -> zstd frames of the planned sizes -> file (and hash).
-    const consume = async (): Promise<void> => {
-      let fi = 0;
-      let inFrame = 0;
-      encoder.beginFrame(frames[0]!, threaded[0]);
-      for await (const data of pack) {
-        // Record the cause before leaving the loop (which destroys pack and fails produce()).
-        try {
-          let c = data as Buffer;
-          while (c.length) {
-            if (fi >= frames.length) throw new FerryError('INTERNAL', `${file}: tar stream longer than planned`);
-            const take = Math.min(c.length, frames[fi]! - inFrame);
-            encoder.write(take === c.length ? c : c.subarray(0, take));
-            c = c.subarray(take);
-            inFrame += take;
-            if (inFrame === frames[fi]) {
-              encoder.endFrame();
-              inFrame = 0;
-              if (++fi < frames.length) encoder.beginFrame(frames[fi]!, threaded[fi]);
-            }
-          }
-          await output.room();
-        } catch (e) {
-          fail(e);
-          throw e;
-        }
+    // The tar stream, cut into the planned frames.
+    let fi = 0;
+    let inFrame = 0;
+    enc.beginFrame(frames[0]!, threaded[0]);
+    const advance = (k: number): void => {
+      inFrame += k;
+      if (inFrame < frames[fi]!) return;
+      enc.endFrame();
+      inFrame = 0;
+      if (++fi < frames.length) enc.beginFrame(frames[fi]!, threaded[fi]);
+    };
+    const frameRoom = (): number => {
+      if (fi >= frames.length) throw new FerryError('INTERNAL', `${file}: tar stream longer than planned`);
+      return frames[fi]! - inFrame;
+    };
+    const write = (b: Buffer): void => {
+      while (b.length) {
+        const k = Math.min(frameRoom(), b.length);
+        enc.write(k === b.length ? b : b.subarray(0, k));
+        advance(k);
+        b = b.subarray(k);
       }
-      if (fi !== frames.length) throw new FerryError('INTERNAL', `${file}: tar stream shorter than planned`);
-      encoder.finish();
-      closed.value = await output.close();
+    };
+    const pad = (size: number): void => write(ZEROS.subarray(0, (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK));
+    const checkFailed = (): void => {
+      if (firstError !== null) throw firstError;
     };
 
-    const writeEntry = (entry: VolumeEntry, body: (sink: TarSink) => Promise<void>): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        const sink = pack.entry({ name: entry.name, size: entry.size, mode: 0o644, uid: 0, gid: 0, mtime, type: 'file' }, (err) => (err ? reject(err) : resolve()));
-        sink.on('error', () => undefined); // reported through the entry callback
-        body(sink).then(
-          () => sink.end(undefined),
-          (e: unknown) => {
-            sink.destroy(e instanceof Error ? e : new Error(String(e)));
-            reject(e);
-          },
-        );
-      });
-    const put = async (sink: TarSink, chunk: Buffer): Promise<void> => {
-      if (sink.destroyed) throw new FerryError('INTERNAL', `${file}: tar entry closed`);
-      if (!sink.write(chunk)) await drained(sink as unknown as Emitterish, `${file} tar entry`);
-    };
-
-    // Entries in order: header copies, then this volume's blobs and segments.
-    const produce = async (): Promise<void> => {
-      for (const h of header) await writeEntry({ name: h.name, size: h.bytes.length }, (sink) => put(sink, h.bytes));
-      for (const p of pieces) {
-        const digest = p.blob.digest;
-        let src = open.get(digest);
-        if (!src) {
-          const source = await opts.openBlob(p.blob);
-          const verifier = new VerifyingStream(digest, p.blob.size, { where: 'the blob source' });
-          pipeline(source, verifier, () => {
-            /* errors reach the reader of `verifier` */
-          });
-          src = new BlobSource(verifier);
-          open.set(digest, src);
+    let hashIds: number[] = [];
+    const sink: ContentSink = {
+      get stored() {
+        return threaded[fi] === 'stored';
+      },
+      reserve(max) {
+        const regions = enc.reserveStored(Math.min(max, frameRoom()));
+        let k = 0;
+        for (const r of regions) {
+          output.hashStored(hashIds, r);
+          k += r.length;
         }
-        const s = src;
-        const seg = p.segment;
-        const segHash = seg ? createHash('sha256') : null;
-        await writeEntry(p, async (sink) => {
-          await s.take(p.size, async (chunk) => {
-            segHash?.update(chunk);
-            await put(sink, chunk);
-            blobBytes += chunk.length;
-            opts.onProgress?.({ volume: index, bytes: blobBytes });
-          });
-          // Checked before the entry is closed: a source that changed since hashSegments read it
-          // fails the write here (and no volume is left behind), not on the high side.
-          if (seg && segHash) {
-            const got = 'sha256:' + segHash.digest('hex');
-            if (got !== seg.digest) {
-              throw new FerryError('BLOB_MISMATCH', `${segmentLabel(p.blob, seg)} from the blob source: content hashes to ${got}, but the manifest records ${seg.digest} (the source changed after its segments were hashed)`, { digest, segment: seg.index, actual: got, where: 'the blob source' });
-            }
-          }
-        });
-        const last = !p.segment || p.segment.index === p.blob.segments!.length;
-        if (last) {
-          open.delete(digest);
-          await s.finish();
-        }
-        opts.onProgress?.({ volume: index, bytes: blobBytes, digest });
-      }
-      pack.finalize();
+        advance(k);
+        return regions;
+      },
+      input: () => output.input(),
+      compress(i, buf, n) {
+        write(buf.subarray(0, n));
+        output.hashInput(i, n, hashIds);
+      },
+      async wrote(n) {
+        blobBytes += n;
+        opts.onProgress?.({ volume: index, bytes: blobBytes });
+        checkFailed();
+        await output.room();
+        checkFailed();
+      },
     };
 
     try {
-      signal?.throwIfAborted();
-      const results = await Promise.allSettled([consume().catch((e) => (fail(e), Promise.reject(e))), produce().catch((e) => (fail(e), Promise.reject(e)))]);
-      if (firstError !== null) throw firstError;
-      for (const r of results) if (r.status === 'rejected') throw r.reason;
+      checkFailed();
+      for (const h of header) {
+        write(tarEntryHeader(h.name, h.bytes.length, mtime));
+        write(h.bytes);
+        pad(h.bytes.length);
+        await output.room();
+      }
+      for (const p of pieces) {
+        const { blob, segment } = p;
+        const stored = isPrecompressed(blob.mediaType);
+        let o = open.get(blob.digest);
+        if (!o) {
+          const input = await opts.openBlob(blob);
+          checkFailed();
+          const src = input instanceof Readable ? new StreamSource(input, blob) : await FileSource.open(input, blob);
+          o = { src, hash: output.beginHash(stored) };
+          open.set(blob.digest, o);
+        }
+        const segHash = segment ? output.beginHash(stored) : null;
+        hashIds = segHash === null ? [o.hash] : [o.hash, segHash];
+        write(tarEntryHeader(p.name, p.size, mtime));
+        await o.src.copy(p.size, sink);
+        pad(p.size);
+        // Checked before the volume is closed: a source that changed since hashSegments read it
+        // fails the write here (and no volume is left behind), not on the high side.
+        if (segment && segHash !== null) {
+          output.endHash(stored, segHash, (hex) =>
+            `sha256:${hex}` === segment.digest
+              ? null
+              : new FerryError('BLOB_MISMATCH', `${segmentLabel(blob, segment)} from the blob source: content hashes to sha256:${hex}, but the manifest records ${segment.digest} (the source changed after its segments were hashed)`, { digest: blob.digest, segment: segment.index, actual: `sha256:${hex}`, where: WHERE }));
+        }
+        const last = !segment || segment.index === blob.segments!.length;
+        if (last) {
+          open.delete(blob.digest);
+          await o.src.finish();
+          const want = digestHex(blob.digest);
+          output.endHash(stored, o.hash, (hex) => (hex === want ? null : mismatch(blob.digest, `content hashes to sha256:${hex}`, { actual: `sha256:${hex}` })));
+        }
+        opts.onProgress?.({ volume: index, bytes: blobBytes, digest: blob.digest });
+        checkFailed();
+        await output.room();
+      }
+      write(ZEROS);
+      if (fi !== frames.length) throw new FerryError('INTERNAL', `${file}: tar stream shorter than planned`);
+      enc.finish();
+      const closed = await output.close();
+      checkFailed();
+      const size = (await stat(partial)).size;
+      if (size !== output.bytes || closed.size !== size) throw new FerryError('INTERNAL', `${file}: wrote ${output.bytes} bytes but the file has ${size}`);
+      return { index, file, path: finalPath, size, sha256: closed.sha256 };
     } catch (e) {
+      fail(e);
       await output.abort();
-      throw e;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
+      throw firstError;
     }
-    const size = (await stat(partial)).size;
-    if (!closed.value || size !== output.bytes || closed.value.size !== size) throw new FerryError('INTERNAL', `${file}: wrote ${output.bytes} bytes but the file has ${size}`);
-    return { index, file, path: finalPath, size, sha256: closed.value.sha256 };
   };
 
   try {
@@ -559,10 +476,11 @@ export async function writeVolumes(opts: WriteVolumesOptions): Promise<WrittenVo
     }
     return written;
   } catch (e) {
-    for (const src of open.values()) src.destroy();
+    for (const o of open.values()) o.src.destroy();
     await Promise.all([...partials, ...renamed].map((p) => rm(p, { force: true })));
     throw e;
   } finally {
-    await thread.stop();
+    signal?.removeEventListener('abort', onAbort);
+    await output.stop();
   }
 }

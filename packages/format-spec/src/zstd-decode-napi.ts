@@ -19,6 +19,9 @@ const hex32 = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(
  * every chunking down to one byte, skippable and empty frames included). So the next four input
  * bytes, which may straddle chunks, are the next frame's magic; each is checked before libzstd
  * sees the frame.
+ *
+ * Each input chunk is done with (decoded, or the few bytes kept copied) before the next is
+ * asked for, so the source may reuse one buffer for all of them (decoderReleasesInput).
  */
 export async function* decodeZstdWithNapi(source: AsyncIterable<Buffer>, opts: DecodeOptions): AsyncGenerator<Buffer, void, undefined> {
   const dctx = new binding.DCtx();

@@ -14,6 +14,13 @@ export function zstdDecoderName(): ZstdDecoderName {
   return zlibHasZstd() ? 'node:zlib' : 'zstd-napi';
 }
 
+/** Whether `decoder` is done with each input chunk when it asks for the next one, so a reader
+ *  may read the next chunk into the same buffer: zstd-napi decodes each chunk synchronously
+ *  (and copies what it keeps); node:zlib queues chunks and reads them later. */
+export function decoderReleasesInput(decoder: ZstdDecoderName = zstdDecoderName()): boolean {
+  return decoder === 'zstd-napi';
+}
+
 /**
  * Decompress a zstd stream (any number of frames, then at most one skippable frame: the seek
  * table) chunk by chunk, pulling input only as the consumer takes output, and refusing to

@@ -14,7 +14,7 @@ import { SEEKABLE_FOOTER_MAGIC, SEEKABLE_SKIPPABLE_MAGIC } from './zstd-magic.js
 
 export { SEEKABLE_FOOTER_MAGIC, SEEKABLE_SKIPPABLE_MAGIC, ZSTD_FRAME_MAGIC, isSkippableMagic } from './zstd-magic.js';
 export { DECODER_WINDOW_LOG_MAX, type DecodeOptions } from './zstd-decode-options.js';
-export { decodeZstd, zstdDecoderName } from './zstd-decode.js';
+export { decodeZstd, decoderReleasesInput, zstdDecoderName } from './zstd-decode.js';
 
 export const SEEK_TABLE_FOOTER_BYTES = 9;
 /** Seek_Table_Descriptor bit 7: entries carry a checksum. */
@@ -63,6 +63,7 @@ export class FrameEncoder {
   private fed = 0;
   private produced = 0;
   private readonly tail = Buffer.alloc(4);
+  private readonly blockHead = Buffer.alloc(3);
   private readonly workers: number;
   private activeWorkers: number;
   /** Stored frame in progress: raw blocks written by hand, no compression attempted. */
@@ -181,19 +182,54 @@ export class FrameEncoder {
    *  sink, whatever the size of the chunks the source delivers (3 bytes per 128 KiB). */
   private storeBytes(chunk: Buffer): void {
     while (chunk.length) {
-      if (this.blockLeft === 0) {
-        const size = Math.min(RAW_BLOCK_MAX, this.unblocked);
-        this.unblocked -= size;
-        const head = Buffer.allocUnsafe(3);
-        head.writeUIntLE((size << 3) | (this.unblocked === 0 ? 1 : 0), 0, 3); // Block_Type 0 = Raw; bit 0 = last
-        this.emit(head);
-        this.blockLeft = size;
-      }
+      if (this.blockLeft === 0) this.emitBlockHeader();
       const n = Math.min(this.blockLeft, chunk.length);
       this.emit(n === chunk.length ? chunk : chunk.subarray(0, n));
       this.blockLeft -= n;
       chunk = chunk.subarray(n);
     }
+  }
+
+  private emitBlockHeader(): void {
+    const size = Math.min(RAW_BLOCK_MAX, this.unblocked);
+    this.unblocked -= size;
+    this.blockHead.writeUIntLE((size << 3) | (this.unblocked === 0 ? 1 : 0), 0, 3); // Block_Type 0 = Raw; bit 0 = last
+    this.emit(this.blockHead);
+    this.blockLeft = size;
+  }
+
+  /**
+   * In a stored frame: lay out up to `max` more content bytes in the sink's current space,
+   * writing the block headers between them, and return the regions (in order) the caller
+   * must fill with that content before anything else is written to the sink. This is how a
+   * source reads straight into the output buffers: nothing is copied.
+   */
+  reserveStored(max: number): Buffer[] {
+    if (!this.frameOpen || !this.stored) throw new FerryError('INTERNAL', 'zstd reserveStored outside a stored frame');
+    if (this.fed + max > this.pledged) throw new FerryError('INTERNAL', `zstd frame overrun: ${this.fed + max} > ${this.pledged} bytes`);
+    const regions: Buffer[] = [];
+    const dst = this.sink.space();
+    let at = 0;
+    while (max > 0) {
+      if (this.blockLeft === 0) {
+        if (dst.length - at < 4) break;
+        const size = Math.min(RAW_BLOCK_MAX, this.unblocked);
+        this.unblocked -= size;
+        dst.writeUIntLE((size << 3) | (this.unblocked === 0 ? 1 : 0), at, 3);
+        at += 3;
+        this.blockLeft = size;
+      }
+      const n = Math.min(this.blockLeft, max, dst.length - at);
+      if (n === 0) break;
+      regions.push(dst.subarray(at, at + n));
+      at += n;
+      this.blockLeft -= n;
+      this.fed += n;
+      max -= n;
+    }
+    this.produced += at;
+    this.sink.commit(at);
+    return regions;
   }
 
   private emit(buf: Buffer): void {

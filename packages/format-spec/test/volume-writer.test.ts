@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, execSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { truncateSync } from 'node:fs';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import binding from 'zstd-napi/binding.js';
@@ -22,7 +23,7 @@ async function rejectsWith(p: Promise<unknown>, code: ErrorCode, re?: RegExp): P
     await p;
   } catch (e) {
     assert.ok(isFerryError(e, code), `expected ${code}, got ${e instanceof Error ? `${(e as { code?: string }).code} ${e.message}` : String(e)}`);
-    if (re) assert.match((e as Error).message, re);
+    if (re) assert.match((e as Error).message, re, (e as Error).message);
     return e as Error;
   }
   assert.unreachable(`expected ${code}`);
@@ -253,6 +254,53 @@ test('a source that lies fails the write and leaves no files', async () => {
         }
       }
       assert.equal(await readdir(t.dir), [], `${what}: no files left`);
+    }
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('a file source that lies fails the write and leaves no files (stored and compressed frames)', async () => {
+  const t = await tempDir();
+  try {
+    const out = join(t.dir, 'out');
+    await mkdir(out);
+    const blobs = [bytes(50_000, 1), bytes(400_000, 2), bytes(20_000, 3)];
+    const liar = sha(blobs[1]!);
+    const lies: Array<[string, (path: string, data: Buffer) => Promise<void>, ErrorCode, RegExp]> = [
+      ['different bytes', async (p, d) => { const x = Buffer.from(d); x[399_999]! ^= 1; await writeFile(p, x); }, 'BLOB_MISMATCH', new RegExp(`${liar}.*content hashes to`)],
+      ['short', async (p, d) => writeFile(p, d.subarray(0, d.length - 10)), 'BLOB_MISMATCH', new RegExp(`${liar}.*399990 bytes, expected 400000`)],
+      ['long', async (p, d) => writeFile(p, Buffer.concat([d, Buffer.from('x')])), 'BLOB_MISMATCH', new RegExp(`${liar}.*400001 bytes, expected 400000`)],
+      ['missing', async () => undefined, 'SOURCE_NOT_FOUND', new RegExp(`${liar}: cannot open`)],
+      ['a directory', async (p) => mkdir(p), 'BLOB_MISMATCH', /is not a regular file/],
+    ];
+    for (const mediaType of ['application/octet-stream', 'application/vnd.oci.image.layer.v1.tar+gzip']) {
+      for (const [what, lie, code, re] of lies) {
+        const src = join(t.dir, `src-${what.replace(/\W/g, '-')}-${mediaType.length}`);
+        await mkdir(src);
+        const opts = baseOptions(out, blobs, 200 * 1024);
+        opts.blobs = opts.blobs.map((b) => ({ ...b, mediaType }));
+        for (const b of blobs) if (sha(b) === liar) await lie(join(src, sha(b).slice(7)), b); else await writeFile(join(src, sha(b).slice(7)), b);
+        opts.openBlob = async (b) => ({ file: join(src, b.digest.slice(7)) });
+        await rejectsWith(writeVolumes(opts), code, re);
+        assert.equal(await readdir(out), [], `${what} (${mediaType}): no files left`);
+      }
+      // Truncated while it is read: the blob is split, so the rest is read in a later volume.
+      const src = join(t.dir, `src-truncated-${mediaType.length}`);
+      await mkdir(src);
+      for (const b of blobs) await writeFile(join(src, sha(b).slice(7)), b);
+      const opts = baseOptions(out, blobs, 200 * 1024);
+      opts.blobs = opts.blobs.map((b) => ({ ...b, mediaType }));
+      opts.openBlob = async (b) => ({ file: join(src, b.digest.slice(7)) });
+      let cut = false;
+      opts.onProgress = (e) => {
+        if (!cut && e.bytes > 60_000) {
+          cut = true;
+          truncateSync(join(src, liar.slice(7)), 100_000);
+        }
+      };
+      await rejectsWith(writeVolumes(opts), 'BLOB_MISMATCH', new RegExp(`${liar}.*ends before byte \\d+, shorter than the 400000 bytes expected`));
+      assert.equal(await readdir(out), [], `truncated (${mediaType}): no files left`);
     }
   } finally {
     await t.cleanup();

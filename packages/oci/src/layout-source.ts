@@ -221,6 +221,17 @@ export class OciLayoutReader {
 
   /** Stream a blob; its size is checked up front, the content by the caller. */
   async openBlob(desc: Descriptor): Promise<Readable> {
+    return this.files.open(await this.checkedBlob(desc));
+  }
+
+  /** The blob's file when the layout is a directory (undefined in an archive); size checked. */
+  async blobFile(desc: Descriptor): Promise<string | undefined> {
+    if (!(this.files instanceof DirectoryFiles)) return undefined;
+    return join(this.files.where, await this.checkedBlob(desc));
+  }
+
+  /** The blob's path in the layout, once its file is there with the descriptor's size. */
+  private async checkedBlob(desc: Descriptor): Promise<string> {
     const where = this.files.where;
     const path = blobPath(desc.digest, where);
     const size = await this.files.size(path);
@@ -228,7 +239,7 @@ export class OciLayoutReader {
     if (size !== desc.size) {
       throw new FerryError('BLOB_MISMATCH', `${where}: blob ${desc.digest} is ${size} bytes but its descriptor says ${desc.size}`, { where, digest: desc.digest });
     }
-    return this.files.open(path);
+    return path;
   }
 }
 
@@ -293,6 +304,10 @@ export class LayoutImageSource implements ImageSource {
     return this.reader.openBlob(desc);
   }
 
+  blobFile(desc: Descriptor): Promise<string | undefined> {
+    return this.reader.blobFile(desc);
+  }
+
   async close(): Promise<void> {
     // Streams are opened per blob and closed by their consumers; nothing is held open.
   }
@@ -307,8 +322,27 @@ export async function layoutSource(reader: OciLayoutReader, ref: string | undefi
   return new LayoutImageSource(what, repository, tag, reader, root);
 }
 
-/** `oci:DIR[:REF]`: an image in an OCI image layout directory. */
-export async function openOciLayout(dir: string, ref?: string): Promise<ImageSource> {
+/**
+ * Readers of layout directories by path: the images of one layout named one by one (a thousand
+ * `--image oci:DIR:REF`) share one parsed index.json instead of each holding its own copy. One
+ * per run (the bundler's source opener): a layout changed between runs is read afresh.
+ */
+export class LayoutReaders {
+  private readonly byDir = new Map<string, OciLayoutReader>();
+
+  reader(dir: string): OciLayoutReader {
+    const key = resolvePath(dir);
+    let r = this.byDir.get(key);
+    if (!r) {
+      r = new OciLayoutReader(new DirectoryFiles(dir));
+      this.byDir.set(key, r);
+    }
+    return r;
+  }
+}
+
+/** `oci:DIR[:REF]`: an image in an OCI image layout directory; `readers` shares parsed layouts. */
+export async function openOciLayout(dir: string, ref?: string, readers?: LayoutReaders): Promise<ImageSource> {
   const what = `oci:${dir}${ref ? `:${ref}` : ''}`;
   let st;
   try {
@@ -319,6 +353,6 @@ export async function openOciLayout(dir: string, ref?: string): Promise<ImageSou
   if (!st.isDirectory()) {
     throw new FerryError('SOURCE_INVALID', `${what}: ${dir} is not a directory (for a tar of a layout use oci-archive:${dir})`, { path: dir });
   }
-  const reader = new OciLayoutReader(new DirectoryFiles(dir));
+  const reader = readers ? readers.reader(dir) : new OciLayoutReader(new DirectoryFiles(dir));
   return layoutSource(reader, ref, what, basename(resolvePath(dir)));
 }

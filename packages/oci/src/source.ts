@@ -24,6 +24,10 @@ export interface ImageSource {
   fetchManifest(desc: Descriptor): Promise<ManifestBytes>;
   /** A blob's bytes as a stream; the caller hashes and checks them. */
   openBlob(desc: Descriptor): Promise<Readable>;
+  /** The path of a regular file holding exactly the blob's bytes, for sources that have one
+   *  (a layout directory): readers that can read at positions use it instead of openBlob. The
+   *  size is checked as by openBlob, the content by the caller. */
+  blobFile?(desc: Descriptor): Promise<string | undefined>;
   /** Release file handles / connections. */
   close(): Promise<void>;
   /** Signatures, attestations, SBOMs that refer to `subject` (sources that can find them). */

@@ -7,7 +7,7 @@ import { FerryError, printable } from '@ferry/format-spec';
 import { credentialsRefused, parseReference, showReference } from './reference.js';
 import { hasCredentials, redactCredentials } from './redact-credentials.js';
 import type { ImageSource } from './source.js';
-import { openOciLayout } from './layout-source.js';
+import { openOciLayout, type LayoutReaders } from './layout-source.js';
 import { openOciArchive } from './oci-archive.js';
 import { openDockerArchive } from './docker-archive.js';
 
@@ -76,12 +76,13 @@ export function parseImageSource(s: string): ParsedImageSource {
   return { transport: 'docker', reference: s };
 }
 
-/** Open a local image source string. oci/oci-archive give one image; docker-archive may give several. */
-export async function openLocalImageSources(s: string): Promise<ImageSource[]> {
+/** Open a local image source string. oci/oci-archive give one image; docker-archive may give
+ *  several. `readers` shares parsed layout directories between calls. */
+export async function openLocalImageSources(s: string, readers?: LayoutReaders): Promise<ImageSource[]> {
   const p = parseImageSource(s);
   switch (p.transport) {
     case 'oci':
-      return [await openOciLayout(p.path!, p.ref)];
+      return [await openOciLayout(p.path!, p.ref, readers)];
     case 'oci-archive':
       return [await openOciArchive(p.path!, p.ref)];
     case 'docker-archive':

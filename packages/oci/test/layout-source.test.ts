@@ -4,7 +4,7 @@ import { mkdtemp, rm, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Descriptor } from '@ferry/format-spec';
-import { openOciLayout, targetName, sanitiseRepositoryName } from '../src/layout-source.js';
+import { LayoutReaders, openOciLayout, targetName, sanitiseRepositoryName } from '../src/layout-source.js';
 import { makeOciLayout, type WrittenImage } from '../../../test/helpers/images.js';
 import { rejectsCode as rejects, hashStream } from '../../../test/helpers/assert.js';
 
@@ -111,6 +111,38 @@ test('a REF with a path names repository (no registry host) and tag', async () =
   assert.equal([a.repository, a.tag], ['team/app', '2.1']);
   const b = await openOciLayout(dir, 'localhost:5000/x/y');
   assert.equal([b.repository, b.tag], ['x/y', 'latest']);
+});
+
+test('LayoutReaders: images of one layout share one parsed index.json, by resolved path; a new LayoutReaders reads it afresh', async () => {
+  const dir = join(root, 'shared');
+  await makeOciLayout(dir, [
+    { tag: 'a', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 100, seed: 'sa' }] }] },
+    { tag: 'b', platforms: [{ os: 'linux', architecture: 'amd64', layers: [{ size: 100, seed: 'sb' }] }] },
+  ]);
+  const readers = new LayoutReaders();
+  const a = await openOciLayout(dir, 'a', readers);
+  assert.is(a.tag, 'a');
+  // index.json changes after the first image was opened: the run keeps the index it read.
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: unknown[] };
+  await writeFile(join(dir, 'index.json'), JSON.stringify({ ...index, manifests: index.manifests.slice(0, 1) }));
+  const b = await openOciLayout(`${dir}/./`, 'b', readers);
+  assert.is(b.tag, 'b', 'the same directory by another spelling shares the parsed index');
+  const blob = (await b.resolve()).bytes;
+  assert.ok(blob.length > 0);
+  // A later run (a new LayoutReaders) and a lone open see the layout as it is now.
+  await rejects(openOciLayout(dir, 'b', new LayoutReaders()), 'SOURCE_NOT_FOUND', /no image named "b"/);
+  await rejects(openOciLayout(dir, 'b'), 'SOURCE_NOT_FOUND', /no image named "b"/);
+});
+
+test('blobFile gives the blob file of a layout directory after the same size check as openBlob', async () => {
+  const src = await openOciLayout(layout, 'v1');
+  const layer = written[0]!.layers[0]![0]!;
+  const file = await src.blobFile!(layer);
+  assert.is(file, join(layout, 'blobs/sha256', layer.digest.slice(7)));
+  assert.is(await hashStream((await import('node:fs')).createReadStream(file!)), layer.digest);
+  await rejects(src.blobFile!({ ...layer, size: layer.size + 1 }), 'BLOB_MISMATCH', /is \d+ bytes but its descriptor says/);
+  await rejects(src.blobFile!({ ...layer, digest: `sha256:${'e'.repeat(64)}` }), 'SOURCE_NOT_FOUND', /is not in the layout/);
+  await rejects(src.blobFile!({ ...layer, digest: 'sha256:../../etc/passwd' }), 'SOURCE_INVALID', /only sha256/);
 });
 
 test('targetName and sanitiseRepositoryName', () => {
