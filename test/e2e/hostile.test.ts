@@ -132,8 +132,8 @@ test('an unknown schema version is refused with a clear message, even when corre
   const d = await copyBundle();
   const p = join(d, 'h.manifest.json');
   const doc = JSON.parse(await readFile(p, 'utf8'));
-  doc.schemaVersion = 4;
-  doc.mediaType = 'application/vnd.ferry.bundle.manifest.v4+json';
+  doc.schemaVersion = 5;
+  doc.mediaType = 'application/vnd.ferry.bundle.manifest.v5+json';
   const bytes = Buffer.from(JSON.stringify(doc));
   await writeFile(p, bytes);
   const key = createPrivateKey(await readFile(join(tmp, 'k.key')));
@@ -141,7 +141,7 @@ test('an unknown schema version is refused with a clear message, even when corre
   const v = await loadCli(['verify', d, ...trusted()]);
   assert.is(v.code, 4);
   assert.match(v.stderr, /SCHEMA_VERSION_UNSUPPORTED/);
-  assert.match(v.stderr, /schemaVersion 4/);
+  assert.match(v.stderr, /schemaVersion 5/);
 });
 
 test('hostile tar entries are refused and nothing lands outside the target', async () => {
