@@ -1,4 +1,21 @@
-export * from './types.js';
+export {
+  type ChartDependency,
+  chartFileName,
+  type ChartLock,
+  type ChartMaintainer,
+  type ChartMetadata,
+  type ChartPresence,
+  type ChartPutOptions,
+  type ChartSink,
+  chartTag,
+  type ChartUpload,
+  type CheckedChart,
+  type FetchedChart,
+  type FoundImage,
+  HelmMediaTypes,
+  type RepoIndex,
+  type RepoIndexEntry,
+} from './types.js';
 export {
   ChartHttp, resolveReferenceUrl, showUrl,
   type ChartHttpMethod, type ChartHttpOptions, type ChartTransportOptions, type ChartRequest, type ChartFetchRequest, type ChartResponse,

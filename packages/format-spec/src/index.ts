@@ -1,21 +1,202 @@
-export * from './errors.js';
-export * from './text.js';
-export * from './safe-open.js';
-export * from './redact-credentials.js';
-export * from './oci-types.js';
-export * from './manifest-types.js';
+export { ERROR_CODES, type ErrorCode, exitCodeFor, FerryError, isFerryError, toFerryError } from './errors.js';
+export { hasControlCharacters, printable, printableBlock } from './text.js';
+export {
+  describeFileKind,
+  MAX_BUNDLE_MANIFEST_BYTES,
+  MAX_CHECKSUM_LIST_BYTES,
+  MAX_KEY_FILE_BYTES,
+  MAX_SIGNATURE_FILE_BYTES,
+  openRegularFile,
+  type OpenRegularFileOptions,
+  readRegularFile,
+  statRegularFile,
+} from './safe-open.js';
+export { hasCredentials, redactCredentials, redactReference } from './redact-credentials.js';
+export {
+  type Descriptor,
+  HelmMediaTypes,
+  type ImageIndex,
+  type ImageManifest,
+  INDEX_MEDIA_TYPES,
+  isIndexMediaType,
+  isManifestMediaType,
+  isManifestOrIndexMediaType,
+  MANIFEST_MEDIA_TYPES,
+  MAX_IMAGE_MANIFEST_BYTES,
+  MediaTypes,
+  parsePlatform,
+  type Platform,
+  platformMatches,
+  platformString,
+  REF_NAME_ANNOTATION,
+} from './oci-types.js';
+export {
+  type BlobKind,
+  type BlobSegment,
+  BUNDLE_FORMATS,
+  BUNDLE_MEDIA_TYPE,
+  BUNDLE_MEDIA_TYPE_V1,
+  BUNDLE_MEDIA_TYPE_V3,
+  BUNDLE_MEDIA_TYPE_V4,
+  BUNDLE_SCHEMA_VERSION,
+  type BundleBaseline,
+  type BundleBlob,
+  type BundleChart,
+  type BundleDelta,
+  type BundleFile,
+  bundleFormatFor,
+  type BundleImage,
+  type BundleKey,
+  type BundleManifest,
+  type BundleReferrer,
+  type BundleVolume,
+  chartsOf,
+  contentBlobs,
+  type PlannedBlob,
+  type PlannedSegment,
+  type PlatformFilter,
+  REQUIRED_KINDS,
+  type RequiredBlob,
+  type RequiredKind,
+  requiredOf,
+  type SignatureAlgorithm,
+} from './manifest-types.js';
 export { LOADER_PLATFORMS, isLoaderPlatform, loaderFileName, loaderPlatformOfFile, loaderRulesProblem, loadersOf, type BundleLoader, type LoaderPlatform } from './loader-files.js';
-export * from './bundle-blobs.js';
-export * from './digest.js';
-export * from './signing.js';
-export * from './checksums.js';
-export * from './schema.js';
-export * from './sizes.js';
-export * from './plan.js';
-export * from './volume-plan.js';
-export * from './zstd-frames.js';
-export * from './volume-writer.js';
-export * from './volume-reader.js';
+export { blobDescriptor, isManifestBlob } from './bundle-blobs.js';
+export {
+  collectBytes,
+  digestHex,
+  isSha256Digest,
+  markVerified,
+  sha256Digest,
+  verifiedDigestOf,
+  verifyBytes,
+  type VerifyContext,
+  verifying,
+  VerifyingStream,
+} from './digest.js';
+export {
+  claimedSignerFingerprint,
+  decodeSignature,
+  describePublicKey,
+  type GeneratedKeyPair,
+  generateKeyPair,
+  KEY_PASSWORD_ENV,
+  keyAlgorithm,
+  keyFingerprint,
+  loadPrivateKey,
+  loadPublicKey,
+  loadTrustedKeys,
+  parsePublicKey,
+  parsePublicKeyBlocks,
+  type PemBlock,
+  pemBlocks,
+  privateKeyFormat,
+  type PrivateKeyFormat,
+  signBytes,
+  type Signer,
+  signerOf,
+  signerText,
+  type TrustedKey,
+  verifyDetached,
+  type VerifyDetachedOptions,
+  verifyWithKey,
+} from './signing.js';
+export { type ChecksumEntry, formatChecksums, parseChecksums, sha256File, type Sha256FileOptions } from './checksums.js';
+export {
+  formatAjvErrors,
+  newAjv,
+  parseManifest,
+  readSchema,
+  SCHEMA_FILES,
+  type SchemaFile,
+  SCHEMAS_DIR,
+  validateManifest,
+} from './schema.js';
+export { formatSize, parseVolumeSize, VOLUME_PRESETS, type VolumeSizePreset } from './sizes.js';
+export {
+  blobEntryBound,
+  blobEntryName,
+  fixedVolumeBound,
+  FRAME_MAX_BYTES,
+  frameBound,
+  frameSizes,
+  type LaidOutEntry,
+  largestFit,
+  MAX_HEADER_ENTRIES,
+  MAX_HEADER_NAME_BYTES,
+  MAX_VOLUMES,
+  MIN_SEGMENT_BYTES,
+  needsPaxHeader,
+  SEEK_ENTRY_BYTES,
+  SEEK_TABLE_FIXED_BYTES,
+  segmentEntryName,
+  TAR_BLOCK,
+  TAR_END_BYTES,
+  tarHeaderBytes,
+  tarLayout,
+  type TarLayout,
+  validatePlan,
+  type VolumeEntry,
+  volumeFileName,
+  type VolumePiece,
+  volumePieces,
+  volumeSizeBound,
+} from './plan.js';
+export {
+  keptWhole,
+  type PlanInput,
+  type PlanOptions,
+  planVolumes,
+  SPLIT_MIN_BYTES,
+  volumeCapacity,
+  type VolumePlan,
+} from './volume-plan.js';
+export {
+  type DecodeOptions,
+  DECODER_WINDOW_LOG_MAX,
+  decoderReleasesInput,
+  decodeZstd,
+  encodeSeekTable,
+  FrameEncoder,
+  type FrameEncoderOptions,
+  type FrameInfo,
+  type FrameSink,
+  isSkippableMagic,
+  MAX_LEVEL,
+  MIN_LEVEL,
+  readSeekTable,
+  SEEK_TABLE_FOOTER_BYTES,
+  SEEKABLE_FOOTER_MAGIC,
+  SEEKABLE_SKIPPABLE_MAGIC,
+  type SeekTable,
+  ZSTD_FRAME_MAGIC,
+  zstdDecoderName,
+} from './zstd-frames.js';
+export {
+  type BlobFile,
+  type BlobInput,
+  blobInputStream,
+  isPrecompressed,
+  type WriteProgress,
+  writeVolumes,
+  type WriteVolumesOptions,
+  type WrittenVolume,
+} from './volume-writer.js';
+export {
+  type EmbeddedManifest,
+  MAX_EMBEDDED_MANIFEST_BYTES,
+  MAX_EMBEDDED_SIGNATURE_BYTES,
+  OCI_LAYOUT_CONTENT,
+  plannedVolumeEntries,
+  type PlannedVolumeEntry,
+  readEmbeddedManifest,
+  readVolume,
+  type ReadVolumeOptions,
+  type ReadVolumeResult,
+  type VolumeEntryInfo,
+  type VolumeEntryKind,
+} from './volume-reader.js';
 export {
   MAX_BUNDLE_PATH_BYTES,
   MAX_BUNDLE_SEGMENT_BYTES,
