@@ -59,12 +59,17 @@ case "${1:---check}" in
       printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
       $SUDO chmod +x /usr/sbin/policy-rc.d
     fi
+    # Exactly the packages --check asks for (one list, so the two cannot drift apart); kubectl
+    # may come from elsewhere, so Debian's kubernetes-client only when there is none.
+    pkgs=(ca-certificates $ARM64_LIBS)
+    for pair in "${needs[@]}"; do
+      pkg="${pair#*:}"
+      [ "$pkg" = kubernetes-client ] || pkgs+=("$pkg")
+    done
     $SUDO apt-get update -q
-    $SUDO apt-get install -y -q --no-install-recommends \
-      docker-registry skopeo nginx zstd openssl apache2-utils gnupg ca-certificates tar coreutils bsdutils tmux \
-      qemu-user-static $ARM64_LIBS
+    $SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
     command -v kubectl >/dev/null 2>&1 || $SUDO apt-get install -y -q --no-install-recommends kubernetes-client
-    $SUDO /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+    for svc in docker-registry nginx containerd; do $SUDO /etc/init.d/$svc stop >/dev/null 2>&1 || true; done
     remove_policy
     ;;
   *)
