@@ -3,8 +3,7 @@
 // what passes through here is sanitised again, so a value a command forgot cannot move the
 // cursor, overwrite the "Signature: NOT verified" line or reorder text with bidi controls.
 
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { FerryError, REPORT_VERSION, printable, printableBlock, redactCredentials } from '@ferry/format-spec';
+import { FerryError, REPORT_VERSION, printable, printableBlock, redactCredentials, writeWhole } from '@ferry/format-spec';
 
 /**
  * Characters JSON.stringify leaves raw but a terminal or a JavaScript consumer may act on: DEL,
@@ -44,12 +43,9 @@ export function writeJson(value: unknown): void {
 
 /** `--report FILE`: the same document as --json, written whole or not at all (a temp file renamed). */
 export async function writeReportFile(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.ferry-tmp-${process.pid}`;
   try {
-    await writeFile(tmp, jsonText(reportDocument(value)) + '\n');
-    await rename(tmp, path);
+    await writeWhole(path, jsonText(reportDocument(value)) + '\n');
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     throw new FerryError('TARGET_ERROR', `--report ${printable(path)}: ${(e as Error).message}`);
   }
 }

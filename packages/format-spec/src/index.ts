@@ -11,6 +11,7 @@ export {
   readRegularFile,
   statRegularFile,
 } from './safe-open.js';
+export { writeWhole } from './write-whole.js';
 export { hasCredentials, redactCredentials, redactReference } from './redact-credentials.js';
 export {
   type Descriptor,

@@ -3,11 +3,11 @@
 // for every run, and `sync.lock` so two runs (cron firing while a slow run still goes) never
 // build against the same baseline at once. Only the newest `keep` of each are kept.
 
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireDirLock, type DirLock } from '@ferry/oci';
 import { STATE_MANIFESTS_DIR as MANIFESTS_DIR } from '../baseline/resolve.js';
-import { FerryError, parseManifest, printable, type BundleManifest } from '@ferry/format-spec';
+import { FerryError, parseManifest, printable, writeWhole, type BundleManifest } from '@ferry/format-spec';
 
 export const REPORTS_DIR = 'reports';
 const MANIFEST_SUFFIX = '.manifest.json';
@@ -62,17 +62,13 @@ export async function recordedNames(stateDir: string): Promise<Set<string>> {
 /** Copy a finished bundle's manifest in, atomically (a crash leaves the old state, never half a file). */
 export async function recordManifest(stateDir: string, name: string, manifestPath: string): Promise<string> {
   const dest = join(stateDir, MANIFESTS_DIR, `${name}${MANIFEST_SUFFIX}`);
-  const tmp = `${dest}.${process.pid}.tmp`;
-  await copyFile(manifestPath, tmp);
-  await rename(tmp, dest);
+  await writeWhole(dest, await readFile(manifestPath));
   return dest;
 }
 
 export async function recordReport(stateDir: string, name: string, text: string): Promise<string> {
   const dest = join(stateDir, REPORTS_DIR, `${name}${REPORT_SUFFIX}`);
-  const tmp = `${dest}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, dest);
+  await writeWhole(dest, text);
   return dest;
 }
 

@@ -4,8 +4,7 @@
 // is signed the way bundle manifests are (FILE.sig: base64 of the signature over its exact
 // bytes), so the connected side can refuse an inventory nobody vouched for.
 
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { FerryError, inventoryBytes, keyFingerprint, loadPrivateKey, printable, sha256Digest, signBytes, describePublicKey, type Inventory } from '@ferry/format-spec';
+import { FerryError, writeWhole, inventoryBytes, keyFingerprint, loadPrivateKey, printable, sha256Digest, signBytes, describePublicKey, type Inventory } from '@ferry/format-spec';
 import { asArray, createProgress, formatBytes, outputMode, terminalPrompt, writeJson, writeText } from '@ferry/cli-kit';
 import { isRepositoryPath } from '@ferry/oci';
 import type { Argv } from 'yargs';
@@ -38,14 +37,11 @@ export interface InventorySummary {
   warnings: string[];
 }
 
-/** Write `bytes` to `path` whole or not at all. */
-async function writeWhole(path: string, bytes: Buffer | string): Promise<void> {
-  const tmp = `${path}.ferry-tmp-${process.pid}`;
+/** Write `bytes` to `path` whole or not at all, or say which file could not be written. */
+async function writeOutput(path: string, bytes: Buffer | string): Promise<void> {
   try {
-    await writeFile(tmp, bytes, { flag: 'wx' });
-    await rename(tmp, path);
+    await writeWhole(path, bytes);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
     throw new FerryError('TARGET_ERROR', `cannot write ${printable(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path });
   }
 }
@@ -114,10 +110,10 @@ export async function inventoryCmd(a: InventoryArgs): Promise<number> {
   }
   if (key) {
     const sig = `${a.out}.sig`;
-    await writeWhole(sig, signBytes(bytes, key));
+    await writeOutput(sig, signBytes(bytes, key));
     summary.signature = { file: sig, fingerprint: keyFingerprint(key), algorithm: describePublicKey(key) };
   }
-  await writeWhole(a.out, bytes);
+  await writeOutput(a.out, bytes);
   summary.out = a.out;
   if (a.json) writeJson(summary);
   else writeText(`Inventory of ${printable(inv.target)}: ${counts}\n  -> ${printable(a.out)}${summary.signature ? `, signed by ${summary.signature.fingerprint} (${printable(summary.signature.file)})` : ''}\nCarry it to the connected side: ferry-bundle create … --baseline ${printable(a.out)}${summary.signature ? ' --baseline-key PUBLIC.pem (the public half of --key)' : ''}\n`);

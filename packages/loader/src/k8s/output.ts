@@ -3,11 +3,10 @@
 // stream for stdout, and the writes under --out: everything compared before anything is
 // written, a different existing file refused unless --force, each file replaced atomically.
 
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Document, Scalar, visit } from 'yaml';
-import { FerryError, printable, sha256Digest } from '@ferry/format-spec';
+import { FerryError, printable, sha256Digest, writeWhole } from '@ferry/format-spec';
 
 export type OutputKind =
   | 'ConfigMap'
@@ -136,14 +135,7 @@ export async function writeOutputs(dir: string, files: readonly OutputFile[], op
   for (const { f, dest, status } of plan) {
     if (status !== 'unchanged') {
       await mkdir(dirname(dest), { recursive: true });
-      const tmp = `${dest}.ferry-tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-      try {
-        await writeFile(tmp, f.content, { flag: 'wx', mode: 0o644 });
-        await rename(tmp, dest);
-      } catch (e) {
-        await rm(tmp, { force: true }).catch(() => undefined);
-        throw e;
-      }
+      await writeWhole(dest, f.content, { mode: 0o644 });
     }
     out.push({
       path: f.path,

@@ -2,9 +2,9 @@
 // on the high side without a registry: SBOMs as files named by image and format, and the
 // predicates of the attestations a trusted image key verified (never an unverified one).
 
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError, imageRefName, printable } from '@ferry/format-spec';
+import { FerryError, imageRefName, printable, writeWhole } from '@ferry/format-spec';
 import { listSboms, readSbom, verifyAttestations, type ImageKey } from '@ferry/trust';
 import type { TrustedManifest } from '../bundle.js';
 import { readImageArtifacts } from './image-signatures.js';
@@ -26,11 +26,6 @@ function selected(tm: TrustedManifest, ref: string | undefined): number[] {
   return hit;
 }
 
-async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
-  const tmp = `${path}.ferry-tmp-${process.pid}`;
-  await writeFile(tmp, bytes, { flag: 'wx' });
-  await rename(tmp, path);
-}
 
 export interface SbomListing {
   image: string;
@@ -69,7 +64,7 @@ export async function extractSboms(tm: TrustedManifest, opts: { image?: string; 
             let name = `${stem}.${EXT[e.format] ?? 'sbom'}`;
             for (let n = 2; used.has(name); n++) name = `${stem}-${n}.${EXT[e.format] ?? 'sbom'}`;
             used.add(name);
-            await writeAtomic(join(opts.out, name), bytes);
+            await writeWhole(join(opts.out, name), bytes);
             item.file = join(opts.out, name);
           } catch (err) {
             if (!(err instanceof FerryError)) throw err;
