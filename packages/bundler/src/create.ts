@@ -47,7 +47,7 @@ import { checkOutput, replaceBundle } from './replace-bundle.js';
 import { ImageFailures } from './image-failures.js';
 import type { Baseline } from './baseline/types.js';
 import { deltaSummary, planDelta } from './delta-plan.js';
-import { STATE_MANIFESTS_DIR } from './baseline/resolve.js';
+import { keepManifest } from './baseline/kept-manifests.js';
 
 export const OCI_LAYOUT_BYTES = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
 const BUNDLE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -522,13 +522,6 @@ function planDeltaOf(
   const referenced = new Map<string, number>();
   for (const d of [...imageDigests, ...referrerDigests, ...charted]) referenced.set(d, byDigest.get(d)!.size);
   return { plan, referenced };
-}
-
-/** `--baseline last` reads what this keeps: the exact manifest bytes, written atomically. */
-async function keepManifest(stateDir: string, name: string, bytes: Buffer): Promise<void> {
-  const kept = join(stateDir, STATE_MANIFESTS_DIR);
-  await mkdir(kept, { recursive: true });
-  await writeAtomic(join(kept, `${name}.manifest.json`), bytes);
 }
 
 function volumeList(name: string, count: number): BundleManifest['volumes'] {

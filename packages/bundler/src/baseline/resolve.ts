@@ -4,13 +4,12 @@
 // is read once.
 
 import type { KeyObject } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, printable } from '@ferry/format-spec';
+import { keptManifests, STATE_MANIFESTS_DIR } from './kept-manifests.js';
+import { readManifestBaseline } from './manifest.js';
 import { readBaseline } from './read.js';
 import type { Baseline } from './types.js';
-
-export const STATE_MANIFESTS_DIR = 'manifests';
 
 export async function resolveBaselines(o: { specs: readonly string[]; since?: Date; stateDir?: string; trustedKeys?: readonly KeyObject[] }): Promise<Baseline[]> {
   const opts = o.trustedKeys ? { trustedKeys: o.trustedKeys } : {};
@@ -19,10 +18,10 @@ export async function resolveBaselines(o: { specs: readonly string[]; since?: Da
     if (!out.some((x) => x.digest === b.digest)) out.push(b);
   };
   const needsState = o.specs.includes('last') || o.since !== undefined;
-  const kept = needsState ? await keptManifests(o.stateDir, o.since ? '--since' : '--baseline last') : [];
+  const kept = needsState ? await keptBaselines(o.stateDir, o.since ? '--since' : '--baseline last') : [];
   for (const spec of o.specs) {
     if (spec === 'last') {
-      const newest = kept.reduce<Baseline | undefined>((a, b) => (a === undefined || (b.created ?? '') > (a.created ?? '') ? b : a), undefined);
+      const newest = kept.at(-1);
       if (!newest) throw new FerryError('BASELINE_INVALID', `--baseline last: no earlier bundle is recorded in ${printable(join(o.stateDir!, STATE_MANIFESTS_DIR))}; make a full bundle with --state-dir first (or give the earlier NAME.manifest.json)`);
       add(newest);
     } else {
@@ -38,17 +37,8 @@ export async function resolveBaselines(o: { specs: readonly string[]; since?: Da
   return out;
 }
 
-async function keptManifests(stateDir: string | undefined, what: string): Promise<Baseline[]> {
+/** The kept manifests as baselines, oldest first; --baseline last and --since need --state-dir. */
+async function keptBaselines(stateDir: string | undefined, what: string): Promise<Baseline[]> {
   if (stateDir === undefined) throw new FerryError('USAGE', `${what} needs --state-dir DIR (where earlier creates kept their manifests)`);
-  const dir = join(stateDir, STATE_MANIFESTS_DIR);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  const out: Baseline[] = [];
-  for (const n of names.filter((x) => x.endsWith('.manifest.json')).sort()) out.push(await readBaseline(join(dir, n), {}));
-  return out;
+  return (await keptManifests(stateDir)).map((k) => readManifestBaseline(k.bytes, k.path));
 }

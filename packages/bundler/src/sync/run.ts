@@ -15,7 +15,8 @@ import type { CreateResult } from '../create.js';
 import { ImageFailures } from '../image-failures.js';
 import { datedBundleName } from './bundle-name.js';
 import { droppedImages, imageChange, sameContent, type ImageChange } from './content-change.js';
-import { lockStateDir, pruneState, recordManifest, recordReport, recordedNames, stateManifests } from './state-dir.js';
+import { keepManifest, keptManifests } from '../baseline/kept-manifests.js';
+import { lockStateDir, pruneState, recordReport, recordedNames } from './state-dir.js';
 
 export interface SyncBuild {
   name: string;
@@ -87,7 +88,7 @@ export async function runSync(o: SyncOptions): Promise<SyncReport> {
   const report: SyncReport = { ok: false, started: started.toISOString(), finished: '', stateDir: o.stateDir, skipped: false, images: [], dropped: [], pruned: [], exitCode: 0 };
   let name: string | undefined;
   try {
-    const history = o.full ? [] : await stateManifests(o.stateDir);
+    const history = o.full ? [] : await keptManifests(o.stateDir);
     const last = history.at(-1);
     const baselines = last ? [readManifestBaseline(last.bytes, last.path)] : [];
     const taken = await recordedNames(o.stateDir);
@@ -132,7 +133,7 @@ export async function runSync(o: SyncOptions): Promise<SyncReport> {
       report.skipped = true;
       line(`Nothing changed since ${last.name}: no bundle written (--skip-if-unchanged)`);
     } else {
-      await recordManifest(o.stateDir, result.name, manifestPath);
+      await keepManifest(o.stateDir, result.name, manifestBytes);
       const bytes = result.volumes.reduce((s, v) => s + v.size, 0);
       report.bundle = { name: result.name, dir: result.dir, manifestDigest: result.manifestDigest, signed: result.signed, volumes: result.volumes.length, bytes };
       report.pruned = await pruneState(o.stateDir, o.keep);

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lockStateDir, pruneState, recordManifest, recordReport, recordedNames, stateManifests } from '../../src/sync/state-dir.js';
+import { lockStateDir, pruneState, recordReport, recordedNames } from '../../src/sync/state-dir.js';
+import { keepManifest, keptManifests } from '../../src/baseline/kept-manifests.js';
 import { rejectsCode } from '../../../../test/helpers/assert.js';
 import { minimalManifestBytes } from './fixtures.js';
 
@@ -18,17 +19,14 @@ test.after.each(async () => {
 });
 
 async function record(name: string, created: string): Promise<void> {
-  const src = join(dir, `${name}.src.json`);
-  await writeFile(src, minimalManifestBytes(name, created));
-  await mkdir(join(dir, 'state', 'manifests'), { recursive: true });
-  await recordManifest(join(dir, 'state'), name, src);
+  await keepManifest(join(dir, 'state'), name, minimalManifestBytes(name, created));
 }
 
 test('manifests come back oldest first by created, not by name', async () => {
   await record('b-week', '2026-11-29T03:00:00.000Z');
   await record('a-week', '2026-12-06T03:00:00.000Z');
   await record('c-week', '2026-11-22T03:00:00.000Z');
-  assert.equal((await stateManifests(join(dir, 'state'))).map((m) => m.name), ['c-week', 'b-week', 'a-week']);
+  assert.equal((await keptManifests(join(dir, 'state'))).map((m) => m.name), ['c-week', 'b-week', 'a-week']);
 });
 
 test('pruneState keeps the newest N manifests and their reports, and says what it removed', async () => {
@@ -47,7 +45,7 @@ test('pruneState keeps the newest N manifests and their reports, and says what i
 test('a file in manifests/ that is not a Ferry manifest is refused, not skipped', async () => {
   await record('good', '2026-11-29T03:00:00.000Z');
   await writeFile(join(dir, 'state', 'manifests', 'evil.manifest.json'), '{"images":[]}');
-  await rejectsCode(stateManifests(join(dir, 'state')), 'BASELINE_INVALID');
+  await rejectsCode(keptManifests(join(dir, 'state')), 'BASELINE_INVALID');
 });
 
 test('two runs on one state directory: the second is refused while the first holds the lock', async () => {
