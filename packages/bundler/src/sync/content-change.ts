@@ -3,11 +3,10 @@
 // digests they point at, charts, carried files and keys — not on volume bytes, which differ with
 // every name and date.
 
-import { chartsOf, type BundleImage, type BundleManifest } from '@ferry/format-spec';
+import { chartsOf, imageRefName as imageKey, type BundleImage, type BundleManifest } from '@ferry/format-spec';
 
 export type ImageChange = 'new' | 'updated' | 'unchanged';
 
-const imageKey = (i: Pick<BundleImage, 'repository' | 'tag' | 'digest'>): string => `${i.repository}${i.tag ? `:${i.tag}` : `@${i.digest}`}`;
 const referrerSet = (i: BundleImage): string => (i.referrers ?? []).map((r) => r.digest).sort().join(',');
 
 /** new: the tag was not in the previous bundle; updated: it pointed elsewhere (or its
