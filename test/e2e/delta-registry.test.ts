@@ -101,7 +101,7 @@ test.before(async () => {
   ])) as [WrittenImage, WrittenImage, WrittenImage, WrittenImage, WrittenImage];
   const k = await bundleCli(['keygen', '--no-password', '--out', join(tmp, 'signer')], { env: env() });
   assert.is(k.code, 0, k.stderr);
-  [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
+  [src, dst] = await Promise.all([startRegistry(), startRegistry({ accessLog: true })]);
   await seedLayout(src, layout, 'app1', 'ns/app:1');
   await seedLayout(src, layout, 'tool1', 'ns/tool:1');
   (globalThis as { upstreamLayout?: string }).upstreamLayout = layout;
@@ -211,8 +211,15 @@ test('the delta pushed into a fresh empty registry is refused before anything is
 test('week 2 pushed into the target: new digests read back with skopeo; the base layer mounted into the new repository', async () => {
   const base = app1.layers[0]![0]!;
   assert.is(await headBlob(dst, 'ns/other', base.digest), 404, 'the new repository does not hold the base layer yet');
+  const logFrom = dst.log().length;
   const r = await push(week2.dir, dst.host, insecure(dst));
   assert.is(r.code, 0, r.stdout + r.stderr);
+  // The plan is made twice (before the yes and under the lock); each required blob is asked
+  // about once per repository all the same (distribution's access log, not Ferry's word).
+  const heads = [...dst.log().slice(logFrom).matchAll(/"HEAD (\/v2\/\S+\/blobs\/sha256:[0-9a-f]{64})/g)].map((m) => m[1]!);
+  const twice = heads.filter((h, i) => heads.indexOf(h) !== i);
+  assert.equal(twice, [], `blob HEADs asked twice in one push: ${twice.join(', ')}`);
+  assert.ok(heads.length >= 4, `the required blobs were asked about: ${heads.length}`);
   const rep = JSON.parse(r.stdout) as { images: Array<{ ref: string; status: string }>; notes: string[]; blobsWritten: number; delta: { requiredBlobs: number } };
   assert.ok(reportValidator('push-report')(rep), JSON.stringify(reportValidator('push-report').errors));
   assert.ok(rep.images.every((i) => i.status === 'loaded'), r.stdout);

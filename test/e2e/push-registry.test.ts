@@ -320,6 +320,21 @@ test('first push: each blob is uploaded once; the image shared by two repositori
   assert.ok(m.every((l) => /from=(ns|mirror)(%2F|\/)single/.test(l)), `mounts come from the other repository of the image: ${m.join(' | ')}`);
 });
 
+test('first push into repositories that do not exist: one tag-list GET each, then no question about their blobs, manifests or tags before writing them', async () => {
+  // Every repository of the bundle is new in B: the registry says so once (404 NAME_UNKNOWN),
+  // and nothing in it is asked about (a first load of many small images makes half the requests).
+  const run = proxyB.requests.slice(firstRunFrom) // the first run only: the next test pushes again;
+  const lists = run.filter((l) => /^GET \/v2\/\S+\/tags\/list/.test(l)).map((l) => /^GET \/v2\/(\S+)\/tags\/list/.exec(l)![1]!).sort();
+  assert.equal(lists, ['mirror/single', 'ns/multi', 'ns/single'], `one tag-list GET per repository: ${lists.join(', ')}`);
+  const blobHeads = run.filter((l) => /^HEAD \/v2\/\S+\/blobs\//.test(l));
+  assert.equal(blobHeads, [], 'no blob HEAD in a repository that did not exist');
+  // Manifests and tags are asked about only once this run has written into their repository.
+  run.forEach((l, i) => {
+    const m = /^HEAD \/v2\/(\S+)\/manifests\//.exec(l);
+    if (m) assert.ok(run.slice(0, i).some((x) => x.startsWith(`PUT /v2/${m[1]}/`) || (x.startsWith(`POST /v2/${m[1]}/blobs/uploads/`) && x.includes('mount='))), `${l} is asked only after this run wrote into ${m[1]}`);
+  });
+});
+
 test('a second push of the same bundle exits 0 and uploads nothing (same state dir, then a fresh one)', async () => {
   const rewritten: Record<string, string[]> = {};
   for (const [label, state] of [['same state', join(tmp, 'state-main')], ['fresh state', stateDir()]] as const) {

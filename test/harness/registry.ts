@@ -31,6 +31,9 @@ export interface RegistryOptions {
   /** distribution's `catalog.maxentries`: at most this many repositories per /v2/_catalog page
    *  whatever n= asks (so pagination is exercised with a few repositories). */
   catalogMaxEntries?: number;
+  /** Keep distribution's access log (one combined-format line per request) in log(), so a
+   *  test can count the requests a client made. */
+  accessLog?: boolean;
 }
 
 export interface StartedRegistry {
@@ -84,13 +87,13 @@ function htpasswdLine(user: string, password: string): string {
   return r.stdout.trim() + '\n';
 }
 
-function configYaml(o: { data: string; addr: string; tls?: { cert: string; key: string }; htpasswd?: string; token?: RegistryOptions['token']; readOnly?: boolean; catalogMaxEntries?: number }): string {
+function configYaml(o: { data: string; addr: string; tls?: { cert: string; key: string }; htpasswd?: string; token?: RegistryOptions['token']; readOnly?: boolean; catalogMaxEntries?: number; accessLog?: boolean }): string {
   const lines = [
     'version: 0.1',
     'log:',
     '  level: error',
     '  accesslog:',
-    '    disabled: true',
+    `    disabled: ${o.accessLog ? 'false' : 'true'}`,
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${o.data}`,
@@ -191,6 +194,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Started
     await writeFile(cfg, configYaml({
       data, addr: host, ...(tls ? { tls } : {}), ...(htpasswd ? { htpasswd } : {}), ...(opts.token ? { token: opts.token } : {}),
       ...(opts.readOnly ? { readOnly: true } : {}), ...(opts.catalogMaxEntries !== undefined ? { catalogMaxEntries: opts.catalogMaxEntries } : {}),
+      ...(opts.accessLog ? { accessLog: true } : {}),
     }));
     let proc = await launch(cfg, url, logFile);
     if (!proc) continue; // port raced away, or a config problem: the log says which

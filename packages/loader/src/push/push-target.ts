@@ -121,7 +121,8 @@ class RegistryTarget implements PushTarget {
     return true;
   }
   async requiredPresence(repository: string, desc: Descriptor): Promise<string> {
-    return this.registry.blobPresence(repository, desc);
+    // Through the run's answers: the plan made again under the lock does not ask twice.
+    return this.sink.blobPresence(repository, desc);
   }
   async lock(what: string): Promise<void> {
     try {
@@ -132,8 +133,10 @@ class RegistryTarget implements PushTarget {
     await ensureFerryArea(this.area.root);
     this.runLock ??= await acquireDirLock(join(this.area.dir, 'lock'), { what });
     await cleanTemp(this.area);
+    await this.sink.lockedForWriting();
   }
   async adopt(repository: string, desc: Descriptor, path: string): Promise<void> {
+    this.sink.writing(repository);
     const data: Readable = noFollowReadStream(path);
     await this.registry.putBlob(repository, desc, data);
   }
@@ -141,6 +144,7 @@ class RegistryTarget implements PushTarget {
     return undefined;
   }
   sessionUpload(blob: BundleBlob, repository: string): SessionUpload {
+    this.sink.writing(repository); // its segments go to the registry past the sink
     return new SessionUpload(this.area, blob, this.registry, repository);
   }
   prune(done: (digest: string) => boolean): Promise<void> {

@@ -6,13 +6,17 @@
 // manifest is gone) still has its bytes. Everything else goes straight to the registry.
 // What the registry answered is remembered for the run (a plan is made twice: before the
 // operator's yes and again under the lock), so each blob, manifest and tag is asked about once;
-// tags are asked again after this run moved them, for the post-load check.
+// tags are asked again after this run moved them, for the post-load check. A repository the
+// registry says does not exist (one tag-list GET), and that no run from this state directory
+// began to write to (written-repos.ts), holds nothing until this run writes to it: nothing in
+// it is asked about, which saves 4 of 10 requests per image on a first load of small images.
 
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { MAX_IMAGE_MANIFEST_BYTES, collectBytes, digestHex, isManifestOrIndexMediaType, readRegularFile, verifyBytes, type Descriptor } from '@ferry/format-spec';
 import { checkRegularFile, replaceFile, targetFsError, type BlobPresence, type BlobWriteResult, type FerryArea, type ImageSink, type RegistrySink, type TagRequest } from '@ferry/oci';
+import { WrittenRepositories } from './written-repos.js';
 
 
 export class StagedManifestSink implements ImageSink {
@@ -21,10 +25,17 @@ export class StagedManifestSink implements ImageSink {
   private readonly presence = new Map<string, Promise<BlobPresence>>();
   private readonly manifests = new Map<string, boolean>();
   private readonly tags = new Map<string, Promise<Descriptor | undefined>>();
+  /** Per repository: did the registry say it does not exist, when first asked this run? */
+  private readonly absentRepos = new Map<string, Promise<boolean>>();
+  /** Repositories this run has begun to write to (their answers are asked for again). */
+  private readonly written = new Set<string>();
+  private readonly everWritten: WrittenRepositories;
+  private locked = false;
 
   constructor(readonly registry: RegistrySink, private readonly area: FerryArea) {
     this.description = registry.description;
     this.dir = join(area.dir, 'manifests');
+    this.everWritten = new WrittenRepositories(join(area.dir, 'repositories'));
   }
 
   private path(digest: string): string {
@@ -54,6 +65,40 @@ export class StagedManifestSink implements ImageSink {
     return `${this.storeOf(repository)}\0${digest}`;
   }
 
+  /**
+   * Whether `repository` holds nothing: it did not exist when this run first asked, and this
+   * run has not written to it since (another client's push in between only costs a re-upload).
+   */
+  private async holdsNothing(repository: string): Promise<boolean> {
+    if (this.written.has(repository)) return false;
+    let p = this.absentRepos.get(repository);
+    if (!p) {
+      p = (async () => !(await this.everWritten.has(repository)) && (await this.registry.repositoryExists(repository)) === false)();
+      this.absentRepos.set(repository, p);
+    }
+    const none = await p;
+    // Asked under the lock: noted before this run can write there (see lockedForWriting).
+    if (none && this.locked) await this.everWritten.record([repository]);
+    return none && !this.written.has(repository);
+  }
+
+  /**
+   * The run holds the target and is about to write: every repository taken to hold nothing is
+   * noted in the state directory first, so a run cut short there is not taken for one that
+   * never began (a later run asks about each blob again).
+   */
+  async lockedForWriting(): Promise<void> {
+    this.locked = true;
+    const none: string[] = [];
+    for (const [repo, p] of this.absentRepos) if (await p.catch(() => false)) none.push(repo);
+    await this.everWritten.record(none);
+  }
+
+  /** Called before anything is written to `repository`, here or past this sink (sessions, adopted blobs). */
+  writing(repository: string): void {
+    this.written.add(repository);
+  }
+
   blobPresence(repository: string, desc: Descriptor): Promise<BlobPresence> {
     const k = this.key(repository, desc.digest);
     let p = this.presence.get(k);
@@ -63,6 +108,7 @@ export class StagedManifestSink implements ImageSink {
           if (await this.hasManifest(repository, desc)) return 'present';
           return (await this.staged(desc)) ? 'present' : 'absent';
         }
+        if (await this.holdsNothing(repository)) return 'absent';
         return this.registry.blobPresence(repository, desc);
       })();
       this.presence.set(k, p);
@@ -72,6 +118,7 @@ export class StagedManifestSink implements ImageSink {
   }
 
   async putBlob(repository: string, desc: Descriptor, data: Readable): Promise<BlobWriteResult> {
+    this.writing(repository);
     const r = await this.putBlobUncached(repository, desc, data);
     this.presence.set(this.key(repository, desc.digest), Promise.resolve('present'));
     return r;
@@ -95,6 +142,7 @@ export class StagedManifestSink implements ImageSink {
   }
 
   async mountBlob(repository: string, desc: Descriptor, from: string): Promise<boolean> {
+    this.writing(repository);
     // A staged manifest serves every repository; it is PUT into each when its image is complete.
     const ok = (isManifestOrIndexMediaType(desc.mediaType) && (await this.staged(desc)) !== undefined) || (await this.registry.mountBlob(repository, desc, from));
     if (ok) this.presence.set(this.key(repository, desc.digest), Promise.resolve('present'));
@@ -105,6 +153,7 @@ export class StagedManifestSink implements ImageSink {
     const k = `${repository}\0${desc.digest}`;
     const known = this.manifests.get(k);
     if (known !== undefined) return known;
+    if (await this.holdsNothing(repository)) return false;
     // Remembered either way: during a run only this run (it holds the lock) stores manifests.
     const there = await this.registry.hasManifest(repository, desc);
     this.manifests.set(k, there);
@@ -117,6 +166,7 @@ export class StagedManifestSink implements ImageSink {
   }
 
   async putManifest(repository: string, desc: Descriptor, bytes: Buffer): Promise<void> {
+    this.writing(repository);
     await this.registry.putManifest(repository, desc, bytes);
     this.manifests.set(`${repository}\0${desc.digest}`, true);
   }
@@ -129,7 +179,7 @@ export class StagedManifestSink implements ImageSink {
     const k = `${repository}:${tag}`;
     let p = this.tags.get(k);
     if (!p) {
-      this.tags.set(k, (p = this.registry.tagged(repository, tag)));
+      this.tags.set(k, (p = this.holdsNothing(repository).then((none) => (none ? undefined : this.registry.tagged(repository, tag)))));
       p.catch(() => this.tags.delete(k));
     }
     return p;
@@ -137,7 +187,10 @@ export class StagedManifestSink implements ImageSink {
 
   async putTags(tags: readonly TagRequest[]): Promise<void> {
     // Asked again afterwards (the post-load check reads what the registry says now).
-    for (const t of tags) this.tags.delete(`${t.repository}:${t.tag}`);
+    for (const t of tags) {
+      this.writing(t.repository);
+      this.tags.delete(`${t.repository}:${t.tag}`);
+    }
     await this.registry.putTags(tags);
     for (const t of tags) {
       this.tags.delete(`${t.repository}:${t.tag}`);

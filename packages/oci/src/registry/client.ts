@@ -188,6 +188,28 @@ export class RegistryClient {
     return openResumableBlob(this, repository, desc, { resumeAttempts: this.options.resumeAttempts ?? 5, backoffMs: this.options.backoffMs ?? 250, hash: opts.hash ?? true });
   }
 
+  /**
+   * Does the repository exist? One GET of its tag list: 200 → true, 404 with the spec's
+   * NAME_UNKNOWN → false. Anything else (a 404 without that code, a list the account may not
+   * read, an error) → undefined: unknown, and the caller asks about each thing as before.
+   */
+  async repositoryExists(repository: string): Promise<boolean | undefined> {
+    const ctx = this.ctx(repository);
+    try {
+      return await this.transport.slots.run(async () => {
+        const res = await this.send({ method: 'GET', url: `/v2/${repository}/tags/list?n=1` }, ctx, ['pull', 'push']);
+        if (res.status === 200) {
+          res.body.resume();
+          return true;
+        }
+        const body = await readBody(res, 64 << 10).catch(() => Buffer.alloc(0));
+        return res.status === 404 && summarizeErrorBody(body.toString('utf8')).code === 'NAME_UNKNOWN' ? false : undefined;
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Every tag of a repository, following `Link: rel="next"` pages. */
   async listTags(repository: string): Promise<string[]> {
     const ctx = this.ctx(repository);

@@ -40,6 +40,11 @@ export class RegistrySink implements ImageSink {
     }
   }
 
+  /** true / false when the registry says (tag list: 200, or 404 NAME_UNKNOWN), else undefined. */
+  repositoryExists(repository: string): Promise<boolean | undefined> {
+    return this.client.repositoryExists(repository);
+  }
+
   storeOf(repository: string): string {
     return repository;
   }
