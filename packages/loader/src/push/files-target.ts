@@ -134,10 +134,14 @@ export class FilesTarget {
     // A link or special file at the destination is not ours to replace.
     await checkRegularFile(dest, `carried file ${f.path}`);
     const tmp = tempName(this.area, 'file');
+    const out = exclusiveWriteStream(tmp, { mode: f.mode ?? 0o644 });
     try {
-      await pipeline(data, new VerifyingStream(f.digest, f.size, { where: dest, ...(f.integrity ? { integrity: f.integrity } : {}) }), exclusiveWriteStream(tmp, { mode: f.mode ?? 0o644 }));
+      await pipeline(data, new VerifyingStream(f.digest, f.size, { where: dest, ...(f.integrity ? { integrity: f.integrity } : {}) }), out);
       await rename(tmp, dest);
     } catch (e) {
+      // A mismatch can come before the temp file is even open: wait until the stream has
+      // opened and closed it, or the unlink runs first and the file is left behind.
+      if (!out.closed) await new Promise<void>((done) => out.once('close', () => done()));
       await unlink(tmp).catch(() => undefined);
       if (isFerryError(e)) throw e;
       throw targetFsError(e, dest, `cannot write carried file ${f.path}`);
